@@ -1,0 +1,63 @@
+// The append-only history of a case (RT's transactions). Current state on `cases` is only ever
+// changed through changeCase, which writes the matching history rows in the same transaction.
+import type { Kysely } from 'kysely';
+import { nowIso } from '../clock.js';
+import type { Updateable } from 'kysely';
+import type { CasesTable, DB } from '../db/schema.js';
+
+export interface EventInput {
+  caseId: string;
+  /** consultant id, or `system`, `customer`, `daemon`… */
+  actor: string;
+  kind: string;
+  field?: string | null;
+  from?: string | null;
+  to?: string | null;
+  data?: unknown;
+  at?: string;
+}
+
+export async function recordEvent(tx: Kysely<DB>, e: EventInput): Promise<void> {
+  await tx
+    .insertInto('case_events')
+    .values({
+      case_id: e.caseId,
+      at: e.at ?? nowIso(),
+      actor: e.actor,
+      kind: e.kind,
+      field: e.field ?? null,
+      from_value: e.from ?? null,
+      to_value: e.to ?? null,
+      data: e.data === undefined ? null : JSON.stringify(e.data),
+    })
+    .execute();
+}
+
+type ChangeableField = 'status' | 'priority' | 'assignee' | 'remind_at' | 'subject' | 'language' | 'closed_at' | 'first_response_at' | 'deadline_at' | 'flags' | 'linked_case_id' | 'overdue_notified_at';
+
+/**
+ * Sets fields on a case and records one `change` event per field that really changed.
+ * Returns the fields that changed.
+ */
+export async function changeCase(
+  tx: Kysely<DB>,
+  caseId: string,
+  actor: string,
+  changes: Pick<Updateable<CasesTable>, ChangeableField>,
+  opts: { at?: string; kind?: string } = {},
+): Promise<string[]> {
+  const current = await tx.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirstOrThrow();
+  const at = opts.at ?? nowIso();
+  const changed: string[] = [];
+  for (const [field, value] of Object.entries(changes) as Array<[ChangeableField, string | null | undefined]>) {
+    if (value === undefined) continue;
+    const before = (current as Record<string, unknown>)[field] ?? null;
+    if (before === value) continue;
+    changed.push(field);
+    await recordEvent(tx, { caseId, actor, kind: opts.kind ?? 'change', field, from: before === null ? null : String(before), to: value, at });
+  }
+  if (changed.length > 0) {
+    await tx.updateTable('cases').set({ ...changes, updated_at: at }).where('id', '=', caseId).execute();
+  }
+  return changed;
+}

@@ -1,0 +1,120 @@
+// Checks that need the whole document: references between sections, uniqueness, files on disk.
+import fs from 'node:fs';
+import type { Config, SnippetNode } from './types.js';
+import type { ConfigIssue } from './validate.js';
+import { checkTemplates } from '../outbound/template-files.js';
+
+export function checkReferences(config: Config): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const add = (path: string, message: string) => issues.push({ path, message });
+
+  const poolIds = uniqueIds(config.pools, 'pools', 'id', issues);
+  const consultantIds = uniqueIds(config.consultants, 'consultants', 'id', issues);
+  uniqueIds(config.mailboxes, 'mailboxes', 'id', issues);
+  uniqueIds(config.mailboxes, 'mailboxes', 'address', issues);
+  uniqueIds(config.consultants, 'consultants', 'email', issues);
+  uniqueIds(config.departments, 'departments', 'id', issues);
+  const questionnaireIds = uniqueIds(config.questionnaires, 'questionnaires', 'id', issues);
+  const dictionaryIds = uniqueIds(config.dictionaries, 'dictionaries', 'id', issues);
+
+  const boxAddresses = new Set(config.mailboxes.map((m) => m.address));
+  config.consultants.forEach((c, i) => {
+    if (boxAddresses.has(c.email)) add(`consultants[${i}].email`, `is also a supervised mailbox address (${c.email})`);
+  });
+  config.departments.forEach((d, i) => {
+    if (boxAddresses.has(d.email)) add(`departments[${i}].email`, `is also a supervised mailbox address (${d.email})`);
+  });
+
+  config.mailboxes.forEach((m, i) => {
+    if (!poolIds.has(m.pool)) add(`mailboxes[${i}].pool`, `names unknown pool "${m.pool}" (known: ${list(poolIds)})`);
+  });
+  config.pools.forEach((p, i) => {
+    if (p.questionnaire && !questionnaireIds.has(p.questionnaire)) {
+      add(`pools[${i}].questionnaire`, `names unknown questionnaire "${p.questionnaire}" (known: ${list(questionnaireIds)})`);
+    }
+  });
+  config.consultants.forEach((c, i) => {
+    c.pools.forEach((cp, j) => {
+      if (!poolIds.has(cp.pool)) add(`consultants[${i}].pools[${j}].pool`, `names unknown pool "${cp.pool}" (known: ${list(poolIds)})`);
+    });
+    if (c.trainee && !c.supervisor) add(`consultants[${i}].supervisor`, 'is required for a trainee');
+    for (const key of ['supervisor', 'replacement'] as const) {
+      const ref = c[key];
+      if (ref === undefined) continue;
+      if (!consultantIds.has(ref)) add(`consultants[${i}].${key}`, `names unknown consultant "${ref}"`);
+      else if (ref === c.id) add(`consultants[${i}].${key}`, 'cannot be the consultant themself');
+    }
+    if (c.supervisor && consultantIds.has(c.supervisor)) {
+      const sup = config.consultants.find((x) => x.id === c.supervisor)!;
+      if (!sup.roles.includes('supervisor')) add(`consultants[${i}].supervisor`, `names "${sup.id}", who lacks the supervisor role`);
+    }
+    const image = c.footer?.image;
+    if (image) {
+      if (!/\.jpe?g$/i.test(image)) add(`consultants[${i}].footer.image`, `must be a JPEG file (got ${image})`);
+      else if (!readable(image)) add(`consultants[${i}].footer.image`, `cannot be read (${image})`);
+    }
+  });
+  config.departments.forEach((d, i) => {
+    d.notify_overdue.forEach((n, j) => {
+      if (!n.includes('@') && !consultantIds.has(n)) add(`departments[${i}].notify_overdue[${j}]`, `names unknown consultant "${n}"`);
+    });
+  });
+  config.questionnaires.forEach((q, i) => {
+    q.questions.forEach((question, j) => {
+      if (question.dictionary && !dictionaryIds.has(question.dictionary)) {
+        add(`questionnaires[${i}].questions[${j}].dictionary`, `names unknown dictionary "${question.dictionary}" (known: ${list(dictionaryIds)})`);
+      }
+    });
+  });
+  checkSnippets(config, issues);
+  issues.push(...checkTemplates(config));
+  return issues;
+}
+
+function checkSnippets(config: Config, issues: ConfigIssue[]): void {
+  const seen = new Map<string, string>();
+  const allLanguages = new Set(config.pools.flatMap((p) => p.languages));
+  const walk = (nodes: SnippetNode[], at: string) => {
+    nodes.forEach((node, i) => {
+      const here = `${at}[${i}]`;
+      if (node.code) {
+        const before = seen.get(node.code);
+        if (before) issues.push({ path: `${here}.code`, message: `duplicates code "${node.code}" of ${before}` });
+        else seen.set(node.code, here);
+        if (!node.text || Object.keys(node.text).length === 0) issues.push({ path: `${here}.text`, message: 'is required for a snippet with a code' });
+        for (const lang of Object.keys(node.text ?? {})) {
+          if (!allLanguages.has(lang)) issues.push({ path: `${here}.text.${lang}`, message: `is a language no pool uses (pools use: ${[...allLanguages].join(', ')})` });
+        }
+      } else if (!node.children || node.children.length === 0) {
+        issues.push({ path: here, message: 'needs either a code and text, or children' });
+      }
+      if (node.children) walk(node.children, `${here}.children`);
+    });
+  };
+  walk(config.snippets, 'snippets');
+}
+
+function uniqueIds<T>(items: T[], section: string, key: keyof T, issues: ConfigIssue[]): Set<string> {
+  const seen = new Map<string, number>();
+  items.forEach((item, i) => {
+    const value = item[key];
+    if (typeof value !== 'string') return;
+    const first = seen.get(value);
+    if (first !== undefined) issues.push({ path: `${section}[${i}].${String(key)}`, message: `duplicates ${section}[${first}].${String(key)} "${value}"` });
+    else seen.set(value, i);
+  });
+  return new Set(seen.keys());
+}
+
+function list(ids: Set<string>): string {
+  return ids.size ? [...ids].join(', ') : 'none';
+}
+
+function readable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}

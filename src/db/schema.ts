@@ -1,0 +1,249 @@
+// Row types of every table, for kysely. Times are ISO-8601 UTC strings (portable to PostgreSQL
+// as text, and sortable); JSON columns hold arrays as text.
+import type { Generated } from 'kysely';
+
+export interface MailboxStateTable {
+  mailbox_id: string;
+  uidvalidity: number | null;
+  last_uid: Generated<number>;
+  last_sync_at: string | null;
+  last_error: string | null;
+}
+
+export interface RawMessagesTable {
+  sha256: string;
+  size: number;
+  stored_at: string;
+  erased_at: string | null;
+}
+
+export interface CaseSequencesTable {
+  prefix: string;
+  last_value: number;
+}
+
+export type CaseStatus = 'received' | 'in_progress' | 'under_consultation' | 'solved' | 'closed' | 'postponed';
+
+export interface CasesTable {
+  id: string;
+  pool_id: string;
+  mailbox_id: string;
+  status: CaseStatus;
+  priority: Generated<'low' | 'normal' | 'high' | 'urgent'>;
+  subject: Generated<string>;
+  customer_address: string;
+  customer_name: string | null;
+  language: string | null;
+  assignee: string | null;
+  received_at: string;
+  deadline_at: string;
+  first_response_at: string | null;
+  closed_at: string | null;
+  remind_at: string | null;
+  overdue_notified_at: string | null;
+  linked_case_id: string | null;
+  /** JSON array: unparsed, oversize, feedback… */
+  flags: Generated<string>;
+  updated_at: string;
+}
+
+export interface CaseLabelsTable {
+  case_id: string;
+  label: string;
+}
+
+export interface CaseParticipantsTable {
+  case_id: string;
+  address: string;
+  /** customer | cc | staff | department */
+  role: string;
+  added_at: string;
+}
+
+export interface CaseEventsTable {
+  id: Generated<number>;
+  case_id: string;
+  at: string;
+  actor: string;
+  kind: string;
+  field: string | null;
+  from_value: string | null;
+  to_value: string | null;
+  data: string | null;
+}
+
+export type MessageKind =
+  | 'inbound'
+  | 'outbound'
+  | 'comment'
+  | 'consult_out'
+  | 'consult_in'
+  | 'notification'
+  | 'auto_response';
+
+export interface MessagesTable {
+  id: Generated<number>;
+  case_id: string;
+  kind: MessageKind;
+  at: string;
+  /** consultant id for staff messages, null for mail from outside */
+  author: string | null;
+  from_address: string | null;
+  from_name: string | null;
+  to_addresses: Generated<string>;
+  cc_addresses: Generated<string>;
+  subject: Generated<string>;
+  message_id: string | null;
+  in_reply_to: string | null;
+  references: string | null;
+  text: Generated<string>;
+  raw_sha256: string | null;
+  /** queued | held | sent | rejected | quarantined (outgoing), null for inbound */
+  state: string | null;
+  is_feedback: Generated<number>;
+  is_auto_reply: Generated<number>;
+  flags: Generated<string>;
+}
+
+export interface AttachmentsTable {
+  id: Generated<number>;
+  message_row_id: number;
+  filename: string | null;
+  content_type: string;
+  size: number;
+  sha256: string | null;
+  content_id: string | null;
+  inline: Generated<number>;
+}
+
+export interface InboundTable {
+  id: Generated<number>;
+  /** imap | lmtp | smtp */
+  source: string;
+  mailbox_id: string;
+  uidvalidity: number | null;
+  uid: number | null;
+  queue_id: string | null;
+  sha256: string;
+  message_id: string | null;
+  /** case | duplicate | quarantined | bounce */
+  outcome: string;
+  case_id: string | null;
+  message_row_id: number | null;
+  at: string;
+}
+
+export type OutboxState = 'queued' | 'held' | 'sending' | 'sent' | 'failed' | 'bounced' | 'rejected';
+
+export interface OutboxTable {
+  id: Generated<number>;
+  case_id: string | null;
+  message_row_id: number | null;
+  /** auto_response | reply | approval_request | consultation | notification … */
+  kind: string;
+  message_id: string;
+  from_address: string;
+  /** JSON array of envelope recipients */
+  to_addresses: string;
+  subject: string;
+  /** the complete RFC 5322 message, frozen when the row is written */
+  mime: Buffer;
+  state: OutboxState;
+  attempts: Generated<number>;
+  next_attempt_at: string;
+  lease_until: string | null;
+  last_error: string | null;
+  smtp_response: string | null;
+  created_at: string;
+  sent_at: string | null;
+}
+
+export interface ConsultationsTable {
+  id: Generated<number>;
+  case_id: string;
+  dept_id: string;
+  consultant: string;
+  outbox_id: number | null;
+  sent_at: string;
+  deadline_at: string;
+  answered_at: string | null;
+  overdue_notified_at: string | null;
+}
+
+export interface ApprovalsTable {
+  id: Generated<number>;
+  case_id: string;
+  outbox_id: number;
+  trainee: string;
+  supervisor: string;
+  /** pending | approved | rejected */
+  state: string;
+  reason: string | null;
+  decided_by: string | null;
+  decided_at: string | null;
+  created_at: string;
+}
+
+export interface QuestionnaireAnswersTable {
+  id: Generated<number>;
+  case_id: string;
+  questionnaire_id: string;
+  key: string;
+  value: string;
+  answered_by: string;
+  at: string;
+}
+
+export interface SnippetUsesTable {
+  id: Generated<number>;
+  case_id: string;
+  code: string;
+  language: string;
+  consultant: string;
+  at: string;
+}
+
+export interface CaseViewsTable {
+  case_id: string;
+  consultant: string;
+  at: string;
+}
+
+export interface AbsencesTable {
+  consultant: string;
+  until: string;
+  replacement: string | null;
+  set_by: string;
+  at: string;
+}
+
+export interface QuarantineTable {
+  id: Generated<number>;
+  raw_sha256: string;
+  mailbox_id: string | null;
+  case_id: string | null;
+  from_address: string | null;
+  reason: string;
+  at: string;
+}
+
+export interface DB {
+  mailbox_state: MailboxStateTable;
+  raw_messages: RawMessagesTable;
+  case_sequences: CaseSequencesTable;
+  cases: CasesTable;
+  case_labels: CaseLabelsTable;
+  case_participants: CaseParticipantsTable;
+  case_events: CaseEventsTable;
+  messages: MessagesTable;
+  attachments: AttachmentsTable;
+  inbound: InboundTable;
+  outbox: OutboxTable;
+  consultations: ConsultationsTable;
+  approvals: ApprovalsTable;
+  questionnaire_answers: QuestionnaireAnswersTable;
+  snippet_uses: SnippetUsesTable;
+  case_views: CaseViewsTable;
+  absences: AbsencesTable;
+  quarantine: QuarantineTable;
+}

@@ -1,0 +1,107 @@
+// Where mail templates live and which file wins. A template is `<name>.hbs`: a `Subject:` line,
+// a blank line, then the text body, all Handlebars. Overrides: templates/mailboxes/<mailbox>/
+// beats templates/pools/<pool>/ beats templates/.
+import fs from 'node:fs';
+import path from 'node:path';
+import Handlebars from 'handlebars';
+import type { Config } from '../config/types.js';
+import type { ConfigIssue } from '../config/validate.js';
+
+/** Every kind of mail mailwarden sends; each needs a default template. */
+export const TEMPLATE_NAMES = [
+  'auto-response',
+  'reply',
+  'approval-request',
+  'consultation',
+  'consultation-overdue',
+  'case-overdue',
+  'reminder',
+  'staff-notification',
+] as const;
+
+export type TemplateName = (typeof TEMPLATE_NAMES)[number];
+
+export interface TemplateScope {
+  pool?: string;
+  mailbox?: string;
+}
+
+/** Candidate files for a template, most specific first. */
+export function templateCandidates(templatesDir: string, name: string, scope: TemplateScope): string[] {
+  const files: string[] = [];
+  if (scope.mailbox) files.push(path.join(templatesDir, 'mailboxes', scope.mailbox, `${name}.hbs`));
+  if (scope.pool) files.push(path.join(templatesDir, 'pools', scope.pool, `${name}.hbs`));
+  files.push(path.join(templatesDir, `${name}.hbs`));
+  return files;
+}
+
+/** The file that applies, or null when none exists. */
+export function resolveTemplateFile(templatesDir: string, name: string, scope: TemplateScope): string | null {
+  return templateCandidates(templatesDir, name, scope).find((f) => fs.existsSync(f)) ?? null;
+}
+
+export interface SplitTemplate {
+  subject: string;
+  body: string;
+}
+
+/** Splits a template file's text into its Subject line and body. Throws on a malformed file. */
+export function splitTemplate(text: string): SplitTemplate {
+  const normalised = text.replace(/\r\n/g, '\n');
+  const m = /^Subject:[ \t]*(.*)\n\n([\s\S]*)$/.exec(normalised);
+  if (!m) throw new Error('must start with a "Subject: …" line followed by a blank line');
+  return { subject: m[1]!, body: m[2]! };
+}
+
+/** Problems with the templates the configuration needs: missing, malformed, or not compiling. */
+export function checkTemplates(config: Config): ConfigIssue[] {
+  const dir = config.instance.templates_dir;
+  const issues: ConfigIssue[] = [];
+  if (!fs.existsSync(dir)) return [{ path: 'instance.templates_dir', message: `does not exist (${dir})` }];
+
+  for (const name of TEMPLATE_NAMES) {
+    if (!fs.existsSync(path.join(dir, `${name}.hbs`))) {
+      issues.push({ path: 'instance.templates_dir', message: `lacks the template ${name}.hbs (${dir})` });
+    }
+  }
+  config.pools.forEach((pool, i) => {
+    if (pool.auto_response && !resolveTemplateFile(dir, pool.auto_response, { pool: pool.id })) {
+      issues.push({ path: `pools[${i}].auto_response`, message: `names missing template "${pool.auto_response}" (no ${pool.auto_response}.hbs in ${dir})` });
+    }
+  });
+  config.mailboxes.forEach((box, i) => {
+    if (box.auto_response && !resolveTemplateFile(dir, box.auto_response, { pool: box.pool, mailbox: box.id })) {
+      issues.push({ path: `mailboxes[${i}].auto_response`, message: `names missing template "${box.auto_response}" (no ${box.auto_response}.hbs in ${dir})` });
+    }
+  });
+  for (const file of listTemplateFiles(dir)) {
+    const problem = templateProblem(file);
+    if (problem) issues.push({ path: `templates/${path.relative(dir, file)}`, message: problem });
+  }
+  return issues;
+}
+
+function listTemplateFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
+      const full = path.join(d, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith('.hbs')) out.push(full);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+function templateProblem(file: string): string | null {
+  try {
+    const { subject, body } = splitTemplate(fs.readFileSync(file, 'utf8'));
+    Handlebars.precompile(subject);
+    Handlebars.precompile(body);
+    return null;
+  } catch (err) {
+    const first = String((err as Error).message).split('\n')[0];
+    return `cannot be used: ${first}`;
+  }
+}
