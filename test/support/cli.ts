@@ -1,0 +1,134 @@
+// Runs the real CLI (bin/mailwarden, compiled dist/) as a child process, as a user would.
+// The daemon is started the same way so tests can SIGTERM, SIGHUP or SIGKILL it.
+// Contract with src/daemon: `mailwarden run` logs a pino line with msg "daemon ready" once every
+// service has started; startDaemon waits for it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const BIN = path.join(REPO_ROOT, 'bin', 'mailwarden');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunCliOptions {
+  env?: Record<string, string | undefined>;
+  input?: string;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+export function runCli(args: string[], opts: RunCliOptions = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd ?? REPO_ROOT,
+      env: { ...process.env, NO_COLOR: '1', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`mailwarden ${args.join(' ')} did not finish in ${opts.timeoutMs ?? 30000} ms; stderr: ${stderr}`));
+    }, opts.timeoutMs ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Runs a read command with --json and parses stdout; throws with stderr when it fails. */
+export async function cliJson<T = any>(args: string[], opts: RunCliOptions = {}): Promise<T> {
+  const r = await runCli([...args, '--json'], opts);
+  if (r.code !== 0) throw new Error(`mailwarden ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+export interface Daemon {
+  proc: ChildProcess;
+  /** pino JSON lines the daemon wrote to stderr, parsed (non-JSON lines kept as {raw}). */
+  logs: Array<Record<string, any>>;
+  exited: Promise<number | null>;
+  stop(): Promise<number | null>;
+  kill(): Promise<number | null>;
+  signal(sig: NodeJS.Signals): void;
+  waitForLog(pred: (line: Record<string, any>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, any>>;
+}
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of running) p.kill('SIGKILL');
+});
+
+export async function startDaemon(configPath: string, opts: { env?: Record<string, string | undefined>; args?: string[]; waitReady?: boolean } = {}): Promise<Daemon> {
+  const proc = spawn(process.execPath, [BIN, 'run', '--config', configPath, ...(opts.args ?? [])], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, NO_COLOR: '1', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(proc);
+  const logs: Array<Record<string, any>> = [];
+  let buffer = '';
+  const onData = (d: Buffer) => {
+    buffer += d.toString();
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      if (!line.trim()) continue;
+      try {
+        logs.push(JSON.parse(line));
+      } catch {
+        logs.push({ raw: line });
+      }
+    }
+  };
+  proc.stderr!.on('data', onData);
+  proc.stdout!.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => {
+    proc.on('exit', (code, signal) => {
+      running.delete(proc);
+      resolve(code ?? (signal ? -1 : null));
+    });
+  });
+  const daemon: Daemon = {
+    proc,
+    logs,
+    exited,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+    async kill() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      return exited;
+    },
+    signal(sig) {
+      proc.kill(sig);
+    },
+    async waitForLog(pred, what, timeoutMs = 15_000) {
+      return waitFor(
+        () => {
+          if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}; last logs: ${JSON.stringify(logs.slice(-5))}`);
+          return logs.find(pred);
+        },
+        { timeoutMs, what },
+      );
+    },
+  };
+  if (opts.waitReady !== false) await daemon.waitForLog((l) => l.msg === 'daemon ready', 'the daemon to log "daemon ready"', 30_000);
+  return daemon;
+}

@@ -1,0 +1,134 @@
+// An in-process SMTP server that records what the daemon sends, and can be scripted to fail.
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { waitFor } from './wait';
+
+export interface RecordedMail {
+  envelope: { from: string; to: string[] };
+  raw: Buffer;
+  parsed: ParsedMail;
+  /** Message-ID header with angle brackets as mailparser returns it, '' when missing. */
+  messageId: string;
+  receivedAt: Date;
+}
+
+export interface SinkScriptContext {
+  /** 1-based number of this DATA transaction since start/reset, failed ones included. */
+  attempt: number;
+  rcpt: string[];
+  from: string;
+}
+
+/** Return null to accept, or an SMTP reply (e.g. 421 / 550) to reject at end of DATA. */
+export type SinkScript = (ctx: SinkScriptContext) => { code: number; message: string } | null;
+
+export interface SmtpSink {
+  host: '127.0.0.1';
+  port: number;
+  /** Accepted messages in arrival order; the array object stays the same across reset(). */
+  messages: RecordedMail[];
+  /** DATA transactions seen (accepted + rejected). */
+  readonly attempts: number;
+  waitFor(predicate: (m: RecordedMail[]) => boolean, timeoutMs?: number, what?: string): Promise<void>;
+  /** Message-ID -> how many times it arrived (duplicate detection). */
+  byMessageId(): Map<string, number>;
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+export interface StartSmtpSinkOptions {
+  script?: SinkScript;
+}
+
+/** Thrown into smtp-server's callback; smtp-server replies with `responseCode` + message. */
+class SmtpReply extends Error {
+  constructor(
+    message: string,
+    readonly responseCode: number,
+  ) {
+    super(message);
+  }
+}
+
+function readAll(stream: SMTPServerDataStream): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.once('end', () => resolve(Buffer.concat(chunks)));
+    stream.once('error', reject);
+  });
+}
+
+export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<SmtpSink> {
+  const messages: RecordedMail[] = [];
+  let attempts = 0;
+
+  const handleData = async (stream: SMTPServerDataStream, session: SMTPServerSession) => {
+    // Read the whole message first: smtp-server expects the stream consumed, and a real MTA
+    // also answers a temporary/permanent failure only after the final "." of DATA.
+    const raw = await readAll(stream);
+    attempts += 1;
+    const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    const to = session.envelope.rcptTo.map((a) => a.address);
+    const reply = opts.script?.({ attempt: attempts, rcpt: to, from }) ?? null;
+    if (reply) throw new SmtpReply(reply.message, reply.code);
+    const parsed = await simpleParser(raw);
+    messages.push({
+      envelope: { from, to },
+      raw,
+      parsed,
+      messageId: parsed.messageId ?? '',
+      receivedAt: new Date(),
+    });
+  };
+
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'], // plain loopback; also keeps smtp-server's cert warning quiet
+    logger: false,
+    closeTimeout: 1_000, // stop() should not wait 30 s for a client that keeps its connection
+    onData(stream, session, callback) {
+      handleData(stream, session).then(
+        () => callback(null, 'OK: message recorded'),
+        (err: Error) => callback(err),
+      );
+    },
+  });
+  server.on('error', () => {
+    // Client-side resets etc. are reported here; without a listener they would crash the test.
+  });
+
+  // Listen on port 0 directly: no race between picking and binding a port.
+  const port = await new Promise<number>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const addr = server.server.address();
+      if (addr === null || typeof addr === 'string') reject(new Error('smtp sink: no TCP address'));
+      else resolve(addr.port);
+    });
+  });
+
+  return {
+    host: '127.0.0.1',
+    port,
+    messages,
+    get attempts() {
+      return attempts;
+    },
+    async waitFor(predicate, timeoutMs = 10_000, what = 'condition') {
+      await waitFor(() => predicate(messages), { timeoutMs, what: `smtp sink: ${what}` });
+    },
+    byMessageId() {
+      const counts = new Map<string, number>();
+      for (const m of messages) counts.set(m.messageId, (counts.get(m.messageId) ?? 0) + 1);
+      return counts;
+    },
+    reset() {
+      messages.length = 0;
+      attempts = 0;
+    },
+    stop() {
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
