@@ -1,0 +1,24 @@
+// CLI conventions (SPEC §7): one sentence on stderr, distinct exit codes, no stack traces.
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli';
+
+describe('CLI conventions', () => {
+  it('an unknown command is a usage error (64) with one line and no stack trace', async () => {
+    const r = await runCli(['frobnicate']);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/unknown command 'frobnicate'/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a command that needs a config and finds an invalid one exits 78, listing the problems', async () => {
+    const r = await runCli(['cases', '--config', '/nonexistent/mailwarden.yaml']);
+    expect([78, 64]).toContain(r.code);
+    if (r.code === 78) expect(r.stderr).toMatch(/mailwarden: The configuration \/nonexistent\/mailwarden.yaml is invalid/);
+  });
+
+  it('--help prints the commands', async () => {
+    const r = await runCli(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('config');
+  });
+});

@@ -1,0 +1,56 @@
+// The database: WAL, foreign keys, migrations that are idempotent, private files.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { migrate, openDatabase, writeTx } from '../../src/db/connection';
+import { allocateCaseId } from '../../src/cases/ids';
+import { makeTempDir, removeTempDir } from '../support/tmp';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await removeTempDir(d);
+});
+
+describe('database', () => {
+  it('runs migrations at open, and running them again changes nothing', async () => {
+    const dir = await makeTempDir('mw-db-');
+    dirs.push(dir);
+    const dataDir = path.join(dir, 'data');
+    const first = await openDatabase({ dataDir });
+    const tables = first.sqlite.prepare("select name from sqlite_master where type='table' order by name").all() as Array<{ name: string }>;
+    const names = tables.map((t) => t.name);
+    for (const t of ['cases', 'case_events', 'messages', 'inbound', 'outbox', 'mailbox_state', 'raw_messages', 'consultations', 'approvals', 'questionnaire_answers', 'snippet_uses', 'case_sequences']) {
+      expect(names).toContain(t);
+    }
+    expect(await migrate(first.db)).toEqual([]);
+    const schemaBefore = first.sqlite.prepare('select sql from sqlite_master order by name').all();
+    await first.close();
+
+    const second = await openDatabase({ dataDir });
+    expect(await migrate(second.db)).toEqual([]);
+    expect(second.sqlite.prepare('select sql from sqlite_master order by name').all()).toEqual(schemaBefore);
+    expect(second.sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(second.sqlite.pragma('foreign_keys', { simple: true })).toBe(1);
+    await second.close();
+
+    expect(fs.statSync(dataDir).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(path.join(dataDir, 'mailwarden.sqlite')).mode & 0o777).toBe(0o600);
+  });
+
+  it('never reuses a case number, and rolls back a failed transaction whole', async () => {
+    const dir = await makeTempDir('mw-db-');
+    dirs.push(dir);
+    const { db, close } = await openDatabase({ dataDir: path.join(dir, 'data') });
+    const a = await writeTx(db, (tx) => allocateCaseId(tx, 'ACME'));
+    await expect(
+      writeTx(db, async (tx) => {
+        await allocateCaseId(tx, 'ACME');
+        throw new Error('crash mid-transaction');
+      }),
+    ).rejects.toThrow('crash mid-transaction');
+    const b = await writeTx(db, (tx) => allocateCaseId(tx, 'ACME'));
+    expect(a).toBe('ACME-000001');
+    expect(b).toBe('ACME-000002');
+    await close();
+  });
+});
