@@ -1,6 +1,7 @@
 // `mailwarden config check`: validate the YAML and list every problem with its path.
 import type { Command } from 'commander';
 import { findConfigPath, formatIssue, loadConfig } from '../../config/load.js';
+import { referenceMarkdown } from '../../config/reference.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
 import type { GlobalOptions } from '../app.js';
@@ -31,6 +32,15 @@ export function register(program: Command): void {
             `${c.consultants.length} consultants, ${c.departments.length} departments.`,
         );
         return 0;
+      }),
+    );
+  config
+    .command('reference')
+    .description('print the reference of every configuration key (Markdown, as in the README)')
+    .addHelpText('after', '\nExample:\n  mailwarden config reference > config-keys.md')
+    .action(
+      action(async () => {
+        printLine(referenceMarkdown());
       }),
     );
 }

@@ -1,0 +1,41 @@
+// Who acts: the consultant named by --as (or MAILWARDEN_AS), looked up in the config, and the role
+// checks every action shares (SPEC §7).
+import type { Config, ConsultantConfig } from '../config/types.js';
+import { usageError } from '../errors.js';
+
+export function knownConsultants(config: Config): string {
+  return config.consultants.map((c) => c.id).join(', ') || '(none configured)';
+}
+
+/** The consultant with this id, or a usage error naming the known ones. */
+export function findConsultant(config: Config, id: string): ConsultantConfig {
+  const found = config.consultants.find((c) => c.id === id);
+  if (!found) throw usageError('EUNKNOWNCONSULTANT', `There is no consultant "${id}" (known: ${knownConsultants(config)}).`);
+  return found;
+}
+
+/** The acting consultant: `as` (from --as) beats MAILWARDEN_AS; one of them is required. */
+export function resolveActor(config: Config, as: string | undefined, env: NodeJS.ProcessEnv = process.env): ConsultantConfig {
+  const id = as ?? env.MAILWARDEN_AS;
+  if (!id) {
+    throw usageError('ENOACTOR', `Say who acts with --as <consultant> or MAILWARDEN_AS (known: ${knownConsultants(config)}).`);
+  }
+  return findConsultant(config, id);
+}
+
+/** Like resolveActor, but nobody named is fine (read commands that only record presence). */
+export function optionalActor(config: Config, as: string | undefined, env: NodeJS.ProcessEnv = process.env): ConsultantConfig | null {
+  const id = as ?? env.MAILWARDEN_AS;
+  return id ? findConsultant(config, id) : null;
+}
+
+export function isSupervisor(c: ConsultantConfig): boolean {
+  return c.roles.includes('supervisor');
+}
+
+/** Consultants who get a pool's overdue notices: its supervisors (anyone with the role who works the pool, else every supervisor). */
+export function poolSupervisors(config: Config, poolId: string): ConsultantConfig[] {
+  const all = config.consultants.filter(isSupervisor);
+  const inPool = all.filter((c) => c.pools.some((p) => p.pool === poolId));
+  return inPool.length > 0 ? inPool : all;
+}

@@ -1,0 +1,184 @@
+// Reading cases: the filtered listing (`mailwarden cases`), one case with its thread and history
+// (`mailwarden show`), a customer's cases, and presence (who viewed a case lately).
+import type { Kysely } from 'kysely';
+import { addMs, nowIso } from '../clock.js';
+import type { Config } from '../config/types.js';
+import type { CaseStatus, DB, MessageKind } from '../db/schema.js';
+import { usageError } from '../errors.js';
+import { DEADLINE_RUNNING, caseView, caseViews, parseFlags, type CaseRow, type CaseView } from './view.js';
+
+export const STATUSES: readonly CaseStatus[] = ['received', 'in_progress', 'under_consultation', 'postponed', 'solved', 'closed'];
+
+/** How long a view counts as "looking at it right now". */
+export const PRESENCE_WINDOW_MS = 5 * 60_000;
+
+export interface CaseFilters {
+  /** One status or several, comma-separated on the command line. */
+  status?: string[];
+  pool?: string;
+  /** Consultant id, or `none` for unassigned cases. */
+  assignee?: string;
+  overdue?: boolean;
+  limit?: number;
+}
+
+/** Refuses filters naming a status, pool or consultant that does not exist, listing the known ones. */
+export function checkFilters(config: Config, f: CaseFilters): void {
+  for (const s of f.status ?? []) {
+    if (!STATUSES.includes(s as CaseStatus)) throw usageError('EBADSTATUS', `Unknown status "${s}" (allowed: ${STATUSES.join(', ')}).`);
+  }
+  if (f.pool && !config.pools.some((p) => p.id === f.pool)) {
+    throw usageError('EUNKNOWNPOOL', `There is no pool "${f.pool}" (known: ${config.pools.map((p) => p.id).join(', ')}).`);
+  }
+  if (f.assignee && f.assignee !== 'none' && !config.consultants.some((c) => c.id === f.assignee)) {
+    throw usageError('EUNKNOWNCONSULTANT', `There is no consultant "${f.assignee}" (known: ${config.consultants.map((c) => c.id).join(', ')}, or none).`);
+  }
+}
+
+/** Cases matching the filters, oldest first. */
+export async function listCases(db: Kysely<DB>, config: Config, f: CaseFilters = {}): Promise<CaseView[]> {
+  checkFilters(config, f);
+  let q = db.selectFrom('cases').selectAll();
+  if (f.status && f.status.length > 0) q = q.where('status', 'in', f.status as CaseStatus[]);
+  if (f.pool) q = q.where('pool_id', '=', f.pool);
+  if (f.assignee === 'none') q = q.where('assignee', 'is', null);
+  else if (f.assignee) q = q.where('assignee', '=', f.assignee);
+  if (f.overdue) q = q.where('status', 'in', [...DEADLINE_RUNNING]).where('deadline_at', '<', nowIso());
+  q = q.orderBy('received_at').orderBy('id');
+  if (f.limit) q = q.limit(f.limit);
+  return caseViews(db, await q.execute());
+}
+
+/** Accepts `ACME-000042`, `acme-000042` or `[ACME-000042]`. */
+export function normaliseCaseId(text: string): string {
+  return text.trim().replace(/^\[|\]$/g, '').toUpperCase();
+}
+
+export async function findCaseRow(db: Kysely<DB>, id: string): Promise<CaseRow | undefined> {
+  return db.selectFrom('cases').selectAll().where('id', '=', normaliseCaseId(id)).executeTakeFirst();
+}
+
+/** The case row, or a usage error saying there is no such case. */
+export async function getCaseRow(db: Kysely<DB>, id: string): Promise<CaseRow> {
+  const row = await findCaseRow(db, id);
+  if (!row) throw usageError('ENOCASE', `There is no case ${normaliseCaseId(id)}.`);
+  return row;
+}
+
+export interface MessageView {
+  id: number;
+  kind: MessageKind;
+  from: string | null;
+  to: string[];
+  subject: string;
+  at: string;
+  text: string;
+  message_id: string | null;
+  state: string | null;
+  attachments: Array<{ name: string | null; type: string; size: number }>;
+}
+
+export interface HistoryView {
+  at: string;
+  actor: string;
+  kind: string;
+  field: string | null;
+  from: string | null;
+  to: string | null;
+}
+
+export interface ViewerView {
+  consultant: string;
+  at: string;
+}
+
+export interface CaseDetail {
+  case: CaseView;
+  messages: MessageView[];
+  history: HistoryView[];
+  viewers: ViewerView[];
+}
+
+/** Kinds written by staff or by mailwarden itself, as opposed to mail from outside. */
+export const STAFF_KINDS: readonly MessageKind[] = ['outbound', 'comment', 'consult_out', 'notification', 'auto_response'];
+
+export async function caseMessages(db: Kysely<DB>, caseId: string): Promise<MessageView[]> {
+  const rows = await db.selectFrom('messages').selectAll().where('case_id', '=', caseId).orderBy('id').execute();
+  const attachments = rows.length
+    ? await db
+        .selectFrom('attachments')
+        .select(['message_row_id', 'filename', 'content_type', 'size', 'inline'])
+        .where('message_row_id', 'in', rows.map((r) => r.id))
+        .orderBy('id')
+        .execute()
+    : [];
+  return rows.map((m) => ({
+    id: m.id,
+    kind: m.kind,
+    from: m.from_address ?? m.author,
+    to: parseFlags(m.to_addresses),
+    subject: m.subject,
+    at: m.at,
+    text: m.text,
+    message_id: m.message_id,
+    state: m.state,
+    attachments: attachments
+      .filter((a) => a.message_row_id === m.id)
+      .map((a) => ({ name: a.filename, type: a.content_type, size: a.size })),
+  }));
+}
+
+export async function caseHistory(db: Kysely<DB>, caseId: string): Promise<HistoryView[]> {
+  const rows = await db.selectFrom('case_events').selectAll().where('case_id', '=', caseId).orderBy('id').execute();
+  return rows.map((e) => ({ at: e.at, actor: e.actor, kind: e.kind, field: e.field, from: e.from_value, to: e.to_value }));
+}
+
+/** Records that a consultant is looking at a case now (presence). */
+export async function recordView(db: Kysely<DB>, caseId: string, consultant: string): Promise<void> {
+  const at = nowIso();
+  await db
+    .insertInto('case_views')
+    .values({ case_id: caseId, consultant, at })
+    .onConflict((oc) => oc.columns(['case_id', 'consultant']).doUpdateSet({ at }))
+    .execute();
+}
+
+/** Who else viewed the case within the presence window, latest first. */
+export async function recentViewers(db: Kysely<DB>, caseId: string, except: string | null): Promise<ViewerView[]> {
+  let q = db
+    .selectFrom('case_views')
+    .select(['consultant', 'at'])
+    .where('case_id', '=', caseId)
+    .where('at', '>=', addMs(nowIso(), -PRESENCE_WINDOW_MS));
+  if (except) q = q.where('consultant', '!=', except);
+  return q.orderBy('at', 'desc').execute();
+}
+
+/**
+ * The whole case as `show` prints it. With a viewer, the view is recorded first and the viewer is
+ * left out of `viewers` (they know they are looking).
+ */
+export async function getCaseDetail(db: Kysely<DB>, id: string, opts: { viewer?: string | null } = {}): Promise<CaseDetail> {
+  const row = await getCaseRow(db, id);
+  const viewer = opts.viewer ?? null;
+  const viewers = await recentViewers(db, row.id, viewer);
+  if (viewer) await recordView(db, row.id, viewer);
+  return {
+    case: await caseView(db, row),
+    messages: await caseMessages(db, row.id),
+    history: await caseHistory(db, row.id),
+    viewers,
+  };
+}
+
+/** Every case of a customer address, newest first. */
+export async function customerCases(db: Kysely<DB>, address: string): Promise<CaseView[]> {
+  const rows = await db
+    .selectFrom('cases')
+    .selectAll()
+    .where((eb) => eb(eb.fn('lower', ['customer_address']), '=', address.trim().toLowerCase()))
+    .orderBy('received_at', 'desc')
+    .orderBy('id', 'desc')
+    .execute();
+  return caseViews(db, rows);
+}

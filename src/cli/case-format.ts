@@ -1,0 +1,120 @@
+// Plain-text rendering of cases for the terminal: listings, the full thread, history. Colour only
+// through paint(), so pipes and tests see plain text; overdue is also marked with an icon so it
+// shows without colour.
+import type { CaseDetail, HistoryView, MessageView, ViewerView } from '../cases/queries.js';
+import { STAFF_KINDS } from '../cases/queries.js';
+import type { CaseView } from '../cases/view.js';
+import { formatTable, paint } from './output.js';
+
+export const OVERDUE_MARK = '⚠ OVERDUE';
+
+/** `YYYY-MM-DD HH:MM` in the instance time zone. */
+export function localTime(iso: string | null, timeZone: string): string {
+  if (!iso) return '-';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+      .formatToParts(d)
+      .map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? text.slice(0, max - 1) + '…' : text;
+}
+
+function priorityCell(p: CaseView['priority']): string {
+  if (p === 'urgent') return paint('red', p);
+  if (p === 'high') return paint('yellow', p);
+  return p;
+}
+
+function deadlineCell(c: CaseView, tz: string): string {
+  const text = localTime(c.deadline_at, tz);
+  return c.overdue ? paint('red', `${text} ${OVERDUE_MARK}`) : text;
+}
+
+function consultationText(c: CaseView, tz: string): string {
+  if (!c.consultation) return '-';
+  const text = `${c.consultation.dept} until ${localTime(c.consultation.deadline_at, tz)}`;
+  return c.consultation.overdue ? paint('red', `${text} ${OVERDUE_MARK}`) : text;
+}
+
+export function formatCaseTable(cases: CaseView[], tz: string): string {
+  const rows = cases.map((c) => [
+    c.id,
+    c.status,
+    priorityCell(c.priority),
+    c.pool,
+    c.assignee ?? '-',
+    localTime(c.received_at, tz),
+    deadlineCell(c, tz),
+    clip(c.subject, 50),
+  ]);
+  return formatTable(['CASE', 'STATUS', 'PRIORITY', 'POOL', 'ASSIGNEE', 'RECEIVED', 'DEADLINE', 'SUBJECT'], rows);
+}
+
+export function formatCaseHeader(c: CaseView, tz: string): string {
+  const customer = c.customer.name ? `${c.customer.name} <${c.customer.address}>` : c.customer.address;
+  const lines = [
+    `${paint('bold', c.id)}  ${c.status}  priority ${priorityCell(c.priority)}  pool ${c.pool}  mailbox ${c.mailbox}`,
+    `Subject:      ${c.subject}`,
+    `Customer:     ${customer}${c.language ? `  (language ${c.language})` : ''}`,
+    `Assignee:     ${c.assignee ?? '-'}`,
+    `Received:     ${localTime(c.received_at, tz)}`,
+    `Deadline:     ${deadlineCell(c, tz)}`,
+    `Consultation: ${consultationText(c, tz)}`,
+  ];
+  if (c.labels.length) lines.push(`Labels:       ${c.labels.join(', ')}`);
+  if (c.flags.length) lines.push(`Flags:        ${c.flags.join(', ')}`);
+  return lines.join('\n');
+}
+
+function whoLabel(m: MessageView): string {
+  if (m.kind === 'comment') return paint('yellow', 'internal comment');
+  if (m.kind === 'inbound') return paint('blue', 'customer');
+  if (m.kind === 'consult_in') return paint('magenta', 'department');
+  if (STAFF_KINDS.includes(m.kind)) return paint('green', m.kind === 'outbound' ? 'staff' : m.kind.replace('_', '-'));
+  return m.kind;
+}
+
+function formatSize(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+export function formatMessage(m: MessageView, tz: string): string {
+  const state = m.state && m.state !== 'sent' ? `  [${m.state}]` : m.state === 'sent' ? '  [sent]' : '';
+  const head = `── ${whoLabel(m)}  ${m.from ?? '-'}  ${localTime(m.at, tz)}${state}`;
+  const lines = [head];
+  if (m.to.length) lines.push(paint('grey', `   to ${m.to.join(', ')}`));
+  lines.push('', m.text.trimEnd());
+  for (const a of m.attachments) lines.push(`   📎 ${a.name ?? '(unnamed)'} (${a.type}, ${formatSize(a.size)})`);
+  return lines.join('\n');
+}
+
+export function formatHistory(history: HistoryView[], tz: string): string {
+  return history
+    .map((h) => {
+      const what = h.field ? `${h.field}: ${h.from ?? '-'} → ${h.to ?? '-'}` : h.kind + (h.to ? ` ${h.to}` : '');
+      return `  ${localTime(h.at, tz)}  ${h.actor.padEnd(10)}  ${what}`;
+    })
+    .join('\n');
+}
+
+export function formatViewers(viewers: ViewerView[], tz: string): string {
+  if (viewers.length === 0) return '';
+  return paint('cyan', `Also looking at it: ${viewers.map((v) => `${v.consultant} (since ${localTime(v.at, tz)})`).join(', ')}`);
+}
+
+export function formatCaseDetail(d: CaseDetail, tz: string): string {
+  const parts = [formatCaseHeader(d.case, tz)];
+  const viewers = formatViewers(d.viewers, tz);
+  if (viewers) parts.push(viewers);
+  parts.push('', ...d.messages.map((m) => formatMessage(m, tz) + '\n'));
+  if (d.history.length) parts.push('History:', formatHistory(d.history, tz));
+  return parts.join('\n');
+}

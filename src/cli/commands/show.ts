@@ -1,0 +1,28 @@
+// `mailwarden show <case>`: the whole thread, history, deadlines and who else is looking.
+import type { Command } from 'commander';
+import { optionalActor } from '../../cases/actors.js';
+import { getCaseDetail } from '../../cases/queries.js';
+import { withApp, type GlobalOptions } from '../app.js';
+import { formatCaseDetail } from '../case-format.js';
+import { printJson, printLine } from '../output.js';
+import { action } from '../run.js';
+
+export function register(program: Command): void {
+  program
+    .command('show')
+    .description('show a case: the whole thread, attachments, history, deadlines, and who else is looking')
+    .argument('<case>', 'case ID, e.g. ACME-000042')
+    .option('--as <consultant>', 'who is looking (default: $MAILWARDEN_AS); recorded for presence')
+    .option('--json', 'print {case, messages, history, viewers}')
+    .addHelpText('after', '\nExample:\n  mailwarden show ACME-000042 --as anna')
+    .action(
+      action(async (caseId: string, opts: { as?: string; json?: boolean }) => {
+        await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
+          const viewer = optionalActor(config, opts.as);
+          const detail = await getCaseDetail(db, caseId, { viewer: viewer?.id ?? null });
+          if (opts.json) return printJson(detail);
+          printLine(formatCaseDetail(detail, config.instance.timezone));
+        });
+      }),
+    );
+}
