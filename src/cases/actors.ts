@@ -39,3 +39,18 @@ export function poolSupervisors(config: Config, poolId: string): ConsultantConfi
   const inPool = all.filter((c) => c.pools.some((p) => p.pool === poolId));
   return inPool.length > 0 ? inPool : all;
 }
+
+/**
+ * Only the assignee or a supervisor acts on an assigned case; an unassigned case is open to
+ * anyone who works its pool (acting on it takes it) and to supervisors.
+ */
+export function checkMayWorkOn(actor: ConsultantConfig, c: { id: string; pool_id: string; assignee: string | null }, what: string): void {
+  if (isSupervisor(actor)) return;
+  if (c.assignee !== null) {
+    if (c.assignee === actor.id) return;
+    throw usageError('EFORBIDDEN', `Case ${c.id} is assigned to ${c.assignee}; only they or a supervisor may ${what} it.`);
+  }
+  if (!actor.pools.some((p) => p.pool === c.pool_id)) {
+    throw usageError('EFORBIDDEN', `${actor.id} does not work pool ${c.pool_id}, so may not ${what} case ${c.id}.`);
+  }
+}

@@ -8,12 +8,16 @@ import { Kysely, Migrator, SqliteDialect, sql, type Migration, type MigrationPro
 import { MailwardenError, unavailableError } from '../errors.js';
 import type { DB } from './schema.js';
 import * as m001 from './migrations/001-initial.js';
+import * as m002 from './migrations/002-next-queue.js';
+import * as m003 from './migrations/003-inbound-fingerprint.js';
 
 export type Db = Kysely<DB>;
 export type Tx = Transaction<DB> | Kysely<DB>;
 
 const MIGRATIONS: Record<string, Migration> = {
   '001-initial': m001,
+  '002-next-queue': m002,
+  '003-inbound-fingerprint': m003,
 };
 
 class StaticMigrations implements MigrationProvider {

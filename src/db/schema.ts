@@ -125,6 +125,8 @@ export interface InboundTable {
   uid: number | null;
   queue_id: string | null;
   sha256: string;
+  /** content fingerprint (src/ingest/fingerprint.ts): the dedupe key across boxes and rescans */
+  content_sha256: string | null;
   message_id: string | null;
   /** case | duplicate | quarantined | bounce */
   outcome: string;

@@ -1,6 +1,7 @@
 // Where mail templates live and which file wins. A template is `<name>.hbs`: a `Subject:` line,
 // a blank line, then the text body, all Handlebars. Overrides: templates/mailboxes/<mailbox>/
-// beats templates/pools/<pool>/ beats templates/.
+// beats templates/pools/<pool>/ beats templates/. Within each of those, a translation
+// `<name>.<language>.hbs` (e.g. auto-response.pl.hbs) beats `<name>.hbs` for a case in that language.
 import fs from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';
@@ -24,14 +25,22 @@ export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 export interface TemplateScope {
   pool?: string;
   mailbox?: string;
+  /** The case's language; picks `<name>.<language>.hbs` where one exists. */
+  language?: string | null;
 }
 
 /** Candidate files for a template, most specific first. */
 export function templateCandidates(templatesDir: string, name: string, scope: TemplateScope): string[] {
+  const dirs: string[] = [];
+  if (scope.mailbox) dirs.push(path.join(templatesDir, 'mailboxes', scope.mailbox));
+  if (scope.pool) dirs.push(path.join(templatesDir, 'pools', scope.pool));
+  dirs.push(templatesDir);
+  const language = scope.language && /^[a-z]{2,3}(-[A-Za-z0-9]+)?$/.test(scope.language) ? scope.language : null;
   const files: string[] = [];
-  if (scope.mailbox) files.push(path.join(templatesDir, 'mailboxes', scope.mailbox, `${name}.hbs`));
-  if (scope.pool) files.push(path.join(templatesDir, 'pools', scope.pool, `${name}.hbs`));
-  files.push(path.join(templatesDir, `${name}.hbs`));
+  for (const dir of dirs) {
+    if (language) files.push(path.join(dir, `${name}.${language}.hbs`));
+    files.push(path.join(dir, `${name}.hbs`));
+  }
   return files;
 }
 

@@ -4,5 +4,16 @@ import { register as config } from './config.js';
 import { register as init } from './init.js';
 import { register as cases } from './cases.js';
 import { register as show } from './show.js';
+import { register as next } from './next.js';
+import { register as reply } from './reply.js';
+import { register as comment } from './comment.js';
+import { register as assign } from './assign.js';
+import { register as priority } from './priority.js';
+import { register as label } from './label.js';
+import { register as customer } from './customer.js';
+import { register as snippets } from './snippets.js';
+import { register as outbox } from './outbox.js';
+import { register as run } from './run.js';
+import { register as reprocess } from './reprocess.js';
 
-export const COMMANDS: Array<(program: Command) => void> = [init, config, cases, show];
+export const COMMANDS: Array<(program: Command) => void> = [init, config, cases, show, next, reply, comment, assign, priority, label, customer, snippets, outbox, run, reprocess];

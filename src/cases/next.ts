@@ -1,0 +1,61 @@
+// FIFO retrieval (SPEC §5): the oldest waiting case from the consultant's pools, highest-priority
+// pool first, urgent before high before normal before low within a pool. One BEGIN IMMEDIATE
+// transaction picks and takes it, so two processes can never take the same case: the second waits
+// for the first's commit and then no longer sees the case as waiting.
+import type { Kysely } from 'kysely';
+import type { ConsultantConfig } from '../config/types.js';
+import { writeTx, type Db } from '../db/connection.js';
+import type { DB } from '../db/schema.js';
+import { nowIso } from '../clock.js';
+import { recordEvent } from './history.js';
+import { setStatus } from './status.js';
+import type { CaseRow } from './view.js';
+
+export const PRIORITY_ORDER = ['urgent', 'high', 'normal', 'low'] as const;
+
+/** The consultant's pools grouped by their retrieval priority, 1 first. */
+export function poolTiers(consultant: ConsultantConfig): string[][] {
+  const byPriority = new Map<number, string[]>();
+  for (const p of consultant.pools) byPriority.set(p.priority, [...(byPriority.get(p.priority) ?? []), p.pool]);
+  return [...byPriority.entries()].sort((a, b) => a[0] - b[0]).map(([, pools]) => pools);
+}
+
+/**
+ * The case `next` would take, without taking it. Each lookup is one step down the
+ * (status, pool_id, priority, received_at) index, so the cost does not grow with the queue.
+ */
+export async function peekNext(tx: Kysely<DB>, consultant: ConsultantConfig): Promise<CaseRow | null> {
+  for (const pools of poolTiers(consultant)) {
+    for (const priority of PRIORITY_ORDER) {
+      let best: CaseRow | null = null;
+      for (const pool of pools) {
+        const row = await tx
+          .selectFrom('cases')
+          .selectAll()
+          .where('status', '=', 'received')
+          .where('pool_id', '=', pool)
+          .where('priority', '=', priority)
+          .where('assignee', 'is', null)
+          .orderBy('received_at')
+          .orderBy('id')
+          .limit(1)
+          .executeTakeFirst();
+        if (row && (!best || row.received_at < best.received_at || (row.received_at === best.received_at && row.id < best.id))) best = row;
+      }
+      if (best) return best;
+    }
+  }
+  return null;
+}
+
+/** Takes the next waiting case for the consultant: assigned to them, in_progress. Null when none waits. */
+export async function takeNext(db: Db, consultant: ConsultantConfig): Promise<CaseRow | null> {
+  return writeTx(db, async (tx) => {
+    const row = await peekNext(tx, consultant);
+    if (!row) return null;
+    const at = nowIso();
+    await setStatus(tx, row, consultant.id, { status: 'in_progress', assignee: consultant.id }, at);
+    await recordEvent(tx, { caseId: row.id, actor: consultant.id, kind: 'taken', to: consultant.id, at, data: { via: 'next' } });
+    return (await tx.selectFrom('cases').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()) as CaseRow;
+  });
+}

@@ -1,0 +1,185 @@
+// A consultant's reply to the customer (SPEC §5): snippets expanded in the case's language, the
+// consultant's footer (text + inline JPEG), attachments, threaded onto the customer's mail, written
+// to the outbox in the same transaction as the status change it causes. A trainee's reply is held
+// for the supervisor's approval, so nothing reaches the customer before that.
+import fs from 'node:fs';
+import type { Kysely } from 'kysely';
+import { nowIso } from '../clock.js';
+import type { CaseStatus, DB } from '../db/schema.js';
+import type { Config, ConsultantConfig } from '../config/types.js';
+import { dataError, usageError } from '../errors.js';
+import { queueMail } from '../outbound/queue.js';
+import { checkMayWorkOn } from './actors.js';
+import { describe, type FileAttachment } from './attachments.js';
+import { changeCase, recordEvent } from './history.js';
+import { getCaseRow } from './queries.js';
+import { checkAnswers, poolQuestionnaire, questionnaireRequired, storeAnswers, type Answers } from './questionnaire.js';
+import { expandSnippets, type SnippetUse } from './snippets.js';
+import { checkTransition, isClosing, setStatus } from './status.js';
+import type { CaseRow } from './view.js';
+
+/** Statuses a reply may set (`--status`). */
+export const REPLY_STATUSES: readonly CaseStatus[] = ['in_progress', 'postponed', 'solved', 'closed'];
+
+export interface ReplyInput {
+  caseId: string;
+  text: string;
+  /** Checked with checkAttachments before the transaction. */
+  attachments: FileAttachment[];
+  status?: CaseStatus;
+  /** Parsed --remind-at; required with postponed. */
+  remindAt?: Date;
+  answers?: Answers;
+}
+
+export interface ReplyResult {
+  caseId: string;
+  outboxId: number;
+  messageId: string;
+  messageRowId: number | null;
+  state: 'queued' | 'held';
+  status: CaseStatus;
+  snippets: SnippetUse[];
+  approvalId: number | null;
+}
+
+export function checkReplyStatus(text: string): CaseStatus {
+  if (!REPLY_STATUSES.includes(text as CaseStatus)) {
+    throw usageError('EBADSTATUS', `--status wants one of ${REPLY_STATUSES.join(', ')}, not "${text}".`);
+  }
+  return text as CaseStatus;
+}
+
+/** The footer JPEG as an inline part with a Content-ID the HTML alternative shows. */
+function footerImage(actor: ConsultantConfig): FileAttachment | null {
+  const image = actor.footer?.image;
+  if (!image) return null;
+  try {
+    return describe(image, fs.readFileSync(image), `footer-${actor.id}@mailwarden`);
+  } catch (err) {
+    throw dataError('EFOOTER', `The footer image of ${actor.id} cannot be read (${image}): ${(err as Error).message}.`);
+  }
+}
+
+/** Message-IDs of the customer-visible thread, oldest first, and the customer's latest one. */
+async function threadIds(tx: Kysely<DB>, caseId: string): Promise<{ inReplyTo: string | null; references: string[] }> {
+  const rows = await tx
+    .selectFrom('messages')
+    .select(['kind', 'message_id'])
+    .where('case_id', '=', caseId)
+    .where('kind', 'in', ['inbound', 'outbound', 'auto_response'])
+    .where('message_id', 'is not', null)
+    .orderBy('id')
+    .execute();
+  const inbound = rows.filter((r) => r.kind === 'inbound');
+  return { inReplyTo: inbound[inbound.length - 1]?.message_id ?? null, references: rows.map((r) => r.message_id!) };
+}
+
+/** Where the reply leaves the case, with the checks that target needs. */
+function targetStatus(row: CaseRow, input: ReplyInput): CaseStatus {
+  // Replying to a waiting case takes it, so the requested status is checked from in_progress.
+  const base: CaseStatus = row.status === 'received' ? 'in_progress' : row.status;
+  const target = input.status ?? base;
+  checkTransition(row.id, base, target);
+  if (input.status === 'postponed') {
+    if (!input.remindAt) throw usageError('ENOREMIND', '--status postponed needs --remind-at <time>, when the case comes back.');
+    if (input.remindAt.getTime() <= Date.parse(nowIso())) throw usageError('EBADTIME', `--remind-at ${input.remindAt.toISOString()} is in the past.`);
+  } else if (input.remindAt) {
+    throw usageError('EBADREMIND', '--remind-at only goes with --status postponed.');
+  }
+  return target;
+}
+
+function checkQuestionnaire(config: Config, row: CaseRow, target: CaseStatus, answers: Answers) {
+  const q = poolQuestionnaire(config, row.pool_id);
+  const given = Object.keys(answers).length > 0;
+  if (!q) {
+    if (given) throw usageError('ENOQUESTIONNAIRE', `Pool ${row.pool_id} has no questionnaire; leave out --answer.`);
+    return null;
+  }
+  const required = questionnaireRequired(q, isClosing(target) && !isClosing(row.status));
+  if (!required && !given) return null;
+  return { q, answers: checkAnswers(config, q, answers, required) };
+}
+
+export async function replyToCase(tx: Kysely<DB>, config: Config, actor: ConsultantConfig, input: ReplyInput): Promise<ReplyResult> {
+  const row = await getCaseRow(tx, input.caseId);
+  checkMayWorkOn(actor, row, 'reply to');
+  const body = input.text.replace(/\r\n?/g, '\n').trim();
+  if (!body) throw usageError('EEMPTY', 'The reply is empty; nothing was sent.');
+  const target = targetStatus(row, input);
+  const questionnaire = checkQuestionnaire(config, row, target, input.answers ?? {});
+  const expanded = expandSnippets(config, body, { language: row.language, poolId: row.pool_id });
+
+  const mailbox = config.mailboxes.find((m) => m.id === row.mailbox_id);
+  if (!mailbox) throw dataError('ENOMAILBOX', `Case ${row.id} belongs to mailbox ${row.mailbox_id}, which is no longer configured.`);
+  const held = actor.trainee;
+  const footer = footerImage(actor);
+  const files = [...input.attachments, ...(footer ? [footer] : [])];
+  const thread = await threadIds(tx, row.id);
+  const at = nowIso();
+
+  const queued = await queueMail(tx, {
+    config,
+    caseId: row.id,
+    kind: 'reply',
+    template: 'reply',
+    scope: { pool: row.pool_id, mailbox: mailbox.id },
+    from: { address: mailbox.address, name: mailbox.name ?? config.instance.name },
+    to: [{ address: row.customer_address, ...(row.customer_name ? { name: row.customer_name } : {}) }],
+    inReplyTo: thread.inReplyTo,
+    references: thread.references,
+    vars: {
+      consultant: { id: actor.id, name: actor.name, email: actor.email, footer_text: actor.footer?.text ?? '' },
+      reply: { text: expanded.text },
+    },
+    attachments: files.map((f) => ({ filename: f.filename, path: f.path, contentType: f.contentType, ...(f.cid ? { cid: f.cid } : {}) })),
+    state: held ? 'held' : 'queued',
+    messageKind: 'outbound',
+    author: actor.id,
+  });
+
+  if (queued.messageRowId !== null) {
+    for (const f of files) {
+      await tx
+        .insertInto('attachments')
+        .values({ message_row_id: queued.messageRowId, filename: f.filename, content_type: f.contentType, size: f.size, sha256: f.sha256, content_id: f.cid ?? null, inline: f.cid ? 1 : 0 })
+        .execute();
+    }
+  }
+  for (const use of expanded.uses) {
+    await tx.insertInto('snippet_uses').values({ case_id: row.id, code: use.code, language: use.language, consultant: actor.id, at }).execute();
+  }
+  if (questionnaire) await storeAnswers(tx, row.id, questionnaire.q, questionnaire.answers, actor.id, at);
+
+  let approvalId: number | null = null;
+  if (held) {
+    const approval = await tx
+      .insertInto('approvals')
+      .values({ case_id: row.id, outbox_id: queued.outboxId, trainee: actor.id, supervisor: actor.supervisor ?? '', state: 'pending', reason: null, decided_by: null, decided_at: null, created_at: at })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    approvalId = approval.id;
+  }
+  await recordEvent(tx, { caseId: row.id, actor: actor.id, kind: 'reply', to: held ? 'held' : 'queued', at, data: { outbox: queued.outboxId, message_id: queued.messageId } });
+
+  await moveAfterReply(tx, row, actor, target, input.remindAt ?? null, at);
+  // The first response is the first one that can reach the customer; a held reply is not yet.
+  if (!held && row.first_response_at === null) await changeCase(tx, row.id, actor.id, { first_response_at: at }, { at });
+
+  return { caseId: row.id, outboxId: queued.outboxId, messageId: queued.messageId, messageRowId: queued.messageRowId, state: held ? 'held' : 'queued', status: target, snippets: expanded.uses, approvalId };
+}
+
+/** Takes a waiting or unassigned case for the replier, then moves it to the target status. */
+async function moveAfterReply(tx: Kysely<DB>, row: CaseRow, actor: ConsultantConfig, target: CaseStatus, remindAt: Date | null, at: string): Promise<void> {
+  let current = row;
+  if (row.status === 'received') {
+    await setStatus(tx, row, actor.id, { status: 'in_progress', ...(row.assignee === null ? { assignee: actor.id } : {}) }, at);
+    current = await getCaseRow(tx, row.id);
+  } else if (row.assignee === null) {
+    await changeCase(tx, row.id, actor.id, { assignee: actor.id }, { at });
+  }
+  if (target !== current.status) {
+    await setStatus(tx, current, actor.id, { status: target, remindAt: remindAt ? remindAt.toISOString() : null }, at);
+  }
+}

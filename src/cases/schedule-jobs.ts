@@ -1,0 +1,102 @@
+// What the daemon's scheduler does on each tick (DESIGN: node-cron for deadlines and reminders).
+// Each case is handled in its own write transaction that re-checks the condition, so a case is
+// woken or notified once even if two daemons or two ticks overlap.
+import type { Kysely } from 'kysely';
+import { nowIso } from '../clock.js';
+import type { Config, ConsultantConfig } from '../config/types.js';
+import { writeTx, type Db } from '../db/connection.js';
+import type { DB } from '../db/schema.js';
+import { queueMail } from '../outbound/queue.js';
+import { poolSupervisors } from './actors.js';
+import { changeCase, recordEvent } from './history.js';
+import { setStatus } from './status.js';
+import { DEADLINE_RUNNING, type CaseRow } from './view.js';
+
+export const SCHEDULER_ACTOR = 'daemon';
+const BATCH = 200;
+
+export interface JobResult {
+  handled: string[];
+  failed: Array<{ caseId: string; error: string }>;
+}
+
+/** Staff a notice about a case goes to: its assignee, else the pool's supervisors. */
+export function caseWatchers(config: Config, row: CaseRow): ConsultantConfig[] {
+  const assignee = row.assignee ? config.consultants.find((c) => c.id === row.assignee) : undefined;
+  return assignee ? [assignee] : poolSupervisors(config, row.pool_id);
+}
+
+async function notifyStaff(tx: Kysely<DB>, config: Config, row: CaseRow, kind: string, template: string, to: ConsultantConfig[]): Promise<number | null> {
+  if (to.length === 0) return null;
+  const box = config.mailboxes.find((m) => m.id === row.mailbox_id) ?? config.mailboxes[0];
+  if (!box) return null;
+  const queued = await queueMail(tx, {
+    config,
+    caseId: row.id,
+    kind,
+    template,
+    scope: { pool: row.pool_id, mailbox: box.id },
+    from: { address: box.address, name: config.instance.name },
+    to: to.map((c) => ({ address: c.email, name: c.name })),
+    vars: { consultant: { id: to[0]!.id, name: to[0]!.name, email: to[0]!.email } },
+    messageKind: 'notification',
+    author: null,
+    autoSubmitted: 'auto-generated',
+  });
+  return queued.outboxId;
+}
+
+async function eachCase(db: Db, ids: string[], fn: (tx: Kysely<DB>, id: string) => Promise<boolean>): Promise<JobResult> {
+  const result: JobResult = { handled: [], failed: [] };
+  for (const id of ids) {
+    try {
+      if (await writeTx(db, (tx) => fn(tx, id))) result.handled.push(id);
+    } catch (err) {
+      result.failed.push({ caseId: id, error: (err as Error).message });
+    }
+  }
+  return result;
+}
+
+/** Postponed cases whose reminder time has come: back to in_progress, the assignee told by mail. */
+export async function wakeDueReminders(db: Db, config: Config): Promise<JobResult> {
+  const due = await db
+    .selectFrom('cases')
+    .select('id')
+    .where('status', '=', 'postponed')
+    .where('remind_at', '<=', nowIso())
+    .orderBy('remind_at')
+    .limit(BATCH)
+    .execute();
+  return eachCase(db, due.map((r) => r.id), async (tx, id) => {
+    const row = await tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row || row.status !== 'postponed' || row.remind_at === null || row.remind_at > nowIso()) return false;
+    // Rendered before the status change, so the mail can say when the reminder was set for.
+    const outbox = await notifyStaff(tx, config, row, 'reminder', 'reminder', caseWatchers(config, row));
+    await setStatus(tx, row, SCHEDULER_ACTOR, { status: 'in_progress' });
+    await recordEvent(tx, { caseId: id, actor: SCHEDULER_ACTOR, kind: 'reminder', to: row.assignee, data: { outbox } });
+    return true;
+  });
+}
+
+/** Open cases past their response deadline that nobody was told about yet: told once, by mail. */
+export async function notifyOverdueCases(db: Db, config: Config): Promise<JobResult> {
+  const due = await db
+    .selectFrom('cases')
+    .select('id')
+    .where('status', 'in', [...DEADLINE_RUNNING])
+    .where('deadline_at', '<', nowIso())
+    .where('overdue_notified_at', 'is', null)
+    .orderBy('deadline_at')
+    .limit(BATCH)
+    .execute();
+  return eachCase(db, due.map((r) => r.id), async (tx, id) => {
+    const row = await tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row || row.overdue_notified_at !== null || !DEADLINE_RUNNING.includes(row.status) || row.deadline_at >= nowIso()) return false;
+    const watchers = caseWatchers(config, row);
+    const outbox = await notifyStaff(tx, config, row, 'case_overdue', 'case-overdue', watchers);
+    await changeCase(tx, id, SCHEDULER_ACTOR, { overdue_notified_at: nowIso() });
+    await recordEvent(tx, { caseId: id, actor: SCHEDULER_ACTOR, kind: 'overdue_notice', to: watchers.map((w) => w.id).join(',') || null, data: { outbox } });
+    return true;
+  });
+}

@@ -1,0 +1,33 @@
+// `mailwarden next --as <c>`: take the oldest waiting case from your pools and show it.
+import type { Command } from 'commander';
+import { resolveActor } from '../../cases/actors.js';
+import { takeNext } from '../../cases/next.js';
+import { getCaseDetail } from '../../cases/queries.js';
+import { withApp, type GlobalOptions } from '../app.js';
+import { formatCaseDetail } from '../case-format.js';
+import { printJson, printLine } from '../output.js';
+import { action } from '../run.js';
+
+export function register(program: Command): void {
+  program
+    .command('next')
+    .description('take the oldest waiting case from your pools (highest-priority pool first) and show it')
+    .option('--as <consultant>', 'who takes it (default: $MAILWARDEN_AS)')
+    .option('--json', 'print the case as `show --json` does, or null when nothing waits')
+    .addHelpText('after', '\nExample:\n  mailwarden next --as anna')
+    .action(
+      action(async (opts: { as?: string; json?: boolean }) => {
+        await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
+          const actor = resolveActor(config, opts.as);
+          const taken = await takeNext(db, actor);
+          if (!taken) {
+            if (opts.json) return printJson(null);
+            return printLine(`Nothing is waiting in your pools (${actor.pools.map((p) => p.pool).join(', ')}).`);
+          }
+          const detail = await getCaseDetail(db, taken.id, { viewer: actor.id });
+          if (opts.json) return printJson(detail);
+          printLine(formatCaseDetail(detail, config.instance.timezone));
+        });
+      }),
+    );
+}

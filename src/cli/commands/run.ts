@@ -1,0 +1,27 @@
+// `mailwarden run`: the daemon. Logs are pino JSON lines on stderr (pretty on a terminal).
+import type { Command } from 'commander';
+import { findConfigPath } from '../../config/load.js';
+import { runDaemon } from '../../daemon/run.js';
+import type { GlobalOptions } from '../app.js';
+import { action } from '../run.js';
+
+export function register(program: Command): void {
+  program
+    .command('run')
+    .description('run the daemon: watch every mailbox, accept direct delivery, send the outbox, run the schedules')
+    .option('--once', 'fetch new mail from every IMAP box once, send what is due, then exit')
+    .addHelpText(
+      'after',
+      '\nSignals: SIGTERM/SIGINT finish the work in hand and exit 0; SIGHUP reloads the configuration.\n' +
+        '\nExample:\n  mailwarden run --config /etc/mailwarden/mailwarden.yaml',
+    )
+    .action(
+      action(async (opts: { once?: boolean }) => {
+        const global = program.opts<GlobalOptions>();
+        const code = await runDaemon({ configPath: findConfigPath(global.config), once: Boolean(opts.once) });
+        // Everything is closed by now; should a library still hold a handle, do not hang on it.
+        setTimeout(() => process.exit(code), 3_000).unref();
+        return code;
+      }),
+    );
+}

@@ -1,0 +1,148 @@
+// `mailwarden run`: one process holding an IMAP worker per box, the optional LMTP/SMTP
+// listener, the outbox drainer and the scheduler (DESIGN: processes). They never call each
+// other; they meet in the database. SIGTERM/SIGINT: stop taking new work, finish what is in
+// hand, exit 0. SIGHUP: read the config again; an invalid one is logged and the old one kept;
+// boxes added, removed or changed start, stop or restart.
+import { loadConfig, formatIssue, requireConfig } from '../config/load.js';
+import type { Config, MailboxConfig } from '../config/types.js';
+import { openDatabase } from '../db/connection.js';
+import { createLogger, type Logger } from '../log.js';
+import { createImapWorker } from '../ingest/imap-worker.js';
+import { Listener } from '../ingest/listener.js';
+import { ParserPool } from '../ingest/parse.js';
+import type { IngestContext } from '../ingest/pipeline.js';
+import { sweepTemp } from '../ingest/raw-store.js';
+import { createDrainerService, drainOnce } from '../outbound/drainer.js';
+import { createSchedulerService } from './schedule.js';
+import { Supervisor } from './supervisor.js';
+
+export interface DaemonOptions {
+  configPath: string;
+  /** Fetch new mail from every IMAP box once, send what is due, and return. */
+  once?: boolean;
+  log?: Logger;
+}
+
+const workerName = (box: MailboxConfig) => `imap:${box.id}`;
+
+export async function runDaemon(opts: DaemonOptions): Promise<number> {
+  const first = requireConfig(opts.configPath);
+  const log = opts.log ?? createLogger({ level: first.instance.log_level });
+  const opened = await openDatabase({ dataDir: first.instance.data_dir });
+  const parsers = new ParserPool({ size: 2, log });
+  parsers.warm();
+  let config = first;
+  const ctx: IngestContext = { getConfig: () => config, db: opened.db, log, parsers };
+  try {
+    await sweepTemp(config.instance.data_dir);
+    if (opts.once) return await runOnce(ctx);
+    return await runUntilSignalled(ctx, (next) => (config = next));
+  } finally {
+    await parsers.close();
+    await opened.close();
+  }
+}
+
+async function runOnce(ctx: IngestContext): Promise<number> {
+  const config = ctx.getConfig();
+  let failed = 0;
+  for (const box of config.mailboxes.filter((m) => m.imap)) {
+    try {
+      await createImapWorker(ctx, box).syncOnce();
+    } catch (err) {
+      failed++;
+      ctx.log.error({ mailbox: box.id, err: (err as Error).message }, 'mailbox sync failed');
+    }
+  }
+  await drainOnce({ config, db: ctx.db, log: ctx.log });
+  ctx.log.info({ mailboxes: config.mailboxes.length, failed }, 'run --once finished');
+  return failed > 0 ? 69 : 0;
+}
+
+async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => void): Promise<number> {
+  const { log } = ctx;
+  const supervisor = new Supervisor(log);
+  let listener: Listener | null = null;
+
+  const startListener = async (config: Config): Promise<boolean> => {
+    if (!config.ingest.listener.enabled) return true;
+    listener = new Listener(ctx, config.ingest.listener);
+    return supervisor.add(listener);
+  };
+  const services = { config: ctx.getConfig(), db: ctx.db, log };
+
+  for (const box of ctx.getConfig().mailboxes) if (box.imap) await supervisor.add(createImapWorker(ctx, box));
+  if (!(await startListener(ctx.getConfig()))) {
+    await supervisor.stopAll();
+    log.fatal('the listener could not start; stopping');
+    return 69;
+  }
+  await supervisor.add(createDrainerService(services));
+  await supervisor.add(createSchedulerService(services));
+  log.info(
+    { mailboxes: ctx.getConfig().mailboxes.map((m) => m.id), listener: (listener as Listener | null)?.bound ?? null, services: supervisor.names() },
+    'daemon ready',
+  );
+
+  const reload = async () => {
+    const old = ctx.getConfig();
+    const result = loadConfig(old.sourcePath);
+    if (!result.config) {
+      log.error({ issues: result.issues.map(formatIssue) }, 'the new configuration is invalid; keeping the old one');
+      return;
+    }
+    const next = result.config;
+    if (next.instance.data_dir !== old.instance.data_dir) {
+      log.error({ data_dir: next.instance.data_dir }, 'instance.data_dir cannot change while running; keeping the old configuration');
+      return;
+    }
+    setConfig(next);
+    const changes = await applyMailboxChanges(supervisor, ctx, old, next);
+    if (JSON.stringify(old.ingest.listener) !== JSON.stringify(next.ingest.listener)) {
+      await supervisor.remove('listener');
+      listener = null;
+      await startListener(next);
+      changes.push('listener');
+    }
+    await supervisor.reloadAll(next);
+    log.info({ changes, services: supervisor.names() }, 'configuration reloaded');
+  };
+
+  const code = await new Promise<number>((resolve) => {
+    let reloading = Promise.resolve();
+    const onHup = () => {
+      reloading = reloading.then(reload).catch((err: Error) => log.error({ err: err.message }, 'reload failed'));
+    };
+    const now = () => process.exit(1);
+    const onStop = (signal: NodeJS.Signals) => {
+      log.info({ signal }, 'stopping: finishing the work in hand');
+      process.off('SIGHUP', onHup).off('SIGTERM', onStop).off('SIGINT', onStop);
+      // A second signal while stopping means "now".
+      process.once('SIGTERM', now).once('SIGINT', now);
+      void reloading.then(() => resolve(0));
+    };
+    process.on('SIGHUP', onHup).on('SIGTERM', onStop).on('SIGINT', onStop);
+  });
+  await supervisor.stopAll();
+  log.info('daemon stopped');
+  return code;
+}
+
+/** Starts workers for new boxes, stops removed ones, restarts changed ones; returns what changed. */
+async function applyMailboxChanges(supervisor: Supervisor, ctx: IngestContext, old: Config, next: Config): Promise<string[]> {
+  const changes: string[] = [];
+  const before = new Map(old.mailboxes.filter((m) => m.imap).map((m) => [m.id, JSON.stringify(m)]));
+  const after = new Map(next.mailboxes.filter((m) => m.imap).map((m) => [m.id, m]));
+  for (const [id, text] of before) {
+    const box = after.get(id);
+    if (box && JSON.stringify(box) === text) continue;
+    await supervisor.remove(`imap:${id}`);
+    changes.push(box ? `restarted ${id}` : `removed ${id}`);
+  }
+  for (const [id, box] of after) {
+    if (supervisor.get(workerName(box))) continue;
+    await supervisor.add(createImapWorker(ctx, box));
+    if (!before.has(id)) changes.push(`added ${id}`);
+  }
+  return changes;
+}

@@ -1,0 +1,66 @@
+// The scheduler service of `mailwarden run`: node-cron ticks that wake postponed cases and send
+// overdue notices. The work itself is in src/cases/schedule-jobs.ts; this only times it.
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Config } from '../config/types.js';
+import { notifyOverdueCases, wakeDueReminders, type JobResult } from '../cases/schedule-jobs.js';
+import type { Service, ServiceFactory } from './service.js';
+
+export const createSchedulerService: ServiceFactory = (ctx) => {
+  let config: Config = ctx.config;
+  let tasks: ScheduledTask[] = [];
+  const running = new Set<Promise<unknown>>();
+  let stopping = false;
+
+  const job = (name: string, fn: () => Promise<JobResult>) => async () => {
+    if (stopping) return;
+    const p = fn().then(
+      (r) => {
+        if (r.handled.length) ctx.log.info({ job: name, cases: r.handled }, `${name}: ${r.handled.length} case(s)`);
+        for (const f of r.failed) ctx.log.error({ job: name, caseId: f.caseId, err: f.error }, `${name} failed for ${f.caseId}`);
+      },
+      (err: unknown) => ctx.log.error({ job: name, err: (err as Error).message }, `${name} failed`),
+    );
+    running.add(p);
+    try {
+      await p;
+    } finally {
+      running.delete(p);
+    }
+  };
+
+  const schedule = () => {
+    const options = { noOverlap: true, timezone: config.instance.timezone, name: 'mailwarden' } as const;
+    tasks = [
+      cron.schedule(config.schedule.reminders, job('reminders', () => wakeDueReminders(ctx.db, config)), { ...options, name: 'reminders' }),
+      cron.schedule(config.schedule.overdue_check, job('overdue', () => notifyOverdueCases(ctx.db, config)), { ...options, name: 'overdue' }),
+    ];
+  };
+
+  const unschedule = async () => {
+    await Promise.all(tasks.map((t) => t.destroy()));
+    tasks = [];
+  };
+
+  const service: Service = {
+    name: 'scheduler',
+    async start() {
+      stopping = false;
+      schedule();
+      ctx.log.info({ reminders: config.schedule.reminders, overdue: config.schedule.overdue_check }, 'scheduler started');
+    },
+    async stop() {
+      stopping = true;
+      await unschedule();
+      await Promise.all([...running]);
+    },
+    async reload(next) {
+      const changed = next.schedule.reminders !== config.schedule.reminders || next.schedule.overdue_check !== config.schedule.overdue_check || next.instance.timezone !== config.instance.timezone;
+      config = next;
+      if (changed && !stopping) {
+        await unschedule();
+        schedule();
+      }
+    },
+  };
+  return service;
+};

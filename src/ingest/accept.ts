@@ -1,0 +1,189 @@
+// The accept transaction (DESIGN: a message's way in, step 3). Everything a message does to the
+// database happens here, in one BEGIN IMMEDIATE transaction: the exactly-once key, dedupe,
+// threading, the case and message rows, history, the auto-response in the outbox, and the box's
+// high-water mark. A crash anywhere leaves the message either wholly accepted or not at all,
+// and since the raw bytes are already on disk, "not at all" just means "again next time".
+import type { Kysely } from 'kysely';
+import { nowIso } from '../clock.js';
+import type { Config, MailboxConfig } from '../config/types.js';
+import { writeTx, type Db } from '../db/connection.js';
+import type { DB } from '../db/schema.js';
+import { recordEvent } from '../cases/history.js';
+import { maybeQueueAutoResponse } from '../outbound/autoresponse.js';
+import { classifyInbound, type Classification } from './classify.js';
+import type { ParsedMessage } from './message.js';
+import { openCase } from './new-case.js';
+import { appendToCase, reopenDecision } from './append.js';
+import { advanceHighWater, findInbound, findSameContent, insertInbound, insertMessage, insertRaw, type InboundSource } from './records.js';
+import { findSentMail, findThread, referencedIds } from './thread.js';
+
+export type { InboundSource } from './records.js';
+
+export interface AcceptInput {
+  config: Config;
+  mailbox: MailboxConfig;
+  source: InboundSource;
+  raw: { sha256: string; size: number };
+  parsed: ParsedMessage;
+  /** SMTP MAIL FROM for listener deliveries ('' = null sender); IMAP mail has Return-Path instead. */
+  envelopeFrom?: string | null;
+  /** When the message reached the box (IMAP INTERNALDATE); defaults to now. */
+  receivedAt?: string | null;
+}
+
+export type AcceptOutcome =
+  /** this key was accepted before (a re-fetch after a crash) */
+  | 'already'
+  | 'created'
+  | 'threaded'
+  | 'reopened'
+  /** same content seen before, or mail mailwarden sent itself */
+  | 'duplicate'
+  /** a bounce of our mail, threaded; or an unrelated one, kept but suppressed (caseId null) */
+  | 'bounce';
+
+export interface AcceptResult {
+  outcome: AcceptOutcome;
+  caseId: string | null;
+  messageRowId: number | null;
+  /** for the log: how threading decided, why suppressed… */
+  detail: string;
+  autoResponse?: { queued: boolean; reason: string };
+}
+
+export function acceptMessage(db: Db, input: AcceptInput): Promise<AcceptResult> {
+  return writeTx(db, (tx) => acceptInTx(tx, input));
+}
+
+export async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptResult> {
+  const { mailbox, source, parsed } = input;
+  const at = nowIso();
+  const known = await findInbound(tx, mailbox.id, source);
+  if (known) {
+    await advanceHighWater(tx, mailbox.id, source, at);
+    return { outcome: 'already', caseId: known.case_id, messageRowId: known.message_row_id, detail: `inbound #${known.id}` };
+  }
+  await insertRaw(tx, input.raw, at);
+  const record = (outcome: 'case' | 'duplicate' | 'bounce', caseId: string | null, messageRowId: number | null) =>
+    insertInbound(tx, { mailboxId: mailbox.id, source, rawSha256: input.raw.sha256, parsed, outcome, caseId, messageRowId, at }).then(() =>
+      advanceHighWater(tx, mailbox.id, source, at),
+    );
+
+  // Mail mailwarden sent coming back (a Cc to a supervised box, a loop): never a new case.
+  const own = parsed.messageId ? await findSentMail(tx, [parsed.messageId]) : null;
+  if (own) {
+    await record('duplicate', own.case_id, null);
+    return { outcome: 'duplicate', caseId: own.case_id, messageRowId: null, detail: `our own outbox #${own.id}` };
+  }
+  const same = await findSameContent(tx, parsed.fingerprint);
+  if (same) {
+    await record('duplicate', same.case_id, same.message_row_id);
+    return { outcome: 'duplicate', caseId: same.case_id, messageRowId: same.message_row_id, detail: `same content as inbound #${same.id}` };
+  }
+
+  const cls = classifyInbound(parsed, input.envelopeFrom);
+  if (cls.kind === 'bounce') return acceptBounce(tx, input, cls, at, record);
+
+  const thread = await findThread(tx, input.config.instance.case_prefix, parsed);
+  if (thread.via === 'header' || thread.via === 'tag') {
+    const decision = reopenDecision(input.config, thread.caseRow, cls, at, parsed);
+    if (decision !== 'too-late') {
+      const appended = await appendToCase(tx, { ...input, at, cls, caseRow: thread.caseRow, via: thread.via, reopen: decision === 'reopen', outboxKind: thread.via === 'header' ? thread.outboxKind : null });
+      await record('case', thread.caseRow.id, appended.messageRowId);
+      return { outcome: decision === 'reopen' ? 'reopened' : 'threaded', caseId: thread.caseRow.id, messageRowId: appended.messageRowId, detail: `via ${thread.via}` };
+    }
+    return createCase(tx, input, cls, at, record, { linkTo: thread.caseRow.id, reason: 'after-reopen-window' });
+  }
+  if (thread.via === 'stranger-tag') return createCase(tx, input, cls, at, record, { linkTo: thread.linkTo.id, reason: 'stranger-tag' });
+  return createCase(tx, input, cls, at, record, { linkTo: null, reason: 'new' });
+}
+
+type Recorder = (outcome: 'case' | 'duplicate' | 'bounce', caseId: string | null, messageRowId: number | null) => Promise<void>;
+
+async function createCase(
+  tx: Kysely<DB>,
+  input: AcceptInput,
+  cls: Classification,
+  at: string,
+  record: Recorder,
+  link: { linkTo: string | null; reason: string },
+): Promise<AcceptResult> {
+  const { parsed, config, mailbox } = input;
+  const autoReply = cls.kind === 'auto_reply';
+  const flags = [...parsed.flags, ...(autoReply ? ['auto_reply'] : [])];
+  const caseId = await openCase(tx, {
+    config,
+    mailbox,
+    parsed,
+    receivedAt: receivedAt(input, at),
+    at,
+    flags,
+    linkedCaseId: link.linkTo,
+    reason: link.reason,
+  });
+  const messageRowId = await insertMessage(tx, { caseId, kind: 'inbound', parsed, rawSha256: input.raw.sha256, at, flags, isFeedback: false, isAutoReply: autoReply });
+  await recordEvent(tx, { caseId, actor: 'system', kind: 'message', at, data: { message_row_id: messageRowId, from: parsed.from?.address ?? null, mailbox: mailbox.id } });
+  let autoResponse: AcceptResult['autoResponse'];
+  if (autoReply) {
+    await recordEvent(tx, { caseId, actor: 'system', kind: 'auto_response', at, to: 'suppressed', data: { reason: `automatic reply (${cls.reason})` } });
+    autoResponse = { queued: false, reason: `automatic reply (${cls.reason})` };
+  } else {
+    const r = await maybeQueueAutoResponse(tx, {
+      config,
+      caseId,
+      mailbox,
+      inbound: {
+        from: parsed.from,
+        envelopeFrom: input.envelopeFrom ?? null,
+        messageId: parsed.messageId,
+        references: parsed.references,
+        subject: parsed.subject,
+        headers: parsed.headers,
+      },
+    });
+    autoResponse = { queued: r.queued, reason: r.reason };
+  }
+  await record('case', caseId, messageRowId);
+  return { outcome: 'created', caseId, messageRowId, detail: link.linkTo ? `${link.reason}, linked to ${link.linkTo}` : link.reason, autoResponse };
+}
+
+/**
+ * A delivery report: when it names mail mailwarden sent, it goes onto that case flagged `bounce`
+ * and the outbox row becomes `bounced`; it is never answered and never reopens anything. A
+ * report about mail we never sent (backscatter) is kept raw and recorded, but opens no case.
+ */
+async function acceptBounce(tx: Kysely<DB>, input: AcceptInput, cls: Classification, at: string, record: Recorder): Promise<AcceptResult> {
+  const { parsed } = input;
+  const sent = await findSentMail(tx, [...parsed.quotedMessageIds, ...referencedIds(parsed)].filter((id) => id !== parsed.messageId));
+  if (!sent || !sent.case_id) {
+    await record('bounce', null, null);
+    return { outcome: 'bounce', caseId: null, messageRowId: null, detail: `suppressed: ${cls.reason}; names no mail we sent` };
+  }
+  const caseId = sent.case_id;
+  const flags = [...parsed.flags, 'bounce'];
+  const messageRowId = await insertMessage(tx, { caseId, kind: 'inbound', parsed, rawSha256: input.raw.sha256, at, flags, isFeedback: false, isAutoReply: true });
+  if (sent.state !== 'bounced') {
+    await tx.updateTable('outbox').set({ state: 'bounced', last_error: `bounced: ${parsed.subject}`.slice(0, 500) }).where('id', '=', sent.id).execute();
+  }
+  await recordEvent(tx, {
+    caseId,
+    actor: 'system',
+    kind: 'bounce',
+    at,
+    field: 'outbox_state',
+    from: sent.state,
+    to: 'bounced',
+    data: { outbox_id: sent.id, message_id: sent.message_id, message_row_id: messageRowId, reason: cls.reason },
+  });
+  await record('bounce', caseId, messageRowId);
+  return { outcome: 'bounce', caseId, messageRowId, detail: `bounce of outbox #${sent.id}` };
+}
+
+/** INTERNALDATE on the clock's timeline (tests shift "now"), never in the future. */
+function receivedAt(input: AcceptInput, at: string): string {
+  if (!input.receivedAt) return at;
+  const offset = Date.parse(at) - Date.now();
+  const t = Date.parse(input.receivedAt);
+  if (Number.isNaN(t)) return at;
+  return new Date(Math.min(t + offset, Date.parse(at))).toISOString();
+}

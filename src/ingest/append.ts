@@ -1,0 +1,136 @@
+// A message that threads onto an existing case: participants (a colleague the customer copied
+// joins by the header match), the message row, and the status changes mail causes (SPEC §3, §5):
+// a customer writing within the reopen window reopens a solved/closed case as feedback; writing
+// on a postponed case wakes it; a department's answer ends the consultation. Automatic replies
+// (out-of-office) only add the message. The assignee hears of it by mail.
+import type { Kysely } from 'kysely';
+import type { Config, MailboxConfig } from '../config/types.js';
+import type { DB, MessageKind } from '../db/schema.js';
+import { changeCase, recordEvent } from '../cases/history.js';
+import { MailwardenError } from '../errors.js';
+import { queueMail } from '../outbound/queue.js';
+import type { Classification } from './classify.js';
+import type { ParsedMessage } from './message.js';
+import { insertMessage } from './records.js';
+import { addParticipant, isParticipant, type CaseRow } from './thread.js';
+
+const CLOSED = new Set(['solved', 'closed']);
+const QUOTE_CHARS = 2_000;
+
+export interface AppendInput {
+  config: Config;
+  mailbox: MailboxConfig;
+  parsed: ParsedMessage;
+  raw: { sha256: string };
+  at: string;
+  cls: Classification;
+  caseRow: CaseRow;
+  via: 'header' | 'tag';
+  reopen: boolean;
+  /** kind of our outbox row the message answers, when it threaded by header onto one */
+  outboxKind: string | null;
+}
+
+/** `append` normally; for a customer writing on a solved/closed case, `reopen` within the window, else `too-late`. */
+export function reopenDecision(config: Config, row: CaseRow, cls: Classification, at: string, parsed?: ParsedMessage): 'append' | 'reopen' | 'too-late' {
+  if (!CLOSED.has(row.status) || cls.kind !== 'normal') return 'append';
+  if (parsed && departmentOf(config, parsed)) return 'append';
+  const pool = config.pools.find((p) => p.id === row.pool_id);
+  const windowMs = pool?.reopen_window ?? config.instance.reopen_window;
+  const closedAt = Date.parse(row.closed_at ?? row.updated_at);
+  return Date.parse(at) - closedAt <= windowMs ? 'reopen' : 'too-late';
+}
+
+function departmentOf(config: Config, parsed: ParsedMessage) {
+  const sender = parsed.from?.address;
+  return sender ? config.departments.find((d) => d.email.toLowerCase() === sender) : undefined;
+}
+
+export async function appendToCase(tx: Kysely<DB>, input: AppendInput): Promise<{ messageRowId: number }> {
+  const { config, parsed, caseRow, at, cls } = input;
+  const caseId = caseRow.id;
+  const sender = parsed.from?.address ?? null;
+  const dept = departmentOf(config, parsed);
+  const autoReply = cls.kind === 'auto_reply';
+  const kind: MessageKind = dept || input.outboxKind === 'consultation' ? 'consult_in' : 'inbound';
+
+  if (input.via === 'header' && sender && !autoReply && !(await isParticipant(tx, caseId, sender))) {
+    await addParticipant(tx, caseId, sender, dept ? 'department' : 'cc', at);
+    await recordEvent(tx, { caseId, actor: 'system', kind: 'participant_added', at, field: 'participants', to: sender, data: { role: dept ? 'department' : 'cc' } });
+  }
+  const flags = [...parsed.flags, ...(autoReply ? ['auto_reply'] : [])];
+  const isFeedback = input.reopen && kind === 'inbound';
+  const messageRowId = await insertMessage(tx, { caseId, kind, parsed, rawSha256: input.raw.sha256, at, flags, isFeedback, isAutoReply: autoReply });
+  await recordEvent(tx, { caseId, actor: 'system', kind: 'message', at, data: { message_row_id: messageRowId, from: sender, via: input.via, feedback: isFeedback, auto_reply: autoReply } });
+
+  if (input.reopen) {
+    await changeCase(tx, caseId, 'system', { status: 'in_progress', closed_at: null }, { at, kind: 'reopened' });
+  } else if (!autoReply && kind === 'inbound' && caseRow.status === 'postponed') {
+    await changeCase(tx, caseId, 'system', { status: 'in_progress', remind_at: null }, { at });
+  }
+  if (kind === 'consult_in' && !autoReply) await endConsultation(tx, caseRow, dept?.id ?? null, at);
+  const caseFlags = parseFlags(caseRow.flags);
+  const missing = parsed.flags.filter((f) => f === 'unparsed' || f === 'oversize').filter((f) => !caseFlags.includes(f));
+  if (missing.length > 0) await changeCase(tx, caseId, 'system', { flags: JSON.stringify([...caseFlags, ...missing]) }, { at });
+
+  if (!autoReply && caseRow.assignee) {
+    const title = kind === 'consult_in' ? `${dept?.name ?? sender ?? 'The department'} answered` : input.reopen ? 'The customer wrote again after closing (case reopened)' : 'The customer wrote again';
+    await notifyAssignee(tx, input, title);
+  }
+  return { messageRowId };
+}
+
+/** The department answered: the open consultation ends and the case goes back to its consultant. */
+async function endConsultation(tx: Kysely<DB>, row: CaseRow, deptId: string | null, at: string): Promise<void> {
+  let q = tx.updateTable('consultations').set({ answered_at: at }).where('case_id', '=', row.id).where('answered_at', 'is', null);
+  if (deptId) q = q.where('dept_id', '=', deptId);
+  await q.execute();
+  if (row.status === 'under_consultation') await changeCase(tx, row.id, 'system', { status: 'in_progress' }, { at });
+}
+
+async function notifyAssignee(tx: Kysely<DB>, input: AppendInput, title: string): Promise<void> {
+  const { config, caseRow, parsed } = input;
+  const consultant = config.consultants.find((c) => c.id === caseRow.assignee);
+  if (!consultant) return;
+  const box = config.mailboxes.find((m) => m.id === caseRow.mailbox_id) ?? input.mailbox;
+  const from = parsed.from ? `${parsed.from.name ? `${parsed.from.name} ` : ''}<${parsed.from.address}>` : 'an unknown sender';
+  try {
+    await queueMail(tx, {
+      config,
+      caseId: caseRow.id,
+      kind: 'notification',
+      template: 'staff-notification',
+      scope: { pool: caseRow.pool_id, mailbox: box.id },
+      from: { address: box.address, name: box.name ?? config.instance.name },
+      to: [{ address: consultant.email, name: consultant.name }],
+      vars: {
+        consultant: { id: consultant.id, name: consultant.name, email: consultant.email },
+        notification: { title, text: `New message from ${from} on case ${caseRow.id}.`, quote: quote(parsed.text) },
+      },
+      messageKind: 'notification',
+      author: null,
+      autoSubmitted: 'auto-generated',
+    });
+  } catch (err) {
+    // A broken template must not lose the customer's message: record it and go on.
+    if (!(err instanceof MailwardenError)) throw err;
+    await recordEvent(tx, { caseId: caseRow.id, actor: 'system', kind: 'notification', to: 'failed', data: { reason: err.message } });
+  }
+}
+
+function quote(text: string): string {
+  const cut = text.length > QUOTE_CHARS ? `${text.slice(0, QUOTE_CHARS)}\n[…]` : text;
+  return cut
+    .split('\n')
+    .map((l) => `> ${l}`)
+    .join('\n');
+}
+
+function parseFlags(text: string): string[] {
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? v.map(String) : [];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,43 @@
+// What kind of inbound mail this is, beyond its text: a bounce or delivery report (threads onto
+// the mail it reports on, never answered, never reopens), an automatic reply such as an
+// out-of-office (threads, but neither reopens nor counts as feedback), or ordinary mail.
+import type { ParsedMessage } from './message.js';
+import { isBounceSender, isBounceSubject } from './quoted-ids.js';
+
+export type InboundKind = 'normal' | 'bounce' | 'auto_reply';
+
+export interface Classification {
+  kind: InboundKind;
+  reason: string | null;
+}
+
+const AUTO_REPLY_SUBJECT =
+  /^\s*(out of (the )?office|automatic reply|auto(matic)?[- ]?(reply|response)|autoreply|auto:|abwesen|automatische antwort|automatyczna odpowied|nieobecno|r[ée]ponse automatique|absent|absence|respuesta autom[áa]tica|fuera de la oficina|risposta automatica|fuori sede|afwezig|automatisch antwoord)/i;
+
+function header(m: ParsedMessage, name: string): string {
+  return (m.headers[name] ?? '').trim().toLowerCase();
+}
+
+function isNullSender(m: ParsedMessage, envelopeFrom: string | null | undefined): boolean {
+  if (envelopeFrom !== undefined && envelopeFrom !== null && envelopeFrom.replace(/[<>\s]/g, '') === '') return true;
+  const rp = m.headers['return-path'];
+  return rp !== undefined && rp.replace(/[<>\s]/g, '') === '';
+}
+
+export function classifyInbound(m: ParsedMessage, envelopeFrom?: string | null): Classification {
+  const ct = header(m, 'content-type');
+  const report = ct.startsWith('multipart/report') ? (ct.match(/report-type\s*=\s*"?([a-z-]+)/)?.[1] ?? 'delivery-status') : null;
+  if (report === 'delivery-status') return { kind: 'bounce', reason: 'delivery status report' };
+  if (m.headers['x-failed-recipients'] !== undefined) return { kind: 'bounce', reason: 'X-Failed-Recipients' };
+  const from = m.from?.address ?? '';
+  if (isBounceSender(from)) return { kind: 'bounce', reason: `sent by ${from}` };
+  if (isNullSender(m, envelopeFrom) && isBounceSubject(m.subject)) return { kind: 'bounce', reason: 'null sender and a bounce subject' };
+
+  if (report === 'disposition-notification') return { kind: 'auto_reply', reason: 'read receipt' };
+  const autoSubmitted = header(m, 'auto-submitted').split(';')[0]!.trim();
+  if (autoSubmitted && autoSubmitted !== 'no') return { kind: 'auto_reply', reason: `Auto-Submitted: ${autoSubmitted}` };
+  if (m.headers['x-autoreply'] !== undefined || m.headers['x-autorespond'] !== undefined) return { kind: 'auto_reply', reason: 'X-Autoreply' };
+  if (header(m, 'precedence') === 'auto_reply') return { kind: 'auto_reply', reason: 'Precedence: auto_reply' };
+  if (AUTO_REPLY_SUBJECT.test(m.subject)) return { kind: 'auto_reply', reason: 'out-of-office subject' };
+  return { kind: 'normal', reason: null };
+}

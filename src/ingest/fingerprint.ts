@@ -1,0 +1,78 @@
+// The content fingerprint that makes "the same message" recognisable across boxes and
+// deliveries: SHA-256 over the header fields minus those each delivery adds (Received,
+// Delivered-To, Return-Path…) plus the body with line endings normalised. The same mail
+// delivered to two boxes differs in exactly those trace headers and, over IMAP versus LMTP, in
+// line endings; its fingerprint does not. Everything the sender wrote, Message-ID included,
+// still counts, so two different messages never share one.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type { HeadInfo, RawField } from './header-block.js';
+
+const TRACE_FIELDS = new Set([
+  'received',
+  'return-path',
+  'delivered-to',
+  'x-original-to',
+  'x-delivered-to',
+  'envelope-to',
+  'x-envelope-to',
+  'x-envelope-from',
+  'x-rcpt-to',
+  'x-original-recipient',
+]);
+
+export async function contentFingerprint(file: string, head: HeadInfo, fields: RawField[]): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  for (const f of fields) {
+    if (TRACE_FIELDS.has(f.name)) continue;
+    hash.update(`${f.name}:${f.value}\n`);
+  }
+  hash.update('\n');
+  if (head.bodyOffset < head.size) {
+    const body = new BodyNormaliser((chunk) => hash.update(chunk));
+    for await (const chunk of fs.createReadStream(file, { start: head.bodyOffset, highWaterMark: 256 * 1024 })) {
+      body.write(chunk as Buffer);
+    }
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * Streams bytes with CRLF and lone CR turned into LF and trailing line breaks dropped, so CRLF
+ * (IMAP), LF (Maildir) and CR-only copies of one body hash alike.
+ */
+class BodyNormaliser {
+  private pendingCr = false;
+  private heldNewlines = 0;
+
+  constructor(private readonly emit: (chunk: Buffer) => void) {}
+
+  write(chunk: Buffer): void {
+    let seg = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i];
+      if (c !== 0x0a && c !== 0x0d) {
+        this.pendingCr = false;
+        continue;
+      }
+      if (i > seg) this.text(chunk.subarray(seg, i));
+      seg = i + 1;
+      if (c === 0x0a && this.pendingCr) {
+        // CRLF: the CR already counted as the line break
+        this.pendingCr = false;
+        continue;
+      }
+      this.pendingCr = c === 0x0d;
+      this.heldNewlines++;
+    }
+    if (chunk.length > seg) this.text(chunk.subarray(seg));
+  }
+
+  private text(bytes: Buffer): void {
+    if (this.heldNewlines > 0) {
+      this.emit(Buffer.alloc(this.heldNewlines, 0x0a));
+      this.heldNewlines = 0;
+    }
+    this.emit(bytes);
+  }
+}

@@ -1,0 +1,93 @@
+// The fields of a case opened by inbound mail (SPEC §3): pool and mailbox, customer, subject,
+// language, received time, the pool's response deadline, priority `normal` raised by the pool's
+// rules, status `received`, flags.
+import type { Kysely } from 'kysely';
+import { addMs } from '../clock.js';
+import type { CasePriority, Config, MailboxConfig, PoolConfig } from '../config/types.js';
+import type { DB } from '../db/schema.js';
+import { allocateCaseId } from '../cases/ids.js';
+import { recordEvent } from '../cases/history.js';
+import { detectLanguage } from './language.js';
+import type { ParsedMessage } from './message.js';
+import { addParticipant } from './thread.js';
+
+const RANK: Record<CasePriority, number> = { low: 0, normal: 1, high: 2, urgent: 3 };
+
+export function poolOf(config: Config, mailbox: MailboxConfig): PoolConfig {
+  const pool = config.pools.find((p) => p.id === mailbox.pool);
+  // The config check guarantees it; a throw here rolls the transaction back, losing nothing.
+  if (!pool) throw new Error(`mailbox ${mailbox.id} names unknown pool ${mailbox.pool}`);
+  return pool;
+}
+
+/** `normal`, raised (never lowered) by every matching rule of the pool. */
+export function priorityFor(pool: PoolConfig, subject: string, from: string | null): CasePriority {
+  const lower = subject.toLowerCase();
+  const domain = from?.slice(from.lastIndexOf('@') + 1).toLowerCase() ?? '';
+  let best: CasePriority = 'normal';
+  for (const rule of pool.priority_rules) {
+    if (rule.subject_contains === undefined && rule.from_domain === undefined) continue;
+    if (rule.subject_contains !== undefined && !lower.includes(rule.subject_contains.toLowerCase())) continue;
+    if (rule.from_domain !== undefined) {
+      const want = rule.from_domain.toLowerCase().replace(/^@/, '');
+      if (domain !== want && !domain.endsWith(`.${want}`)) continue;
+    }
+    if (RANK[rule.priority] > RANK[best]) best = rule.priority;
+  }
+  return best;
+}
+
+export interface NewCaseInput {
+  config: Config;
+  mailbox: MailboxConfig;
+  parsed: ParsedMessage;
+  receivedAt: string;
+  at: string;
+  flags: string[];
+  linkedCaseId: string | null;
+  /** how the threading decided (for the history): none | stranger-tag | after-reopen-window */
+  reason: string;
+}
+
+export async function openCase(tx: Kysely<DB>, input: NewCaseInput): Promise<string> {
+  const { config, mailbox, parsed } = input;
+  const pool = poolOf(config, mailbox);
+  const id = await allocateCaseId(tx, config.instance.case_prefix);
+  const customer = parsed.from;
+  await tx
+    .insertInto('cases')
+    .values({
+      id,
+      pool_id: pool.id,
+      mailbox_id: mailbox.id,
+      status: 'received',
+      priority: priorityFor(pool, parsed.subject, customer?.address ?? null),
+      subject: parsed.subject,
+      customer_address: customer?.address ?? '',
+      customer_name: customer?.name ?? null,
+      language: detectLanguage(parsed, pool.languages),
+      assignee: null,
+      received_at: input.receivedAt,
+      deadline_at: addMs(input.receivedAt, pool.response_deadline),
+      first_response_at: null,
+      closed_at: null,
+      remind_at: null,
+      overdue_notified_at: null,
+      linked_case_id: input.linkedCaseId,
+      flags: JSON.stringify([...new Set(input.flags)]),
+      updated_at: input.at,
+    })
+    .execute();
+  if (customer) await addParticipant(tx, id, customer.address, 'customer', input.at);
+  await recordEvent(tx, {
+    caseId: id,
+    actor: 'system',
+    kind: 'created',
+    at: input.at,
+    data: { mailbox: mailbox.id, pool: pool.id, message_id: parsed.messageId, reason: input.reason, linked_case_id: input.linkedCaseId },
+  });
+  if (input.linkedCaseId) {
+    await recordEvent(tx, { caseId: input.linkedCaseId, actor: 'system', kind: 'linked', at: input.at, field: 'linked_case', to: id, data: { reason: input.reason } });
+  }
+  return id;
+}

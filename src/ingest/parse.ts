@@ -1,0 +1,150 @@
+// Runs parse jobs in a small pool of parser threads (parse-worker.ts), one job per thread at a
+// time so a crash or a timeout is pinned on the message that caused it. A job always resolves:
+// when the thread dies, overruns its time or cannot start, the result is the raw-header reading
+// of the message flagged `unparsed`, so ingest goes on and nothing is lost.
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../log.js';
+import { fingerprintOnly, parseMessageFile, type ParseJob } from './parse-core.js';
+import type { ParsedMessage } from './message.js';
+
+export type { ParseJob, ParseLimits } from './parse-core.js';
+
+const WORKER_FILE = fileURLToPath(new URL('./parse-worker.js', import.meta.url));
+
+export interface ParserPoolOptions {
+  size?: number;
+  log?: Logger;
+  /** Heap limit of each parser thread. */
+  maxHeapMb?: number;
+}
+
+interface Slot {
+  worker: Worker | null;
+  busy: boolean;
+}
+
+interface Pending {
+  job: ParseJob;
+  resolve: (r: ParsedMessage) => void;
+}
+
+export class ParserPool {
+  private readonly slots: Slot[];
+  private readonly queue: Pending[] = [];
+  private readonly useThreads = fs.existsSync(WORKER_FILE);
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly opts: ParserPoolOptions = {}) {
+    this.slots = Array.from({ length: Math.max(1, opts.size ?? 2) }, () => ({ worker: null, busy: false }));
+  }
+
+  parse(job: ParseJob): Promise<ParsedMessage> {
+    if (!this.useThreads) return parseInThread(job);
+    return new Promise((resolve) => {
+      this.queue.push({ job, resolve });
+      this.pump();
+    });
+  }
+
+  /** Starts the threads now, so the first message does not wait for one to boot. */
+  warm(): void {
+    if (!this.useThreads || this.closed) return;
+    for (const slot of this.slots) slot.worker ??= this.spawn();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.worker?.terminate()));
+    for (const s of this.slots) s.worker = null;
+  }
+
+  private pump(): void {
+    for (const slot of this.slots) {
+      if (slot.busy) continue;
+      const next = this.queue.shift();
+      if (!next) return;
+      slot.busy = true;
+      void this.run(slot, next).finally(() => {
+        slot.busy = false;
+        this.pump();
+      });
+    }
+  }
+
+  private async run(slot: Slot, item: Pending): Promise<void> {
+    const { job } = item;
+    if (this.closed) return item.resolve(await fallback(job, 'parser pool closed'));
+    const worker = (slot.worker ??= this.spawn());
+    const id = this.nextId++;
+    const size = safeSize(job.file);
+    const timeoutMs = 60_000 + Math.ceil(size / (1024 * 1024)) * 2_000;
+    const outcome = await new Promise<{ result?: ParsedMessage; error?: string; fatal?: string }>((resolve) => {
+      const timer = setTimeout(() => resolve({ fatal: `parsing took longer than ${timeoutMs} ms` }), timeoutMs);
+      const onMessage = (msg: { id: number; result?: ParsedMessage; error?: string }) => {
+        if (msg.id !== id) return;
+        done();
+        resolve(msg);
+      };
+      const onError = (err: Error) => {
+        done();
+        resolve({ fatal: `parser thread crashed: ${err.message}` });
+      };
+      const onExit = (code: number) => {
+        done();
+        resolve({ fatal: `parser thread exited with code ${code}` });
+      };
+      const done = () => {
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+      worker.postMessage({ id, job });
+    });
+    if (outcome.result) return item.resolve(outcome.result);
+    if (outcome.fatal) {
+      // The thread is dead or stuck: throw it away, the next job gets a fresh one.
+      slot.worker = null;
+      void worker.terminate();
+    }
+    const problem = outcome.fatal ?? `parser failed: ${outcome.error}`;
+    this.opts.log?.warn({ file: job.file, problem }, 'message could not be parsed; kept raw as unparsed');
+    item.resolve(await fallback(job, problem));
+  }
+
+  private spawn(): Worker {
+    const worker = new Worker(WORKER_FILE, {
+      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb ?? 512 },
+    });
+    worker.unref();
+    worker.on('error', () => undefined);
+    return worker;
+  }
+}
+
+async function parseInThread(job: ParseJob): Promise<ParsedMessage> {
+  try {
+    return await parseMessageFile(job);
+  } catch (err) {
+    return fallback(job, `parser failed: ${(err as Error).message}`);
+  }
+}
+
+/** The raw-header reading of a message the parser could not handle. */
+async function fallback(job: ParseJob, problem: string): Promise<ParsedMessage> {
+  return fingerprintOnly(job, problem);
+}
+
+function safeSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}

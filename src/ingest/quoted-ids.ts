@@ -1,0 +1,45 @@
+// Bounces name the message they are about in many ways: an Original-Message-ID field, the
+// original headers in a message/rfc822(-headers) part, or a plain-text copy under "---- Original
+// message ----". Rather than parse every MTA's format, the raw bytes are scanned for
+// Message-ID lines; ingest only acts on one that names mail mailwarden itself sent.
+import fs from 'node:fs';
+
+const BOUNCE_SENDER = /^(mailer-daemon|postmaster|mail-daemon|mail-delivery-subsystem|mdaemon|bounces?|mailerdaemon)@/i;
+const BOUNCE_SUBJECT =
+  /(undeliver|undelivered|delivery (status )?notification|delivery failure|failure notice|returned mail|mail delivery (failed|failure|system)|non[- ]?delivery|could not be delivered|delivery has failed|nicht zustellbar|unzustellbar|niedostarczon|non remis|message not delivered)/i;
+
+/** Headers that make a message worth scanning for the Message-ID it reports on. */
+export function looksLikeReport(headers: Record<string, string>): boolean {
+  const ct = (headers['content-type'] ?? '').toLowerCase();
+  if (ct.startsWith('multipart/report')) return true;
+  if (headers['x-failed-recipients'] !== undefined) return true;
+  const from = (headers['from'] ?? '').match(/[^\s<>"]+@[^\s<>"]+/)?.[0] ?? '';
+  if (BOUNCE_SENDER.test(from)) return true;
+  return BOUNCE_SUBJECT.test(headers['subject'] ?? '');
+}
+
+export function isBounceSubject(subject: string): boolean {
+  return BOUNCE_SUBJECT.test(subject);
+}
+
+export function isBounceSender(address: string): boolean {
+  return BOUNCE_SENDER.test(address);
+}
+
+/** Message-IDs on Message-ID / Original-Message-ID lines anywhere in the first maxBytes, in order. */
+export async function quotedMessageIds(file: string, maxBytes: number): Promise<string[]> {
+  const ids = new Set<string>();
+  let carry = '';
+  const re = /^[ \t>]*(?:x-)?(?:original-)?message-id:[ \t]*(<[^<>\s]{1,900}>)/gim;
+  for await (const chunk of fs.createReadStream(file, { end: Math.max(0, maxBytes - 1), highWaterMark: 256 * 1024 })) {
+    const text = carry + (chunk as Buffer).toString('latin1');
+    const cut = text.lastIndexOf('\n');
+    const complete = cut >= 0 ? text.slice(0, cut + 1) : '';
+    carry = cut >= 0 ? text.slice(cut + 1) : text;
+    if (carry.length > 4096) carry = carry.slice(-4096);
+    for (const m of complete.replace(/\r/g, '\n').matchAll(re)) ids.add(m[1]!);
+    if (ids.size >= 50) break;
+  }
+  for (const m of carry.replace(/\r/g, '\n').matchAll(re)) ids.add(m[1]!);
+  return [...ids].slice(0, 50);
+}

@@ -1,0 +1,117 @@
+// `mailwarden reprocess`: parses kept raw mail again (after an upgrade of the parser, or after
+// raising max_message_size) and updates the messages it produced. Threading is not redone: a
+// message stays on its case. Parse flags on the case follow the new result; history records it.
+import type { Kysely } from 'kysely';
+import fs from 'node:fs';
+import { nowIso } from '../clock.js';
+import type { Config } from '../config/types.js';
+import { writeTx, type Db } from '../db/connection.js';
+import type { DB } from '../db/schema.js';
+import { changeCase, recordEvent } from '../cases/history.js';
+import { usageError } from '../errors.js';
+import type { ParsedMessage } from './message.js';
+import type { ParserPool } from './parse.js';
+import { parseLimits } from './pipeline.js';
+import { rawPath } from './raw-store.js';
+
+const PARSE_FLAGS = new Set(['unparsed', 'oversize', 'truncated']);
+
+export interface ReprocessResult {
+  case: string;
+  messages: number;
+  parsed: number;
+  unparsed: number;
+  /** raw file gone (erased customer data) */
+  missing: number;
+  flags: string[];
+}
+
+/** Cases flagged `unparsed`, oldest first. */
+export async function unparsedCases(db: Db): Promise<string[]> {
+  const rows = await db.selectFrom('cases').select('id').where('flags', 'like', '%"unparsed"%').orderBy('received_at').orderBy('id').execute();
+  return rows.map((r) => r.id);
+}
+
+export async function reprocessCase(db: Db, config: Config, parsers: ParserPool, caseId: string): Promise<ReprocessResult> {
+  const row = await db.selectFrom('cases').select(['id']).where('id', '=', caseId).executeTakeFirst();
+  if (!row) throw usageError('ENOCASE', `There is no case ${caseId}.`);
+  const messages = await db
+    .selectFrom('messages')
+    .select(['id', 'raw_sha256', 'flags'])
+    .where('case_id', '=', caseId)
+    .where('kind', 'in', ['inbound', 'consult_in'])
+    .where('raw_sha256', 'is not', null)
+    .orderBy('id')
+    .execute();
+  const result: ReprocessResult = { case: caseId, messages: messages.length, parsed: 0, unparsed: 0, missing: 0, flags: [] };
+  const dataDir = config.instance.data_dir;
+  const outcomes: Array<{ id: number; flags: string; parsed: ParsedMessage }> = [];
+  for (const m of messages) {
+    const file = rawPath(dataDir, m.raw_sha256!);
+    if (!fs.existsSync(file)) {
+      result.missing++;
+      continue;
+    }
+    const parsed = await parsers.parse({ file, dataDir, limits: parseLimits(config) });
+    if (parsed.status === 'parsed') result.parsed++;
+    else result.unparsed++;
+    outcomes.push({ id: m.id, flags: m.flags, parsed });
+  }
+  result.flags = await writeTx(db, async (tx) => {
+    for (const o of outcomes) await updateMessage(tx, o.id, o.flags, o.parsed);
+    return updateCase(tx, caseId, outcomes.map((o) => o.parsed), result);
+  });
+  return result;
+}
+
+async function updateMessage(tx: Kysely<DB>, id: number, oldFlags: string, p: ParsedMessage): Promise<void> {
+  const kept = parseList(oldFlags).filter((f) => !PARSE_FLAGS.has(f));
+  await tx
+    .updateTable('messages')
+    .set({
+      from_address: p.from?.address ?? null,
+      from_name: p.from?.name ?? null,
+      to_addresses: JSON.stringify(p.to.map((a) => a.address)),
+      cc_addresses: JSON.stringify(p.cc.map((a) => a.address)),
+      subject: p.subject,
+      message_id: p.messageId,
+      in_reply_to: p.inReplyTo,
+      references: p.references.length > 0 ? p.references.join(' ') : null,
+      text: p.text,
+      flags: JSON.stringify([...new Set([...kept, ...p.flags])]),
+    })
+    .where('id', '=', id)
+    .execute();
+  await tx.deleteFrom('attachments').where('message_row_id', '=', id).execute();
+  for (const a of p.attachments) {
+    await tx
+      .insertInto('attachments')
+      .values({ message_row_id: id, filename: a.filename, content_type: a.contentType, size: a.size, sha256: a.sha256, content_id: a.contentId, inline: a.inline ? 1 : 0 })
+      .execute();
+  }
+}
+
+async function updateCase(tx: Kysely<DB>, caseId: string, results: ParsedMessage[], summary: ReprocessResult): Promise<string[]> {
+  const row = await tx.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirstOrThrow();
+  const at = nowIso();
+  const parseFlags = new Set(results.flatMap((r) => r.flags));
+  const flags = [...parseList(row.flags).filter((f) => !PARSE_FLAGS.has(f)), ...parseFlags];
+  const first = results[0];
+  await changeCase(tx, caseId, 'system', { flags: JSON.stringify(flags), ...(row.subject === '' && first?.subject ? { subject: first.subject } : {}) }, { at });
+  if (row.customer_address === '' && first?.from) {
+    // changeCase does not cover the customer; record the change the same way it would.
+    await tx.updateTable('cases').set({ customer_address: first.from.address, customer_name: first.from.name ?? null, updated_at: at }).where('id', '=', caseId).execute();
+    await recordEvent(tx, { caseId, actor: 'system', kind: 'change', field: 'customer_address', from: '', to: first.from.address, at });
+  }
+  await recordEvent(tx, { caseId, actor: 'system', kind: 'reprocessed', at, data: summary });
+  return flags;
+}
+
+function parseList(text: string): string[] {
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? v.map(String) : [];
+  } catch {
+    return [];
+  }
+}

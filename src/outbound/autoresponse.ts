@@ -1,0 +1,119 @@
+// The auto-response to a new case, decided and queued inside ingest's accept transaction, so a
+// crash never sends one twice or forgets one. The rate limits are read from the outbox itself
+// (rows of kind auto_response): no other state to keep in step.
+import type { Kysely } from 'kysely';
+import type { Config, MailboxConfig } from '../config/types.js';
+import type { DB } from '../db/schema.js';
+import { addMs, nowIso } from '../clock.js';
+import { recordEvent } from '../cases/history.js';
+import { MailwardenError } from '../errors.js';
+import { isValidAddress } from './headers.js';
+import { queueMail } from './queue.js';
+import { autoResponseRefusal, type InboundFacts } from './rfc3834.js';
+
+export type { InboundFacts } from './rfc3834.js';
+
+export interface AutoResponseInput {
+  config: Config;
+  caseId: string;
+  mailbox: MailboxConfig;
+  inbound: InboundFacts;
+}
+
+export interface AutoResponseResult {
+  queued: boolean;
+  reason: string;
+  outboxId?: number;
+  messageId?: string;
+}
+
+const DAY_MS = 86_400_000;
+
+/** The template for this box: its own override, else its pool's; null when neither sends one. */
+export function autoResponseTemplate(config: Config, mailbox: MailboxConfig): string | null {
+  if (mailbox.auto_response === false) return null;
+  if (typeof mailbox.auto_response === 'string') return mailbox.auto_response;
+  const pool = config.pools.find((p) => p.id === mailbox.pool);
+  return pool && pool.auto_response ? pool.auto_response : null;
+}
+
+async function autoResponsesSince(tx: Kysely<DB>, recipient: string, sinceIso: string): Promise<number> {
+  const row = await tx
+    .selectFrom('outbox')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('kind', '=', 'auto_response')
+    .where('to_addresses', '=', JSON.stringify([recipient]))
+    .where('created_at', '>', sinceIso)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Why the rate limits forbid another auto-response to this address now, or null. */
+async function rateRefusal(tx: Kysely<DB>, config: Config, recipient: string): Promise<string | null> {
+  const now = nowIso();
+  const { window, daily_cap: cap } = config.auto_response;
+  if (window > 0 && (await autoResponsesSince(tx, recipient, addMs(now, -window))) > 0) {
+    return `already answered ${recipient} within the window`;
+  }
+  if ((await autoResponsesSince(tx, recipient, addMs(now, -DAY_MS))) >= cap) {
+    return `daily cap of ${cap} reached for ${recipient}`;
+  }
+  return null;
+}
+
+async function decide(tx: Kysely<DB>, input: AutoResponseInput): Promise<{ template: string } | { reason: string }> {
+  const template = autoResponseTemplate(input.config, input.mailbox);
+  if (!template) return { reason: 'no auto-response configured for this mailbox' };
+  const own = new Set(input.config.mailboxes.map((m) => m.address.toLowerCase()));
+  const refusal = autoResponseRefusal(input.inbound, own);
+  if (refusal) return { reason: refusal };
+  const recipient = input.inbound.from!.address.trim().toLowerCase();
+  if (!isValidAddress(recipient)) return { reason: 'invalid sender address' };
+  const limited = await rateRefusal(tx, input.config, recipient);
+  return limited ? { reason: limited } : { template };
+}
+
+/**
+ * Queues the auto-response for a new case if RFC 3834 and the rate limits allow, and records
+ * the outcome in the case history either way. Never throws for anything the inbound mail
+ * contains: a bad address or a broken template suppresses the response, it never loses the mail.
+ */
+export async function maybeQueueAutoResponse(tx: Kysely<DB>, input: AutoResponseInput): Promise<AutoResponseResult> {
+  const decision = await decide(tx, input);
+  if ('reason' in decision) return suppressed(tx, input.caseId, decision.reason);
+
+  const { config, mailbox, inbound } = input;
+  try {
+    const mail = await queueMail(tx, {
+      config,
+      caseId: input.caseId,
+      kind: 'auto_response',
+      template: decision.template,
+      scope: { pool: mailbox.pool, mailbox: mailbox.id },
+      from: { address: mailbox.address, name: mailbox.name ?? config.instance.name },
+      to: [{ address: inbound.from!.address, ...(inbound.from!.name ? { name: inbound.from!.name } : {}) }],
+      inReplyTo: inbound.messageId,
+      references: inbound.references,
+      vars: {},
+      messageKind: 'auto_response',
+      author: null,
+      autoSubmitted: 'auto-replied',
+    });
+    await recordEvent(tx, {
+      caseId: input.caseId,
+      actor: 'system',
+      kind: 'auto_response',
+      to: 'queued',
+      data: { outbox_id: mail.outboxId, message_id: mail.messageId, template: decision.template },
+    });
+    return { queued: true, reason: 'queued', outboxId: mail.outboxId, messageId: mail.messageId };
+  } catch (err) {
+    if (!(err instanceof MailwardenError)) throw err;
+    return suppressed(tx, input.caseId, err.message);
+  }
+}
+
+async function suppressed(tx: Kysely<DB>, caseId: string, reason: string): Promise<AutoResponseResult> {
+  await recordEvent(tx, { caseId, actor: 'system', kind: 'auto_response', to: 'suppressed', data: { reason } });
+  return { queued: false, reason };
+}

@@ -1,0 +1,76 @@
+// Builds the complete RFC 5322 message with nodemailer's MailComposer, once, when the outbox row is
+// written: the bytes in the outbox are the bytes that go out, whatever changes later.
+import crypto from 'node:crypto';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import type { Attachment, Headers } from 'nodemailer';
+import type { Mailbox } from './headers.js';
+import { domainOf } from './headers.js';
+
+export interface OutgoingAttachment {
+  filename: string;
+  path?: string;
+  content?: Buffer;
+  contentType?: string;
+  /** Content-ID: the part is shown inline in the HTML alternative. */
+  cid?: string;
+}
+
+export interface ComposeInput {
+  messageId: string;
+  date: Date;
+  from: Mailbox;
+  to: Mailbox[];
+  cc: Mailbox[];
+  subject: string;
+  text: string;
+  inReplyTo: string | null;
+  references: string[];
+  /** Extra headers: values must already be safe (they come from our own code, not inbound mail). */
+  headers: Record<string, string>;
+  attachments: OutgoingAttachment[];
+}
+
+/** `<mw.{32 hex}@domain>`: 128 random bits, so nobody can guess an id to thread onto (SPEC §3). */
+export function newMessageId(fromAddress: string): string {
+  return `<mw.${crypto.randomBytes(16).toString('hex')}@${domainOf(fromAddress)}>`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** The text as HTML, with the inline images (the footer JPEG) under it. */
+export function htmlWithImages(text: string, cids: string[]): string {
+  const images = cids.map((cid) => `<p><img src="cid:${escapeHtml(cid)}" alt=""></p>`).join('\n');
+  return `<!DOCTYPE html>\n<html><body>\n<div style="white-space: pre-wrap; font-family: sans-serif">${escapeHtml(text)}</div>\n${images}\n</body></html>\n`;
+}
+
+export async function composeMessage(input: ComposeInput): Promise<Buffer> {
+  const cids = input.attachments.map((a) => a.cid).filter((c): c is string => Boolean(c));
+  const attachments: Attachment[] = input.attachments.map((a) => ({
+    filename: a.filename,
+    ...(a.path !== undefined ? { path: a.path } : {}),
+    ...(a.content !== undefined ? { content: a.content } : {}),
+    ...(a.contentType !== undefined ? { contentType: a.contentType } : {}),
+    ...(a.cid !== undefined ? { cid: a.cid, contentDisposition: 'inline' } : {}),
+  }));
+  const headers: Headers = { ...input.headers };
+  const composer = new MailComposer({
+    messageId: input.messageId,
+    date: input.date,
+    from: input.from,
+    to: input.to,
+    ...(input.cc.length > 0 ? { cc: input.cc } : {}),
+    subject: input.subject,
+    text: input.text,
+    ...(cids.length > 0 ? { html: htmlWithImages(input.text, cids) } : {}),
+    ...(input.inReplyTo ? { inReplyTo: input.inReplyTo } : {}),
+    ...(input.references.length > 0 ? { references: input.references } : {}),
+    headers,
+    attachments,
+    textEncoding: 'Q',
+    newline: 'win',
+    disableUrlAccess: true,
+  });
+  return composer.compile().build();
+}

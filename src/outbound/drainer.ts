@@ -1,0 +1,232 @@
+// The outbox drainer: takes one due row at a time under a lease, sends its frozen bytes, and
+// records the outcome, each step its own transaction (DESIGN: the database is the queue).
+//
+// The one duplicate window: after the server's 250 and before the `sent` commit. A crash there
+// leaves the row `sending`; once its lease runs out another drainer sends it again, with the
+// same Message-ID, so the recipient's client can fold the two. Nowhere else can a row be sent
+// twice: a row is only claimed in `queued`, or in `sending` with an expired lease, and the
+// outcome is written only while the claim still holds.
+import type { Kysely, Selectable } from 'kysely';
+import type { Config } from '../config/types.js';
+import { writeTx, type Db } from '../db/connection.js';
+import type { DB, OutboxTable } from '../db/schema.js';
+import { addMs, nowIso } from '../clock.js';
+import { recordEvent } from '../cases/history.js';
+import type { Logger } from '../log.js';
+import type { Service, ServiceContext, ServiceFactory } from '../daemon/service.js';
+import { createSender, SendFailure, type Sender } from './sender.js';
+
+export type OutboxRow = Selectable<OutboxTable>;
+
+/** How long a claim holds; far longer than one SMTP transaction can take (see sender.ts timeouts). */
+export const LEASE_MS = 10 * 60_000;
+const BACKOFF_BASE_MS = 30_000;
+const BACKOFF_CAP_MS = 60 * 60_000;
+const POLL_MS = 500;
+
+/** Exponential backoff with ±25% jitter: 30 s, 1 min, 2 min … capped at 1 h. */
+export function backoffMs(attempt: number, random: () => number = Math.random): number {
+  const base = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempt - 1));
+  return Math.round(base * (0.75 + random() * 0.5));
+}
+
+export interface DrainContext {
+  config: Config;
+  db: Db;
+  log: Logger;
+}
+
+export interface DrainOptions {
+  /** Used and left open when given; otherwise one is made for the first due row and closed at the end. */
+  sender?: Sender;
+  /** Checked between rows: the row in hand is always finished. */
+  shouldStop?: () => boolean;
+  /** At most this many rows in this call. */
+  limit?: number;
+}
+
+/** Claims the next due row: queued and due, or sending with a lease that ran out (a crashed drainer). */
+export async function claimNext(db: Db): Promise<OutboxRow | null> {
+  return writeTx(db, async (tx) => {
+    const now = nowIso();
+    const due = await tx
+      .selectFrom('outbox')
+      .select('id')
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('state', '=', 'queued'), eb('next_attempt_at', '<=', now)]),
+          eb.and([eb('state', '=', 'sending'), eb('lease_until', '<', now)]),
+        ]),
+      )
+      .orderBy('next_attempt_at')
+      .orderBy('id')
+      .limit(1)
+      .executeTakeFirst();
+    if (!due) return null;
+    return tx
+      .updateTable('outbox')
+      .set((eb) => ({ state: 'sending', lease_until: addMs(now, LEASE_MS), attempts: eb('attempts', '+', 1) }))
+      .where('id', '=', due.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  });
+}
+
+/** Our claim still holds: nobody else took the row after our lease (the lease value is the token). */
+function claimed(tx: Kysely<DB>, row: OutboxRow) {
+  return tx.updateTable('outbox').where('id', '=', row.id).where('state', '=', 'sending').where('lease_until', '=', row.lease_until);
+}
+
+async function setMessageState(tx: Kysely<DB>, row: OutboxRow, state: string): Promise<void> {
+  if (row.message_row_id === null) return;
+  await tx.updateTable('messages').set({ state }).where('id', '=', row.message_row_id).execute();
+}
+
+async function markSent(db: Db, row: OutboxRow, response: string): Promise<boolean> {
+  return writeTx(db, async (tx) => {
+    const r = await claimed(tx, row).set({ state: 'sent', sent_at: nowIso(), smtp_response: response, lease_until: null, last_error: null }).executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) return false;
+    await setMessageState(tx, row, 'sent');
+    return true;
+  });
+}
+
+async function markFailed(db: Db, row: OutboxRow, failure: SendFailure): Promise<boolean> {
+  return writeTx(db, async (tx) => {
+    const r = await claimed(tx, row)
+      .set({ state: 'failed', lease_until: null, last_error: failure.message, smtp_response: failure.response })
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) return false;
+    await setMessageState(tx, row, 'failed');
+    if (row.case_id) {
+      await recordEvent(tx, {
+        caseId: row.case_id,
+        actor: 'system',
+        kind: 'mail_failed',
+        to: 'failed',
+        data: { outbox_id: row.id, kind: row.kind, to: JSON.parse(row.to_addresses) as string[], error: failure.message, attempts: row.attempts },
+      });
+    }
+    return true;
+  });
+}
+
+async function markRetry(db: Db, row: OutboxRow, failure: SendFailure, nextAt: string): Promise<boolean> {
+  return writeTx(db, async (tx) => {
+    const r = await claimed(tx, row).set({ state: 'queued', lease_until: null, next_attempt_at: nextAt, last_error: failure.message }).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  });
+}
+
+/** Sends one claimed row and records what happened. */
+export async function processRow(ctx: DrainContext, sender: Sender, row: OutboxRow): Promise<'sent' | 'retry' | 'failed' | 'lost'> {
+  const recipients = JSON.parse(row.to_addresses) as string[];
+  const fields = { outbox_id: row.id, kind: row.kind, case_id: row.case_id, message_id: row.message_id, to: recipients, attempt: row.attempts };
+  // Auto-responses go out with the null envelope sender, so nothing answers them automatically.
+  const envelopeFrom = row.kind === 'auto_response' ? '' : row.from_address;
+  let outcome: 'sent' | 'retry' | 'failed';
+  let recorded: boolean;
+  try {
+    const response = await sender.send({ id: row.id, kind: row.kind, envelopeFrom, recipients, mime: row.mime });
+    outcome = 'sent';
+    recorded = await markSent(ctx.db, row, response);
+    if (recorded) ctx.log.info({ ...fields, response }, 'mail sent');
+  } catch (err) {
+    const failure = err instanceof SendFailure ? err : new SendFailure(String((err as Error).message ?? err), false);
+    const giveUp = failure.permanent || row.attempts >= ctx.config.smtp.max_attempts;
+    if (giveUp) {
+      outcome = 'failed';
+      recorded = await markFailed(ctx.db, row, failure);
+      if (recorded) ctx.log.error({ ...fields, error: failure.message, permanent: failure.permanent }, 'mail failed');
+    } else {
+      outcome = 'retry';
+      const nextAt = addMs(nowIso(), backoffMs(row.attempts));
+      recorded = await markRetry(ctx.db, row, failure, nextAt);
+      if (recorded) ctx.log.warn({ ...fields, error: failure.message, next_attempt_at: nextAt }, 'mail deferred');
+    }
+  }
+  if (!recorded) {
+    ctx.log.warn({ ...fields, outcome }, 'outbox row was taken over by another drainer after its lease ran out');
+    return 'lost';
+  }
+  return outcome;
+}
+
+/** Sends every row that is due now; returns how many rows it worked on. */
+export async function drainOnce(ctx: DrainContext, opts: DrainOptions = {}): Promise<number> {
+  let own: Sender | null = null;
+  let count = 0;
+  try {
+    while (!(opts.shouldStop?.() ?? false) && (opts.limit === undefined || count < opts.limit)) {
+      const row = await claimNext(ctx.db);
+      if (!row) break;
+      const sender = opts.sender ?? (own ??= createSender(ctx.config));
+      await processRow(ctx, sender, row);
+      count += 1;
+    }
+  } finally {
+    own?.close();
+  }
+  return count;
+}
+
+/** When the next queued row falls due (ISO), or null when nothing waits. */
+export async function nextDueAt(db: Db): Promise<string | null> {
+  const row = await db
+    .selectFrom('outbox')
+    .select((eb) => eb.fn.min<string>('next_attempt_at').as('at'))
+    .where('state', '=', 'queued')
+    .executeTakeFirst();
+  const sending = await db.selectFrom('outbox').select((eb) => eb.fn.min<string>('lease_until').as('at')).where('state', '=', 'sending').executeTakeFirst();
+  const times = [row?.at, sending?.at].filter((t): t is string => typeof t === 'string');
+  return times.length > 0 ? times.sort()[0]! : null;
+}
+
+/** The drainer as a daemon service: polls the outbox, finishes the row in hand on stop. */
+export const createDrainerService: ServiceFactory = (ctx: ServiceContext): Service => {
+  let config = ctx.config;
+  let stopping = false;
+  let loop: Promise<void> | null = null;
+  let wake: (() => void) | null = null;
+
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = null;
+        resolve();
+      }
+      wake = done;
+    });
+
+  async function run(): Promise<void> {
+    while (!stopping) {
+      try {
+        // Each batch gets its own sender, so a reloaded config's smtp settings apply from the next batch.
+        await drainOnce({ config, db: ctx.db, log: ctx.log }, { shouldStop: () => stopping });
+      } catch (err) {
+        ctx.log.error({ err }, 'outbox drainer error');
+      }
+      if (!stopping) await pause(POLL_MS);
+    }
+  }
+
+  return {
+    name: 'outbox',
+    async start() {
+      stopping = false;
+      loop = run();
+      ctx.log.info({ transport: config.smtp.transport }, 'outbox drainer started');
+    },
+    async stop() {
+      stopping = true;
+      wake?.();
+      await loop;
+      ctx.log.info('outbox drainer stopped');
+    },
+    async reload(next: Config) {
+      config = next;
+    },
+  };
+};

@@ -1,0 +1,151 @@
+// The one way mail leaves mailwarden: queueMail renders a template, freezes the complete message
+// with its Message-ID, and writes the outbox row (and the case's `messages` row) in the caller's
+// transaction. If that transaction rolls back, no mail exists; if it commits, the drainer sends
+// exactly these bytes (DESIGN: a message's way out).
+import type { Kysely } from 'kysely';
+import type { Config } from '../config/types.js';
+import type { DB, MessageKind } from '../db/schema.js';
+import { now, nowIso } from '../clock.js';
+import { caseTag } from '../cases/ids.js';
+import { composeMessage, newMessageId, type OutgoingAttachment } from './compose.js';
+import { headerText, safeMailbox, safeMessageId, safeReferences, type Mailbox } from './headers.js';
+import { renderTemplate } from './render.js';
+import { mergeVars, standardVars } from './vars.js';
+
+export interface QueueMailInput {
+  config: Config;
+  caseId: string | null;
+  /** outbox kind: auto_response | reply | approval_request | consultation | consultation_overdue | case_overdue | reminder | staff_notification */
+  kind: string;
+  /** template name, e.g. 'reply' */
+  template: string;
+  /** for template overrides */
+  scope: { pool?: string; mailbox?: string };
+  from: { address: string; name?: string };
+  to: Array<{ address: string; name?: string }>;
+  cc?: Array<{ address: string; name?: string }>;
+  /** customer's Message-ID */
+  inReplyTo?: string | null;
+  references?: string[];
+  /** extra template variables (consultant, reply, department…), merged over the standard ones */
+  vars: Record<string, unknown>;
+  attachments?: OutgoingAttachment[];
+  /** 'held' for trainee replies waiting for approval */
+  state?: 'queued' | 'held';
+  /** also insert a `messages` row on the case with this kind (outbound | auto_response | consult_out | notification), or null */
+  messageKind: MessageKind | null;
+  /** consultant id for the messages row */
+  author?: string | null;
+  autoSubmitted?: 'auto-replied' | 'auto-generated' | null;
+}
+
+export interface QueuedMail {
+  outboxId: number;
+  messageId: string;
+  messageRowId: number | null;
+  subject: string;
+  text: string;
+}
+
+/** The header every mailwarden mail carries, so any mailwarden recognises its own kind (loops). */
+export const INSTANCE_HEADER = 'X-Mailwarden-Instance';
+
+/** Subjects always carry the case tag, whatever an override template does. */
+export function withCaseTag(subject: string, caseId: string | null): string {
+  if (!caseId) return subject;
+  const tag = caseTag(caseId);
+  return subject.includes(tag) ? subject : `${tag} ${subject}`.trim();
+}
+
+function addressList(list: Mailbox[]): string {
+  return JSON.stringify(list.map((m) => m.address));
+}
+
+export async function queueMail(tx: Kysely<DB>, input: QueueMailInput): Promise<QueuedMail> {
+  const { config } = input;
+  const from = safeMailbox(input.from, 'sender address');
+  const to = input.to.map((m) => safeMailbox(m, 'recipient address'));
+  const cc = (input.cc ?? []).map((m) => safeMailbox(m, 'Cc address'));
+
+  const standard = await standardVars(tx, config, input.caseId);
+  const vars = mergeVars(standard.vars, input.vars);
+  const scope = { ...input.scope, language: standard.caseRow?.language ?? null };
+  const rendered = renderTemplate(config.instance.templates_dir, input.template, scope, vars);
+  const subject = withCaseTag(headerText(rendered.subject) || '(no subject)', input.caseId);
+
+  const inReplyTo = safeMessageId(input.inReplyTo);
+  const references = safeReferences([...(input.references ?? []), inReplyTo]);
+  const messageId = newMessageId(from.address);
+  const at = nowIso();
+
+  const headers: Record<string, string> = { [INSTANCE_HEADER]: config.instance.case_prefix };
+  if (input.autoSubmitted) headers['Auto-Submitted'] = input.autoSubmitted;
+  // Asks Exchange and friends not to answer our automatic mail with their own (out-of-office…).
+  if (input.autoSubmitted) headers['X-Auto-Response-Suppress'] = 'All';
+
+  const mime = await composeMessage({
+    messageId,
+    date: now(),
+    from,
+    to,
+    cc,
+    subject,
+    text: rendered.text,
+    inReplyTo,
+    references,
+    headers,
+    attachments: input.attachments ?? [],
+  });
+
+  const state = input.state ?? 'queued';
+  let messageRowId: number | null = null;
+  if (input.messageKind && input.caseId) {
+    const row = await tx
+      .insertInto('messages')
+      .values({
+        case_id: input.caseId,
+        kind: input.messageKind,
+        at,
+        author: input.author ?? null,
+        from_address: from.address,
+        from_name: from.name ?? null,
+        to_addresses: addressList(to),
+        cc_addresses: addressList(cc),
+        subject,
+        message_id: messageId,
+        in_reply_to: inReplyTo,
+        references: references.length > 0 ? references.join(' ') : null,
+        text: rendered.text,
+        raw_sha256: null,
+        state,
+        is_auto_reply: input.autoSubmitted ? 1 : 0,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    messageRowId = row.id;
+  }
+
+  const outbox = await tx
+    .insertInto('outbox')
+    .values({
+      case_id: input.caseId,
+      message_row_id: messageRowId,
+      kind: input.kind,
+      message_id: messageId,
+      from_address: from.address,
+      to_addresses: addressList([...to, ...cc]),
+      subject,
+      mime,
+      state,
+      next_attempt_at: at,
+      lease_until: null,
+      last_error: null,
+      smtp_response: null,
+      created_at: at,
+      sent_at: null,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+
+  return { outboxId: outbox.id, messageId, messageRowId, subject, text: rendered.text };
+}

@@ -1,0 +1,118 @@
+// Hands one frozen outbox message to the outside world: nodemailer over SMTP, or an .eml file
+// (transport `file`, for the demo and development). It knows nothing about the database; it
+// says whether the message was accepted, and if not, whether trying again could help.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import nodemailer, { type NodemailerError, type Transporter } from 'nodemailer';
+import type { Config, SmtpConfig } from '../config/types.js';
+
+export interface Outgoing {
+  id: number;
+  kind: string;
+  /** Envelope sender; '' sends MAIL FROM:<> (auto-responses, RFC 3834 §3.3). */
+  envelopeFrom: string;
+  recipients: string[];
+  mime: Buffer;
+}
+
+/** Why a send did not succeed; `permanent` decides between retrying and giving up. */
+export class SendFailure extends Error {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+    /** The server's reply, when there was one. */
+    readonly response: string | null = null,
+  ) {
+    super(message);
+    this.name = 'SendFailure';
+  }
+}
+
+export interface Sender {
+  /** Resolves with the server's reply (or where the file went); rejects with a SendFailure. */
+  send(mail: Outgoing): Promise<string>;
+  close(): void;
+}
+
+export function createSender(config: Config): Sender {
+  return config.smtp.transport === 'file' ? fileSender(outboxDir(config)) : smtpSender(config.smtp);
+}
+
+export function outboxDir(config: Config): string {
+  return config.smtp.outbox_dir ?? path.join(config.instance.data_dir, 'outbox');
+}
+
+// One pooled connection carries a batch of due rows (a new connection per message costs ~100 ms
+// here, more with TLS); the drainer closes the sender when the batch is done, so no idle
+// connection is left for the relay to drop under us. Timeouts stay well inside the lease.
+function smtpSender(smtp: SmtpConfig): Sender {
+  const transport: Transporter = nodemailer.createTransport({
+    pool: true,
+    maxConnections: 1,
+    maxMessages: 100,
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.secure,
+    ...(smtp.user ? { auth: { user: smtp.user, pass: smtp.password ?? '' } } : {}),
+    connectionTimeout: 30_000,
+    greetingTimeout: 30_000,
+    socketTimeout: 120_000,
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  });
+  return {
+    async send(mail) {
+      try {
+        const info = await transport.sendMail({ envelope: { from: mail.envelopeFrom, to: mail.recipients }, raw: mail.mime });
+        const rejected = (info.rejected ?? []) as Array<string | { address: string }>;
+        const note = rejected.length > 0 ? ` (rejected: ${rejected.map((r) => (typeof r === 'string' ? r : r.address)).join(', ')})` : '';
+        return `${String(info.response ?? '250 accepted')}${note}`;
+      } catch (err) {
+        throw classify(err as NodemailerError);
+      }
+    },
+    close() {
+      transport.close();
+    },
+  };
+}
+
+/**
+ * 5xx from the server (nodemailer's `permanent`) fails the row for good, except authentication
+ * trouble, which is the admin's to fix and must not throw away mail. Everything else (4xx,
+ * refused or dropped connections, timeouts, TLS) is worth another try.
+ */
+export function classify(err: NodemailerError): SendFailure {
+  const response = err.response ?? null;
+  const code = err.code ?? '';
+  const permanent = err.permanent === true && code !== 'EAUTH' && code !== 'ENOAUTH';
+  const what = response ?? `${code ? code + ': ' : ''}${err.message}`;
+  return new SendFailure(what.replace(/\s+/g, ' ').trim(), permanent, response);
+}
+
+// The file appears under its final name only when complete (write, fsync, rename), so a reader
+// watching the directory never sees half a message.
+function fileSender(dir: string): Sender {
+  return {
+    async send(mail) {
+      try {
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        const final = path.join(dir, `${mail.id}-${mail.kind.replace(/[^a-z0-9_-]/gi, '_')}.eml`);
+        const tmp = path.join(dir, `.tmp-${mail.id}-${crypto.randomBytes(6).toString('hex')}`);
+        const fd = fs.openSync(tmp, 'w', 0o600);
+        try {
+          fs.writeSync(fd, mail.mime);
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+        fs.renameSync(tmp, final);
+        return `written to ${final}`;
+      } catch (err) {
+        throw new SendFailure(`cannot write the .eml file: ${(err as Error).message}`, false);
+      }
+    },
+    close() {},
+  };
+}

@@ -1,0 +1,140 @@
+// Crash safety of the drainer: a process sending 200 outbox rows is killed with SIGKILL mid-way;
+// a new one finishes the job. Every row ends up sent, and no Message-ID arrives twice except the
+// one row that was in hand (`sending`) when the process died: the documented window between the
+// server's 250 and the commit of `sent`.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { writeTx } from '../../src/db/connection';
+import { queueMail } from '../../src/outbound/queue';
+import { LEASE_MS } from '../../src/outbound/drainer';
+import { BIN, REPO_ROOT, runCli, startDaemon } from '../support/cli';
+import { startSmtpSink, type SinkScript, type SmtpSink } from '../support/smtp-sink';
+import { insertCase, outboundEnv, type OutboundEnv } from './helpers';
+
+const ROWS = 200;
+
+describe('kill -9 while the outbox drains', () => {
+  let sink: SmtpSink;
+  let env: OutboundEnv;
+  let child: ChildProcess | undefined;
+  let script: SinkScript | undefined;
+
+  beforeAll(async () => {
+    sink = await startSmtpSink({ script: (c) => script?.(c) ?? null });
+    env = await outboundEnv({ smtp: { host: sink.host, port: sink.port } });
+  });
+  afterEach(async () => {
+    script = undefined;
+    child?.kill('SIGKILL');
+    sink.reset();
+    await env.opened.db.deleteFrom('messages').where('kind', '=', 'outbound').execute();
+    await env.opened.db.deleteFrom('outbox').execute();
+  });
+  afterAll(async () => {
+    await env?.close();
+    await sink?.stop();
+  });
+
+  async function queueRows(): Promise<string[]> {
+    const caseId = await insertCase(env);
+    return writeTx(env.opened.db, async (tx) => {
+      const out: string[] = [];
+      for (let i = 0; i < ROWS; i++) {
+        const q = await queueMail(tx, {
+          config: env.config,
+          caseId,
+          kind: 'reply',
+          template: 'reply',
+          scope: {},
+          from: { address: 'alice@example.test' },
+          to: [{ address: `customer${i}@example.org` }],
+          vars: { reply: { text: `Answer number ${i}.` } },
+          messageKind: 'outbound',
+        });
+        out.push(q.messageId);
+      }
+      return out;
+    });
+  }
+
+  function startDrainer(): Promise<void> {
+    child = spawn(process.execPath, [BIN, 'outbox', 'drain', '--config', env.cfg.configPath], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'ignore'] });
+    return new Promise<void>((resolve) => child!.once('exit', () => resolve()));
+  }
+
+  /** The rows the dead drainer had in hand: the only ones allowed to arrive twice. */
+  async function rowsInHand() {
+    const inHand = await env.opened.db.selectFrom('outbox').select('message_id').where('state', '=', 'sending').execute();
+    expect(inHand.length).toBeLessThanOrEqual(1);
+    return inHand;
+  }
+
+  // A new drainer leaves the dead one's row alone until its lease has run out: it runs with the
+  // clock moved past the lease (MAILWARDEN_CLOCK_OFFSET) instead of waiting ten minutes.
+  const pastLease = `+${Math.ceil(LEASE_MS / 60_000) + 1}m`;
+
+  /** Runs a second drainer (unless one already finished the job), then checks the outcome. */
+  async function finishAndCheck(ids: string[], inHand: Array<{ message_id: string }>, opts: { drain: boolean } = { drain: true }) {
+    if (opts.drain) {
+      const r = await runCli(['outbox', 'drain', '--config', env.cfg.configPath], { env: { MAILWARDEN_CLOCK_OFFSET: pastLease }, timeoutMs: 60_000 });
+      expect(r.code, r.stderr).toBe(0);
+    }
+
+    const counts = sink.byMessageId();
+    for (const id of ids) expect(counts.get(id) ?? 0, id).toBeGreaterThanOrEqual(1);
+    const twice = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
+    expect(twice.every((id) => inHand.some((h) => h.message_id === id))).toBe(true);
+    expect(Math.max(0, ...counts.values())).toBeLessThanOrEqual(2);
+    expect(sink.messages.length).toBe(ROWS + twice.length);
+    const states = await env.opened.db.selectFrom('outbox').select(['state', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('state').execute();
+    expect(states.map((s) => [s.state, Number(s.n)])).toEqual([['sent', ROWS]]);
+    const messageStates = await env.opened.db.selectFrom('messages').select('state').distinct().where('kind', '=', 'outbound').execute();
+    expect(messageStates).toEqual([{ state: 'sent' }]);
+    return { inHand: inHand.length, twice: twice.length };
+  }
+
+  it(`sends all ${ROWS} rows after a kill at an arbitrary moment, none twice outside the row in hand`, async () => {
+    const ids = await queueRows();
+    const exited = startDrainer();
+    await sink.waitFor((m) => m.length >= ROWS / 4, 30_000, `a quarter of the ${ROWS} mails`);
+    child!.kill('SIGKILL');
+    await exited;
+    expect(sink.messages.length).toBeLessThan(ROWS);
+    const r = await finishAndCheck(ids, await rowsInHand());
+    console.log(`arbitrary kill: rows in hand ${r.inHand}, delivered twice ${r.twice}`);
+  });
+
+  it(`sends all ${ROWS} rows when the daemon itself is killed with SIGKILL mid-drain and started again`, async () => {
+    const ids = await queueRows();
+    const daemon = await startDaemon(env.cfg.configPath, { waitReady: false });
+    try {
+      await sink.waitFor((m) => m.length >= ROWS / 4, 30_000, `a quarter of the ${ROWS} mails`);
+    } finally {
+      await daemon.kill();
+    }
+    expect(sink.messages.length).toBeLessThan(ROWS);
+    const inHand = await rowsInHand();
+    const again = await startDaemon(env.cfg.configPath, { env: { MAILWARDEN_CLOCK_OFFSET: pastLease } });
+    try {
+      await sink.waitFor((m) => new Set(m.map((x) => x.messageId)).size >= ROWS, 30_000, `all ${ROWS} Message-IDs`);
+    } finally {
+      expect(await again.stop()).toBe(0);
+    }
+    const r = await finishAndCheck(ids, inHand, { drain: false });
+    console.log(`daemon kill: rows in hand ${r.inHand}, delivered twice ${r.twice}`);
+  });
+
+  it('sends exactly one row twice when the kill falls between the server accepting it and the commit', async () => {
+    const ids = await queueRows();
+    const exited = startDrainer();
+    // The sink accepts message 60 and, before its 250 can reach the drainer, the drainer dies.
+    script = ({ attempt }) => {
+      if (attempt === 60) child!.kill('SIGKILL');
+      return null;
+    };
+    await exited;
+    expect(sink.messages.length).toBe(60);
+    const r = await finishAndCheck(ids, await rowsInHand());
+    expect(r).toEqual({ inHand: 1, twice: 1 });
+  });
+});
