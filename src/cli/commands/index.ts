@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { register as config } from './config.js';
 import { register as init } from './init.js';
+import { register as demo } from './demo.js';
 import { register as cases } from './cases.js';
 import { register as show } from './show.js';
 import { register as next } from './next.js';
@@ -16,4 +17,4 @@ import { register as outbox } from './outbox.js';
 import { register as run } from './run.js';
 import { register as reprocess } from './reprocess.js';
 
-export const COMMANDS: Array<(program: Command) => void> = [init, config, cases, show, next, reply, comment, assign, priority, label, customer, snippets, outbox, run, reprocess];
+export const COMMANDS: Array<(program: Command) => void> = [demo, init, config, cases, show, next, reply, comment, assign, priority, label, customer, snippets, outbox, run, reprocess];
