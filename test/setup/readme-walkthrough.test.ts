@@ -1,0 +1,81 @@
+// Runs the README's "A consultant's day" against fresh demo data, block by block in one shell,
+// and checks that every line the README shows as output is really printed (times masked), so the
+// walkthrough cannot rot. Also checks `demo --once` produced the cases and files it claims.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { simpleParser } from 'mailparser';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, BIN, REPO_ROOT } from '../support/cli';
+import { makeTempDir, removeTempDir } from '../support/tmp';
+
+let dir: string;
+let demoOut: string;
+beforeAll(async () => {
+  dir = await makeTempDir('mw-walk-');
+  fs.symlinkSync(path.dirname(BIN), path.join(dir, 'bin'));
+  const r = await runCli(['demo', '--once'], { cwd: dir, timeoutMs: 60_000 });
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  demoOut = r.stdout;
+}, 90_000);
+afterAll(async () => removeTempDir(dir));
+
+interface Block {
+  lang: string;
+  body: string;
+}
+
+function walkthroughBlocks(): Block[] {
+  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+  const section = /## A consultant's day\n([\s\S]*?)\n## /.exec(readme);
+  if (!section) throw new Error('README has no "## A consultant\'s day" section');
+  return [...section[1]!.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1]!, body: m[2]! }));
+}
+
+const mask = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => l.replace(/\d{4}-\d{2}-\d{2} \d{2}:\d{2}/g, '<time>').trimEnd())
+    .filter((l) => l.trim() !== '');
+
+describe('mailwarden demo --once', () => {
+  it('opened the cases and wrote the auto-response files it reports', async () => {
+    expect(demoOut).toMatch(/Cases opened: 4/);
+    const files = [...demoOut.matchAll(/: (demo\/outbox\/\S+\.eml)/g)].map((m) => m[1]!);
+    expect(files).toHaveLength(3);
+    for (const f of files) {
+      const eml = await simpleParser(fs.readFileSync(path.join(dir, f)));
+      expect(eml.headers.get('auto-submitted')).toBe('auto-replied');
+      expect(eml.subject).toMatch(/^\[ACME-00000\d\] /);
+    }
+    expect(demoOut).toMatch(/ACME-000004 {2}none: automatic reply/);
+    // the thread: Jan's second mail is on his first case
+    expect(demoOut).toMatch(/ACME-000001 {2}cards pl normal {2}2 msg/);
+  });
+});
+
+describe('README walkthrough', () => {
+  it('prints what the README shows, block by block', () => {
+    const blocks = walkthroughBlocks();
+    const pairs: Array<{ script: string; expected: string | null }> = [];
+    blocks.forEach((b, i) => {
+      if (b.lang !== 'sh') return;
+      const next = blocks[i + 1];
+      pairs.push({ script: b.body, expected: next && next.lang === 'text' ? next.body : null });
+    });
+    expect(pairs.length).toBeGreaterThanOrEqual(5);
+    const script = pairs.map((p, i) => `${p.script}\necho "@@block ${i} done@@"`).join('\n');
+    const r = spawnSync('bash', ['-c', script], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', MAILWARDEN_CONFIG: '', MAILWARDEN_AS: '' }, timeout: 120_000 });
+    const out = r.stdout + r.stderr;
+    const parts = out.split(/@@block \d+ done@@\n?/);
+    expect(parts.length - 1, `all blocks ran; output:\n${out}`).toBe(pairs.length);
+    pairs.forEach((p, i) => {
+      if (!p.expected) return;
+      const actual = mask(parts[i]!);
+      for (const line of mask(p.expected)) {
+        expect(actual, `block ${i + 1} of the walkthrough should print:\n${line}\nbut printed:\n${parts[i]}`).toContain(line);
+      }
+    });
+  }, 180_000);
+});
