@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { ImapFlow } from 'imapflow';
+import nodemailer from 'nodemailer';
 import YAML from 'yaml';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -81,10 +82,11 @@ function message(n, tag) {
 }
 
 function startDaemon(configPath) {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'bin/mailwarden'), 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MAILWARDEN_LOG_LEVEL: 'warn' } });
+  const proc = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : []), path.join(ROOT, 'bin/mailwarden'), 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
   const ready = new Promise((resolve, reject) => {
     let buf = '';
     proc.stderr.on('data', (d) => {
+      if (process.env.BENCH_VERBOSE) process.stderr.write(d);
       buf += d;
       if (buf.includes('"daemon ready"')) resolve(Date.now());
     });
@@ -101,12 +103,13 @@ async function main() {
   const cfgDir = path.join(base, 'cfg');
   fs.mkdirSync(cfgDir);
   const configPath = path.join(cfgDir, 'mailwarden.yaml');
+  const lmtpPort = await freePort();
   fs.writeFileSync(
     configPath,
     YAML.stringify({
-      instance: { name: 'Bench', case_prefix: 'BENCH', data_dir: path.join(cfgDir, 'data'), log_level: 'warn' },
+      instance: { name: 'Bench', case_prefix: 'BENCH', data_dir: path.join(cfgDir, 'data'), log_level: 'info' },
       smtp: { transport: 'file', outbox_dir: path.join(cfgDir, 'outbox') },
-      ingest: { poll_interval: '60s', idle: true },
+      ingest: { poll_interval: '60s', idle: true, listener: { enabled: true, protocol: 'lmtp', host: '127.0.0.1', port: lmtpPort } },
       pools: [{ id: 'general', name: 'General', response_deadline: '8h', languages: ['en', 'pl'] }],
       mailboxes: [{ id: 'bench', address: USER, pool: 'general', imap: { host: '127.0.0.1', port: dovecot.port, tls: false, user: USER, password: 'secret' } }],
       consultants: [{ id: 'sam', name: 'Sam', email: 'sam@staff.test', roles: ['consultant', 'supervisor', 'admin'], pools: [{ pool: 'general', priority: 1 }] }],
@@ -125,7 +128,12 @@ async function main() {
     const readyAt = await daemon.ready;
     const db = new Database(path.join(cfgDir, 'data', 'mailwarden.sqlite'), { readonly: true, fileMustExist: true });
     const count = () => db.prepare('select count(*) as n from inbound').get().n;
-    while (count() < MESSAGES) await sleep(20);
+    let last = -1;
+    while (count() < MESSAGES) {
+      if (daemon.proc.exitCode !== null) throw new Error(`daemon exited with ${daemon.proc.exitCode}`);
+      if (process.env.BENCH_VERBOSE && count() !== last) console.log('  accepted', (last = count()));
+      await sleep(20);
+    }
     const doneAt = Date.now();
     const firstLast = db.prepare('select min(at) as a, max(at) as b from inbound').get();
     const cases = db.prepare('select count(*) as n from cases').get().n;
@@ -150,6 +158,27 @@ async function main() {
     delays.sort((a, b) => a - b);
     console.log(`IDLE path, APPEND -> case committed (${SAMPLES} samples): p50 ${pct(delays, 50)} ms, p99 ${pct(delays, 99)} ms, min ${delays[0]} ms, max ${delays.at(-1)} ms`);
     console.log('  (Dovecot debounces IDLE notifications by a fixed 500 ms: that is the floor of this path)');
+
+    // Direct delivery: LMTP DATA -> 250, which the listener sends only after the commit.
+    // smtp-server waits a fixed 100 ms before its greeting (early-talker check), so a new
+    // connection costs that once; an MTA keeps its LMTP connections open (Postfix's cache).
+    for (const pooled of [false, true]) {
+      const lmtp = nodemailer.createTransport({ host: '127.0.0.1', port: lmtpPort, lmtp: true, ignoreTLS: true, pool: pooled, maxConnections: 1 });
+      const direct = [];
+      // The pooled connection is opened by a first, untimed delivery.
+      if (pooled) await lmtp.sendMail({ envelope: { from: 'warmup@bench.test', to: [USER] }, raw: message(0, 'warmup').raw });
+      for (let i = 0; i < SAMPLES; i++) {
+        const m = message(i, pooled ? 'pooled' : 'lmtp');
+        const t0 = Date.now();
+        await lmtp.sendMail({ envelope: { from: `customer${i}@bench.test`, to: [USER] }, raw: m.raw });
+        direct.push(Date.now() - t0);
+        if (!byId.get(m.id)) throw new Error('250 came before the commit');
+      }
+      lmtp.close();
+      direct.sort((a, b) => a - b);
+      const what = pooled ? 'one reused connection, DATA -> 250' : 'new connection per message, connect -> 250';
+      console.log(`LMTP listener, ${what} (${SAMPLES} samples): p50 ${pct(direct, 50)} ms, p99 ${pct(direct, 99)} ms`);
+    }
     db.close();
   } finally {
     if (daemon) {

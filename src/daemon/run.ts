@@ -15,6 +15,7 @@ import { sweepTemp } from '../ingest/raw-store.js';
 import { createDrainerService, drainOnce } from '../outbound/drainer.js';
 import { createSchedulerService } from './schedule.js';
 import { Supervisor } from './supervisor.js';
+import { cacheStatements } from './statement-cache.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -29,6 +30,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const first = requireConfig(opts.configPath);
   const log = opts.log ?? createLogger({ level: first.instance.log_level });
   const opened = await openDatabase({ dataDir: first.instance.data_dir });
+  cacheStatements(opened.sqlite);
   const parsers = new ParserPool({ size: 2, log });
   parsers.warm();
   let config = first;

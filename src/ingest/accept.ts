@@ -160,8 +160,15 @@ async function acceptBounce(tx: Kysely<DB>, input: AcceptInput, cls: Classificat
     return { outcome: 'bounce', caseId: null, messageRowId: null, detail: `suppressed: ${cls.reason}; names no mail we sent` };
   }
   const caseId = sent.case_id;
-  const flags = [...parsed.flags, 'bounce'];
+  const failure = cls.failure !== false;
+  const flags = [...parsed.flags, failure ? 'bounce' : 'delivery_report'];
   const messageRowId = await insertMessage(tx, { caseId, kind: 'inbound', parsed, rawSha256: input.raw.sha256, at, flags, isFeedback: false, isAutoReply: true });
+  if (!failure) {
+    // "Delayed" or "delivered": worth seeing on the case, but the mail has not bounced.
+    await recordEvent(tx, { caseId, actor: 'system', kind: 'delivery_report', at, data: { outbox_id: sent.id, message_row_id: messageRowId, reason: cls.reason } });
+    await record('bounce', caseId, messageRowId);
+    return { outcome: 'bounce', caseId, messageRowId, detail: `delivery report for outbox #${sent.id} (${cls.reason})` };
+  }
   if (sent.state !== 'bounced') {
     await tx.updateTable('outbox').set({ state: 'bounced', last_error: `bounced: ${parsed.subject}`.slice(0, 500) }).where('id', '=', sent.id).execute();
   }

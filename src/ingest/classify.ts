@@ -9,6 +9,8 @@ export type InboundKind = 'normal' | 'bounce' | 'auto_reply';
 export interface Classification {
   kind: InboundKind;
   reason: string | null;
+  /** For a bounce: false when the report only says "delayed" or "delivered" (no failure). */
+  failure?: boolean;
 }
 
 const AUTO_REPLY_SUBJECT =
@@ -27,11 +29,16 @@ function isNullSender(m: ParsedMessage, envelopeFrom: string | null | undefined)
 export function classifyInbound(m: ParsedMessage, envelopeFrom?: string | null): Classification {
   const ct = header(m, 'content-type');
   const report = ct.startsWith('multipart/report') ? (ct.match(/report-type\s*=\s*"?([a-z-]+)/)?.[1] ?? 'delivery-status') : null;
-  if (report === 'delivery-status') return { kind: 'bounce', reason: 'delivery status report' };
-  if (m.headers['x-failed-recipients'] !== undefined) return { kind: 'bounce', reason: 'X-Failed-Recipients' };
+  // A DSN whose every Action is delayed/delivered/relayed reports no failure.
+  const failure = m.reportActions.length === 0 || m.reportActions.includes('failed');
+  if (report === 'delivery-status') return { kind: 'bounce', reason: failure ? 'delivery status report' : `delivery report (${m.reportActions.join(', ')})`, failure };
+  if (m.headers['x-failed-recipients'] !== undefined) return { kind: 'bounce', reason: 'X-Failed-Recipients', failure: true };
   const from = m.from?.address ?? '';
-  if (isBounceSender(from)) return { kind: 'bounce', reason: `sent by ${from}` };
-  if (isNullSender(m, envelopeFrom) && isBounceSubject(m.subject)) return { kind: 'bounce', reason: 'null sender and a bounce subject' };
+  const nullSender = isNullSender(m, envelopeFrom);
+  const bounceSubject = isBounceSubject(m.subject);
+  // A postmaster may write real mail: the sender alone is not enough.
+  if (isBounceSender(from) && (bounceSubject || nullSender)) return { kind: 'bounce', reason: `sent by ${from}`, failure };
+  if (nullSender && bounceSubject) return { kind: 'bounce', reason: 'null sender and a bounce subject', failure };
 
   if (report === 'disposition-notification') return { kind: 'auto_reply', reason: 'read receipt' };
   const autoSubmitted = header(m, 'auto-submitted').split(';')[0]!.trim();

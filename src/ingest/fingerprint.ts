@@ -6,7 +6,8 @@
 // still counts, so two different messages never share one.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import type { HeadInfo, RawField } from './header-block.js';
+import { logicalLines, type HeadInfo } from './header-block.js';
+import { streamed } from './memory.js';
 
 const TRACE_FIELDS = new Set([
   'received',
@@ -21,17 +22,21 @@ const TRACE_FIELDS = new Set([
   'x-original-recipient',
 ]);
 
-export async function contentFingerprint(file: string, head: HeadInfo, fields: RawField[]): Promise<string> {
+export async function contentFingerprint(file: string, head: HeadInfo): Promise<string> {
   const hash = crypto.createHash('sha256');
-  for (const f of fields) {
-    if (TRACE_FIELDS.has(f.name)) continue;
-    hash.update(`${f.name}:${f.value}\n`);
+  // Every header line counts, fields or junk, except the trace fields deliveries add.
+  for (const line of logicalLines(head.block)) {
+    const text = line.toString('latin1');
+    const colon = text.indexOf(':');
+    if (colon > 0 && TRACE_FIELDS.has(text.slice(0, colon).trim().toLowerCase())) continue;
+    hash.update(`${text.replace(/\s+/g, ' ').trim()}\n`);
   }
   hash.update('\n');
   if (head.bodyOffset < head.size) {
     const body = new BodyNormaliser((chunk) => hash.update(chunk));
     for await (const chunk of fs.createReadStream(file, { start: head.bodyOffset, highWaterMark: 256 * 1024 })) {
       body.write(chunk as Buffer);
+      streamed((chunk as Buffer).length);
     }
   }
   return hash.digest('hex');

@@ -98,6 +98,22 @@ function nextLineEnd(buf: Buffer, pos: number): { at: number; next: number } {
   return { at: buf.length, next: buf.length };
 }
 
+/** The header block's logical lines: each physical line with its continuation lines joined by a space. */
+export function logicalLines(block: Buffer): Buffer[] {
+  const out: Buffer[][] = [];
+  let pos = 0;
+  while (pos < block.length) {
+    const end = nextLineEnd(block, pos);
+    const line = block.subarray(pos, end.at);
+    pos = end.next;
+    if (line.length === 0) continue;
+    const last = out[out.length - 1];
+    if ((line[0] === 0x20 || line[0] === 0x09) && last) last.push(Buffer.from(' '), line);
+    else out.push([line]);
+  }
+  return out.map((parts) => Buffer.concat(parts));
+}
+
 /** Splits a header block into fields, unfolding continuation lines; lines that are not fields are skipped. */
 export function parseFields(block: Buffer): RawField[] {
   const fields: RawField[] = [];

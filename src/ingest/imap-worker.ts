@@ -8,13 +8,17 @@ import { writeTx } from '../db/connection.js';
 import type { MailboxConfig } from '../config/types.js';
 import type { Service } from '../daemon/service.js';
 import { backoffDelay, sleepUnlessAborted, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
-import { ingestMessage, type IngestContext } from './pipeline.js';
+import { acceptPrepared, prepareMessage, type IngestContext, type Prepared } from './pipeline.js';
 
 /** Messages up to this size are fetched in batches into memory; larger ones are streamed to disk. */
 const SMALL_MESSAGE = 1024 * 1024;
 const BATCH_BYTES = 8 * 1024 * 1024;
 const BATCH_COUNT = 100;
-const DOWNLOAD_CHUNK = 1024 * 1024;
+const DOWNLOAD_CHUNK = 256 * 1024;
+/** Messages stored and parsed ahead of the one being accepted. */
+const LOOKAHEAD = 4;
+/** How long stop() lets an unresponsive server hold up the shutdown. */
+const STOP_GRACE_MS = 10_000;
 
 export interface ImapWorkerOptions {
   backoff?: BackoffOptions;
@@ -32,6 +36,9 @@ export class ImapWorker implements Service {
   private woken = false;
   private waiter: (() => void) | null = null;
   private failures = 0;
+  private client: ImapFlow | null = null;
+  private connecting = false;
+  private readonly log: IngestContext['log'];
 
   constructor(
     private readonly ctx: IngestContext,
@@ -39,6 +46,7 @@ export class ImapWorker implements Service {
     private readonly opts: ImapWorkerOptions = {},
   ) {
     this.name = `imap:${mailbox.id}`;
+    this.log = ctx.log.child({ mailbox: mailbox.id });
   }
 
   async start(): Promise<void> {
@@ -51,17 +59,20 @@ export class ImapWorker implements Service {
     this.stopping = true;
     this.abort.abort();
     this.wakeUp();
+    // Nothing is in hand while connecting: do not wait for a dead server's timeout.
+    if (this.connecting) this.client?.close();
+    const timer = setTimeout(() => {
+      this.log.warn('the IMAP server does not answer; closing the connection to stop');
+      this.client?.close();
+    }, STOP_GRACE_MS);
     await this.running;
+    clearTimeout(timer);
   }
 
   /** Runs one sync of the box and returns (for `mailwarden run --once`). */
   async syncOnce(): Promise<void> {
     this.stopping = false;
     await this.session(true);
-  }
-
-  private get log() {
-    return this.ctx.log.child({ mailbox: this.mailbox.id });
   }
 
   private wakeUp(): void {
@@ -109,9 +120,12 @@ export class ImapWorker implements Service {
       this.wakeUp();
     });
     client.on('exists', () => this.wakeUp());
+    this.client = client;
     try {
+      this.connecting = true;
       await client.connect();
       const opened = await client.mailboxOpen(imap.folder);
+      this.connecting = false;
       const uidvalidity = Number(opened.uidValidity);
       await this.checkUidValidity(uidvalidity);
       await this.prepareMarking(client);
@@ -128,6 +142,8 @@ export class ImapWorker implements Service {
         if (closed) throw new Error('connection closed by the server');
       }
     } finally {
+      this.connecting = false;
+      this.client = null;
       if (!closed) await client.logout().catch(() => client.close());
     }
   }
@@ -174,6 +190,8 @@ export class ImapWorker implements Service {
 
   /** Fetches and accepts everything above the high-water mark, in UID order. */
   private async sync(client: ImapFlow, uidvalidity: number): Promise<void> {
+    // NOOP lets the server report new mail (EXISTS) when we got here by the poll timer.
+    await client.noop();
     if (!client.mailbox || client.mailbox.exists === 0) return;
     const last = await this.lastUid();
     const listed = await client.fetchAll(`${last + 1}:*`, { uid: true, size: true, internalDate: true }, { uid: true });
@@ -188,23 +206,39 @@ export class ImapWorker implements Service {
         }
       }
       const done: number[] = [];
+      // Storing and parsing run a few messages ahead; accepting stays strictly in UID order,
+      // so the high-water mark never passes a message that is not done.
+      const ahead = new Map<number, Promise<Prepared | null>>();
+      const prepare = (i: number) => {
+        const m = batch[i];
+        if (!m || ahead.has(i) || this.stopping) return;
+        const source = sources.get(m.uid);
+        sources.delete(m.uid);
+        const p = (async () => {
+          const bytes = source ?? (await this.download(client, m.uid));
+          // Gone since the listing (moved or deleted by someone): nothing to take.
+          return bytes ? prepareMessage(this.ctx, bytes) : null;
+        })();
+        p.catch(() => undefined);
+        ahead.set(i, p);
+      };
       try {
-        for (const m of batch) {
+        for (let i = 0; i < batch.length; i++) {
           // Finish what is in hand, take nothing new.
           if (this.stopping) break;
-          const bytes = sources.get(m.uid) ?? (await this.download(client, m.uid));
-          // Gone since the listing (moved or deleted by someone): nothing to take.
-          if (!bytes) continue;
-          sources.delete(m.uid);
-          await ingestMessage(this.ctx, {
+          for (let j = i; j <= i + LOOKAHEAD; j++) prepare(j);
+          const prepared = await ahead.get(i)!;
+          if (!prepared) continue;
+          const m = batch[i]!;
+          await acceptPrepared(this.ctx, prepared, {
             mailbox: this.mailbox,
             source: { kind: 'imap', uidvalidity, uid: m.uid },
-            bytes,
             receivedAt: internalDate(m),
           });
           done.push(m.uid);
         }
       } finally {
+        await Promise.allSettled(ahead.values());
         await this.mark(client, done);
       }
     }

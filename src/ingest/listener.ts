@@ -40,6 +40,8 @@ export class Listener implements Service {
       banner: 'mailwarden direct delivery',
       authOptional: true,
       disabledCommands: ['AUTH', 'STARTTLS'],
+      // Loopback clients: a reverse DNS lookup per connection only adds latency.
+      disableReverseLookup: true,
       // Oversize mail is still kept (raw, flagged `oversize`); this only stops a runaway sender.
       size: Math.max(this.ctx.getConfig().ingest.max_message_size * 4, 100 * 1024 * 1024),
       logger: false,

@@ -46,6 +46,8 @@ export interface ParsedMessage {
   attachments: AttachmentInfo[];
   /** Message-IDs quoted inside the body (the original message of a bounce), bounded. */
   quotedMessageIds: string[];
+  /** DSN Action fields found in a report (failed, delayed, delivered…); empty when none. */
+  reportActions: string[];
 }
 
 /** Header-ish text: control characters (CR/LF included) become spaces, runs collapse, length bounded. */

@@ -8,10 +8,11 @@ import fs from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { MailParser, type AddressObject, type AttachmentStream, type Headers, type MessageText } from 'mailparser';
 import { storeBlob } from './raw-store.js';
+import { streamed } from './memory.js';
 import { contentFingerprint } from './fingerprint.js';
 import { allValues, firstValues, messageIdsIn, parseFields, readHead, type HeadInfo, type RawField } from './header-block.js';
 import { cleanAddress, cleanLine, cleanText, type Address, type AttachmentInfo, type ParsedMessage } from './message.js';
-import { quotedMessageIds, looksLikeReport } from './quoted-ids.js';
+import { looksLikeReport, scanReport } from './quoted-ids.js';
 
 export interface ParseLimits {
   maxMessageSize: number;
@@ -41,9 +42,13 @@ export async function parseMessageFile(job: ParseJob): Promise<ParsedMessage> {
   const { file, limits } = job;
   const head = await readHead(file, limits.maxHeaderBytes);
   const fields = parseFields(head.block);
-  const fingerprint = await contentFingerprint(file, head, fields);
+  const fingerprint = await contentFingerprint(file, head);
   const base = fromRawFields(fields, head.size, fingerprint);
-  if (looksLikeReport(base.headers)) base.quotedMessageIds = await quotedMessageIds(file, Math.min(head.size, 10 * 1024 * 1024));
+  if (looksLikeReport(base.headers)) {
+    const report = await scanReport(file, Math.min(head.size, 10 * 1024 * 1024));
+    base.quotedMessageIds = report.messageIds;
+    base.reportActions = report.actions;
+  }
 
   if (!head.complete) {
     return unparsed(base, `header block larger than ${limits.maxHeaderBytes} bytes (or no end of headers)`);
@@ -55,6 +60,7 @@ export async function parseMessageFile(job: ParseJob): Promise<ParsedMessage> {
     return { ...result, status: 'oversize', flags: ['oversize'], problem: `message of ${head.size} bytes is over max_message_size (${limits.maxMessageSize})`, text: '', attachments: [] };
   }
   const source = fs.createReadStream(file, { start: head.startOffset, highWaterMark: 64 * 1024 });
+  source.on('data', (chunk) => streamed(chunk.length));
   const decoded = await decode(head.lineEnding === 'cr' ? source.pipe(crToLf()) : source, job, head);
   if (!decoded.headers) return unparsed(base, decoded.problem ?? 'no headers could be parsed');
   const result = merge(base, decoded);
@@ -67,7 +73,7 @@ export async function parseMessageFile(job: ParseJob): Promise<ParsedMessage> {
 export async function fingerprintOnly(job: ParseJob, problem: string): Promise<ParsedMessage> {
   const head = await readHead(job.file, job.limits.maxHeaderBytes);
   const fields = parseFields(head.block);
-  const base = fromRawFields(fields, head.size, await contentFingerprint(job.file, head, fields));
+  const base = fromRawFields(fields, head.size, await contentFingerprint(job.file, head));
   return unparsed(base, problem);
 }
 
@@ -98,6 +104,7 @@ function fromRawFields(fields: RawField[], size: number, fingerprint: string): P
     text: '',
     attachments: [],
     quotedMessageIds: [],
+    reportActions: [],
   };
 }
 
@@ -109,8 +116,11 @@ function unparsed(base: ParsedMessage, problem: string): ParsedMessage {
 function merge(base: ParsedMessage, d: Decoded): ParsedMessage {
   const h = d.headers;
   if (!h) return base;
-  const from = addresses(h.get('from'))[0] ?? base.from;
-  const subject = typeof h.get('subject') === 'string' ? cleanLine(h.get('subject')) : base.subject;
+  const decodedFrom = addresses(h.get('from'))[0];
+  const from = decodedFrom && !(decodedFrom.name ?? '').includes('\ufffd') ? decodedFrom : (base.from ?? decodedFrom ?? null);
+  const decodedSubject = typeof h.get('subject') === 'string' ? cleanLine(h.get('subject')) : base.subject;
+  // Raw 8-bit Latin-1 headers come out of the decoder as U+FFFD; the raw reading has them right.
+  const subject = decodedSubject.includes('\ufffd') && !base.subject.includes('=?') && !base.subject.includes('\ufffd') ? base.subject : decodedSubject;
   const body = cleanText(d.text || htmlToPlain(d.html), MAX_TEXT_CHARS);
   return {
     ...base,
@@ -136,13 +146,16 @@ function decode(input: Readable, job: ParseJob, head: HeadInfo): Promise<Decoded
     maxHtmlLengthToParse: 2 * 1024 * 1024,
     checksumAlgo: false,
     maxHeadSize: Math.max(limits.maxHeaderBytes, head.block.length + 1024),
-    maxChildNodes: limits.maxParts,
+    // A hard stop far past max_parts (all parts count here, multipart containers included);
+    // the max_parts limit itself is applied to attachments below, where parsing can end cleanly.
+    maxChildNodes: limits.maxParts * 10,
   } as ConstructorParameters<typeof MailParser>[0]);
   const pending = new Set<AttachmentStream>();
   const stores: Array<Promise<void>> = [];
 
   return new Promise<Decoded>((resolve) => {
     let settled = false;
+    let stoppedInput = false;
     const finish = async (problem: string | null, truncated = false) => {
       if (settled) return;
       settled = true;
@@ -152,13 +165,16 @@ function decode(input: Readable, job: ParseJob, head: HeadInfo): Promise<Decoded
       // normal end the last attachment may still be on its way to disk: wait for it.
       if (problem) {
         for (const a of pending) {
+          // Fully fed attachments still finish; half-fed ones never would.
+          if ((a.content as Readable & { writableEnded?: boolean }).writableEnded) continue;
           a.content.on('error', () => undefined);
           a.content.destroy(new Error('parse stopped'));
         }
       }
       await Promise.allSettled(stores);
+      if (out.truncated && !problem) problem = `more than max_parts (${limits.maxParts}) attachments; the rest was not kept`;
       out.problem = problem;
-      out.truncated = truncated;
+      out.truncated ||= truncated;
       if (problem && !out.text) salvageText(parser, out);
       resolve(out);
     };
@@ -169,6 +185,21 @@ function decode(input: Readable, job: ParseJob, head: HeadInfo): Promise<Decoded
       if (data.type === 'text') {
         out.text = data.text ?? '';
         out.html = data.html ?? '';
+        return;
+      }
+      if (out.attachments.length + pending.size >= limits.maxParts) {
+        // Past max_parts: keep nothing more and stop feeding the parser; what it already has
+        // (the text included) still comes out at the end.
+        out.truncated = true;
+        data.content.on('error', () => undefined);
+        data.content.resume();
+        data.release?.();
+        if (!stoppedInput) {
+          stoppedInput = true;
+          input.unpipe(parser);
+          input.destroy();
+          parser.end();
+        }
         return;
       }
       pending.add(data);

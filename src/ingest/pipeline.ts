@@ -42,6 +42,8 @@ export interface Prepared {
   size: number;
   parsed: ParsedMessage;
   started: number;
+  /** milliseconds spent storing and parsing (for the log) */
+  timing: { store: number; parse: number };
 }
 
 /** Step 1 and 2: raw bytes to disk (fsync), then parsed from that file. */
@@ -50,8 +52,9 @@ export async function prepareMessage(ctx: IngestContext, bytes: Buffer | Readabl
   const config = ctx.getConfig();
   const dataDir = config.instance.data_dir;
   const stored = await storeRaw(dataDir, bytes);
+  const storedAt = Date.now();
   const parsed = await ctx.parsers.parse({ file: rawPath(dataDir, stored.sha256), dataDir, limits: parseLimits(config) });
-  return { sha256: stored.sha256, size: stored.size, parsed, started };
+  return { sha256: stored.sha256, size: stored.size, parsed, started, timing: { store: storedAt - started, parse: Date.now() - storedAt } };
 }
 
 /** Stores and accepts one message. Resolves once the accept transaction has committed. */
@@ -74,6 +77,7 @@ export async function acceptPrepared(ctx: IngestContext, prepared: Prepared, inp
       receivedAt: input.receivedAt ?? null,
     });
   let result: AcceptResult;
+  const acceptStarted = Date.now();
   try {
     result = await accept(parsed);
   } catch (err) {
@@ -100,6 +104,7 @@ export async function acceptPrepared(ctx: IngestContext, prepared: Prepared, inp
       ...(parsed.problem ? { problem: parsed.problem } : {}),
       ...(result.autoResponse ? { auto_response: result.autoResponse.queued ? 'queued' : result.autoResponse.reason } : {}),
       ms: Date.now() - prepared.started,
+      timing: { ...prepared.timing, accept: Date.now() - acceptStarted },
     },
     'message accepted',
   );
@@ -107,7 +112,7 @@ export async function acceptPrepared(ctx: IngestContext, prepared: Prepared, inp
 }
 
 function degrade(p: ParsedMessage, problem: string): ParsedMessage {
-  return { ...p, status: 'unparsed', flags: ['unparsed'], problem, text: '', attachments: [], to: [], cc: [], quotedMessageIds: [] };
+  return { ...p, status: 'unparsed', flags: ['unparsed'], problem, text: '', attachments: [], to: [], cc: [], quotedMessageIds: [], reportActions: [] };
 }
 
 /** SQLITE_BUSY and friends: the database is locked by another process, worth retrying later. */

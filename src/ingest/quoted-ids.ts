@@ -6,7 +6,7 @@ import fs from 'node:fs';
 
 const BOUNCE_SENDER = /^(mailer-daemon|postmaster|mail-daemon|mail-delivery-subsystem|mdaemon|bounces?|mailerdaemon)@/i;
 const BOUNCE_SUBJECT =
-  /(undeliver|undelivered|delivery (status )?notification|delivery failure|failure notice|returned mail|mail delivery (failed|failure|system)|non[- ]?delivery|could not be delivered|delivery has failed|nicht zustellbar|unzustellbar|niedostarczon|non remis|message not delivered)/i;
+  /(undeliver|undelivered|delivery (status )?notification|delivery failure|failure notice|returned mail|mail delivery (failed|failure|system)|non[- ]?delivery|could not be delivered|delivery has failed|nicht zustellbar|unzustellbar|niedostarczon|non remis|message not delivered|bounce)/i;
 
 /** Headers that make a message worth scanning for the Message-ID it reports on. */
 export function looksLikeReport(headers: Record<string, string>): boolean {
@@ -26,20 +26,32 @@ export function isBounceSender(address: string): boolean {
   return BOUNCE_SENDER.test(address);
 }
 
-/** Message-IDs on Message-ID / Original-Message-ID lines anywhere in the first maxBytes, in order. */
-export async function quotedMessageIds(file: string, maxBytes: number): Promise<string[]> {
+export interface ReportScan {
+  /** Message-IDs on Message-ID / Original-Message-ID lines, in order */
+  messageIds: string[];
+  /** DSN Action fields (failed, delayed, delivered, relayed, expanded), lower case */
+  actions: string[];
+}
+
+/** Scans the first maxBytes of a report for the Message-IDs it names and its DSN actions. */
+export async function scanReport(file: string, maxBytes: number): Promise<ReportScan> {
   const ids = new Set<string>();
+  const actions = new Set<string>();
+  const idRe = /^[ \t>]*(?:x-)?(?:original-)?message-id:[ \t]*(<[^<>\s]{1,900}>)/gim;
+  const actionRe = /^action:[ \t]*([a-z]+)/gim;
+  const scan = (text: string) => {
+    const t = text.replace(/\r/g, '\n');
+    for (const m of t.matchAll(idRe)) if (ids.size < 50) ids.add(m[1]!);
+    for (const m of t.matchAll(actionRe)) actions.add(m[1]!.toLowerCase());
+  };
   let carry = '';
-  const re = /^[ \t>]*(?:x-)?(?:original-)?message-id:[ \t]*(<[^<>\s]{1,900}>)/gim;
   for await (const chunk of fs.createReadStream(file, { end: Math.max(0, maxBytes - 1), highWaterMark: 256 * 1024 })) {
     const text = carry + (chunk as Buffer).toString('latin1');
-    const cut = text.lastIndexOf('\n');
-    const complete = cut >= 0 ? text.slice(0, cut + 1) : '';
+    const cut = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'));
     carry = cut >= 0 ? text.slice(cut + 1) : text;
+    if (cut >= 0) scan(text.slice(0, cut + 1));
     if (carry.length > 4096) carry = carry.slice(-4096);
-    for (const m of complete.replace(/\r/g, '\n').matchAll(re)) ids.add(m[1]!);
-    if (ids.size >= 50) break;
   }
-  for (const m of carry.replace(/\r/g, '\n').matchAll(re)) ids.add(m[1]!);
-  return [...ids].slice(0, 50);
+  scan(carry);
+  return { messageIds: [...ids], actions: [...actions] };
 }

@@ -9,6 +9,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { streamed } from './memory.js';
 
 export interface StoredFile {
   sha256: string;
@@ -44,25 +45,40 @@ export function storeBlob(dataDir: string, input: Buffer | Readable): Promise<St
   return storeContent(blobsDir(dataDir), input);
 }
 
+/** Directories known to exist, so the common case costs no mkdir call. */
+const madeDirs = new Set<string>();
+
+async function ensureDir(dir: string): Promise<void> {
+  if (madeDirs.has(dir)) return;
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  madeDirs.add(dir);
+}
+
 async function storeContent(root: string, input: Buffer | Readable): Promise<StoredFile> {
   const tmpDir = path.join(root, 'tmp');
-  await fsp.mkdir(tmpDir, { recursive: true, mode: 0o700 });
+  await ensureDir(tmpDir);
   const tmp = path.join(tmpDir, `${process.pid}-${crypto.randomBytes(8).toString('hex')}`);
   const hash = crypto.createHash('sha256');
   let size = 0;
   const handle = await fsp.open(tmp, 'wx', 0o600);
   try {
-    const source = Buffer.isBuffer(input) ? Readable.from([input]) : input;
-    await pipeline(
-      source,
-      new Writable({
-        write(chunk: Buffer, _enc, done) {
-          hash.update(chunk);
-          size += chunk.length;
-          handle.write(chunk).then(() => done(), done);
-        },
-      }),
-    );
+    if (Buffer.isBuffer(input)) {
+      hash.update(input);
+      size = input.length;
+      await handle.writeFile(input);
+    } else {
+      await pipeline(
+        input,
+        new Writable({
+          write(chunk: Buffer, _enc, done) {
+            hash.update(chunk);
+            size += chunk.length;
+            streamed(chunk.length);
+            handle.write(chunk).then(() => done(), done);
+          },
+        }),
+      );
+    }
     await handle.sync();
   } catch (err) {
     await handle.close().catch(() => undefined);
@@ -74,7 +90,7 @@ async function storeContent(root: string, input: Buffer | Readable): Promise<Sto
   const sha256 = hash.digest('hex');
   const dir = path.join(root, sha256.slice(0, 2));
   const final = path.join(dir, sha256);
-  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  await ensureDir(dir);
   if (fs.existsSync(final)) {
     // Same content is already durable: keep the first copy.
     await fsp.rm(tmp, { force: true });

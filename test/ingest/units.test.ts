@@ -1,0 +1,109 @@
+// The pure pieces of ingest, without servers: the header-block reader, the content fingerprint,
+// classification, language detection, priority rules and the reconnect backoff.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backoffDelay } from '../../src/ingest/backoff';
+import { classifyInbound } from '../../src/ingest/classify';
+import { locateHead, parseFields, readHead } from '../../src/ingest/header-block';
+import { contentFingerprint } from '../../src/ingest/fingerprint';
+import { detectLanguage } from '../../src/ingest/language';
+import { priorityFor } from '../../src/ingest/new-case';
+import { parseMessageFile } from '../../src/ingest/parse-core';
+import type { PoolConfig } from '../../src/config/types';
+import { makeTempDir, removeTempDir } from '../support/tmp';
+import { splitMbox } from './helpers';
+
+const LIMITS = { maxMessageSize: 25 * 1024 * 1024, maxParts: 500, maxHeaderBytes: 1024 * 1024 };
+
+describe('ingest units', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await makeTempDir('mw-units-');
+  });
+  afterAll(async () => {
+    await removeTempDir(dir);
+  });
+
+  const file = (name: string, bytes: string | Buffer) => {
+    const p = path.join(dir, name);
+    fs.writeFileSync(p, bytes);
+    return p;
+  };
+  const fingerprint = async (name: string, bytes: string) => {
+    const p = file(name, bytes);
+    return contentFingerprint(p, await readHead(p, LIMITS.maxHeaderBytes));
+  };
+
+  it('gives one fingerprint to a message whatever its line endings and trace headers, and a new one for any other change (fails on false dedupe)', async () => {
+    const body = 'From: a@customer.test\nSubject: hi\nMessage-ID: <x@y>\n\nline one\nline two\n';
+    const lf = await fingerprint('lf', body);
+    expect(await fingerprint('crlf', body.replace(/\n/g, '\r\n'))).toBe(lf);
+    expect(await fingerprint('cr', body.replace(/\n/g, '\r'))).toBe(lf);
+    expect(await fingerprint('trace', `Return-Path: <a@customer.test>\nDelivered-To: bob@example.test\nReceived: from mx by us;\n  Mon, 1 Jan 2024\n${body}`)).toBe(lf);
+    expect(await fingerprint('extra-newline', `${body}\n\n`)).toBe(lf);
+    expect(await fingerprint('other-body', body.replace('line two', 'line 2'))).not.toBe(lf);
+    expect(await fingerprint('other-id', body.replace('<x@y>', '<z@y>'))).not.toBe(lf);
+    // Junk without any header field must not collide with an empty message.
+    expect(await fingerprint('junk', '\u0001\u0002 no header here')).not.toBe(await fingerprint('empty', ''));
+  });
+
+  it('finds the header block with CR-only endings, an mbox From line, and none at all (fails on a misplaced body)', () => {
+    const cr = locateHead(Buffer.from('Subject: a\rFrom: b@c\r\rbody\r'), 28, 1024);
+    expect(cr).toMatchObject({ lineEnding: 'cr', complete: true, bodyOffset: 22 });
+    expect(parseFields(cr.block).map((f) => f.name)).toEqual(['subject', 'from']);
+    const mbox = locateHead(Buffer.from('From someone Mon Jan 1\nSubject: x\n\nbody'), 39, 1024);
+    expect(mbox.startOffset).toBe(23);
+    expect(parseFields(mbox.block)).toEqual([{ name: 'subject', value: 'x' }]);
+    const big = locateHead(Buffer.from(`Subject: x\n${'X-A: b\n'.repeat(500)}`), 100_000, 1024);
+    expect(big.complete).toBe(false);
+  });
+
+  it('classifies DSNs, delay reports, out-of-office replies and a postmaster writing real mail (fails on suppressing customer mail)', async () => {
+    const parse = async (name: string, text: string) => parseMessageFile({ file: file(name, text), dataDir: dir, limits: LIMITS });
+    const dsn = await parse('dsn', 'From: MAILER-DAEMON@mx.test\nSubject: Undelivered Mail\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nAction: failed\nStatus: 5.1.1\n\n--b\nContent-Type: text/rfc822-headers\n\nMessage-ID: <mw.1@example.test>\n\n--b--\n');
+    expect(classifyInbound(dsn)).toMatchObject({ kind: 'bounce', failure: true });
+    expect(dsn.quotedMessageIds).toContain('<mw.1@example.test>');
+    const delayed = await parse('delay', 'From: MAILER-DAEMON@mx.test\nSubject: Delayed Mail\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nAction: delayed\n\n--b--\n');
+    expect(classifyInbound(delayed)).toMatchObject({ kind: 'bounce', failure: false });
+    const ooo = await parse('ooo', 'From: x@customer.test\nSubject: Automatic reply: your case\n\nI am away.\n');
+    expect(classifyInbound(ooo).kind).toBe('auto_reply');
+    const postmaster = await parse('pm', 'From: postmaster@customer.test\nSubject: Please block my card\n\nThanks.\n');
+    expect(classifyInbound(postmaster).kind).toBe('normal');
+    const customer = await parse('normal', 'From: x@customer.test\nSubject: My payment bounced\n\nHelp.\n');
+    expect(classifyInbound(customer).kind).toBe('normal');
+  });
+
+  it('detects the language only among the pool languages, honouring Content-Language (fails on a language outside the pool)', () => {
+    const pl = 'Dzień dobry, moja karta została zablokowana i nie mogę płacić. Proszę o pomoc.';
+    const en = 'Hello, my card has been blocked and I cannot pay. Could you please help me?';
+    expect(detectLanguage({ contentLanguage: null, subject: '', text: pl }, ['en', 'pl'])).toBe('pl');
+    expect(detectLanguage({ contentLanguage: null, subject: '', text: en }, ['pl', 'en'])).toBe('en');
+    expect(detectLanguage({ contentLanguage: 'en', subject: '', text: pl }, ['pl', 'en'])).toBe('en');
+    expect(detectLanguage({ contentLanguage: 'de', subject: '', text: pl }, ['en', 'pl'])).toBe('pl');
+    expect(detectLanguage({ contentLanguage: null, subject: '', text: 'Guten Tag, meine Karte ist gesperrt.' }, ['pl', 'en'])).toMatch(/^(pl|en)$/);
+    expect(detectLanguage({ contentLanguage: null, subject: '', text: '' }, ['pl', 'en'])).toBe('pl');
+  });
+
+  it('raises priority by the highest matching rule, never lowers it (fails on a wrong priority)', () => {
+    const pool = { priority_rules: [{ subject_contains: 'Fraud', priority: 'high' }, { from_domain: 'vip.test', priority: 'urgent' }, { subject_contains: 'newsletter', priority: 'low' }] } as PoolConfig;
+    expect(priorityFor(pool, 'possible FRAUD', 'a@b.test')).toBe('high');
+    expect(priorityFor(pool, 'possible fraud', 'a@mail.vip.test')).toBe('urgent');
+    expect(priorityFor(pool, 'newsletter', 'a@b.test')).toBe('normal');
+    expect(priorityFor(pool, 'hello', null)).toBe('normal');
+  });
+
+  it('backs off exponentially with jitter up to the cap (fails on a hot reconnect loop)', () => {
+    const opts = { baseMs: 1000, capMs: 60_000 };
+    expect(backoffDelay(1, { ...opts, random: () => 0 })).toBe(500);
+    expect(backoffDelay(1, { ...opts, random: () => 1 })).toBe(1000);
+    expect(backoffDelay(4, { ...opts, random: () => 1 })).toBe(8000);
+    expect(backoffDelay(40, { ...opts, random: () => 1 })).toBe(60_000);
+    expect(backoffDelay(40, { ...opts, random: () => 0 })).toBe(30_000);
+  });
+
+  it('splits an mbox on its From lines only after a blank line (fails on splitting a body)', () => {
+    const mbox = Buffer.from('From a Mon\nSubject: 1\n\nbody\nFrom the start of a sentence\n\nFrom b Tue\nSubject: 2\n\nx\n');
+    expect(splitMbox(mbox).map((b) => b.toString().split('\n')[1])).toEqual(['Subject: 1', 'Subject: 2']);
+  });
+});
