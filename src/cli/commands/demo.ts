@@ -1,7 +1,7 @@
 // `mailwarden demo`: run the whole product locally and say what happened.
 import path from 'node:path';
 import type { Command } from 'commander';
-import { startDemo, type DemoAccount } from '../../setup/demo.js';
+import type { DemoAccount } from '../../setup/demo.js';
 import { paint, printJson, printLine } from '../output.js';
 import { action } from '../run.js';
 
@@ -15,6 +15,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden demo --once && export MAILWARDEN_CONFIG=$PWD/demo/mailwarden.yaml && mailwarden next --as anna')
     .action(
       action(async (opts: { dir: string; once?: boolean; json?: boolean }) => {
+        const { startDemo } = await import('../../setup/demo.js');
         const demo = await startDemo({ dir: opts.dir });
         if (opts.json) printJson(demo.account);
         else printAccount(demo.account, Boolean(opts.once));

@@ -2,8 +2,7 @@
 import type { Command } from 'commander';
 import { normaliseCaseId } from '../../cases/queries.js';
 import { usageError } from '../../errors.js';
-import { ParserPool } from '../../ingest/parse.js';
-import { reprocessCase, unparsedCases, type ReprocessResult } from '../../ingest/reprocess.js';
+import type { ReprocessResult } from '../../ingest/reprocess.js';
 import { withApp, type GlobalOptions } from '../app.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
@@ -21,6 +20,8 @@ export function register(program: Command): void {
         if (!caseArg && !opts.unparsed) throw usageError('EUSAGE', 'Name a case, or give --unparsed.');
         if (caseArg && opts.unparsed) throw usageError('EUSAGE', 'Give either a case or --unparsed, not both.');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
+          const { ParserPool } = await import('../../ingest/parse.js');
+          const { reprocessCase, unparsedCases } = await import('../../ingest/reprocess.js');
           const parsers = new ParserPool({ size: 1 });
           try {
             const ids = caseArg ? [normaliseCaseId(caseArg)] : await unparsedCases(db);

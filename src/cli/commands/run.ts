@@ -1,7 +1,6 @@
 // `mailwarden run`: the daemon. Logs are pino JSON lines on stderr (pretty on a terminal).
 import type { Command } from 'commander';
 import { findConfigPath } from '../../config/load.js';
-import { runDaemon } from '../../daemon/run.js';
 import type { GlobalOptions } from '../app.js';
 import { action } from '../run.js';
 
@@ -18,6 +17,7 @@ export function register(program: Command): void {
     .action(
       action(async (opts: { once?: boolean }) => {
         const global = program.opts<GlobalOptions>();
+        const { runDaemon } = await import('../../daemon/run.js');
         const code = await runDaemon({ configPath: findConfigPath(global.config), once: Boolean(opts.once) });
         // Everything is closed by now; should a library still hold a handle, do not hang on it.
         setTimeout(() => process.exit(code), 3_000).unref();
