@@ -114,34 +114,16 @@ export function logicalLines(block: Buffer): Buffer[] {
   return out.map((parts) => Buffer.concat(parts));
 }
 
-/** Splits a header block into fields, unfolding continuation lines; lines that are not fields are skipped. */
+/** Splits a header block into fields (continuation lines unfolded); lines that are not fields are skipped. */
 export function parseFields(block: Buffer): RawField[] {
   const fields: RawField[] = [];
-  let current: { name: string; parts: Buffer[] } | null = null;
-  const flush = () => {
-    if (!current) return;
-    const value = bytesToText(Buffer.concat(current.parts)).replace(/\s+/g, ' ').trim();
-    fields.push({ name: current.name, value });
-    current = null;
-  };
-  let pos = 0;
-  while (pos < block.length) {
-    const end = nextLineEnd(block, pos);
-    const line = block.subarray(pos, end.at);
-    pos = end.next;
-    if (line.length === 0) continue;
-    if ((line[0] === 0x20 || line[0] === 0x09) && current) {
-      (current as { parts: Buffer[] }).parts.push(Buffer.from(' '), line);
-      continue;
-    }
-    flush();
+  for (const line of logicalLines(block)) {
     const colon = line.indexOf(0x3a);
     if (colon <= 0) continue;
     const name = line.subarray(0, colon).toString('latin1').trim().toLowerCase();
     if (!/^[\x21-\x39\x3b-\x7e]+$/.test(name)) continue;
-    current = { name, parts: [line.subarray(colon + 1)] };
+    fields.push({ name, value: bytesToText(line.subarray(colon + 1)).replace(/\s+/g, ' ').trim() });
   }
-  flush();
   return fields;
 }
 

@@ -103,6 +103,20 @@ export interface MessageRecord {
   isAutoReply: boolean;
 }
 
+/** The `messages` columns taken from a parsed message's headers (ingest and reprocess alike). */
+export function headerColumns(m: ParsedMessage) {
+  return {
+    from_address: m.from?.address ?? null,
+    from_name: m.from?.name ?? null,
+    to_addresses: JSON.stringify(m.to.map((a) => a.address)),
+    cc_addresses: JSON.stringify(m.cc.map((a) => a.address)),
+    subject: m.subject,
+    message_id: m.messageId,
+    in_reply_to: m.inReplyTo,
+    references: m.references.length > 0 ? m.references.join(' ') : null,
+  };
+}
+
 export async function insertMessage(tx: Kysely<DB>, r: MessageRecord): Promise<number> {
   const m = r.parsed;
   const row = await tx
@@ -112,14 +126,7 @@ export async function insertMessage(tx: Kysely<DB>, r: MessageRecord): Promise<n
       kind: r.kind,
       at: r.at,
       author: null,
-      from_address: m.from?.address ?? null,
-      from_name: m.from?.name ?? null,
-      to_addresses: JSON.stringify(m.to.map((a) => a.address)),
-      cc_addresses: JSON.stringify(m.cc.map((a) => a.address)),
-      subject: m.subject,
-      message_id: m.messageId,
-      in_reply_to: m.inReplyTo,
-      references: m.references.length > 0 ? m.references.join(' ') : null,
+      ...headerColumns(m),
       text: m.text || placeholderText(m),
       raw_sha256: r.rawSha256,
       state: null,

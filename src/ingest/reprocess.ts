@@ -13,6 +13,7 @@ import type { ParsedMessage } from './message.js';
 import type { ParserPool } from './parse.js';
 import { parseLimits } from './pipeline.js';
 import { rawPath } from './raw-store.js';
+import { headerColumns } from './records.js';
 
 const PARSE_FLAGS = new Set(['unparsed', 'oversize', 'truncated']);
 
@@ -69,14 +70,7 @@ async function updateMessage(tx: Kysely<DB>, id: number, oldFlags: string, p: Pa
   await tx
     .updateTable('messages')
     .set({
-      from_address: p.from?.address ?? null,
-      from_name: p.from?.name ?? null,
-      to_addresses: JSON.stringify(p.to.map((a) => a.address)),
-      cc_addresses: JSON.stringify(p.cc.map((a) => a.address)),
-      subject: p.subject,
-      message_id: p.messageId,
-      in_reply_to: p.inReplyTo,
-      references: p.references.length > 0 ? p.references.join(' ') : null,
+      ...headerColumns(p),
       text: p.text,
       flags: JSON.stringify([...new Set([...kept, ...p.flags])]),
     })
