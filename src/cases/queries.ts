@@ -75,6 +75,8 @@ export interface MessageView {
   text: string;
   message_id: string | null;
   state: string | null;
+  /** bounce, auto_reply, feedback, unparsed, truncated… */
+  flags: string[];
   attachments: Array<{ name: string | null; type: string; size: number }>;
 }
 
@@ -122,6 +124,7 @@ export async function caseMessages(db: Kysely<DB>, caseId: string): Promise<Mess
     text: m.text,
     message_id: m.message_id,
     state: m.state,
+    flags: [...parseFlags(m.flags), ...(m.is_feedback ? ['feedback'] : []), ...(m.is_auto_reply ? ['auto_reply'] : [])].filter((f, i, all) => all.indexOf(f) === i),
     attachments: attachments
       .filter((a) => a.message_row_id === m.id)
       .map((a) => ({ name: a.filename, type: a.content_type, size: a.size })),

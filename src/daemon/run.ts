@@ -15,6 +15,7 @@ import { sweepTemp } from '../ingest/raw-store.js';
 import { createDrainerService, drainOnce } from '../outbound/drainer.js';
 import { createSchedulerService } from './schedule.js';
 import { Supervisor } from './supervisor.js';
+import { acquireDaemonLock, type DaemonLock } from './lock.js';
 import { cacheStatements } from './statement-cache.js';
 
 export interface DaemonOptions {
@@ -30,6 +31,13 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const first = requireConfig(opts.configPath);
   const log = opts.log ?? createLogger({ level: first.instance.log_level });
   const opened = await openDatabase({ dataDir: first.instance.data_dir });
+  let lock: DaemonLock;
+  try {
+    lock = acquireDaemonLock(first.instance.data_dir);
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
   cacheStatements(opened.sqlite);
   const parsers = new ParserPool({ size: 2, log });
   parsers.warm();
@@ -42,6 +50,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   } finally {
     await parsers.close();
     await opened.close();
+    lock.release();
   }
 }
 

@@ -6,7 +6,7 @@ import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changeCase } from '../../src/cases/history';
 import { rawPath } from '../../src/ingest/raw-store';
-import { startDaemon, type Daemon } from '../support/cli';
+import { cliJson, startDaemon, type Daemon } from '../support/cli';
 import { writeTestConfig, type TestConfig } from '../support/config';
 import { startDovecot, type DovecotInstance } from '../support/dovecot';
 import { appendMail, buildMail, fetchFlags } from '../support/imap';
@@ -217,6 +217,11 @@ describe('ingest from IMAP boxes', () => {
     // The assignee hears of it.
     const note = await waitFor(() => db.db.selectFrom('outbox').selectAll().where('case_id', '=', first.id).where('kind', '=', 'notification').executeTakeFirst(), { what: 'the staff notification' });
     expect(JSON.parse(note.to_addresses)).toEqual(['cody@staff.test']);
+    // show --json tells the out-of-office reply and the feedback apart from ordinary mail.
+    const shown = await cliJson(['show', first.id, '--config', cfg.configPath]);
+    const flagsOf = (id: string) => (shown.messages as Array<{ message_id: string; flags: string[] }>).find((m) => m.message_id === id)!.flags;
+    expect(flagsOf(ooo)).toContain('auto_reply');
+    expect(flagsOf(feedback)).toContain('feedback');
 
     // Closed 20 days ago: past the 14-day window, a new case linked to the old one.
     const longAgo = new Date(Date.now() - 20 * 86_400_000).toISOString();
