@@ -11,7 +11,7 @@ import { autoResponseRefusal } from '../../src/outbound/rfc3834';
 import { drainOnce } from '../../src/outbound/drainer';
 import { queueMail } from '../../src/outbound/queue';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
-import { factsFromRaw, insertCase, mail, outboundEnv, writeTemplate, type OutboundEnv } from './helpers';
+import { factsFromRaw, insertCase, mail, outboundEnv, writeTemplate, type OutboundEnv, replyInput } from './helpers';
 
 const SISIMAI = path.resolve(__dirname, '../../../shared/corpus/sisimai-set-of-emails');
 const hasCorpus = fs.existsSync(SISIMAI);
@@ -146,7 +146,11 @@ describe('auto-responses', () => {
   it('sends none to mailwarden’s own mail (a message it composed itself)', async () => {
     const caseId = await insertCase(env, { customer: uniqueCustomer() });
     const own = await writeTx(env.opened.db, (tx) =>
-      queueMail(tx, { config: env.config, caseId, kind: 'reply', template: 'reply', scope: {}, from: { address: 'carol@example.test' }, to: [{ address: 'alice@example.test' }], vars: { reply: { text: 'x' } }, messageKind: null }),
+      queueMail(tx, replyInput(env, caseId, {
+        from: { address: 'carol@example.test' },
+        to: [{ address: 'alice@example.test' }],
+        messageKind: null,
+      })),
     );
     const row = await env.opened.db.selectFrom('outbox').select('mime').where('id', '=', own.outboxId).executeTakeFirstOrThrow();
     await env.opened.db.deleteFrom('outbox').where('id', '=', own.outboxId).execute();

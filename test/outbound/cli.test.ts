@@ -6,7 +6,7 @@ import { writeTx } from '../../src/db/connection';
 import { queueMail } from '../../src/outbound/queue';
 import { cliJson, runCli } from '../support/cli';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
-import { insertCase, outboundEnv, type OutboundEnv } from './helpers';
+import { insertCase, outboundEnv, type OutboundEnv, replyInput } from './helpers';
 
 describe('mailwarden outbox', () => {
   let sink: SmtpSink;
@@ -27,7 +27,11 @@ describe('mailwarden outbox', () => {
   it('shows a 550 as failed in the outbox listing and on the case, and retries it on request', async () => {
     const caseId = await insertCase(env);
     const q = await writeTx(env.opened.db, (tx) =>
-      queueMail(tx, { config: env.config, caseId, kind: 'reply', template: 'reply', scope: {}, from: { address: 'alice@example.test' }, to: [{ address: 'gone@example.org' }], vars: { reply: { text: 'Hello.' } }, messageKind: 'outbound', author: 'sam' }),
+      queueMail(tx, replyInput(env, caseId, {
+        to: [{ address: 'gone@example.org' }],
+        vars: { reply: { text: 'Hello.' } },
+        author: 'sam',
+      })),
     );
     expect((await cli(['outbox', 'drain'])).code).toBe(0);
     expect((await cli(['outbox', 'drain'], { MAILWARDEN_CLOCK_OFFSET: '+2d' })).code).toBe(0);

@@ -9,7 +9,7 @@ import { queueMail } from '../../src/outbound/queue';
 import { LEASE_MS } from '../../src/outbound/drainer';
 import { BIN, REPO_ROOT, runCli, startDaemon } from '../support/cli';
 import { startSmtpSink, type SinkScript, type SmtpSink } from '../support/smtp-sink';
-import { insertCase, outboundEnv, type OutboundEnv } from './helpers';
+import { insertCase, outboundEnv, type OutboundEnv, replyInput } from './helpers';
 
 const ROWS = 200;
 
@@ -40,17 +40,10 @@ describe('kill -9 while the outbox drains', () => {
     return writeTx(env.opened.db, async (tx) => {
       const out: string[] = [];
       for (let i = 0; i < ROWS; i++) {
-        const q = await queueMail(tx, {
-          config: env.config,
-          caseId,
-          kind: 'reply',
-          template: 'reply',
-          scope: {},
-          from: { address: 'alice@example.test' },
+        const q = await queueMail(tx, replyInput(env, caseId, {
           to: [{ address: `customer${i}@example.org` }],
           vars: { reply: { text: `Answer number ${i}.` } },
-          messageKind: 'outbound',
-        });
+        }));
         out.push(q.messageId);
       }
       return out;

@@ -11,26 +11,20 @@ import { backoffMs, claimNext, drainOnce, LEASE_MS } from '../../src/outbound/dr
 import { rejectHeld, releaseHeld } from '../../src/outbound/outbox';
 import { startSmtpSink, type SinkScript, type SmtpSink } from '../support/smtp-sink';
 import { freePort } from '../support/ports';
-import { insertCase, outboundEnv, type OutboundEnv } from './helpers';
+import { insertCase, outboundEnv, type OutboundEnv, replyInput } from './helpers';
 
 let script: SinkScript | undefined;
 
 async function queueReply(env: OutboundEnv, caseId: string, kind = 'reply', state: 'queued' | 'held' = 'queued') {
   return writeTx(env.opened.db, (tx) =>
-    queueMail(tx, {
-      config: env.config,
-      caseId,
+    queueMail(tx, replyInput(env, caseId, {
       kind,
-      template: 'reply',
-      scope: {},
       from: { address: 'alice@example.test', name: 'Test Desk' },
-      to: [{ address: 'customer@example.org' }],
       vars: { reply: { text: 'Answer.' } },
-      messageKind: 'outbound',
       author: 'sam',
       state,
       ...(kind === 'auto_response' ? { autoSubmitted: 'auto-replied' as const } : {}),
-    }),
+    })),
   );
 }
 

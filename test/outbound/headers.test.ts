@@ -9,7 +9,7 @@ import { drainOnce } from '../../src/outbound/drainer';
 import { displayName, headerText, isValidAddress, safeMessageId, safeReferences, validAddress } from '../../src/outbound/headers';
 import { queueMail } from '../../src/outbound/queue';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
-import { factsFromRaw, insertCase, mail, outboundEnv, type OutboundEnv } from './helpers';
+import { factsFromRaw, insertCase, mail, outboundEnv, type OutboundEnv, replyInput } from './helpers';
 
 /** Header names of a raw message's top-level header block. */
 function headerNames(raw: Buffer): string[] {
@@ -92,17 +92,7 @@ describe('header injection through real mail', () => {
     const caseId = await insertCase(env);
     await expect(
       writeTx(env.opened.db, (tx) =>
-        queueMail(tx, {
-          config: env.config,
-          caseId,
-          kind: 'reply',
-          template: 'reply',
-          scope: {},
-          from: { address: 'alice@example.test' },
-          to: [{ address: 'eve@example.org\r\nBcc: victim@evil.example', name: 'Eve' }],
-          vars: { reply: { text: 'x' } },
-          messageKind: 'outbound',
-        }),
+        queueMail(tx, replyInput(env, caseId, { to: [{ address: 'eve@example.org\r\nBcc: victim@evil.example', name: 'Eve' }] })),
       ),
     ).rejects.toMatchObject({ code: 'EBADADDRESS', kind: 'data' });
   });
@@ -111,17 +101,11 @@ describe('header injection through real mail', () => {
     sink.reset();
     const caseId = await insertCase(env, { subject: 'Hi\r\nBcc: victim@evil.example', customerName: 'Eve\r\nBcc: victim@evil.example' });
     await writeTx(env.opened.db, (tx) =>
-      queueMail(tx, {
-        config: env.config,
-        caseId,
-        kind: 'reply',
-        template: 'reply',
-        scope: {},
+      queueMail(tx, replyInput(env, caseId, {
         from: { address: 'alice@example.test', name: 'Desk\r\nBcc: victim@evil.example' },
         to: [{ address: 'eve@example.org', name: 'Eve\r\nBcc: victim@evil.example' }],
         vars: { reply: { text: 'Body lines\r\nBcc: are fine in a body.' } },
-        messageKind: 'outbound',
-      }),
+      })),
     );
     await drainOnce({ config: env.config, db: env.opened.db, log: silentLogger() });
     const got = sink.messages[0]!;

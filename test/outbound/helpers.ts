@@ -9,6 +9,7 @@ import type { Config } from '../../src/config/types';
 import { openDatabase, writeTx, type Opened } from '../../src/db/connection';
 import { allocateCaseId } from '../../src/cases/ids';
 import { addMs, nowIso } from '../../src/clock';
+import type { QueueMailInput } from '../../src/outbound/queue';
 import type { InboundFacts } from '../../src/outbound/rfc3834';
 import { writeTestConfig, type TestConfig, type TestConfigOptions } from '../support/config';
 import { REPO_ROOT } from '../support/cli';
@@ -128,4 +129,20 @@ export function mail(headers: Record<string, string>, body = 'Hello,\nplease hel
   };
   const all = { ...base, ...headers };
   return Object.entries(all).filter(([, v]) => v !== '').map(([k, v]) => `${k}: ${v}`).join('\r\n') + '\r\n\r\n' + body.replace(/\n/g, '\r\n');
+}
+
+/** A reply from the test box to a customer on the case; each test overrides what it is about. */
+export function replyInput(env: OutboundEnv, caseId: string, over: Partial<QueueMailInput> = {}): QueueMailInput {
+  return {
+    config: env.config,
+    caseId,
+    kind: 'reply',
+    template: 'reply',
+    scope: {},
+    from: { address: 'alice@example.test' },
+    to: [{ address: 'customer@example.org' }],
+    vars: { reply: { text: 'x' } },
+    messageKind: 'outbound',
+    ...over,
+  };
 }

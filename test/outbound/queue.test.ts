@@ -4,7 +4,7 @@ import { simpleParser } from 'mailparser';
 import { writeTx } from '../../src/db/connection';
 import { queueMail } from '../../src/outbound/queue';
 import { MailwardenError } from '../../src/errors';
-import { insertCase, outboundEnv, writeTemplate, type OutboundEnv } from './helpers';
+import { insertCase, outboundEnv, writeTemplate, type OutboundEnv, replyInput } from './helpers';
 
 describe('queueMail', () => {
   let env: OutboundEnv;
@@ -22,20 +22,15 @@ describe('queueMail', () => {
   it('freezes a tagged, threaded reply with a random Message-ID and a messages row', async () => {
     const caseId = await insertCase(env, { subject: 'Card blocked', messageId: '<c1@example.org>' });
     const q = await writeTx(env.opened.db, (tx) =>
-      queueMail(tx, {
-        config: env.config,
-        caseId,
-        kind: 'reply',
-        template: 'reply',
+      queueMail(tx, replyInput(env, caseId, {
         scope: { pool: 'general', mailbox: 'support' },
         from: { address: 'alice@example.test', name: 'Test Desk' },
         to: [{ address: 'customer@example.org', name: 'Carla Customer' }],
         inReplyTo: '<c1@example.org>',
         references: ['<root@example.org>'],
         vars: { reply: { text: 'Your card works again & fine.' }, consultant: { footer_text: 'Sam' } },
-        messageKind: 'outbound',
         author: 'sam',
-      }),
+      })),
     );
     expect(q.messageId).toMatch(/^<mw\.[0-9a-f]{32}@example\.test>$/);
     expect(q.subject).toBe(`[${caseId}] Re: Card blocked`);
@@ -61,17 +56,10 @@ describe('queueMail', () => {
     writeTemplate(env, 'pools/general/reply.pl.hbs', 'Subject: Odp: {{case.subject}}\n\nDzień dobry, {{reply.text}}\n');
     const caseId = await insertCase(env, { subject: 'Karta', language: 'pl' });
     const q = await writeTx(env.opened.db, (tx) =>
-      queueMail(tx, {
-        config: env.config,
-        caseId,
-        kind: 'reply',
-        template: 'reply',
+      queueMail(tx, replyInput(env, caseId, {
         scope: { pool: 'general', mailbox: 'support' },
-        from: { address: 'alice@example.test' },
-        to: [{ address: 'customer@example.org' }],
         vars: { reply: { text: 'gotowe.' } },
-        messageKind: 'outbound',
-      }),
+      })),
     );
     expect(q.subject).toBe(`[${caseId}] Odp: Karta`);
     expect(q.text).toBe('Dzień dobry, gotowe.\n');
@@ -81,18 +69,10 @@ describe('queueMail', () => {
     const caseId = await insertCase(env);
     const jpeg = Buffer.from('/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////////////////////////////////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQABPxA=', 'base64');
     const q = await writeTx(env.opened.db, (tx) =>
-      queueMail(tx, {
-        config: env.config,
-        caseId,
-        kind: 'reply',
-        template: 'reply',
-        scope: {},
-        from: { address: 'alice@example.test' },
-        to: [{ address: 'customer@example.org' }],
+      queueMail(tx, replyInput(env, caseId, {
         vars: { reply: { text: 'See <below>' } },
         attachments: [{ filename: 'footer.jpg', content: jpeg, contentType: 'image/jpeg', cid: 'footer@mailwarden' }],
-        messageKind: 'outbound',
-      }),
+      })),
     );
     const row = await outboxRow(q.outboxId);
     expect(row.mime.toString()).toMatch(/multipart\/related/);
@@ -108,17 +88,7 @@ describe('queueMail', () => {
     const caseId = await insertCase(env);
     const before = await env.opened.db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     const attempt = writeTx(env.opened.db, (tx) =>
-      queueMail(tx, {
-        config: env.config,
-        caseId,
-        kind: 'reply',
-        template: 'reply',
-        scope: {},
-        from: { address: 'alice@example.test' },
-        to: [{ address: 'victim@example.org\r\nBcc: everyone@example.org' }],
-        vars: { reply: { text: 'x' } },
-        messageKind: 'outbound',
-      }),
+      queueMail(tx, replyInput(env, caseId, { to: [{ address: 'victim@example.org\r\nBcc: everyone@example.org' }] })),
     );
     await expect(attempt).rejects.toBeInstanceOf(MailwardenError);
     await expect(attempt).rejects.toMatchObject({ kind: 'data', code: 'EBADADDRESS' });

@@ -9,7 +9,7 @@ import { queueMail } from '../../src/outbound/queue';
 import { createDrainerService } from '../../src/outbound/drainer';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
 import { waitFor } from '../support/wait';
-import { insertCase, outboundEnv, type OutboundEnv } from './helpers';
+import { insertCase, outboundEnv, type OutboundEnv, replyInput } from './helpers';
 
 describe('drainer service', () => {
   let sink: SmtpSink;
@@ -25,7 +25,7 @@ describe('drainer service', () => {
 
   async function queue(caseId: string) {
     return writeTx(env.opened.db, (tx) =>
-      queueMail(tx, { config: env.config, caseId, kind: 'reply', template: 'reply', scope: {}, from: { address: 'alice@example.test' }, to: [{ address: 'customer@example.org' }], vars: { reply: { text: 'Hi.' } }, messageKind: 'outbound' }),
+      queueMail(tx, replyInput(env, caseId, { vars: { reply: { text: 'Hi.' } } })),
     );
   }
 
