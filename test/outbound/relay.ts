@@ -6,6 +6,7 @@ import nodemailer from 'nodemailer';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { simpleParser } from 'mailparser';
 import type { DovecotInstance } from '../support/dovecot';
+import { listenOnFreePort, readAll } from '../support/smtp-sink';
 
 export interface RelayedMail {
   from: string;
@@ -24,15 +25,6 @@ export interface Relay {
   /** Makes `address` answer every message delivered to it, naively. */
   addVacationResponder(address: string): void;
   stop(): Promise<void>;
-}
-
-function readAll(stream: SMTPServerDataStream): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.once('end', () => resolve(Buffer.concat(chunks)));
-    stream.once('error', reject);
-  });
 }
 
 export async function startRelay(dovecot: DovecotInstance): Promise<Relay> {
@@ -83,14 +75,7 @@ export async function startRelay(dovecot: DovecotInstance): Promise<Relay> {
     },
   });
   server.on('error', () => {});
-  const port = await new Promise<number>((resolve, reject) => {
-    server.server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const addr = server.server.address();
-      if (addr === null || typeof addr === 'string') reject(new Error('relay: no TCP address'));
-      else resolve(addr.port);
-    });
-  });
+  const port = await listenOnFreePort(server, 'relay');
   return {
     host: '127.0.0.1',
     port,

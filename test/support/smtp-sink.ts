@@ -50,7 +50,8 @@ class SmtpReply extends Error {
   }
 }
 
-function readAll(stream: SMTPServerDataStream): Promise<Buffer> {
+/** The whole DATA stream of one message. */
+export function readAll(stream: SMTPServerDataStream): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     stream.on('data', (c: Buffer) => chunks.push(c));
@@ -99,15 +100,7 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
     // Client-side resets etc. are reported here; without a listener they would crash the test.
   });
 
-  // Listen on port 0 directly: no race between picking and binding a port.
-  const port = await new Promise<number>((resolve, reject) => {
-    server.server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const addr = server.server.address();
-      if (addr === null || typeof addr === 'string') reject(new Error('smtp sink: no TCP address'));
-      else resolve(addr.port);
-    });
-  });
+  const port = await listenOnFreePort(server, 'smtp sink');
 
   return {
     host: '127.0.0.1',
@@ -132,4 +125,16 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Listens on 127.0.0.1 port 0 directly (no race between picking and binding a port); returns the port. */
+export function listenOnFreePort(server: SMTPServer, what: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const addr = server.server.address();
+      if (addr === null || typeof addr === 'string') reject(new Error(`${what}: no TCP address`));
+      else resolve(addr.port);
+    });
+  });
 }
