@@ -5,7 +5,8 @@ import { addMs, nowIso } from '../clock.js';
 import type { Config } from '../config/types.js';
 import type { CaseStatus, DB, MessageKind } from '../db/schema.js';
 import { usageError } from '../errors.js';
-import { DEADLINE_RUNNING, caseView, caseViews, parseFlags, type CaseRow, type CaseView } from './view.js';
+import { DEADLINE_RUNNING, caseView, caseViews, type CaseRow, type CaseView } from './view.js';
+import { parseJsonList } from '../db/json-columns.js';
 
 export const STATUSES: readonly CaseStatus[] = ['received', 'in_progress', 'under_consultation', 'postponed', 'solved', 'closed'];
 
@@ -118,13 +119,13 @@ export async function caseMessages(db: Kysely<DB>, caseId: string): Promise<Mess
     id: m.id,
     kind: m.kind,
     from: m.from_address ?? m.author,
-    to: parseFlags(m.to_addresses),
+    to: parseJsonList(m.to_addresses),
     subject: m.subject,
     at: m.at,
     text: m.text,
     message_id: m.message_id,
     state: m.state,
-    flags: [...parseFlags(m.flags), ...(m.is_feedback ? ['feedback'] : []), ...(m.is_auto_reply ? ['auto_reply'] : [])].filter((f, i, all) => all.indexOf(f) === i),
+    flags: [...parseJsonList(m.flags), ...(m.is_feedback ? ['feedback'] : []), ...(m.is_auto_reply ? ['auto_reply'] : [])].filter((f, i, all) => all.indexOf(f) === i),
     attachments: attachments
       .filter((a) => a.message_row_id === m.id)
       .map((a) => ({ name: a.filename, type: a.content_type, size: a.size })),

@@ -3,6 +3,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { now } from '../clock.js';
 import type { CasesTable, CaseStatus, DB } from '../db/schema.js';
+import { parseJsonList } from '../db/json-columns.js';
 
 export type CaseRow = Selectable<CasesTable>;
 
@@ -35,16 +36,6 @@ export const DEADLINE_RUNNING: readonly CaseStatus[] = ['received', 'in_progress
 
 export function isOverdue(row: Pick<CaseRow, 'status' | 'deadline_at'>, at: Date = now()): boolean {
   return DEADLINE_RUNNING.includes(row.status) && Date.parse(row.deadline_at) < at.getTime();
-}
-
-export function parseFlags(text: string | null | undefined): string[] {
-  if (!text) return [];
-  try {
-    const value: unknown = JSON.parse(text);
-    return Array.isArray(value) ? value.map(String) : [];
-  } catch {
-    return [];
-  }
 }
 
 /** Case views for rows, in the same order. */
@@ -96,7 +87,7 @@ export function toCaseView(
     received_at: row.received_at,
     deadline_at: row.deadline_at,
     overdue: isOverdue(row, at),
-    flags: parseFlags(row.flags),
+    flags: parseJsonList(row.flags),
     labels,
     consultation: consultation
       ? { dept: consultation.dept_id, deadline_at: consultation.deadline_at, overdue: Date.parse(consultation.deadline_at) < at.getTime() }

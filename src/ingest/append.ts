@@ -13,6 +13,7 @@ import type { Classification } from './classify.js';
 import type { ParsedMessage } from './message.js';
 import { insertMessage } from './records.js';
 import { addParticipant, isParticipant, type CaseRow } from './thread.js';
+import { parseJsonList } from '../db/json-columns.js';
 
 const CLOSED = new Set(['solved', 'closed']);
 const QUOTE_CHARS = 2_000;
@@ -69,7 +70,7 @@ export async function appendToCase(tx: Kysely<DB>, input: AppendInput): Promise<
     await changeCase(tx, caseId, 'system', { status: 'in_progress', remind_at: null }, { at });
   }
   if (kind === 'consult_in' && !autoReply) await endConsultation(tx, caseRow, dept?.id ?? null, at);
-  const caseFlags = parseFlags(caseRow.flags);
+  const caseFlags = parseJsonList(caseRow.flags);
   const missing = parsed.flags.filter((f) => f === 'unparsed' || f === 'oversize').filter((f) => !caseFlags.includes(f));
   if (missing.length > 0) await changeCase(tx, caseId, 'system', { flags: JSON.stringify([...caseFlags, ...missing]) }, { at });
 
@@ -124,13 +125,4 @@ function quote(text: string): string {
     .split('\n')
     .map((l) => `> ${l}`)
     .join('\n');
-}
-
-function parseFlags(text: string): string[] {
-  try {
-    const v: unknown = JSON.parse(text);
-    return Array.isArray(v) ? v.map(String) : [];
-  } catch {
-    return [];
-  }
 }

@@ -14,6 +14,7 @@ import type { ParserPool } from './parse.js';
 import { parseLimits } from './pipeline.js';
 import { rawPath } from './raw-store.js';
 import { headerColumns } from './records.js';
+import { parseJsonList } from '../db/json-columns.js';
 
 const PARSE_FLAGS = new Set(['unparsed', 'oversize', 'truncated']);
 
@@ -66,7 +67,7 @@ export async function reprocessCase(db: Db, config: Config, parsers: ParserPool,
 }
 
 async function updateMessage(tx: Kysely<DB>, id: number, oldFlags: string, p: ParsedMessage): Promise<void> {
-  const kept = parseList(oldFlags).filter((f) => !PARSE_FLAGS.has(f));
+  const kept = parseJsonList(oldFlags).filter((f) => !PARSE_FLAGS.has(f));
   await tx
     .updateTable('messages')
     .set({
@@ -89,7 +90,7 @@ async function updateCase(tx: Kysely<DB>, caseId: string, results: ParsedMessage
   const row = await tx.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirstOrThrow();
   const at = nowIso();
   const parseFlags = new Set(results.flatMap((r) => r.flags));
-  const flags = [...parseList(row.flags).filter((f) => !PARSE_FLAGS.has(f)), ...parseFlags];
+  const flags = [...parseJsonList(row.flags).filter((f) => !PARSE_FLAGS.has(f)), ...parseFlags];
   const first = results[0];
   await changeCase(tx, caseId, 'system', { flags: JSON.stringify(flags), ...(row.subject === '' && first?.subject ? { subject: first.subject } : {}) }, { at });
   if (row.customer_address === '' && first?.from) {
@@ -99,13 +100,4 @@ async function updateCase(tx: Kysely<DB>, caseId: string, results: ParsedMessage
   }
   await recordEvent(tx, { caseId, actor: 'system', kind: 'reprocessed', at, data: summary });
   return flags;
-}
-
-function parseList(text: string): string[] {
-  try {
-    const v: unknown = JSON.parse(text);
-    return Array.isArray(v) ? v.map(String) : [];
-  } catch {
-    return [];
-  }
 }
