@@ -4,6 +4,7 @@
 import type { CaseDetail, HistoryView, MessageView, ViewerView } from '../cases/queries.js';
 import { STAFF_KINDS } from '../cases/queries.js';
 import type { CaseView } from '../cases/view.js';
+import { formatInZone } from '../time-format.js';
 import { formatTable, paint } from './output.js';
 
 export const OVERDUE_MARK = '⚠ OVERDUE';
@@ -13,12 +14,7 @@ export function localTime(iso: string | null, timeZone: string): string {
   if (!iso) return '-';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
-      .formatToParts(d)
-      .map((p) => [p.type, p.value]),
-  );
-  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+  return formatInZone(d, timeZone, false);
 }
 
 function clip(text: string, max: number): string {

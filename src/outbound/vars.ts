@@ -6,37 +6,16 @@ import type { CasesTable, DB } from '../db/schema.js';
 import { caseTag } from '../cases/ids.js';
 import { usageError } from '../errors.js';
 import { headerText } from './headers.js';
+import { formatInZone } from '../time-format.js';
 
 export type CaseRow = Selectable<CasesTable>;
-
-// Building an Intl formatter costs far more than using one; one per zone is kept.
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatterFor(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-GB', {
-      timeZone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-      timeZoneName: 'short',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
 
 /** `2026-11-24 17:00 CET` in the instance's timezone; '' for null. */
 export function formatLocal(iso: string | null | undefined, timeZone: string): string {
   if (!iso) return '';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return '';
-  const parts = Object.fromEntries(formatterFor(timeZone).formatToParts(d).map((p) => [p.type, p.value]));
-  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${parts.timeZoneName}`;
+  return formatInZone(d, timeZone, true);
 }
 
 /** The subject without this case's own tag(s), so templates can put the tag in front once. */
