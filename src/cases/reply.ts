@@ -8,7 +8,7 @@ import { nowIso } from '../clock.js';
 import type { CaseStatus, DB } from '../db/schema.js';
 import type { Config, ConsultantConfig } from '../config/types.js';
 import { dataError, usageError } from '../errors.js';
-import { queueMail } from '../outbound/queue.js';
+import { boxSender, queueMail } from '../outbound/queue.js';
 import { checkMayWorkOn } from './actors.js';
 import { describe, type FileAttachment } from './attachments.js';
 import { changeCase, recordEvent } from './history.js';
@@ -125,7 +125,7 @@ export async function replyToCase(tx: Kysely<DB>, config: Config, actor: Consult
     kind: 'reply',
     template: 'reply',
     scope: { pool: row.pool_id, mailbox: mailbox.id },
-    from: { address: mailbox.address, name: mailbox.name ?? config.instance.name },
+    from: boxSender(config, mailbox),
     to: [{ address: row.customer_address, ...(row.customer_name ? { name: row.customer_name } : {}) }],
     inReplyTo: thread.inReplyTo,
     references: thread.references,

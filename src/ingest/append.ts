@@ -8,7 +8,7 @@ import type { Config, MailboxConfig } from '../config/types.js';
 import type { DB, MessageKind } from '../db/schema.js';
 import { changeCase, recordEvent } from '../cases/history.js';
 import { MailwardenError } from '../errors.js';
-import { queueMail } from '../outbound/queue.js';
+import { boxSender, queueMail } from '../outbound/queue.js';
 import type { Classification } from './classify.js';
 import type { ParsedMessage } from './message.js';
 import { insertMessage } from './records.js';
@@ -102,7 +102,7 @@ async function notifyAssignee(tx: Kysely<DB>, input: AppendInput, title: string)
       kind: 'notification',
       template: 'staff-notification',
       scope: { pool: caseRow.pool_id, mailbox: box.id },
-      from: { address: box.address, name: box.name ?? config.instance.name },
+      from: boxSender(config, box),
       to: [{ address: consultant.email, name: consultant.name }],
       vars: {
         consultant: { id: consultant.id, name: consultant.name, email: consultant.email },

@@ -8,7 +8,7 @@ import { addMs, nowIso } from '../clock.js';
 import { recordEvent } from '../cases/history.js';
 import { MailwardenError } from '../errors.js';
 import { isValidAddress } from './headers.js';
-import { queueMail } from './queue.js';
+import { boxSender, queueMail } from './queue.js';
 import { autoResponseRefusal, type InboundFacts } from './rfc3834.js';
 
 export type { InboundFacts } from './rfc3834.js';
@@ -90,7 +90,7 @@ export async function maybeQueueAutoResponse(tx: Kysely<DB>, input: AutoResponse
       kind: 'auto_response',
       template: decision.template,
       scope: { pool: mailbox.pool, mailbox: mailbox.id },
-      from: { address: mailbox.address, name: mailbox.name ?? config.instance.name },
+      from: boxSender(config, mailbox),
       to: [{ address: inbound.from!.address, ...(inbound.from!.name ? { name: inbound.from!.name } : {}) }],
       inReplyTo: inbound.messageId,
       references: inbound.references,

@@ -3,7 +3,7 @@
 // transaction. If that transaction rolls back, no mail exists; if it commits, the drainer sends
 // exactly these bytes (DESIGN: a message's way out).
 import type { Kysely } from 'kysely';
-import type { Config } from '../config/types.js';
+import type { Config, MailboxConfig } from '../config/types.js';
 import type { DB, MessageKind } from '../db/schema.js';
 import { now, nowIso } from '../clock.js';
 import { caseTag } from '../cases/ids.js';
@@ -11,6 +11,11 @@ import { composeMessage, newMessageId, type OutgoingAttachment } from './compose
 import { headerText, safeMailbox, safeMessageId, safeReferences, type Mailbox } from './headers.js';
 import { renderTemplate } from './render.js';
 import { mergeVars, standardVars } from './vars.js';
+
+/** The From of mail sent from a supervised box: its address, named after the box or else the instance. */
+export function boxSender(config: Config, box: MailboxConfig): { address: string; name: string } {
+  return { address: box.address, name: box.name ?? config.instance.name };
+}
 
 export interface QueueMailInput {
   config: Config;
