@@ -17,3 +17,50 @@ export function createLogger(opts: { level?: string; pretty?: boolean; name?: st
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/**
+ * Lifecycle events. Every log line that marks a step in the daemon's life carries a stable
+ * `event` field from this list: operators alert on it and tests match it, so the prose beside it
+ * may be reworded freely.
+ */
+export type LogEvent =
+  | 'daemon.ready'
+  | 'daemon.stopping'
+  | 'daemon.stopped'
+  | 'daemon.once_finished'
+  | 'config.reloaded'
+  | 'config.reload_rejected'
+  | 'service.start_failed'
+  | 'service.reload_failed'
+  | 'service.stop_failed'
+  | 'mailbox.connected'
+  | 'mailbox.login_failed'
+  | 'mailbox.connection_failed'
+  | 'mailbox.sync_failed'
+  | 'mailbox.synced'
+  | 'mailbox.uidvalidity_changed'
+  | 'mailbox.mark_failed'
+  | 'mailbox.marks_repaired'
+  | 'mailbox.stop_timeout'
+  | 'listener.ready'
+  | 'listener.error'
+  | 'listener.delivery_failed'
+  | 'ingest.accepted'
+  | 'ingest.accept_failed'
+  | 'outbox.drainer_started'
+  | 'outbox.drainer_stopped'
+  | 'outbox.drainer_error'
+  | 'outbox.sent'
+  | 'outbox.deferred'
+  | 'outbox.failed'
+  | 'outbox.lease_lost'
+  | 'outbox.drained'
+  | 'scheduler.started'
+  | 'scheduler.tick'
+  | 'scheduler.case_failed'
+  | 'scheduler.job_failed';
+
+/** The fields of a lifecycle log line: `log.info(logEvent('daemon.ready', {…}), 'daemon ready')`. */
+export function logEvent(event: LogEvent, fields: Record<string, unknown> = {}): Record<string, unknown> {
+  return { event, ...fields };
+}

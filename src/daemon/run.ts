@@ -6,7 +6,7 @@
 import { loadConfig, formatIssue, requireConfig } from '../config/load.js';
 import type { Config, MailboxConfig } from '../config/types.js';
 import { openDatabase } from '../db/connection.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, logEvent, type Logger } from '../log.js';
 import { createImapWorker } from '../ingest/imap-worker.js';
 import { Listener } from '../ingest/listener.js';
 import { ParserPool } from '../ingest/parse.js';
@@ -62,11 +62,11 @@ async function runOnce(ctx: IngestContext): Promise<number> {
       await createImapWorker(ctx, box).syncOnce();
     } catch (err) {
       failed++;
-      ctx.log.error({ mailbox: box.id, err: (err as Error).message }, 'mailbox sync failed');
+      ctx.log.error(logEvent('mailbox.sync_failed', { mailbox: box.id, err: (err as Error).message }), 'mailbox sync failed');
     }
   }
   await drainOnce({ config, db: ctx.db, log: ctx.log });
-  ctx.log.info({ mailboxes: config.mailboxes.length, failed }, 'run --once finished');
+  ctx.log.info(logEvent('daemon.once_finished', { mailboxes: config.mailboxes.length, failed }), 'run --once finished');
   return failed > 0 ? 69 : 0;
 }
 
@@ -91,7 +91,7 @@ async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => v
   await supervisor.add(createDrainerService(services));
   await supervisor.add(createSchedulerService(services));
   log.info(
-    { mailboxes: ctx.getConfig().mailboxes.map((m) => m.id), listener: (listener as Listener | null)?.bound ?? null, services: supervisor.names() },
+    logEvent('daemon.ready', { mailboxes: ctx.getConfig().mailboxes.map((m) => m.id), listener: (listener as Listener | null)?.bound ?? null, services: supervisor.names() }),
     'daemon ready',
   );
 
@@ -99,12 +99,12 @@ async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => v
     const old = ctx.getConfig();
     const result = loadConfig(old.sourcePath);
     if (!result.config) {
-      log.error({ issues: result.issues.map(formatIssue) }, 'the new configuration is invalid; keeping the old one');
+      log.error(logEvent('config.reload_rejected', { issues: result.issues.map(formatIssue) }), 'the new configuration is invalid; keeping the old one');
       return;
     }
     const next = result.config;
     if (next.instance.data_dir !== old.instance.data_dir) {
-      log.error({ data_dir: next.instance.data_dir }, 'instance.data_dir cannot change while running; keeping the old configuration');
+      log.error(logEvent('config.reload_rejected', { data_dir: next.instance.data_dir }), 'instance.data_dir cannot change while running; keeping the old configuration');
       return;
     }
     setConfig(next);
@@ -116,17 +116,17 @@ async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => v
       changes.push('listener');
     }
     await supervisor.reloadAll(next);
-    log.info({ changes, services: supervisor.names() }, 'configuration reloaded');
+    log.info(logEvent('config.reloaded', { changes, services: supervisor.names() }), 'configuration reloaded');
   };
 
   const code = await new Promise<number>((resolve) => {
     let reloading = Promise.resolve();
     const onHup = () => {
-      reloading = reloading.then(reload).catch((err: Error) => log.error({ err: err.message }, 'reload failed'));
+      reloading = reloading.then(reload).catch((err: Error) => log.error(logEvent('config.reload_rejected', { err: err.message }), 'reload failed'));
     };
     const now = () => process.exit(1);
     const onStop = (signal: NodeJS.Signals) => {
-      log.info({ signal }, 'stopping: finishing the work in hand');
+      log.info(logEvent('daemon.stopping', { signal }), 'stopping: finishing the work in hand');
       process.off('SIGHUP', onHup).off('SIGTERM', onStop).off('SIGINT', onStop);
       // A second signal while stopping means "now".
       process.once('SIGTERM', now).once('SIGINT', now);
@@ -135,7 +135,7 @@ async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => v
     process.on('SIGHUP', onHup).on('SIGTERM', onStop).on('SIGINT', onStop);
   });
   await supervisor.stopAll();
-  log.info('daemon stopped');
+  log.info(logEvent('daemon.stopped'), 'daemon stopped');
   return code;
 }
 

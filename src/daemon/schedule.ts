@@ -4,6 +4,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Config } from '../config/types.js';
 import { notifyOverdueCases, wakeDueReminders, type JobResult } from '../cases/schedule-jobs.js';
 import type { Service, ServiceFactory } from './service.js';
+import { logEvent } from '../log.js';
 
 export const createSchedulerService: ServiceFactory = (ctx) => {
   let config: Config = ctx.config;
@@ -16,9 +17,11 @@ export const createSchedulerService: ServiceFactory = (ctx) => {
     const p = fn().then(
       (r) => {
         if (r.handled.length) ctx.log.info({ job: name, cases: r.handled }, `${name}: ${r.handled.length} case(s)`);
-        for (const f of r.failed) ctx.log.error({ job: name, caseId: f.caseId, err: f.error }, `${name} failed for ${f.caseId}`);
+        for (const f of r.failed) ctx.log.error(logEvent('scheduler.case_failed', { job: name, caseId: f.caseId, err: f.error }), `${name} failed for ${f.caseId}`);
+        // Tests (and a curious admin at debug level) see that a tick ran, not only what it did.
+        ctx.log.debug(logEvent('scheduler.tick', { job: name, handled: r.handled.length, failed: r.failed.length }), `${name} tick`);
       },
-      (err: unknown) => ctx.log.error({ job: name, err: (err as Error).message }, `${name} failed`),
+      (err: unknown) => ctx.log.error(logEvent('scheduler.job_failed', { job: name, err: (err as Error).message }), `${name} failed`),
     );
     running.add(p);
     try {
@@ -46,7 +49,7 @@ export const createSchedulerService: ServiceFactory = (ctx) => {
     async start() {
       stopping = false;
       schedule();
-      ctx.log.info({ reminders: config.schedule.reminders, overdue: config.schedule.overdue_check }, 'scheduler started');
+      ctx.log.info(logEvent('scheduler.started', { reminders: config.schedule.reminders, overdue: config.schedule.overdue_check }), 'scheduler started');
     },
     async stop() {
       stopping = true;

@@ -2,7 +2,7 @@
 // does not stop the others), stops them all together (each finishing what it has in hand), and
 // swaps single services when a reload changes them.
 import type { Config } from '../config/types.js';
-import type { Logger } from '../log.js';
+import { logEvent, type Logger } from '../log.js';
 import type { Service } from './service.js';
 
 export class Supervisor {
@@ -25,7 +25,7 @@ export class Supervisor {
       this.services.set(service.name, service);
       return true;
     } catch (err) {
-      this.log.error({ service: service.name, err: (err as Error).message }, 'service failed to start');
+      this.log.error(logEvent('service.start_failed', { service: service.name, err: (err as Error).message }), 'service failed to start');
       return false;
     }
   }
@@ -50,7 +50,7 @@ export class Supervisor {
       try {
         await service.reload(config);
       } catch (err) {
-        this.log.error({ service: service.name, err: (err as Error).message }, 'service failed to reload');
+        this.log.error(logEvent('service.reload_failed', { service: service.name, err: (err as Error).message }), 'service failed to reload');
       }
     }
   }
@@ -59,7 +59,7 @@ export class Supervisor {
     try {
       await service.stop();
     } catch (err) {
-      this.log.error({ service: service.name, err: (err as Error).message }, 'service failed to stop cleanly');
+      this.log.error(logEvent('service.stop_failed', { service: service.name, err: (err as Error).message }), 'service failed to stop cleanly');
     }
   }
 }

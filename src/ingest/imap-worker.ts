@@ -9,6 +9,7 @@ import type { MailboxConfig } from '../config/types.js';
 import type { Service } from '../daemon/service.js';
 import { backoffDelay, sleepUnlessAborted, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { acceptPrepared, prepareMessage, type IngestContext, type Prepared } from './pipeline.js';
+import { logEvent } from '../log.js';
 
 /** Messages up to this size are fetched in batches into memory; larger ones are streamed to disk. */
 const SMALL_MESSAGE = 1024 * 1024;
@@ -62,7 +63,7 @@ export class ImapWorker implements Service {
     // Nothing is in hand while connecting: do not wait for a dead server's timeout.
     if (this.connecting) this.client?.close();
     const timer = setTimeout(() => {
-      this.log.warn('the IMAP server does not answer; closing the connection to stop');
+      this.log.warn(logEvent('mailbox.stop_timeout'), 'the IMAP server does not answer; closing the connection to stop');
       this.client?.close();
     }, STOP_GRACE_MS);
     await this.running;
@@ -91,7 +92,7 @@ export class ImapWorker implements Service {
         const e = err as Error & { code?: string; responseText?: string; authenticationFailed?: boolean };
         const level = e.authenticationFailed || this.failures > 3 ? 'error' : 'warn';
         this.log[level](
-          { err: e.message, code: e.code, server: e.responseText, failures: this.failures, retry_in_ms: delay },
+          logEvent(e.authenticationFailed ? 'mailbox.login_failed' : 'mailbox.connection_failed', { err: e.message, code: e.code, server: e.responseText, failures: this.failures, retry_in_ms: delay }),
           e.authenticationFailed ? 'mailbox login failed; retrying' : 'mailbox connection failed; retrying',
         );
         await this.recordError(`${e.message}${e.responseText ? ` (${e.responseText})` : ''}`);
@@ -129,13 +130,15 @@ export class ImapWorker implements Service {
       const uidvalidity = Number(opened.uidValidity);
       await this.checkUidValidity(uidvalidity);
       await this.prepareMarking(client);
-      this.log.info({ folder: imap.folder, uidvalidity, exists: opened.exists, idle: this.idleAvailable(client) }, 'mailbox connected');
+      this.log.info(logEvent('mailbox.connected', { folder: imap.folder, uidvalidity, exists: opened.exists, idle: this.idleAvailable(client) }), 'mailbox connected');
       this.failures = 0;
       await this.recordError(null);
       await this.catchUpMarks(client);
       while (!this.stopping) {
         this.woken = false;
         await this.sync(client, uidvalidity);
+        // A finished pass, at debug level: proves to a reader (and the tests) that the box was looked at.
+        this.log.debug(logEvent('mailbox.synced', { last_uid: await this.lastUid() }), 'mailbox synced');
         if (closed) throw new Error('connection closed by the server');
         if (once || this.stopping) break;
         if (!this.woken) await this.waitForMail(client);
@@ -179,7 +182,7 @@ export class ImapWorker implements Service {
       return state;
     });
     if (previous && previous.uidvalidity !== null && previous.uidvalidity !== uidvalidity) {
-      this.log.warn({ previous: previous.uidvalidity, uidvalidity, last_uid: previous.last_uid }, 'UIDVALIDITY changed: rescanning the whole folder');
+      this.log.warn(logEvent('mailbox.uidvalidity_changed', { previous: previous.uidvalidity, uidvalidity, last_uid: previous.last_uid }), 'UIDVALIDITY changed: rescanning the whole folder');
     }
   }
 
@@ -268,7 +271,7 @@ export class ImapWorker implements Service {
       if (mark.mode === 'keyword') await client.messageFlagsAdd(uids.join(','), [mark.keyword], { uid: true });
       else await client.messageMove(uids.join(','), mark.folder, { uid: true });
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, uids: uids.length }, 'marking processed mail on the server failed');
+      this.log.warn(logEvent('mailbox.mark_failed', { err: (err as Error).message, uids: uids.length }), 'marking processed mail on the server failed');
     }
   }
 
@@ -281,7 +284,7 @@ export class ImapWorker implements Service {
     const found = await client.search(query, { uid: true });
     const uids = (found || []).filter((u) => u <= last);
     if (uids.length > 0) {
-      this.log.info({ count: uids.length }, 'marking processed mail left unmarked');
+      this.log.info(logEvent('mailbox.marks_repaired', { count: uids.length }), 'marking processed mail left unmarked');
       await this.mark(client, uids);
     }
   }

@@ -9,6 +9,7 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 's
 import type { ListenerConfig, MailboxConfig } from '../config/types.js';
 import type { Service } from '../daemon/service.js';
 import { acceptPrepared, prepareMessage, type IngestContext } from './pipeline.js';
+import { logEvent } from '../log.js';
 
 type SmtpError = Error & { responseCode?: number };
 
@@ -64,7 +65,7 @@ export class Listener implements Service {
         void work.finally(() => this.inFlight.delete(work));
       },
     });
-    server.on('error', (err) => this.ctx.log.error({ err: err.message, listener: this.settings.protocol }, 'listener error'));
+    server.on('error', (err) => this.ctx.log.error(logEvent('listener.error', { err: err.message, listener: this.settings.protocol }), 'listener error'));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       server.server.once('error', onError);
@@ -76,7 +77,7 @@ export class Listener implements Service {
     this.server = server;
     const addr = server.server.address() as AddressInfo;
     this.address = { host: addr.address, port: addr.port };
-    this.ctx.log.info({ listener: this.settings.protocol, host: addr.address, port: addr.port }, 'listener ready');
+    this.ctx.log.info(logEvent('listener.ready', { listener: this.settings.protocol, host: addr.address, port: addr.port }), 'listener ready');
   }
 
   /** Stops accepting connections and waits for deliveries in progress to be committed and answered. */
@@ -116,7 +117,7 @@ export class Listener implements Service {
         });
         replies.push(`2.0.0 <${rcpt.address}> accepted${result.caseId ? ` as ${result.caseId}` : ''}`);
       } catch (err) {
-        this.ctx.log.error({ mailbox: box.id, err: (err as Error).message }, 'direct delivery failed; the sender will retry');
+        this.ctx.log.error(logEvent('listener.delivery_failed', { mailbox: box.id, err: (err as Error).message }), 'direct delivery failed; the sender will retry');
         replies.push(smtpError(451, `4.3.0 <${rcpt.address}> temporary failure, try again later`));
       }
     }

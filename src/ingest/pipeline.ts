@@ -4,7 +4,7 @@
 import type { Readable } from 'node:stream';
 import type { Config, MailboxConfig } from '../config/types.js';
 import type { Db } from '../db/connection.js';
-import type { Logger } from '../log.js';
+import { logEvent, type LogEvent, type Logger } from '../log.js';
 import { acceptMessage, type AcceptResult, type InboundSource } from './accept.js';
 import type { ParsedMessage } from './message.js';
 import type { ParserPool, ParseLimits } from './parse.js';
@@ -84,13 +84,14 @@ export async function acceptPrepared(ctx: IngestContext, prepared: Prepared, inp
     if (isBusy(err)) throw err;
     // Something in what the parser produced broke the transaction (a bug, surely): accept the
     // message as unparsed rather than stall the box on it forever.
-    ctx.log.error({ mailbox: input.mailbox.id, sha256: prepared.sha256, err: (err as Error).message }, 'accepting the parsed message failed; accepting it as unparsed');
+    ctx.log.error(logEvent('ingest.accept_failed', { mailbox: input.mailbox.id, sha256: prepared.sha256, err: (err as Error).message }), 'accepting the parsed message failed; accepting it as unparsed');
     result = await accept(degrade(parsed, `accepting the parsed message failed: ${(err as Error).message}`));
   }
   const where = input.source.kind === 'imap' ? { uidvalidity: input.source.uidvalidity, uid: input.source.uid } : { queue_id: input.source.queueId };
   const level = parsed.status === 'parsed' && !parsed.flags.length ? 'info' : 'warn';
   ctx.log[level](
     {
+      event: 'ingest.accepted' satisfies LogEvent,
       mailbox: input.mailbox.id,
       source: input.source.kind,
       ...where,

@@ -12,7 +12,7 @@ import { writeTx, type Db } from '../db/connection.js';
 import type { DB, OutboxTable } from '../db/schema.js';
 import { addMs, nowIso } from '../clock.js';
 import { recordEvent } from '../cases/history.js';
-import type { Logger } from '../log.js';
+import { logEvent, type Logger } from '../log.js';
 import type { Service, ServiceContext, ServiceFactory } from '../daemon/service.js';
 import { createSender, SendFailure, type Sender } from './sender.js';
 
@@ -130,23 +130,23 @@ export async function processRow(ctx: DrainContext, sender: Sender, row: OutboxR
     const response = await sender.send({ id: row.id, kind: row.kind, envelopeFrom, recipients, mime: row.mime });
     outcome = 'sent';
     recorded = await markSent(ctx.db, row, response);
-    if (recorded) ctx.log.info({ ...fields, response }, 'mail sent');
+    if (recorded) ctx.log.info(logEvent('outbox.sent', { ...fields, response }), 'mail sent');
   } catch (err) {
     const failure = err instanceof SendFailure ? err : new SendFailure(String((err as Error).message ?? err), false);
     const giveUp = failure.permanent || row.attempts >= ctx.config.smtp.max_attempts;
     if (giveUp) {
       outcome = 'failed';
       recorded = await markFailed(ctx.db, row, failure);
-      if (recorded) ctx.log.error({ ...fields, error: failure.message, permanent: failure.permanent }, 'mail failed');
+      if (recorded) ctx.log.error(logEvent('outbox.failed', { ...fields, error: failure.message, permanent: failure.permanent }), 'mail failed');
     } else {
       outcome = 'retry';
       const nextAt = addMs(nowIso(), backoffMs(row.attempts));
       recorded = await markRetry(ctx.db, row, failure, nextAt);
-      if (recorded) ctx.log.warn({ ...fields, error: failure.message, next_attempt_at: nextAt }, 'mail deferred');
+      if (recorded) ctx.log.warn(logEvent('outbox.deferred', { ...fields, error: failure.message, next_attempt_at: nextAt }), 'mail deferred');
     }
   }
   if (!recorded) {
-    ctx.log.warn({ ...fields, outcome }, 'outbox row was taken over by another drainer after its lease ran out');
+    ctx.log.warn(logEvent('outbox.lease_lost', { ...fields, outcome }), 'outbox row was taken over by another drainer after its lease ran out');
     return 'lost';
   }
   return outcome;
@@ -206,7 +206,7 @@ export const createDrainerService: ServiceFactory = (ctx: ServiceContext): Servi
         // Each batch gets its own sender, so a reloaded config's smtp settings apply from the next batch.
         await drainOnce({ config, db: ctx.db, log: ctx.log }, { shouldStop: () => stopping });
       } catch (err) {
-        ctx.log.error({ err }, 'outbox drainer error');
+        ctx.log.error(logEvent('outbox.drainer_error', { err }), 'outbox drainer error');
       }
       if (!stopping) await pause(POLL_MS);
     }
@@ -217,13 +217,13 @@ export const createDrainerService: ServiceFactory = (ctx: ServiceContext): Servi
     async start() {
       stopping = false;
       loop = run();
-      ctx.log.info({ transport: config.smtp.transport }, 'outbox drainer started');
+      ctx.log.info(logEvent('outbox.drainer_started', { transport: config.smtp.transport }), 'outbox drainer started');
     },
     async stop() {
       stopping = true;
       wake?.();
       await loop;
-      ctx.log.info('outbox drainer stopped');
+      ctx.log.info(logEvent('outbox.drainer_stopped'), 'outbox drainer stopped');
     },
     async reload(next: Config) {
       config = next;

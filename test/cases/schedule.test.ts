@@ -6,7 +6,8 @@ import { writeTestConfig, type TestConfig } from '../support/config';
 import { cliJson, startDaemon, type Daemon } from '../support/cli';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
 import { removeTempDir } from '../support/tmp';
-import { sleep, waitFor } from '../support/wait';
+import { waitFor } from '../support/wait';
+import { captureLogger, waitForLogged } from '../support/log';
 import { requireConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/types';
 import type { Opened } from '../../src/db/connection';
@@ -23,6 +24,8 @@ describe('scheduler: reminders and overdue notices', () => {
   let config: Config;
   let opened: Opened;
   let scheduler: Service | null = null;
+  const captured = captureLogger();
+  const tick = (job: string) => (l: Record<string, any>) => l.event === 'scheduler.tick' && l.job === job;
 
   const drain = () => drainOnce({ config, db: opened.db, log: createLogger({ level: 'silent', pretty: false }) });
   const outboxOf = (caseId: string, kind: string) =>
@@ -49,7 +52,7 @@ describe('scheduler: reminders and overdue notices', () => {
     const onTime = await insertCase(opened.db, { pool: 'cards', subject: 'On time' });
     const solvedLate = await insertCase(opened.db, { pool: 'cards', status: 'solved', assignee: 'cody', receivedAt: tenHoursAgo });
 
-    scheduler = createSchedulerService({ config, db: opened.db, log: createLogger({ level: 'silent', pretty: false }) });
+    scheduler = createSchedulerService({ config, db: opened.db, log: captured.log });
     await scheduler.start();
     await waitFor(async () => (await outboxOf(assigned.id, 'case_overdue')).length === 1 && (await outboxOf(unassigned.id, 'case_overdue')).length === 1, {
       timeoutMs: 15_000,
@@ -65,8 +68,8 @@ describe('scheduler: reminders and overdue notices', () => {
     expect(mail.parsed.subject).toBe(`[${assigned.id}] Case overdue: Assigned and late`);
     expect(mail.parsed.text).toContain('in pool Payment cards');
 
-    // Several more ticks of the 2-second overdue schedule: nothing is notified twice.
-    await sleep(4_500);
+    // Two more whole ticks of the overdue job: nothing is notified twice.
+    await waitForLogged(captured.lines, captured.lines.length, tick('overdue'), 2, 'two more overdue ticks');
     expect(await outboxOf(assigned.id, 'case_overdue')).toHaveLength(1);
     expect(await outboxOf(unassigned.id, 'case_overdue')).toHaveLength(1);
     expect(await outboxOf(onTime.id, 'case_overdue')).toHaveLength(0);
@@ -97,8 +100,8 @@ describe('scheduler: reminders and overdue notices', () => {
     expect(mail.parsed.subject).toBe(`[${c.id}] Reminder: Call back later`);
     expect(mail.parsed.text).toContain(`you postponed case ${c.id}`);
 
-    // More ticks of the 1-second reminder schedule: the reminder is not sent again.
-    await sleep(3_000);
+    // Two more whole ticks of the reminder job: the reminder is not sent again.
+    await waitForLogged(captured.lines, captured.lines.length, tick('reminders'), 2, 'two more reminder ticks');
     expect(await outboxOf(c.id, 'reminder')).toHaveLength(1);
     const events = await opened.db.selectFrom('case_events').select(['actor', 'kind', 'field', 'from_value', 'to_value']).where('case_id', '=', c.id).where('actor', '=', 'daemon').execute();
     expect(events).toEqual([
@@ -136,7 +139,8 @@ describe('scheduler inside `mailwarden run`', () => {
     await sink.waitFor((m) => m.some((x) => x.envelope.to.includes('sam@staff.test') && x.parsed.subject === `[${c.id}] Reminder: Daemon reminder`), 20_000, 'the reminder from the daemon');
     const status = await opened.db.selectFrom('cases').select('status').where('id', '=', c.id).executeTakeFirstOrThrow();
     expect(status.status).toBe('in_progress');
-    await sleep(3_000);
+    const since = daemon.logs.length;
+    await waitForLogged(daemon.logs, since, (l) => l.event === 'scheduler.tick' && l.job === 'reminders', 2, 'two more reminder ticks in the daemon');
     expect(sink.messages.filter((x) => x.parsed.subject === `[${c.id}] Reminder: Daemon reminder`)).toHaveLength(1);
   });
 });

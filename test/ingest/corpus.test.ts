@@ -94,7 +94,7 @@ describe('third-party corpus', () => {
       await parsers.close();
       await opened.close();
     }
-  }, 240_000);
+  }, 600_000);
 
   describe('a sample through a running daemon over IMAP', () => {
     let dovecot: DovecotInstance;

@@ -7,6 +7,7 @@ import { startDovecot, type DovecotInstance } from '../support/dovecot';
 import { appendMail, buildMail, createFolder, deleteFolder, listUids, withImap } from '../support/imap';
 import { sleep, waitFor } from '../support/wait';
 import { newMessageId, openDb } from './helpers';
+import { seededRandom } from '../support/seed';
 
 const CAROL = 'carol@example.test';
 
@@ -47,6 +48,7 @@ describe('exactly once', () => {
     const cfg = await boxConfig('kill@example.test');
     const db = await openDb(cfg);
     const all = Array.from({ length: 500 }, (_, i) => mail(i + 1, 'kill'));
+    const rng = seededRandom('kill -9 ingest test');
     const count = async () => Number((await db.db.selectFrom('inbound').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
     try {
       // 300 are in the box before the first start; the other 200 arrive, 20 per round, while
@@ -56,6 +58,8 @@ describe('exactly once', () => {
       let killsWhileIngesting = 0;
       for (let round = 0; round < 40 && killsWhileIngesting < 12; round++) {
         const arriving = appendMany(dovecot, 'kill@example.test', 'INBOX', all.slice(appended, appended + 20).map((m) => m.raw), 10);
+        // Awaited below; if the round fails first, its rejection must not go unhandled.
+        arriving.catch(() => undefined);
         appended = Math.min(500, appended + 20);
         const before = await count();
         if (before >= appended) {
@@ -65,7 +69,7 @@ describe('exactly once', () => {
         const daemon = await startDaemon(cfg.configPath);
         // Wait until this run has accepted something, then kill it at a random moment.
         await waitFor(async () => (await count()) > before, { what: 'the daemon to accept mail', timeoutMs: 15_000, intervalMs: 5 });
-        await sleep(Math.floor(Math.random() * 150));
+        await sleep(rng.below(150));
         const atKill = await count();
         await daemon.kill();
         if (atKill < appended) killsWhileIngesting++;
@@ -77,7 +81,16 @@ describe('exactly once', () => {
 
       const daemon = await startDaemon(cfg.configPath);
       await waitFor(async () => (await count()) >= 500, { what: 'all 500 messages accepted', timeoutMs: 60_000, intervalMs: 100 });
-      await sleep(500);
+      // Every message marked on the server: the worker has finished its pass over the whole box,
+      // so a message it would take twice would have been taken by now.
+      await waitFor(
+        () =>
+          withImap(dovecot, 'kill@example.test', async (c) => {
+            await c.mailboxOpen('INBOX');
+            return ((await c.search({ unKeyword: '$MailwardenSeen' }, { uid: true })) || []).length === 0;
+          }),
+        { what: 'all 500 messages marked', timeoutMs: 30_000, intervalMs: 200 },
+      );
       expect(await daemon.stop()).toBe(0);
 
       const inbound = await db.db.selectFrom('inbound').selectAll().orderBy('uid').execute();
@@ -95,7 +108,7 @@ describe('exactly once', () => {
     } finally {
       await db.close();
     }
-  });
+  }, 600_000);
 
   it('restarting between batches neither duplicates nor skips, and repairs marks lost in a crash (fails on a count other than 40)', async () => {
     const cfg = await boxConfig(CAROL);

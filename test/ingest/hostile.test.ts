@@ -196,7 +196,7 @@ describe('a 50 MB attachment over IMAP', () => {
       const messageId = newMessageId();
       const raw = buildMultipart({ from: 'big@customer.test', to: ALICE, subject: 'Fifty megabytes', text: 'See the attachment.', attachments: [{ filename: 'scan.tiff', contentType: 'image/tiff', content }], messageId });
       // Settle, then take the baseline after startup (the peak so far).
-      await waitFor(() => daemon.logs.some((l) => l.msg === 'mailbox connected'), { what: 'the worker connected' });
+      await waitFor(() => daemon.logs.some((l) => l.event === 'mailbox.connected'), { what: 'the worker connected' });
       const before = memoryOf(daemon.proc.pid!);
       await appendMail(dovecot, ALICE, 'INBOX', raw);
       const row = await waitForInbound(db, messageId, 'the 50 MB message accepted', 120_000);

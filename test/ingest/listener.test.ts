@@ -32,7 +32,7 @@ for (const protocol of ['lmtp', 'smtp'] as const) {
     const transport = () => nodemailer.createTransport({ host: '127.0.0.1', port, lmtp: protocol === 'lmtp', ignoreTLS: true, secure: false } as any);
 
     it('answers 250 only once the message is on disk and committed, into the box the recipient names (fails if 250 comes first)', async () => {
-      expect(daemon.logs.find((l) => l.msg === 'daemon ready')?.listener).toMatchObject({ port });
+      expect(daemon.logs.find((l) => l.event === 'daemon.ready')?.listener).toMatchObject({ port });
       const messageId = newMessageId();
       const info = await transport().sendMail({
         envelope: { from: 'direct@customer.test', to: ['bob@example.test'] },

@@ -43,9 +43,9 @@ describe('daemon resilience', () => {
     try {
       const id = await send('r3@example.test', 'Working box');
       expect((await waitForInbound(db, id, 'mail in the working box')).mailbox_id).toBe('good');
-      const failures = (box: string) => daemon.logs.filter((l) => l.mailbox === box && l.level >= 40 && /failed/.test(l.msg));
+      const failures = (box: string) => daemon.logs.filter((l) => l.mailbox === box && (l.event === 'mailbox.login_failed' || l.event === 'mailbox.connection_failed'));
       await waitFor(() => failures('badpass').length >= 2 && failures('nofolder').length >= 2, { what: 'repeated, logged failures of both broken boxes', timeoutMs: 15_000 });
-      expect(failures('badpass')[0]).toMatchObject({ msg: 'mailbox login failed; retrying' });
+      expect(failures('badpass')[0]).toMatchObject({ event: 'mailbox.login_failed' });
       const retries = failures('badpass').map((l) => l.retry_in_ms as number);
       expect(retries[1]!).toBeGreaterThan(retries[0]! / 2); // backoff grows (with jitter)
       const state = await db.db.selectFrom('mailbox_state').selectAll().where('mailbox_id', '=', 'nofolder').executeTakeFirst();
@@ -76,13 +76,13 @@ describe('daemon resilience', () => {
       const file = path.join(maildir, `${Date.now()}.M1P1.mailwarden-test`);
       fs.writeFileSync(file, buildMail({ from: 'meanwhile@customer.test', to: 'r4@example.test', subject: 'Arrived meanwhile', text: 'x', messageId: meanwhile }).replace(/\r\n/g, '\n'));
       if (process.getuid?.() === 0) fs.chownSync(file, 8, 8);
-      await waitFor(() => daemon.logs.some((l) => l.mailbox === 'idle' && /connection failed/.test(l.msg ?? '')), { what: 'the worker to notice the outage' });
+      await waitFor(() => daemon.logs.some((l) => l.mailbox === 'idle' && l.event === 'mailbox.connection_failed'), { what: 'the worker to notice the outage' });
       await dovecot.restart();
 
       expect((await waitForInbound(db, meanwhile, 'the mail that arrived meanwhile', 30_000)).outcome).toBe('case');
       const after = await send('r4@example.test', 'After the restart');
       await waitForInbound(db, after, 'mail after the restart (IDLE again)');
-      expect(daemon.logs.filter((l) => l.mailbox === 'idle' && l.msg === 'mailbox connected').length).toBeGreaterThanOrEqual(2);
+      expect(daemon.logs.filter((l) => l.mailbox === 'idle' && l.event === 'mailbox.connected').length).toBeGreaterThanOrEqual(2);
       expect(await daemon.stop()).toBe(0);
     } finally {
       await daemon.kill();
@@ -98,7 +98,7 @@ describe('daemon resilience', () => {
       const box2 = { id: 'two', address: 'r6@example.test', pool: 'general', imap: { ...cfg.doc.mailboxes[0].imap, user: 'r6@example.test' } };
       rewriteTestConfig(cfg, (doc) => doc.mailboxes.push(box2));
       daemon.signal('SIGHUP');
-      await daemon.waitForLog((l) => l.msg === 'configuration reloaded' && l.changes?.includes('added two'), 'the reload adding box two');
+      await daemon.waitForLog((l) => l.event === 'config.reloaded' && l.changes?.includes('added two'), 'the reload adding box two');
       const id2 = await send('r6@example.test', 'To the added box');
       expect((await waitForInbound(db, id2, 'mail in the added box')).mailbox_id).toBe('two');
 
@@ -106,7 +106,7 @@ describe('daemon resilience', () => {
       const good = fs.readFileSync(cfg.configPath, 'utf8');
       fs.writeFileSync(cfg.configPath, good.replace('response_deadline: 8h', 'response_deadline: soon'));
       daemon.signal('SIGHUP');
-      const refused = await daemon.waitForLog((l) => /invalid; keeping the old one/.test(l.msg ?? ''), 'the invalid config to be refused');
+      const refused = await daemon.waitForLog((l) => l.event === 'config.reload_rejected', 'the invalid config to be refused');
       expect(JSON.stringify(refused.issues)).toContain('response_deadline');
       const id1 = await send('r5@example.test', 'After a bad reload');
       await waitForInbound(db, id1, 'mail in box one after the refused reload');
@@ -114,7 +114,7 @@ describe('daemon resilience', () => {
       fs.writeFileSync(cfg.configPath, good);
       rewriteTestConfig(cfg, (doc) => (doc.mailboxes = doc.mailboxes.filter((m: { id: string }) => m.id !== 'one')));
       daemon.signal('SIGHUP');
-      await daemon.waitForLog((l) => l.msg === 'configuration reloaded' && l.changes?.includes('removed one'), 'the reload removing box one');
+      await daemon.waitForLog((l) => l.event === 'config.reloaded' && l.changes?.includes('removed one'), 'the reload removing box one');
       const ignored = await send('r5@example.test', 'To the removed box');
       const id3 = await send('r6@example.test', 'Box two still works');
       await waitForInbound(db, id3, 'mail in box two after the removal');
@@ -138,11 +138,11 @@ describe('daemon resilience', () => {
       let daemon = await startDaemon(cfg.configPath);
       await waitFor(async () => (await count()) > 0, { what: 'ingest to begin', intervalMs: 10 });
       expect(await daemon.stop()).toBe(0);
-      const accepted = daemon.logs.filter((l) => l.msg === 'message accepted').length;
+      const accepted = daemon.logs.filter((l) => l.event === 'ingest.accepted').length;
       const stopped = await count();
       expect(stopped).toBe(accepted);
       expect(stopped).toBeLessThan(150);
-      expect(daemon.logs.some((l) => l.msg === 'daemon stopped')).toBe(true);
+      expect(daemon.logs.some((l) => l.event === 'daemon.stopped')).toBe(true);
 
       daemon = await startDaemon(cfg.configPath);
       await waitFor(async () => (await count()) === 150, { what: 'the rest accepted by the next run', timeoutMs: 30_000 });
@@ -176,7 +176,7 @@ describe('daemon resilience', () => {
     const db = await openDb(cfg);
     const daemon = await startDaemon(cfg.configPath);
     try {
-      await waitFor(() => daemon.logs.some((l) => l.mailbox === 'poll' && l.msg === 'mailbox connected' && l.idle === false), { what: 'the worker connected without IDLE' });
+      await waitFor(() => daemon.logs.some((l) => l.mailbox === 'poll' && l.event === 'mailbox.connected' && l.idle === false), { what: 'the worker connected without IDLE' });
       const id = await send('poll@example.test', 'Found by polling');
       await waitForInbound(db, id, 'mail found by polling', 10_000);
       expect(await daemon.stop()).toBe(0);

@@ -2,12 +2,12 @@
 // a new one finishes the job. Every row ends up sent, and no Message-ID arrives twice except the
 // one row that was in hand (`sending`) when the process died: the documented window between the
 // server's 250 and the commit of `sent`.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeTx } from '../../src/db/connection';
 import { queueMail } from '../../src/outbound/queue';
 import { LEASE_MS } from '../../src/outbound/drainer';
 import { BIN, REPO_ROOT, runCli, startDaemon } from '../support/cli';
+import { spawnOwned, type OwnedProcess } from '../support/processes';
 import { startSmtpSink, type SinkScript, type SmtpSink } from '../support/smtp-sink';
 import { insertCase, outboundEnv, type OutboundEnv, replyInput } from './helpers';
 
@@ -16,7 +16,7 @@ const ROWS = 200;
 describe('kill -9 while the outbox drains', () => {
   let sink: SmtpSink;
   let env: OutboundEnv;
-  let child: ChildProcess | undefined;
+  let child: OwnedProcess | undefined;
   let script: SinkScript | undefined;
 
   beforeAll(async () => {
@@ -25,7 +25,7 @@ describe('kill -9 while the outbox drains', () => {
   });
   afterEach(async () => {
     script = undefined;
-    child?.kill('SIGKILL');
+    await child?.kill();
     sink.reset();
     await env.opened.db.deleteFrom('messages').where('kind', '=', 'outbound').execute();
     await env.opened.db.deleteFrom('outbox').execute();
@@ -51,8 +51,8 @@ describe('kill -9 while the outbox drains', () => {
   }
 
   function startDrainer(): Promise<void> {
-    child = spawn(process.execPath, [BIN, 'outbox', 'drain', '--config', env.cfg.configPath], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'ignore'] });
-    return new Promise<void>((resolve) => child!.once('exit', () => resolve()));
+    child = spawnOwned(process.execPath, [BIN, 'outbox', 'drain', '--config', env.cfg.configPath], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'ignore'] });
+    return child.exited.then(() => undefined);
   }
 
   /** The rows the dead drainer had in hand: the only ones allowed to arrive twice. */
@@ -90,7 +90,7 @@ describe('kill -9 while the outbox drains', () => {
     const ids = await queueRows();
     const exited = startDrainer();
     await sink.waitFor((m) => m.length >= ROWS / 4, 30_000, `a quarter of the ${ROWS} mails`);
-    child!.kill('SIGKILL');
+    child!.child.kill('SIGKILL');
     await exited;
     expect(sink.messages.length).toBeLessThan(ROWS);
     const r = await finishAndCheck(ids, await rowsInHand());
@@ -122,7 +122,7 @@ describe('kill -9 while the outbox drains', () => {
     const exited = startDrainer();
     // The sink accepts message 60 and, before its 250 can reach the drainer, the drainer dies.
     script = ({ attempt }) => {
-      if (attempt === 60) child!.kill('SIGKILL');
+      if (attempt === 60) child!.child.kill('SIGKILL');
       return null;
     };
     await exited;

@@ -8,11 +8,9 @@ import { appendMail, buildMail, withImap } from '../support/imap';
 import { writeTestConfig } from '../support/config';
 import { cliJson, startDaemon, type Daemon } from '../support/cli';
 import { removeTempDir } from '../support/tmp';
-import { sleep, waitFor } from '../support/wait';
+import { waitFor } from '../support/wait';
+import { waitUntilQuiet } from '../support/quiet';
 import { startRelay, type Relay } from './relay';
-
-/** Long enough for several IMAP IDLE notices (~0.5 s each) and drainer polls to pass unseen. */
-const QUIET_MS = 4_000;
 
 describe('outbound mail through the running daemon', () => {
   let dovecot: DovecotInstance;
@@ -46,7 +44,7 @@ describe('outbound mail through the running daemon', () => {
     dirs.push(cfg.dir);
     const daemon = await startDaemon(cfg.configPath);
     daemons.push(daemon);
-    return { cfg, daemon };
+    return { cfg, daemon, quiet: { cfg, boxes: [{ id: `box-${opts.prefix.toLowerCase()}`, user: opts.box }] } };
   }
 
   it('answers a customer with the tag, their thread, Auto-Submitted, from the box, over the null sender', async () => {
@@ -79,11 +77,11 @@ describe('outbound mail through the running daemon', () => {
   it('stops a loop with a naive vacation responder after one round (window)', async () => {
     relay.log.length = 0;
     relay.addVacationResponder('dave@example.test');
-    const { cfg } = await instance({ prefix: 'BBB', box: 'desk2@example.test' });
+    const { cfg, quiet } = await instance({ prefix: 'BBB', box: 'desk2@example.test' });
     await appendMail(dovecot, 'desk2@example.test', 'INBOX', buildMail({ from: 'dave@example.test', to: 'desk2@example.test', subject: 'Hello there' }));
     await waitFor(() => relay.log.some((m) => m.vacation), { timeoutMs: 20_000, what: 'the vacation reply' });
     await waitFor(async () => (await cliJson(['cases', '--config', cfg.configPath])).length === 2, { timeoutMs: 20_000, what: 'the vacation reply as a case' });
-    await sleep(QUIET_MS);
+    await waitUntilQuiet(dovecot, [quiet], 'the desk and the vacation responder');
     expect(relay.log.filter((m) => !m.vacation).map((m) => m.to)).toEqual([['dave@example.test']]);
     expect(relay.log.filter((m) => m.vacation)).toHaveLength(1);
     const outbox = await cliJson(['outbox', '--config', cfg.configPath]);
@@ -93,10 +91,10 @@ describe('outbound mail through the running daemon', () => {
   it('stops the same loop at the daily cap when the window is off', async () => {
     relay.log.length = 0;
     relay.addVacationResponder('erin@example.test');
-    const { cfg } = await instance({ prefix: 'CCC', box: 'desk3@example.test', overrides: { auto_response: { window: '1ms', daily_cap: 3 } } });
+    const { cfg, quiet } = await instance({ prefix: 'CCC', box: 'desk3@example.test', overrides: { auto_response: { window: '1ms', daily_cap: 3 } } });
     await appendMail(dovecot, 'desk3@example.test', 'INBOX', buildMail({ from: 'erin@example.test', to: 'desk3@example.test', subject: 'Question' }));
     await waitFor(async () => (await cliJson(['cases', '--config', cfg.configPath])).length === 4, { timeoutMs: 40_000, what: 'three rounds of auto-response and vacation reply' });
-    await sleep(QUIET_MS);
+    await waitUntilQuiet(dovecot, [quiet], 'the desk and the vacation responder');
     const outbox = await cliJson(['outbox', '--config', cfg.configPath]);
     expect(outbox.filter((o: { kind: string }) => o.kind === 'auto_response')).toHaveLength(3);
     expect(relay.log.filter((m) => m.vacation)).toHaveLength(3);
@@ -110,7 +108,7 @@ describe('outbound mail through the running daemon', () => {
     // Someone writes to A's box from B's address (a colleague using the shared box, say).
     await appendMail(dovecot, 'desk4@example.test', 'INBOX', buildMail({ from: 'desk5@example.test', to: 'desk4@example.test', subject: 'Can you check this?' }));
     await waitFor(async () => (await cliJson(['cases', '--config', b.cfg.configPath])).length === 1, { timeoutMs: 20_000, what: 'A’s auto-response as a case at B' });
-    await sleep(QUIET_MS);
+    await waitUntilQuiet(dovecot, [a.quiet, b.quiet], 'both instances');
     expect(relay.log).toHaveLength(1);
     const [bCase] = await cliJson(['cases', '--config', b.cfg.configPath]);
     const shown = await cliJson(['show', bCase.id, '--config', b.cfg.configPath]);

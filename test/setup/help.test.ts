@@ -21,5 +21,5 @@ describe('help texts', () => {
       expect(r.stdout, `${p.join(' ')} --help lacks a description`).toMatch(/^Usage: mailwarden .*\n\n\S/);
       expect(r.stdout, `${p.join(' ')} --help lacks an example`).toMatch(/Examples?:\n {2}mailwarden /);
     }
-  }, 120_000);
+  }, 300_000);
 });

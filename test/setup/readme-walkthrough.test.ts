@@ -1,13 +1,14 @@
 // Runs the README's "A consultant's day" against fresh demo data, block by block in one shell,
 // and checks that every line the README shows as output is really printed (times masked), so the
 // walkthrough cannot rot. Also checks `demo --once` produced the cases and files it claims.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, BIN, REPO_ROOT } from '../support/cli';
 import { makeTempDir, removeTempDir } from '../support/tmp';
+import { runOwned } from '../support/processes';
+import { bound } from '../support/wait';
 
 let dir: string;
 let demoOut: string;
@@ -18,7 +19,7 @@ beforeAll(async () => {
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   demoOut = r.stdout;
-}, 90_000);
+}, 300_000);
 afterAll(async () => removeTempDir(dir));
 
 interface Block {
@@ -56,7 +57,7 @@ describe('mailwarden demo --once', () => {
 });
 
 describe('README walkthrough', () => {
-  it('prints what the README shows, block by block', () => {
+  it('prints what the README shows, block by block', async () => {
     const blocks = walkthroughBlocks();
     const pairs: Array<{ script: string; expected: string | null }> = [];
     blocks.forEach((b, i) => {
@@ -66,7 +67,7 @@ describe('README walkthrough', () => {
     });
     expect(pairs.length).toBeGreaterThanOrEqual(5);
     const script = pairs.map((p, i) => `${p.script}\necho "@@block ${i} done@@"`).join('\n');
-    const r = spawnSync('bash', ['-c', script], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', MAILWARDEN_CONFIG: '', MAILWARDEN_AS: '' }, timeout: 120_000 });
+    const r = await runOwned('bash', ['-c', script], { cwd: dir, env: { ...process.env, NO_COLOR: '1', MAILWARDEN_CONFIG: '', MAILWARDEN_AS: '' }, timeoutMs: bound(120_000), what: 'the README walkthrough' });
     const out = r.stdout + r.stderr;
     const parts = out.split(/@@block \d+ done@@\n?/);
     expect(parts.length - 1, `all blocks ran; output:\n${out}`).toBe(pairs.length);
@@ -77,5 +78,5 @@ describe('README walkthrough', () => {
         expect(actual, `block ${i + 1} of the walkthrough should print:\n${line}\nbut printed:\n${parts[i]}`).toContain(line);
       }
     });
-  }, 180_000);
+  }, 300_000);
 });

@@ -2,10 +2,11 @@
 // The daemon is started the same way so tests can SIGTERM, SIGHUP or SIGKILL it.
 // Contract with src/daemon: `mailwarden run` logs a pino line with msg "daemon ready" once every
 // service has started; startDaemon waits for it.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from './wait';
+import { runOwned, spawnOwned } from './processes';
+import { bound, waitFor } from './wait';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(REPO_ROOT, 'bin', 'mailwarden');
@@ -24,26 +25,12 @@ export interface RunCliOptions {
 }
 
 export function runCli(args: string[], opts: RunCliOptions = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: opts.cwd ?? REPO_ROOT,
-      env: { ...process.env, NO_COLOR: '1', ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`mailwarden ${args.join(' ')} did not finish in ${opts.timeoutMs ?? 30000} ms; stderr: ${stderr}`));
-    }, opts.timeoutMs ?? 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? '');
+  return runOwned(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd ?? REPO_ROOT,
+    env: { ...process.env, NO_COLOR: '1', ...opts.env },
+    input: opts.input ?? '',
+    timeoutMs: bound(opts.timeoutMs ?? 30_000),
+    what: `mailwarden ${args.join(' ')}`,
   });
 }
 
@@ -65,18 +52,13 @@ export interface Daemon {
   waitForLog(pred: (line: Record<string, any>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, any>>;
 }
 
-const running = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const p of running) p.kill('SIGKILL');
-});
-
 export async function startDaemon(configPath: string, opts: { env?: Record<string, string | undefined>; args?: string[]; waitReady?: boolean } = {}): Promise<Daemon> {
-  const proc = spawn(process.execPath, [BIN, 'run', '--config', configPath, ...(opts.args ?? [])], {
+  const owned = spawnOwned(process.execPath, [BIN, 'run', '--config', configPath, ...(opts.args ?? [])], {
     cwd: REPO_ROOT,
     env: { ...process.env, NO_COLOR: '1', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  running.add(proc);
+  const proc = owned.child;
   const logs: Array<Record<string, any>> = [];
   let buffer = '';
   const onData = (d: Buffer) => {
@@ -95,26 +77,17 @@ export async function startDaemon(configPath: string, opts: { env?: Record<strin
   };
   proc.stderr!.on('data', onData);
   proc.stdout!.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => {
-    proc.on('exit', (code, signal) => {
-      running.delete(proc);
-      resolve(code ?? (signal ? -1 : null));
-    });
-  });
+  const exited: Promise<number | null> = owned.exited;
   const daemon: Daemon = {
     proc,
     logs,
     exited,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
+    stop() {
+      // A clean stop finishes the work in hand; past the bound it is killed (and the test sees -1).
+      return owned.stop({ signal: 'SIGTERM', graceMs: bound(20_000) });
     },
-    async kill() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-      return exited;
+    kill() {
+      return owned.kill();
     },
     signal(sig) {
       proc.kill(sig);
@@ -129,6 +102,6 @@ export async function startDaemon(configPath: string, opts: { env?: Record<strin
       );
     },
   };
-  if (opts.waitReady !== false) await daemon.waitForLog((l) => l.msg === 'daemon ready', 'the daemon to log "daemon ready"', 30_000);
+  if (opts.waitReady !== false) await daemon.waitForLog((l) => l.event === 'daemon.ready', 'the daemon to log "daemon ready"', 30_000);
   return daemon;
 }

@@ -1,6 +1,6 @@
 // Throw-away Dovecot 2.3 instances for tests, following /work/shared/notes/dovecot-for-tests.md.
 // Each instance has its own dir (config, users, run/, state/, mail/, log) and its own ports.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -8,8 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { freePort } from './ports';
+import { runOwned, spawnOwned, type OwnedProcess } from './processes';
 import { makeTempDir } from './tmp';
-import { sleep, waitFor } from './wait';
+import { bound, sleep, waitFor } from './wait';
 
 const DOVECOT = '/usr/sbin/dovecot';
 const DOVEADM = '/usr/bin/doveadm';
@@ -54,17 +55,12 @@ export const DEFAULT_USERS: readonly DovecotUser[] = [
   { user: 'carol@example.test', password: 'secret' },
 ];
 
-interface Running {
-  child: ChildProcess;
-  exited: Promise<void>;
-}
-
-// Every live master, so the exit hook can kill servers whose test forgot (or failed) to stop them.
-const live = new Map<number, Running>();
+// Masters are started through test/support/processes.ts, which kills and reaps their process
+// groups when the test file ends, whatever happened to the test.
+type Running = OwnedProcess;
 const baseDirs = new Set<string>();
 
-function cleanupSync(): void {
-  for (const pid of live.keys()) killGroup(pid, 'SIGKILL');
+function removeBaseDirs(): void {
   // Instance dirs live until the test process ends, so restart() after stop() and log reading
   // keep working; MAILWARDEN_KEEP_DOVECOT=1 keeps them for debugging.
   if (process.env.MAILWARDEN_KEEP_DOVECOT) return;
@@ -77,23 +73,7 @@ function cleanupSync(): void {
   }
   baseDirs.clear();
 }
-process.on('exit', cleanupSync);
-// vitest 4 ends its fork workers with SIGTERM, and 'exit' handlers do not run on death by
-// signal: clean up, then die by the same signal as before (unless someone else handles it).
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    cleanupSync();
-    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-  });
-}
-
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // ESRCH: the group is already gone
-  }
-}
+process.on('exit', removeBaseDirs);
 
 /** uid/gid that own mail files plus Dovecot's internal/login users (gotchas 1, 5 in the notes). */
 function accountSettings(): { uid: number; gid: number; vars: Record<string, string> } {
@@ -166,44 +146,33 @@ class EarlyExit extends Error {
 
 /** Spawns the master for an already written config and waits for the IMAP greeting. */
 async function launch(confPath: string, baseDir: string, port: number): Promise<Running> {
-  // setpriv --pdeathsig: the kernel SIGTERMs the master if this Node process dies (even SIGKILL).
-  // detached: own process group, which the master keeps for all its children -> group kill.
-  const child = spawn('setpriv', ['--pdeathsig', 'TERM', DOVECOT, '-F', '-c', confPath], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // Own process group (the master keeps it for all its children), SIGTERM from the kernel if
+  // this worker dies: the master then stops its children itself.
+  const running = spawnOwned(DOVECOT, ['-F', '-c', confPath], { deathSignal: 'TERM', stdio: ['ignore', 'pipe', 'pipe'] });
+  const { child } = running;
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   let alive = true;
   let exitInfo = '';
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      alive = false;
-      exitInfo = signal ? `signal ${signal}` : `code ${code}`;
-      if (child.pid !== undefined) live.delete(child.pid);
-      resolve();
-    });
+  child.once('exit', (code, signal) => {
+    alive = false;
+    exitInfo = signal ? `signal ${signal}` : `code ${code}`;
   });
-  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`spawning dovecot failed: ${(await spawnError).message}`);
-  const running: Running = { child, exited };
-  live.set(pid, running);
-  // Don't let a forgotten instance keep the test process alive; the exit hook kills it.
+  const exited = running.exited;
+  // Don't let a forgotten instance keep the test process alive; the root afterAll kills it.
   child.unref();
   (child.stdout as net.Socket | null)?.unref?.();
   (child.stderr as net.Socket | null)?.unref?.();
 
-  const deadline = Date.now() + GREETING_TIMEOUT_MS;
+  const deadline = Date.now() + bound(GREETING_TIMEOUT_MS);
   while (alive) {
     // Race the exit: a foreign listener on a taken port may accept and stay silent for 1 s.
     if (await Promise.race([tryGreeting(port), exited.then(() => false)])) return running;
     if (Date.now() > deadline) {
-      killGroup(pid, 'SIGKILL');
-      await exited;
+      await running.kill();
       throw new Error(
-        `dovecot on port ${port} sent no greeting within ${GREETING_TIMEOUT_MS}ms\n` +
+        `dovecot on port ${port} sent no greeting within ${bound(GREETING_TIMEOUT_MS)}ms\n` +
           `output:\n${output}\nlog tail:\n${await logTail(baseDir)}`,
       );
     }
@@ -213,21 +182,18 @@ async function launch(confPath: string, baseDir: string, port: number): Promise<
   // Errors before logging is set up only reach stderr, later ones only the log: show both.
   const tail = await logTail(baseDir);
   const inUse = /Address already in use/.test(output + tail);
-  killGroup(pid, 'SIGKILL'); // stragglers, if any
+  await running.kill(); // stragglers, if any
   throw new EarlyExit(
     `dovecot exited early (${exitInfo}) using ${confPath}\nstderr:\n${output.trim()}\nlog tail:\n${tail}`,
     inUse,
   );
 }
 
-async function stopRunning(pid: number, running: Running): Promise<void> {
+async function stopRunning(running: Running): Promise<void> {
   running.child.ref(); // keep the event loop alive while we wait for the exit
-  killGroup(pid, 'SIGTERM');
-  const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_GRACE_MS).unref());
-  if ((await Promise.race([running.exited, timer])) === 'timeout') killGroup(pid, 'SIGKILL');
-  await running.exited;
-  // imap/log/stats children can outlive the master (gotcha 7) and would hold the port on restart.
-  killGroup(pid, 'SIGKILL');
+  // imap/log/stats children can outlive the master (gotcha 7) and would hold the port on
+  // restart: stop() kills what is left of the group and returns only once it is empty.
+  await running.stop({ signal: 'SIGTERM', graceMs: STOP_GRACE_MS });
 }
 
 export async function startDovecot(opts: StartDovecotOptions = {}): Promise<DovecotInstance> {
@@ -297,7 +263,7 @@ export async function startDovecot(opts: StartDovecotOptions = {}): Promise<Dove
     async stop() {
       if (stopped) return;
       stopped = true;
-      await stopRunning(currentPid, current);
+      await stopRunning(current);
     },
     async restart() {
       await instance.stop();
@@ -320,16 +286,5 @@ export async function startDovecot(opts: StartDovecotOptions = {}): Promise<Dove
 }
 
 function runDoveadm(args: string[], input?: Buffer | string): Promise<DoveadmResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(DOVEADM, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ stdout, stderr, code: code ?? (signal ? 128 : 1) }));
-    // doveadm may exit without reading stdin (usage errors): ignore EPIPE.
-    child.stdin.on('error', () => {});
-    child.stdin.end(input ?? '');
-  });
+  return runOwned(DOVEADM, args, { input: input ?? '', timeoutMs: bound(30_000), what: `doveadm ${args.join(' ')}` });
 }

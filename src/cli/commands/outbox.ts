@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { isSupervisor, resolveActor } from '../../cases/actors.js';
 import { writeTx } from '../../db/connection.js';
 import { usageError } from '../../errors.js';
-import { createLogger } from '../../log.js';
+import { createLogger, logEvent } from '../../log.js';
 import { listOutbox, outboxCounts, retryOutbox, type OutboxEntry } from '../../outbound/outbox.js';
 import { now } from '../../clock.js';
 import { openApp, withApp, type GlobalOptions } from '../app.js';
@@ -119,7 +119,7 @@ export function register(program: Command): void {
         } finally {
           await app.close();
         }
-        app.log.info({ rows: total }, 'outbox drained');
+        app.log.info(logEvent('outbox.drained', { rows: total }), 'outbox drained');
       }),
     );
 }
