@@ -96,22 +96,28 @@ export function checkLabel(raw: string): string {
   return name;
 }
 
-/** Applies label changes; adding a label the case has, or removing one it lacks, changes nothing. */
+/**
+ * Applies label changes; adding a label the case has, or removing one it lacks, changes nothing.
+ * Labels are compared ignoring case (SPEC §5): `+Vip` on a case labelled `vip` keeps `vip`.
+ */
 export async function changeLabels(tx: Kysely<DB>, actor: ConsultantConfig, caseId: string, change: LabelChange): Promise<{ caseId: string; labels: string[] }> {
   const row = await getCaseRow(tx, caseId);
   const at = nowIso();
-  const current = new Set((await tx.selectFrom('case_labels').select('label').where('case_id', '=', row.id).execute()).map((l) => l.label));
+  const key = (label: string) => label.toLowerCase();
+  const rows = await tx.selectFrom('case_labels').select('label').where('case_id', '=', row.id).execute();
+  const current = new Map(rows.map((l) => [key(l.label), l.label]));
   for (const label of change.add) {
-    if (current.has(label)) continue;
+    if (current.has(key(label))) continue;
     await tx.insertInto('case_labels').values({ case_id: row.id, label }).execute();
     await recordEvent(tx, { caseId: row.id, actor: actor.id, kind: 'label', field: 'label', from: null, to: label, at });
-    current.add(label);
+    current.set(key(label), label);
   }
   for (const label of change.remove) {
-    if (!current.has(label)) continue;
-    await tx.deleteFrom('case_labels').where('case_id', '=', row.id).where('label', '=', label).execute();
-    await recordEvent(tx, { caseId: row.id, actor: actor.id, kind: 'label', field: 'label', from: label, to: null, at });
-    current.delete(label);
+    const stored = current.get(key(label));
+    if (stored === undefined) continue;
+    await tx.deleteFrom('case_labels').where('case_id', '=', row.id).where('label', '=', stored).execute();
+    await recordEvent(tx, { caseId: row.id, actor: actor.id, kind: 'label', field: 'label', from: stored, to: null, at });
+    current.delete(key(label));
   }
-  return { caseId: row.id, labels: [...current].sort() };
+  return { caseId: row.id, labels: [...current.values()].sort() };
 }

@@ -39,7 +39,17 @@ export function snippetTree(nodes: SnippetNode[]): SnippetTreeNode[] {
 }
 
 // A code is a word after `#` that is not glued to a word before it ("C#" or "a#b" are not codes).
-const CODE_RE = /(^|[^\p{L}\p{N}_&#/])#([\p{L}][\p{L}\p{N}_-]*)/gu;
+// The optional second `#` is the escape: `##word` is written as `#word` and never expanded.
+const CODE_RE = /(^|[^\p{L}\p{N}_&#/])(#?)#([\p{L}\p{N}][\p{L}\p{N}_-]*)/gu;
+
+/**
+ * Whether an unknown `#word` is an ordinary reference rather than a mistyped code: references
+ * such as `#A1234`, `#12` or `#INC-7` carry a digit, snippet codes are words. A mistyped code
+ * must be refused (nothing half-expanded is sent), a reference must pass untouched (SPEC §5).
+ */
+function isReference(word: string): boolean {
+  return /\p{N}/u.test(word);
+}
 
 export interface SnippetUse {
   code: string;
@@ -54,17 +64,18 @@ export interface Expanded {
 /**
  * Replaces every `#code` with the snippet's text in `language`, else in the pool's first
  * language, else in the first language the snippet has. An unknown code is an error naming it,
- * so nothing half-expanded is ever sent.
+ * so nothing half-expanded is ever sent; references with a digit and `##word` pass as text.
  */
 export function expandSnippets(config: Config, text: string, opts: { language: string | null; poolId: string }): Expanded {
   const byCode = new Map(snippetLeaves(config.snippets).map((s) => [s.code.toLowerCase(), s]));
   const poolFirst = config.pools.find((p) => p.id === opts.poolId)?.languages[0] ?? null;
   const unknown: string[] = [];
   const uses: SnippetUse[] = [];
-  const out = text.replace(CODE_RE, (all, before: string, code: string) => {
+  const out = text.replace(CODE_RE, (all, before: string, escaped: string, code: string) => {
+    if (escaped) return `${before}#${code}`;
     const leaf = byCode.get(code.toLowerCase());
     if (!leaf) {
-      unknown.push(code);
+      if (!isReference(code)) unknown.push(code);
       return all;
     }
     const language = [opts.language, poolFirst, ...Object.keys(leaf.text)].find((l): l is string => !!l && leaf.text[l] !== undefined)!;
@@ -74,7 +85,8 @@ export function expandSnippets(config: Config, text: string, opts: { language: s
   if (unknown.length > 0) {
     const names = [...new Set(unknown)].map((c) => `#${c}`).join(', ');
     const known = [...byCode.values()].map((s) => `#${s.code}`).join(', ') || 'none';
-    throw usageError('EUNKNOWNSNIPPET', `Unknown snippet code ${names}; nothing was sent (known: ${known}).`);
+    const literal = `#${unknown[0]!}`;
+    throw usageError('EUNKNOWNSNIPPET', `Unknown snippet code ${names}; nothing was sent (known: ${known}; write #${literal} to send ${literal} as it is).`);
   }
   return { text: out, uses };
 }

@@ -10,6 +10,7 @@ import type { DB } from './schema.js';
 import * as m001 from './migrations/001-initial.js';
 import * as m002 from './migrations/002-next-queue.js';
 import * as m003 from './migrations/003-inbound-fingerprint.js';
+import * as m004 from './migrations/004-labels-ignore-case.js';
 
 export type Db = Kysely<DB>;
 export type Tx = Transaction<DB> | Kysely<DB>;
@@ -18,6 +19,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '001-initial': m001,
   '002-next-queue': m002,
   '003-inbound-fingerprint': m003,
+  '004-labels-ignore-case': m004,
 };
 
 class StaticMigrations implements MigrationProvider {

@@ -66,7 +66,34 @@ export async function parseMessageFile(job: ParseJob): Promise<ParsedMessage> {
   const result = merge(base, decoded);
   if (decoded.truncated) return { ...result, flags: ['truncated'], problem: decoded.problem };
   if (decoded.problem) return { ...result, status: 'unparsed', flags: ['unparsed'], problem: decoded.problem };
+  if (isBlank(result.text) && result.attachments.length === 0) {
+    // The parser found structure but no readable part (a multipart without a boundary, a charset
+    // nobody knows, base64 that is not): show the consultant the raw body rather than nothing,
+    // and flag it, so an empty case is never mistaken for an empty mail.
+    const raw = await rawBody(file, head);
+    if (!isBlank(raw)) {
+      return { ...result, status: 'unparsed', flags: ['unparsed'], problem: 'the body could not be decoded into text; it is shown as it arrived', text: raw };
+    }
+  }
   return result;
+}
+
+function isBlank(text: string): boolean {
+  return text.trim() === '';
+}
+
+/** The body's bytes as text (UTF-8 where valid), at most MAX_TEXT_CHARS of them. */
+async function rawBody(file: string, head: HeadInfo): Promise<string> {
+  const length = Math.min(Math.max(0, head.size - head.bodyOffset), MAX_TEXT_CHARS);
+  if (length === 0) return '';
+  const handle = await fs.promises.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buf, 0, length, head.bodyOffset);
+    return cleanText(buf.subarray(0, bytesRead).toString('utf8'), MAX_TEXT_CHARS).text;
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The raw-header reading only, flagged `unparsed` (when the parser thread crashed or timed out). */

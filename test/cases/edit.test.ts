@@ -5,7 +5,8 @@ import { cliJson, runCli } from '../support/cli';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
 import { removeTempDir } from '../support/tmp';
 import { requireConfig } from '../../src/config/load';
-import type { Opened } from '../../src/db/connection';
+import { writeTx, type Opened } from '../../src/db/connection';
+import { changeLabels, parseLabelChanges } from '../../src/cases/edit';
 import { drainOnce } from '../../src/outbound/drainer';
 import { silentLogger } from '../../src/log';
 import { addMs, nowIso } from '../../src/clock';
@@ -104,6 +105,21 @@ describe('staff actions on a case', () => {
       { field: 'label', from_value: null, to_value: 'spam' },
       { field: 'label', from_value: 'spam', to_value: null },
     ]);
+  });
+
+  it('keeps labels unique ignoring case: +Vip on a vip case changes nothing, -VIP removes it (in-process)', async () => {
+    const c = await insertCase(opened.db, {});
+    const config = requireConfig(cfg.configPath);
+    const cody = config.consultants.find((x) => x.id === 'cody')!;
+    const change = (args: string[]) => writeTx(opened.db, (tx) => changeLabels(tx, cody, c.id, parseLabelChanges(args)));
+    expect((await change(['+vip'])).labels).toEqual(['vip']);
+    expect((await change(['+Vip', '+VIP'])).labels).toEqual(['vip']);
+    expect((await change(['-VIP'])).labels).toEqual([]);
+    const events = await opened.db.selectFrom('case_events').select(['from_value', 'to_value']).where('case_id', '=', c.id).where('kind', '=', 'label').execute();
+    expect(events).toEqual([{ from_value: null, to_value: 'vip' }, { from_value: 'vip', to_value: null }]);
+    // The database holds the rule too, for writers that race past the domain check.
+    await opened.db.insertInto('case_labels').values({ case_id: c.id, label: 'spam' }).execute();
+    await expect(opened.db.insertInto('case_labels').values({ case_id: c.id, label: 'SPAM' }).execute()).rejects.toThrow(/UNIQUE/);
   });
 
   it('refuses a label longer than 50 characters', async () => {

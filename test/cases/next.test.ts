@@ -52,6 +52,11 @@ describe('next: FIFO retrieval', () => {
     expect(r.stdout).toContain('Is the printer supported?');
     expect(r.stdout).toContain('status: received → in_progress');
     const d = await cliJson(['show', c.id], { env });
+    // The README's promise: `next --json` prints what `show --json` prints for that case.
+    const again = await insertCase(opened.db, { pool: 'general', subject: 'Second question' });
+    const taken = await cliJson(['next', '--as', 'tina'], { env });
+    expect(taken.case.id).toBe(again.id);
+    expect(taken).toEqual(await cliJson(['show', again.id, '--as', 'tina'], { env }));
     expect(d.history.filter((h: any) => h.field).map((h: any) => [h.actor, h.field, h.from, h.to])).toEqual([
       ['tina', 'status', 'received', 'in_progress'],
       ['tina', 'assignee', null, 'tina'],

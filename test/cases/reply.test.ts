@@ -100,7 +100,7 @@ describe('reply', () => {
     const before = await outboxCount();
     const r = await runCli(['reply', c.id, '--as', 'cody', '-m', 'Hello #nosuch and #hello'], { env });
     expect(r.code).toBe(64);
-    expect(r.stderr).toContain('Unknown snippet code #nosuch; nothing was sent (known: #hello, #cardblock).');
+    expect(r.stderr).toContain('Unknown snippet code #nosuch; nothing was sent (known: #hello, #cardblock; write ##nosuch to send #nosuch as it is).');
     expect(await outboxCount()).toBe(before);
     expect((await caseRow(c.id)).status).toBe('received');
   });

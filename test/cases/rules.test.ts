@@ -4,6 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { TRANSITIONS, checkTransition } from '../../src/cases/status';
 import { parseWhen } from '../../src/cases/when';
 import { isCommentLine, stripComments } from '../../src/cases/compose';
+import { expandSnippets } from '../../src/cases/snippets';
+import { requireConfig } from '../../src/config/load';
+import { writeTestConfig } from '../support/config';
+import { removeTempDir } from '../support/tmp';
 
 describe('status machine', () => {
   it('follows SPEC §5 and refuses the rest, listing the allowed moves', () => {
@@ -35,5 +39,34 @@ describe('editor comments', () => {
     expect(isCommentLine('#')).toBe(true);
     expect(isCommentLine('#hello')).toBe(false);
     expect(stripComments('#hello\nText\n# thread\n#\n')).toBe('#hello\nText');
+  });
+});
+
+describe('snippet codes in a reply', () => {
+  async function expand(text: string) {
+    const cfg = await writeTestConfig();
+    try {
+      return expandSnippets(requireConfig(cfg.configPath), text, { language: 'en', poolId: 'general' });
+    } finally {
+      await removeTempDir(cfg.dir);
+    }
+  }
+
+  it('expands known codes, any case, in the case language', async () => {
+    expect((await expand('#Hello\n#cardblock')).text).toBe('Hello,\nYour card has been blocked.');
+  });
+
+  it('leaves ordinary references with a digit untouched: #A1234, #12, #INC-7', async () => {
+    const r = await expand('#hello Your reference is #A1234 (ticket #12, see #INC-7).');
+    expect(r.text).toBe('Hello, Your reference is #A1234 (ticket #12, see #INC-7).');
+    expect(r.uses).toEqual([{ code: 'hello', language: 'en' }]);
+  });
+
+  it('writes ##word as #word without expanding it, even when word is a code', async () => {
+    expect((await expand('Use ##hello or ##Important here.')).text).toBe('Use #hello or #Important here.');
+  });
+
+  it('refuses a mistyped code, saying how to send it as text', async () => {
+    await expect(expand('#helo there')).rejects.toThrow('Unknown snippet code #helo; nothing was sent (known: #hello, #cardblock; write ##helo to send #helo as it is).');
   });
 });

@@ -1,6 +1,8 @@
 // CLI conventions (SPEC §7): one sentence on stderr, distinct exit codes, no stack traces.
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli';
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT, runCli } from '../support/cli';
 
 describe('CLI conventions', () => {
   it('an unknown command is a usage error (64) with one line and no stack trace', async () => {
@@ -14,6 +16,14 @@ describe('CLI conventions', () => {
     const r = await runCli(['cases', '--config', '/nonexistent/mailwarden.yaml']);
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(/^mailwarden: The configuration \/nonexistent\/mailwarden.yaml is invalid: 1 problem\(s\)\.\n {2}\/nonexistent\/mailwarden.yaml: does not exist\n$/);
+  });
+
+  it('--version prints the package version and exits 0', async () => {
+    const { version } = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
+    for (const flag of ['--version', '-V']) {
+      const r = await runCli([flag]);
+      expect(r).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    }
   });
 
   it('--help prints the commands', async () => {

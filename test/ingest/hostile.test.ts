@@ -121,6 +121,9 @@ describe('hostile mail through the LMTP listener', () => {
 
     expect((await showJson(cfg, byName('broken-mime.eml'))).messages[0].text).toContain('multipart never ends');
     expect(await caseOf(byName('empty.eml'))).toMatchObject({ customer_address: '', subject: '' });
+    // A multipart without a boundary decodes to nothing: flagged, and its body shown raw.
+    expect(await flagsOf(byName('missing-boundary.eml'))).toEqual(['unparsed']);
+    expect((await showJson(cfg, byName('missing-boundary.eml'))).messages[0].text).toContain('hello');
   });
 
   it('stops after max_parts on 2,000 parts and flags the case `truncated` (fails on unbounded parsing)', async () => {
@@ -171,7 +174,12 @@ describe('hostile mail through the LMTP listener', () => {
     const wider = await writeTestConfig({ dir: path.join(cfg.dir, 'wider'), listener: { port }, overrides: { instance: { data_dir: cfg.dataDir }, ingest: { max_header_bytes: '4MB' } } });
     const all = await runCli(['reprocess', '--unparsed', '--json', '--config', wider.configPath]);
     expect(all.code, all.stderr).toBe(0);
-    expect(JSON.parse(all.stdout)).toEqual([expect.objectContaining({ case: headerCase, parsed: 1, flags: [] })]);
+    // The multipart without a boundary is taken too, and stays flagged: no limit makes it decodable.
+    const noBoundaryCase = delivered.get('missing-boundary.eml')!.caseId!;
+    const byCase = new Map((JSON.parse(all.stdout) as Array<{ case: string }>).map((x) => [x.case, x]));
+    expect([...byCase.keys()].sort()).toEqual([headerCase, noBoundaryCase].sort());
+    expect(byCase.get(headerCase)).toMatchObject({ parsed: 1, flags: [] });
+    expect(byCase.get(noBoundaryCase)).toMatchObject({ unparsed: 1, flags: ['unparsed'] });
     expect(await flagsOf(headerCase)).toEqual([]);
   });
 });

@@ -66,8 +66,9 @@ describe('daemon resilience', () => {
     const daemon = await startDaemon(cfg.configPath);
     try {
       const before = await send('r4@example.test', 'Before the restart');
-      await waitForInbound(db, before, 'mail before the restart');
-      await sleep(300); // the worker is IDLE now
+      const first = await waitForInbound(db, before, 'mail before the restart');
+      // The pass that took it is over: the worker is waiting (IDLE) when the server goes away.
+      await daemon.waitForLog((l) => l.event === 'mailbox.synced' && l.mailbox === 'idle' && l.last_uid >= first.uid!, 'the worker to finish its pass');
 
       await dovecot.stop();
       // Mail delivered while the IMAP server is down (as an MTA writing the Maildir would).

@@ -93,6 +93,31 @@ describe('ingest units', () => {
     expect(priorityFor(pool, 'hello', null)).toBe('normal');
   });
 
+  it('flags a body nothing could be decoded from `unparsed` and shows it raw (fails on an empty, unflagged case)', async () => {
+    // A multipart without a boundary whose one part has an unknown charset and broken base64.
+    const allWrong = [
+      'From: x@customer.test',
+      'To: alice@example.test',
+      'Subject: all wrong',
+      'Message-ID: <allwrong@customer.test>',
+      'Content-Type: multipart/mixed',
+      '',
+      '--zz',
+      'Content-Type: text/plain; charset=x-no-such-charset',
+      'Content-Transfer-Encoding: base64',
+      '',
+      '!!!not base64 at all***',
+      '--zz--',
+      '',
+    ].join('\r\n');
+    const parsed = await parseMessageFile({ file: file('all-wrong.eml', allWrong), dataDir: dir, limits: LIMITS });
+    expect(parsed).toMatchObject({ status: 'unparsed', flags: ['unparsed'], problem: 'the body could not be decoded into text; it is shown as it arrived' });
+    expect(parsed.text).toContain('!!!not base64 at all***');
+    // A mail that really is empty stays an ordinary, unflagged message.
+    const empty = await parseMessageFile({ file: file('empty-body.eml', 'From: x@customer.test\r\nSubject: nothing\r\n\r\n\r\n'), dataDir: dir, limits: LIMITS });
+    expect(empty).toMatchObject({ status: 'parsed', flags: [], text: expect.stringMatching(/^\s*$/) });
+  });
+
   it('backs off exponentially with jitter up to the cap (fails on a hot reconnect loop)', () => {
     const opts = { baseMs: 1000, capMs: 60_000 };
     expect(backoffDelay(1, { ...opts, random: () => 0 })).toBe(500);
