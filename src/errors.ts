@@ -14,12 +14,65 @@ export const EXIT = {
 
 export type ErrorKind = 'usage' | 'data' | 'unavailable' | 'config' | 'software';
 
+/**
+ * Every error code mailwarden gives, with one line of meaning (as nodemailer's errors module
+ * lists its codes). The codes are stable: scripts match them in `--json` errors; the messages may
+ * be reworded. A code not listed here does not compile.
+ */
+export const ERROR_CODES = {
+  EUSAGE: 'the command line is incomplete or contradictory',
+  ENOACTOR: 'no consultant was named (--as or MAILWARDEN_AS)',
+  EUNKNOWNCONSULTANT: 'the consultant named is not in the configuration',
+  EUNKNOWNPOOL: 'the pool named is not in the configuration',
+  ENOMAILBOX: 'the case or address names no supervised mailbox',
+  EFORBIDDEN: "the consultant's role does not allow this action on this case",
+  ENOCASE: 'no case has that id',
+  EBADTRANSITION: 'the status machine does not allow that move (SPEC §5)',
+  EBADSTATUS: 'a reply cannot set that status',
+  ENOREMIND: 'postponing a case needs the time it comes back',
+  EBADREMIND: 'a reminder time was given without postponing the case',
+  EBADTIME: 'a time that cannot be read, or one in the past',
+  EBADANSWER: 'a questionnaire answer that is not key=value',
+  EQUESTIONNAIRE: "the pool's questionnaire is not answered correctly",
+  ENOQUESTIONNAIRE: 'answers were given for a pool without a questionnaire',
+  EUNKNOWNSNIPPET: 'the text names a snippet code that does not exist',
+  EEMPTY: 'a reply or comment without text',
+  ETWOTEXTS: 'the text was given in two ways at once',
+  EREADFILE: 'a file named on the command line cannot be read',
+  EATTACH: 'an attachment cannot be read or is too large',
+  EEDITOR: 'the editor failed or was left without saving',
+  ENOEDITOR: 'no editor is set ($VISUAL or $EDITOR) and no text was given',
+  EFOOTER: "the consultant's footer image cannot be read",
+  EBADLABEL: 'a label that is empty, too long or has control characters',
+  ENOLABELS: 'no label change was named',
+  EBADPRIORITY: 'a priority other than low, normal, high, urgent',
+  EBADNUMBER: 'a number option that is not a positive whole number',
+  EBADLIMIT: 'a limit outside the allowed range',
+  EBADSTATE: 'an outbox state that does not exist',
+  ENOOUTBOX: 'no outbox row has that id',
+  ENOTFAILED: 'only a failed outbox row can be retried',
+  EBADADDRESS: 'an e-mail address that cannot be used',
+  ENOTEMPLATE: 'a mail template is missing',
+  EBADTEMPLATE: 'a mail template does not compile or render',
+  EINVALIDCONFIG: 'the configuration file is invalid (every problem is listed)',
+  EDBOPEN: 'the database cannot be opened',
+  EMIGRATE: 'a database migration failed',
+  ELOCKED: 'another daemon already runs on this data dir',
+  EDEMODIR: 'the demo directory exists and was not made by the demo',
+  EINITEXISTS: 'init would overwrite existing files',
+  ETIMEDOUT: 'a server or process did not answer in time',
+  EDAEMON: 'the daemon exited before it was ready',
+  EINTERNAL: 'an unexpected error: a bug; --verbose shows the stack',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
 export class MailwardenError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly kind: ErrorKind;
   readonly details?: string[];
 
-  constructor(kind: ErrorKind, code: string, message: string, details?: string[]) {
+  constructor(kind: ErrorKind, code: ErrorCode, message: string, details?: string[]) {
     super(message);
     this.name = 'MailwardenError';
     this.kind = kind;
@@ -28,15 +81,15 @@ export class MailwardenError extends Error {
   }
 }
 
-export function usageError(code: string, message: string, details?: string[]): MailwardenError {
+export function usageError(code: ErrorCode, message: string, details?: string[]): MailwardenError {
   return new MailwardenError('usage', code, message, details);
 }
 
-export function dataError(code: string, message: string, details?: string[]): MailwardenError {
+export function dataError(code: ErrorCode, message: string, details?: string[]): MailwardenError {
   return new MailwardenError('data', code, message, details);
 }
 
-export function unavailableError(code: string, message: string): MailwardenError {
+export function unavailableError(code: ErrorCode, message: string): MailwardenError {
   return new MailwardenError('unavailable', code, message);
 }
 

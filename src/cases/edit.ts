@@ -16,7 +16,7 @@ export const MAX_LABEL = 50;
 /** An internal note on the case: a `comment` message, never mailed to anyone. */
 export async function addComment(tx: Kysely<DB>, actor: ConsultantConfig, caseId: string, text: string): Promise<{ caseId: string; messageRowId: number }> {
   const body = text.replace(/\r\n?/g, '\n').trim();
-  if (!body) throw usageError('EEMPTY', 'The comment is empty; give its text with --message.');
+  if (!body) throw usageError('EEMPTY', 'The comment is empty.');
   const row = await getCaseRow(tx, caseId);
   const at = nowIso();
   const msg = await tx

@@ -12,7 +12,7 @@ export function parseAnswers(pairs: string[]): Answers {
   const out: Answers = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw usageError('EBADANSWER', `--answer wants key=value, not "${pair}".`);
+    if (eq <= 0) throw usageError('EBADANSWER', `An answer is key=value, not "${pair}".`);
     out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
   }
   return out;
@@ -59,7 +59,7 @@ export function checkAnswers(config: Config, q: QuestionnaireConfig, answers: An
     }
   }
   if (problems.length > 0) {
-    throw dataError('EQUESTIONNAIRE', `The questionnaire "${q.name}" is not answered correctly; give each with --answer key=value:`, problems);
+    throw dataError('EQUESTIONNAIRE', `The questionnaire "${q.name}" is not answered correctly.`, problems);
   }
   return out;
 }

@@ -45,7 +45,7 @@ export interface ReplyResult {
 
 export function checkReplyStatus(text: string): CaseStatus {
   if (!REPLY_STATUSES.includes(text as CaseStatus)) {
-    throw usageError('EBADSTATUS', `--status wants one of ${REPLY_STATUSES.join(', ')}, not "${text}".`);
+    throw usageError('EBADSTATUS', `A reply sets the status to one of ${REPLY_STATUSES.join(', ')}, not "${text}".`);
   }
   return text as CaseStatus;
 }
@@ -82,10 +82,10 @@ function targetStatus(row: CaseRow, input: ReplyInput): CaseStatus {
   const target = input.status ?? base;
   checkTransition(row.id, base, target);
   if (input.status === 'postponed') {
-    if (!input.remindAt) throw usageError('ENOREMIND', '--status postponed needs --remind-at <time>, when the case comes back.');
-    if (input.remindAt.getTime() <= Date.parse(nowIso())) throw usageError('EBADTIME', `--remind-at ${input.remindAt.toISOString()} is in the past.`);
+    if (!input.remindAt) throw usageError('ENOREMIND', 'A postponed case needs the time it comes back.');
+    if (input.remindAt.getTime() <= Date.parse(nowIso())) throw usageError('EBADTIME', `The reminder time ${input.remindAt.toISOString()} is in the past.`);
   } else if (input.remindAt) {
-    throw usageError('EBADREMIND', '--remind-at only goes with --status postponed.');
+    throw usageError('EBADREMIND', 'A reminder time only goes with postponing the case.');
   }
   return target;
 }
@@ -94,7 +94,7 @@ function checkQuestionnaire(config: Config, row: CaseRow, target: CaseStatus, an
   const q = poolQuestionnaire(config, row.pool_id);
   const given = Object.keys(answers).length > 0;
   if (!q) {
-    if (given) throw usageError('ENOQUESTIONNAIRE', `Pool ${row.pool_id} has no questionnaire; leave out --answer.`);
+    if (given) throw usageError('ENOQUESTIONNAIRE', `Pool ${row.pool_id} has no questionnaire to answer.`);
     return null;
   }
   const required = questionnaireRequired(q, isClosing(target) && !isClosing(row.status));

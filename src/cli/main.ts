@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT } from '../errors.js';
-import { reportError, setVerbose } from './run.js';
+import { reportError, setJsonErrors, setVerbose } from './run.js';
 import { COMMANDS } from './commands/index.js';
 
 /** The version in package.json, read once at start (the CLI runs from the package directory). */
@@ -12,15 +12,24 @@ function packageVersion(): string {
   return pkg.version;
 }
 
-export function buildProgram(): Command {
+export function buildProgram(opts: { jsonErrors?: boolean } = {}): Command {
   const program = new Command();
+  if (opts.jsonErrors) {
+    // Set before the commands are added: commander copies these settings into each of them.
+    program.configureOutput({
+      writeErr: (text) => {
+        const message = text.trim().split('\n')[0]!.replace(/^error: /, '');
+        if (message) process.stderr.write(`${JSON.stringify({ error: { code: 'EUSAGE', message, exit: EXIT.usage } })}\n`);
+      },
+    });
+  }
   program
     .name('mailwarden')
     .description('E-mail-first helpdesk: supervised mailboxes become cases that get answered on time.')
     .version(packageVersion(), '-V, --version', 'print the version of mailwarden')
     .option('-c, --config <file>', 'configuration file (default: $MAILWARDEN_CONFIG or config/mailwarden.yaml)')
     .option('-v, --verbose', 'show debug logs and stack traces')
-    .showHelpAfterError('(run with --help for usage)')
+    .showHelpAfterError(opts.jsonErrors ? false : '(run with --help for usage)')
     .exitOverride()
     .hook('preAction', (cmd) => setVerbose(Boolean(cmd.opts().verbose)));
   for (const register of COMMANDS) register(program);
@@ -30,7 +39,10 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<void> {
   // Everything mailwarden creates (database, raw mail, .eml files) is for its own user only.
   process.umask(0o077);
-  const program = buildProgram();
+  // Decided before parsing, so that commander's own usage errors come out as JSON too.
+  const json = argv.includes('--json');
+  setJsonErrors(json);
+  const program = buildProgram({ jsonErrors: json });
   try {
     await program.parseAsync(argv);
   } catch (err) {

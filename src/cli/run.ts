@@ -1,24 +1,64 @@
 // The one place where errors become exit codes: a user error is one sentence on stderr (plus
 // its detail lines, e.g. every config problem) and a sysexits status; only --verbose shows the
-// stack. Nothing else in the CLI calls process.exit.
-import { MailwardenError, exitCodeFor } from '../errors.js';
+// stack. Under --json the same error is one JSON object on stderr with its stable code. Nothing
+// else in the CLI calls process.exit.
+import { MailwardenError, exitCodeFor, type ErrorCode } from '../errors.js';
 
 let verbose = false;
+let jsonErrors = false;
 
 export function setVerbose(on: boolean): void {
   verbose = on;
 }
 
-export function reportError(err: unknown): number {
+/** Errors become JSON objects on stderr (the command was given --json). */
+export function setJsonErrors(on: boolean): void {
+  jsonErrors = on;
+}
+
+/**
+ * How to put a refused command right, in this CLI's terms. Domain errors never name flags
+ * (they are the same for the daemon, the mail side and any future front end); the CLI adds the
+ * flag that fixes them here, by code.
+ */
+const HINTS: Partial<Record<ErrorCode, string>> = {
+  EBADANSWER: 'Give each answer with --answer key=value.',
+  EQUESTIONNAIRE: 'Give each answer with --answer key=value:',
+  ENOREMIND: 'Give it with --remind-at <time>.',
+  EBADREMIND: 'Add --status postponed, or leave out --remind-at.',
+  ENOQUESTIONNAIRE: 'Leave out --answer.',
+  EDEMODIR: 'Choose another --dir.',
+  EINITEXISTS: 'Use --force to overwrite it.',
+};
+
+export interface ErrorReport {
+  code: ErrorCode;
+  message: string;
+  details?: string[];
+  exit: number;
+}
+
+/** What the user is told about `err`: the sentence, its hint, its details and the exit status. */
+export function describeError(err: unknown): ErrorReport {
+  const exit = exitCodeFor(err);
   if (err instanceof MailwardenError) {
-    process.stderr.write(`mailwarden: ${err.message}\n`);
-    for (const line of err.details ?? []) process.stderr.write(`  ${line}\n`);
+    const hint = HINTS[err.code];
+    return { code: err.code, message: hint ? `${err.message} ${hint}` : err.message, ...(err.details?.length ? { details: err.details } : {}), exit };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: 'EINTERNAL', message: `unexpected error: ${message.split('\n')[0]}${verbose ? '' : ' (run with --verbose for details)'}`, exit };
+}
+
+export function reportError(err: unknown): number {
+  const report = describeError(err);
+  if (jsonErrors) {
+    process.stderr.write(`${JSON.stringify({ error: report })}\n`);
   } else {
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`mailwarden: unexpected error: ${message.split('\n')[0]}${verbose ? '' : ' (run with --verbose for details)'}\n`);
+    process.stderr.write(`mailwarden: ${report.message}\n`);
+    for (const line of report.details ?? []) process.stderr.write(`  ${line}\n`);
   }
   if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
-  return exitCodeFor(err);
+  return report.exit;
 }
 
 /** Wraps a command action so that a thrown error sets the exit code instead of crashing. */

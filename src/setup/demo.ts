@@ -50,7 +50,7 @@ export interface DemoHandle {
 export function prepareDemoDir(dir: string): void {
   if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) {
     if (!fs.existsSync(path.join(dir, MARKER))) {
-      throw usageError('EEXIST', `${dir} exists and was not made by mailwarden demo; choose another --dir.`);
+      throw usageError('EDEMODIR', `${dir} exists and was not made by mailwarden demo.`);
     }
     fs.rmSync(dir, { recursive: true, force: true });
   }

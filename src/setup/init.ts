@@ -23,7 +23,7 @@ export function initProject(opts: { dir: string; force?: boolean }): InitResult 
   const targets = [configPath, path.join(dir, 'templates')];
   const existing = targets.filter((t) => fs.existsSync(t));
   if (existing.length > 0 && !opts.force) {
-    throw usageError('EEXIST', `${existing[0]} already exists; use --force to overwrite it.`);
+    throw usageError('EINITEXISTS', `${existing[0]} already exists.`);
   }
   const example = fs.readFileSync(path.join(EXAMPLE_DIR, 'mailwarden.example.yaml'), 'utf8');
   // The copy uses its own templates, so the admin edits files next to the config.

@@ -129,7 +129,7 @@ describe('reply', () => {
     const c = await insertCase(opened.db, { pool: 'cards', status: 'in_progress', assignee: 'cody' });
     const missing = await runCli(['reply', c.id, '--as', 'cody', '-m', 'Done', '--status', 'solved'], { env });
     expect(missing.code).toBe(65);
-    expect(missing.stderr).toContain('The questionnaire "Closing a card case" is not answered correctly');
+    expect(missing.stderr).toContain('The questionnaire "Closing a card case" is not answered correctly. Give each answer with --answer key=value:');
     expect(missing.stderr).toContain('partner: missing — Card scheme (allowed: Visa, Mastercard)');
     const wrong = await runCli(['reply', c.id, '--as', 'cody', '-m', 'Done', '--status', 'solved', '--answer', 'partner=Amex', '--answer', 'colour=red'], { env });
     expect(wrong.code).toBe(65);
@@ -153,14 +153,14 @@ describe('reply', () => {
     expect(r.stderr).toContain(`Case ${c.id} is under_consultation and cannot become solved (allowed from under_consultation: in_progress).`);
     const bad = await runCli(['reply', c.id, '--as', 'cody', '-m', 'x', '--status', 'archived'], { env });
     expect(bad.code).toBe(64);
-    expect(bad.stderr).toContain('--status wants one of in_progress, postponed, solved, closed, not "archived".');
+    expect(bad.stderr).toContain('A reply sets the status to one of in_progress, postponed, solved, closed, not "archived".');
   });
 
   it('postpones only with a future --remind-at, read in the instance time zone', async () => {
     const c = await insertCase(opened.db, { pool: 'general', status: 'in_progress', assignee: 'cody' });
     const none = await runCli(['reply', c.id, '--as', 'cody', '-m', 'Later', '--status', 'postponed'], { env });
     expect(none.code).toBe(64);
-    expect(none.stderr).toContain('--status postponed needs --remind-at <time>');
+    expect(none.stderr).toContain('A postponed case needs the time it comes back. Give it with --remind-at <time>.');
     const past = await runCli(['reply', c.id, '--as', 'cody', '-m', 'Later', '--status', 'postponed', '--remind-at', '2020-01-01 10:00'], { env });
     expect(past.code).toBe(64);
     expect(past.stderr).toContain('is in the past');
@@ -169,7 +169,11 @@ describe('reply', () => {
     expect(garbled.stderr).toContain('--remind-at wants a time like "2026-03-01 09:30" (UTC)');
     const stray = await runCli(['reply', c.id, '--as', 'cody', '-m', 'x', '--remind-at', '2099-01-01 10:00'], { env });
     expect(stray.code).toBe(64);
-    expect(stray.stderr).toContain('--remind-at only goes with --status postponed.');
+    expect(stray.stderr).toContain('A reminder time only goes with postponing the case. Add --status postponed, or leave out --remind-at.');
+    // The same refusal under --json: one object on stderr with its stable code.
+    const strayJson = await runCli(['reply', c.id, '--as', 'cody', '-m', 'x', '--remind-at', '2099-01-01 10:00', '--json'], { env });
+    expect(strayJson.code).toBe(64);
+    expect(JSON.parse(strayJson.stderr)).toEqual({ error: { code: 'EBADREMIND', message: 'A reminder time only goes with postponing the case. Add --status postponed, or leave out --remind-at.', exit: 64 } });
 
     const ok = await runCli(['reply', c.id, '--as', 'cody', '-m', 'Later', '--status', 'postponed', '--remind-at', '2099-01-02 09:30'], { env });
     expect(ok.code, ok.stderr).toBe(0);

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT, runCli } from '../support/cli';
+import { ERROR_CODES, usageError } from '../../src/errors';
+import { describeError } from '../../src/cli/run';
 
 describe('CLI conventions', () => {
   it('an unknown command is a usage error (64) with one line and no stack trace', async () => {
@@ -24,6 +26,26 @@ describe('CLI conventions', () => {
       const r = await runCli([flag]);
       expect(r).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
     }
+  });
+
+  it('under --json an error is one JSON object on stderr with its stable code, for usage and config errors alike', async () => {
+    const unknown = await runCli(['cases', '--bogus', '--json']);
+    expect(unknown.code).toBe(64);
+    expect(JSON.parse(unknown.stderr)).toEqual({ error: { code: 'EUSAGE', message: "unknown option '--bogus'", exit: 64 } });
+    const config = await runCli(['cases', '--json', '--config', '/nonexistent/mailwarden.yaml']);
+    expect(config.code).toBe(78);
+    expect(JSON.parse(config.stderr)).toEqual({
+      error: { code: 'EINVALIDCONFIG', message: 'The configuration /nonexistent/mailwarden.yaml is invalid: 1 problem(s).', details: ['/nonexistent/mailwarden.yaml: does not exist'], exit: 78 },
+    });
+  });
+
+  it('every error code has one line of meaning in the registry, and an unexpected error is EINTERNAL', () => {
+    for (const [code, meaning] of Object.entries(ERROR_CODES)) {
+      expect(code).toMatch(/^E[A-Z]+$/);
+      expect(meaning.length).toBeGreaterThan(10);
+    }
+    expect(describeError(new TypeError('boom'))).toMatchObject({ code: 'EINTERNAL', exit: 70 });
+    expect(describeError(usageError('ENOCASE', 'No case X-1.'))).toEqual({ code: 'ENOCASE', message: 'No case X-1.', exit: 64 });
   });
 
   it('--help prints the commands', async () => {

@@ -36,7 +36,7 @@ describe('mailwarden init', () => {
     fs.appendFileSync(configPath, '# my edit\n');
     const again = await runCli(['init', dir]);
     expect(again.code).toBe(64);
-    expect(again.stderr).toMatch(/already exists; use --force/);
+    expect(again.stderr).toMatch(/already exists\. Use --force to overwrite it\./);
     expect(fs.readFileSync(configPath, 'utf8')).toContain('# my edit');
     const forced = await runCli(['init', dir, '--force']);
     expect(forced.code).toBe(0);
