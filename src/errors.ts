@@ -58,6 +58,7 @@ export const ERROR_CODES = {
   EDBOPEN: 'the database cannot be opened',
   EMIGRATE: 'a database migration failed',
   ELOCKED: 'another daemon already runs on this data dir',
+  ECONFLICT: 'another writer changed the same case or row at the same moment; nothing was changed',
   EDEMODIR: 'the demo directory exists and was not made by the demo',
   EINITEXISTS: 'init would overwrite existing files',
   ETIMEDOUT: 'a server or process did not answer in time',

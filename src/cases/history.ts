@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { nowIso } from '../clock.js';
 import type { Updateable } from 'kysely';
 import type { CasesTable, DB } from '../db/schema.js';
+import { MailwardenError } from '../errors.js';
 
 export interface EventInput {
   caseId: string;
@@ -44,9 +45,12 @@ export async function changeCase(
   caseId: string,
   actor: string,
   changes: Pick<Updateable<CasesTable>, ChangeableField>,
-  opts: { at?: string; kind?: string } = {},
+  opts: { at?: string; kind?: string; expectVersion?: number } = {},
 ): Promise<string[]> {
   const current = await tx.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirstOrThrow();
+  // The change was decided on this version of the case (the caller's, or the one just read).
+  const version = opts.expectVersion ?? current.version;
+  if (current.version !== version) throw caseChanged(caseId);
   const at = opts.at ?? nowIso();
   const changed: string[] = [];
   for (const [field, value] of Object.entries(changes) as Array<[ChangeableField, string | null | undefined]>) {
@@ -57,7 +61,19 @@ export async function changeCase(
     await recordEvent(tx, { caseId, actor, kind: opts.kind ?? 'change', field, from: before === null ? null : String(before), to: value, at });
   }
   if (changed.length > 0) {
-    await tx.updateTable('cases').set({ ...changes, updated_at: at }).where('id', '=', caseId).execute();
+    // Compare-and-set: applies only if nobody changed the case since it was read, on any database.
+    const r = await tx
+      .updateTable('cases')
+      .set({ ...changes, updated_at: at, version: version + 1 })
+      .where('id', '=', caseId)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) throw caseChanged(caseId);
   }
   return changed;
+}
+
+/** Another writer changed the case between reading and writing it; the caller may try again. */
+export function caseChanged(caseId: string): MailwardenError {
+  return new MailwardenError('unavailable', 'ECONFLICT', `Case ${caseId} was changed by someone else at the same moment; nothing was changed, try again.`);
 }

@@ -1,12 +1,12 @@
 // FIFO retrieval (SPEC §5): the oldest waiting case from the consultant's pools, highest-priority
-// pool first, urgent before high before normal before low within a pool. One BEGIN IMMEDIATE
-// transaction picks and takes it, so two processes can never take the same case: the second waits
-// for the first's commit and then no longer sees the case as waiting.
+// pool first, urgent before high before normal before low within a pool. The pick and the take
+// share one transaction, and the take only applies to the version of the case that was picked.
 import type { Kysely } from 'kysely';
 import type { ConsultantConfig } from '../config/types.js';
 import { writeTx, type Db } from '../db/connection.js';
 import type { DB } from '../db/schema.js';
 import { nowIso } from '../clock.js';
+import { MailwardenError } from '../errors.js';
 import { recordEvent } from './history.js';
 import { setStatus } from './status.js';
 import type { CaseRow } from './view.js';
@@ -48,14 +48,28 @@ export async function peekNext(tx: Kysely<DB>, consultant: ConsultantConfig): Pr
   return null;
 }
 
-/** Takes the next waiting case for the consultant: assigned to them, in_progress. Null when none waits. */
+/** How often `next` looks again when another consultant took the case it picked. */
+const TAKE_ATTEMPTS = 5;
+
+/**
+ * Takes the next waiting case for the consultant: assigned to them, in_progress. Null when none
+ * waits. The take is a compare-and-set on the case's version (src/cases/history.ts), so two
+ * consultants can never both take a case whatever the database's locking; the one who loses
+ * looks again.
+ */
 export async function takeNext(db: Db, consultant: ConsultantConfig): Promise<CaseRow | null> {
-  return writeTx(db, async (tx) => {
-    const row = await peekNext(tx, consultant);
-    if (!row) return null;
-    const at = nowIso();
-    await setStatus(tx, row, consultant.id, { status: 'in_progress', assignee: consultant.id }, at);
-    await recordEvent(tx, { caseId: row.id, actor: consultant.id, kind: 'taken', to: consultant.id, at, data: { via: 'next' } });
-    return (await tx.selectFrom('cases').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()) as CaseRow;
-  });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await writeTx(db, async (tx) => {
+        const row = await peekNext(tx, consultant);
+        if (!row) return null;
+        const at = nowIso();
+        await setStatus(tx, row, consultant.id, { status: 'in_progress', assignee: consultant.id }, at);
+        await recordEvent(tx, { caseId: row.id, actor: consultant.id, kind: 'taken', to: consultant.id, at, data: { via: 'next' } });
+        return (await tx.selectFrom('cases').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()) as CaseRow;
+      });
+    } catch (err) {
+      if (!(err instanceof MailwardenError && err.code === 'ECONFLICT') || attempt >= TAKE_ATTEMPTS) throw err;
+    }
+  }
 }

@@ -3,6 +3,7 @@
 // woken or notified once even if two daemons or two ticks overlap.
 import type { Kysely } from 'kysely';
 import { nowIso } from '../clock.js';
+import { MailwardenError } from '../errors.js';
 import type { Config, ConsultantConfig } from '../config/types.js';
 import { writeTx, type Db } from '../db/connection.js';
 import type { DB } from '../db/schema.js';
@@ -26,7 +27,11 @@ export function caseWatchers(config: Config, row: CaseRow): ConsultantConfig[] {
   return assignee ? [assignee] : poolSupervisors(config, row.pool_id);
 }
 
-async function notifyStaff(tx: Kysely<DB>, config: Config, row: CaseRow, kind: string, template: string, to: ConsultantConfig[]): Promise<number | null> {
+/**
+ * Queues a notice about a case to staff. `noticeKey` names this one notice (kind, case, the
+ * time it is about): the outbox holds each key once, so no tick, daemon or retry sends it twice.
+ */
+async function notifyStaff(tx: Kysely<DB>, config: Config, row: CaseRow, kind: string, template: string, to: ConsultantConfig[], noticeKey: string): Promise<number | null> {
   if (to.length === 0) return null;
   const box = config.mailboxes.find((m) => m.id === row.mailbox_id) ?? config.mailboxes[0];
   if (!box) return null;
@@ -42,6 +47,7 @@ async function notifyStaff(tx: Kysely<DB>, config: Config, row: CaseRow, kind: s
     messageKind: 'notification',
     author: null,
     autoSubmitted: 'auto-generated',
+    noticeKey,
   });
   return queued.outboxId;
 }
@@ -52,6 +58,8 @@ async function eachCase(db: Db, ids: string[], fn: (tx: Kysely<DB>, id: string) 
     try {
       if (await writeTx(db, (tx) => fn(tx, id))) result.handled.push(id);
     } catch (err) {
+      // Another daemon or tick handled the case at the same moment: its work stands, ours rolled back.
+      if (err instanceof MailwardenError && err.code === 'ECONFLICT') continue;
       result.failed.push({ caseId: id, error: (err as Error).message });
     }
   }
@@ -72,7 +80,7 @@ export async function wakeDueReminders(db: Db, config: Config): Promise<JobResul
     const row = await tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row || row.status !== 'postponed' || row.remind_at === null || row.remind_at > nowIso()) return false;
     // Rendered before the status change, so the mail can say when the reminder was set for.
-    const outbox = await notifyStaff(tx, config, row, 'reminder', 'reminder', caseWatchers(config, row));
+    const outbox = await notifyStaff(tx, config, row, 'reminder', 'reminder', caseWatchers(config, row), `reminder:${row.id}:${row.remind_at}`);
     await setStatus(tx, row, SCHEDULER_ACTOR, { status: 'in_progress' });
     await recordEvent(tx, { caseId: id, actor: SCHEDULER_ACTOR, kind: 'reminder', to: row.assignee, data: { outbox } });
     return true;
@@ -94,7 +102,7 @@ export async function notifyOverdueCases(db: Db, config: Config): Promise<JobRes
     const row = await tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row || row.overdue_notified_at !== null || !DEADLINE_RUNNING.includes(row.status) || row.deadline_at >= nowIso()) return false;
     const watchers = caseWatchers(config, row);
-    const outbox = await notifyStaff(tx, config, row, 'case_overdue', 'case-overdue', watchers);
+    const outbox = await notifyStaff(tx, config, row, 'case_overdue', 'case-overdue', watchers, `case_overdue:${row.id}:${row.deadline_at}`);
     await changeCase(tx, id, SCHEDULER_ACTOR, { overdue_notified_at: nowIso() });
     await recordEvent(tx, { caseId: id, actor: SCHEDULER_ACTOR, kind: 'overdue_notice', to: watchers.map((w) => w.id).join(',') || null, data: { outbox } });
     return true;

@@ -53,5 +53,6 @@ export async function setStatus(tx: Kysely<DB>, row: CaseRow, actor: string, cha
   if (change.status === 'postponed') fields.remind_at = change.remindAt ?? null;
   else if (row.remind_at !== null) fields.remind_at = null;
   if (isClosing(change.status) && !isClosing(row.status)) fields.closed_at = at;
-  return changeCase(tx, row.id, actor, fields, { at });
+  // The move was checked against `row`: it applies only if the case is still that version.
+  return changeCase(tx, row.id, actor, fields, { at, expectVersion: row.version });
 }

@@ -11,6 +11,7 @@ import * as m001 from './migrations/001-initial.js';
 import * as m002 from './migrations/002-next-queue.js';
 import * as m003 from './migrations/003-inbound-fingerprint.js';
 import * as m004 from './migrations/004-labels-ignore-case.js';
+import * as m005 from './migrations/005-compare-and-set.js';
 
 export type Db = Kysely<DB>;
 export type Tx = Transaction<DB> | Kysely<DB>;
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '002-next-queue': m002,
   '003-inbound-fingerprint': m003,
   '004-labels-ignore-case': m004,
+  '005-compare-and-set': m005,
 };
 
 class StaticMigrations implements MigrationProvider {

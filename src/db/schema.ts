@@ -45,6 +45,8 @@ export interface CasesTable {
   /** JSON array: unparsed, oversize, feedback… */
   flags: Generated<string>;
   updated_at: string;
+  /** bumped by every change; a change applies only to the version it was decided on (migration 005) */
+  version: Generated<number>;
 }
 
 export interface CaseLabelsTable {
@@ -158,6 +160,10 @@ export interface OutboxTable {
   smtp_response: string | null;
   created_at: string;
   sent_at: string | null;
+  /** random token of the drainer that holds the row while `sending` */
+  claim_token: Generated<string | null>;
+  /** unique key of a scheduled notice (kind:case:due time), so it is queued at most once */
+  notice_key: Generated<string | null>;
 }
 
 export interface ConsultationsTable {

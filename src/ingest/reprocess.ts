@@ -93,10 +93,15 @@ async function updateCase(tx: Kysely<DB>, caseId: string, results: ParsedMessage
   const flags = [...parseJsonList(row.flags).filter((f) => !PARSE_FLAGS.has(f)), ...parseFlags];
   const first = results[0];
   await changeCase(tx, caseId, 'system', { flags: JSON.stringify(flags), ...(row.subject === '' && first?.subject ? { subject: first.subject } : {}) }, { at });
-  if (row.customer_address === '' && first?.from) {
+  const from = first?.from;
+  if (row.customer_address === '' && from) {
     // changeCase does not cover the customer; record the change the same way it would.
-    await tx.updateTable('cases').set({ customer_address: first.from.address, customer_name: first.from.name ?? null, updated_at: at }).where('id', '=', caseId).execute();
-    await recordEvent(tx, { caseId, actor: 'system', kind: 'change', field: 'customer_address', from: '', to: first.from.address, at });
+    await tx
+      .updateTable('cases')
+      .set((eb) => ({ customer_address: from.address, customer_name: from.name ?? null, updated_at: at, version: eb('version', '+', 1) }))
+      .where('id', '=', caseId)
+      .execute();
+    await recordEvent(tx, { caseId, actor: 'system', kind: 'change', field: 'customer_address', from: '', to: from.address, at });
   }
   await recordEvent(tx, { caseId, actor: 'system', kind: 'reprocessed', at, data: summary });
   return flags;

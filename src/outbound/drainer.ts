@@ -6,7 +6,8 @@
 // same Message-ID, so the recipient's client can fold the two. Nowhere else can a row be sent
 // twice: a row is only claimed in `queued`, or in `sending` with an expired lease, and the
 // outcome is written only while the claim still holds.
-import type { Kysely, Selectable } from 'kysely';
+import { randomUUID } from 'node:crypto';
+import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
 import type { Config } from '../config/types.js';
 import { writeTx, type Db } from '../db/connection.js';
 import type { DB, OutboxTable } from '../db/schema.js';
@@ -45,36 +46,40 @@ export interface DrainOptions {
   limit?: number;
 }
 
-/** Claims the next due row: queued and due, or sending with a lease that ran out (a crashed drainer). */
-export async function claimNext(db: Db): Promise<OutboxRow | null> {
-  return writeTx(db, async (tx) => {
-    const now = nowIso();
-    const due = await tx
-      .selectFrom('outbox')
-      .select('id')
-      .where((eb) =>
-        eb.or([
-          eb.and([eb('state', '=', 'queued'), eb('next_attempt_at', '<=', now)]),
-          eb.and([eb('state', '=', 'sending'), eb('lease_until', '<', now)]),
-        ]),
-      )
-      .orderBy('next_attempt_at')
-      .orderBy('id')
-      .limit(1)
-      .executeTakeFirst();
-    if (!due) return null;
-    return tx
-      .updateTable('outbox')
-      .set((eb) => ({ state: 'sending', lease_until: addMs(now, LEASE_MS), attempts: eb('attempts', '+', 1) }))
-      .where('id', '=', due.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-  });
+/** Due now: queued and due, or sending under a lease that ran out (its drainer died). */
+function isDue(now: string) {
+  return (eb: ExpressionBuilder<DB, 'outbox'>) =>
+    eb.or([eb.and([eb('state', '=', 'queued'), eb('next_attempt_at', '<=', now)]), eb.and([eb('state', '=', 'sending'), eb('lease_until', '<', now)])]);
 }
 
-/** Our claim still holds: nobody else took the row after our lease (the lease value is the token). */
+/** How often a drainer looks again when another one claimed the row it found. */
+const CLAIM_ATTEMPTS = 5;
+
+/**
+ * Claims the next due row, graphile-worker's way: a plain read finds a candidate (so an idle
+ * drainer never takes the write lock), then one conditional UPDATE claims it with a random
+ * token if it is still due. The row count says who won, on any database; the loser looks again.
+ */
+export async function claimNext(db: Db): Promise<OutboxRow | null> {
+  for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+    const now = nowIso();
+    const due = await db.selectFrom('outbox').select('id').where(isDue(now)).orderBy('next_attempt_at').orderBy('id').limit(1).executeTakeFirst();
+    if (!due) return null;
+    const row = await db
+      .updateTable('outbox')
+      .set((eb) => ({ state: 'sending', lease_until: addMs(now, LEASE_MS), claim_token: randomUUID(), attempts: eb('attempts', '+', 1) }))
+      .where('id', '=', due.id)
+      .where(isDue(now))
+      .returningAll()
+      .executeTakeFirst();
+    if (row) return row;
+  }
+  return null;
+}
+
+/** Our claim still holds: nobody took the row over after our lease ran out (the token says). */
 function claimed(tx: Kysely<DB>, row: OutboxRow) {
-  return tx.updateTable('outbox').where('id', '=', row.id).where('state', '=', 'sending').where('lease_until', '=', row.lease_until);
+  return tx.updateTable('outbox').where('id', '=', row.id).where('state', '=', 'sending').where('claim_token', '=', row.claim_token);
 }
 
 async function setMessageState(tx: Kysely<DB>, row: OutboxRow, state: string): Promise<void> {

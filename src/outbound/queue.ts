@@ -42,6 +42,8 @@ export interface QueueMailInput {
   /** consultant id for the messages row */
   author?: string | null;
   autoSubmitted?: 'auto-replied' | 'auto-generated' | null;
+  /** unique key of a scheduled notice: a second row with the same key is refused by the database */
+  noticeKey?: string;
 }
 
 export interface QueuedMail {
@@ -148,6 +150,7 @@ export async function queueMail(tx: Kysely<DB>, input: QueueMailInput): Promise<
       smtp_response: null,
       created_at: at,
       sent_at: null,
+      notice_key: input.noticeKey ?? null,
     })
     .returning('id')
     .executeTakeFirstOrThrow();

@@ -1,0 +1,78 @@
+// Claims that hold without SQLite's single writer (graphile-worker's way): each one a conditional
+// UPDATE whose row count says who won. Run in-process against the real SQLite file, with the
+// races forced by hand instead of hoped for.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { writeTx } from '../../src/db/connection';
+import { claimNext, LEASE_MS } from '../../src/outbound/drainer';
+import { queueMail } from '../../src/outbound/queue';
+import { setStatus } from '../../src/cases/status';
+import { setClockOffset } from '../../src/clock';
+import type { CaseRow } from '../../src/cases/view';
+import { insertCase, outboundEnv, replyInput, type OutboundEnv } from './helpers';
+
+describe('compare-and-set claims', () => {
+  let env: OutboundEnv;
+  beforeAll(async () => {
+    env = await outboundEnv();
+  });
+  afterAll(async () => {
+    setClockOffset(0);
+    await env?.close();
+  });
+
+  const queueOne = async (caseId: string, noticeKey?: string) =>
+    writeTx(env.opened.db, (tx) => queueMail(tx, { ...replyInput(env, caseId), ...(noticeKey ? { noticeKey } : {}) }));
+
+  it('an idle drainer takes no write lock: it finds nothing while another process holds the lock', async () => {
+    await env.opened.db.deleteFrom('outbox').execute();
+    const other = new Database(env.opened.file, { timeout: 100 });
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      // Would wait for the lock (and fail after the busy timeout) if it tried to write.
+      expect(await claimNext(env.opened.db)).toBeNull();
+      other.exec('ROLLBACK');
+    } finally {
+      other.close();
+    }
+  });
+
+  it('a row is claimed once; a drainer whose lease ran out cannot record its outcome after a new claim', async () => {
+    const caseId = await insertCase(env);
+    const queued = await queueOne(caseId);
+    const first = (await claimNext(env.opened.db))!;
+    expect(first).toMatchObject({ id: queued.outboxId, state: 'sending', attempts: 1 });
+    expect(first.claim_token).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await claimNext(env.opened.db)).toBeNull(); // claimed, lease running
+
+    setClockOffset(LEASE_MS + 60_000); // the first drainer hangs past its lease
+    const second = (await claimNext(env.opened.db))!;
+    setClockOffset(0);
+    expect(second).toMatchObject({ id: first.id, attempts: 2 });
+    expect(second.claim_token).not.toBe(first.claim_token);
+    // The first drainer's conditional update matches nothing: its claim is gone.
+    const stale = await env.opened.db.updateTable('outbox').set({ state: 'sent' }).where('id', '=', first.id).where('claim_token', '=', first.claim_token).executeTakeFirst();
+    expect(Number(stale.numUpdatedRows)).toBe(0);
+  });
+
+  it('a status move decided on an old version of the case changes nothing and says so', async () => {
+    const caseId = await insertCase(env);
+    const read = (await env.opened.db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirstOrThrow()) as CaseRow;
+    // Another consultant takes the case between our read and our write.
+    await writeTx(env.opened.db, (tx) => setStatus(tx, read, 'cody', { status: 'in_progress', assignee: 'cody' }));
+    await expect(writeTx(env.opened.db, (tx) => setStatus(tx, read, 'tina', { status: 'in_progress', assignee: 'tina' }))).rejects.toMatchObject({ code: 'ECONFLICT' });
+    const now = await env.opened.db.selectFrom('cases').select(['assignee', 'version']).where('id', '=', caseId).executeTakeFirstOrThrow();
+    expect(now).toEqual({ assignee: 'cody', version: read.version + 1 });
+    const events = await env.opened.db.selectFrom('case_events').select('actor').where('case_id', '=', caseId).where('field', '=', 'assignee').execute();
+    expect(events).toEqual([{ actor: 'cody' }]);
+  });
+
+  it('a scheduled notice is queued once per key: the database refuses the second', async () => {
+    const caseId = await insertCase(env);
+    await queueOne(caseId, `case_overdue:${caseId}:2026-01-01T00:00:00.000Z`);
+    await expect(queueOne(caseId, `case_overdue:${caseId}:2026-01-01T00:00:00.000Z`)).rejects.toThrow(/UNIQUE/);
+    await queueOne(caseId, `case_overdue:${caseId}:2026-02-01T00:00:00.000Z`); // a new deadline is a new notice
+    const keys = await env.opened.db.selectFrom('outbox').select('notice_key').where('case_id', '=', caseId).execute();
+    expect(keys).toHaveLength(2);
+  });
+});
