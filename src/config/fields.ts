@@ -202,7 +202,7 @@ export function list<T extends z.ZodType>(item: T, doc: string, opts: { nonEmpty
   const base = z.array(item, { error: wrongType((v) => `must be a list, not ${describeValue(v)}`) });
   const schema = opts.nonEmpty ? base.min(1, { error: opts.nonEmpty }) : base;
   const itemType = fieldDocs.get(item)?.type;
-  return documented(schema, { doc, type: itemType && !['section', 'string or list'].includes(itemType) ? `list of ${itemType}` : 'list' });
+  return documented(schema, { doc, type: itemType && itemType !== 'section' ? `list of ${itemType}` : 'list' });
 }
 
 export function section<T extends z.ZodRawShape>(shape: T, doc: string) {

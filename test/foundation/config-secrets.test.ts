@@ -7,7 +7,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { formatIssue, loadConfig } from '../../src/config/load';
-import { resolveSecret, secretRef } from '../../src/config/secrets';
+import { referenceRows } from '../../src/config/reference';
+import { isSecretPath, resolveSecret, secretRef } from '../../src/config/secrets';
 import { imapClientOptions, imapTlsOptions } from '../../src/ingest/imap-connect';
 import { smtpTlsOptions, smtpTransportOptions } from '../../src/outbound/sender';
 import { runCli } from '../support/cli';
@@ -75,6 +76,13 @@ describe('passwords are resolved by the part that connects', () => {
     const { issues } = loadConfig(cfg.configPath, {}, { checkSecrets: true });
     expect(issues.map(formatIssue)).toEqual(['mailboxes[0].imap.password: uses ${file:/nonexistent/mw-secret}, which cannot be read (ENOENT)']);
     expect(loadConfig(cfg.configPath, {}).config!.instance.secret).toBe('a-signing-key-of-32-characters!!');
+  });
+
+  it('the fields left unexpanded at load are exactly the schema\'s secret fields', () => {
+    const secretKeys = referenceRows().filter((r) => r.type === 'secret').map((r) => r.key);
+    expect(secretKeys).toEqual(['smtp.password', 'mailboxes[].imap.password']);
+    for (const key of secretKeys) expect(isSecretPath(key.replace('[]', '[3]'))).toBe(true);
+    expect(isSecretPath('instance.secret')).toBe(false);
   });
 
   it('the IMAP and SMTP options carry the password resolved at that moment', async () => {
