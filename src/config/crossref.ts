@@ -1,10 +1,14 @@
 // Checks that need the whole document: references between sections, uniqueness, files on disk.
+// They run on whatever parts of the document are well-formed (see ./salvage.ts), so every field
+// read here may be missing and is guarded; a missing field is already reported by the schema.
 import fs from 'node:fs';
 import type { Config, SnippetNode } from './types.js';
 import type { ConfigIssue } from './validate.js';
+import type { Loose } from './salvage.js';
 import { checkTemplates } from '../outbound/template-files.js';
 
-export function checkReferences(config: Config): ConfigIssue[] {
+export function checkReferences(loose: Loose<Config>): ConfigIssue[] {
+  const config = withLists(loose);
   const issues: ConfigIssue[] = [];
   const add = (path: string, message: string) => issues.push({ path, message });
 
@@ -19,14 +23,14 @@ export function checkReferences(config: Config): ConfigIssue[] {
 
   const boxAddresses = new Set(config.mailboxes.map((m) => m.address));
   config.consultants.forEach((c, i) => {
-    if (boxAddresses.has(c.email)) add(`consultants[${i}].email`, `is also a supervised mailbox address (${c.email})`);
+    if (c.email && boxAddresses.has(c.email)) add(`consultants[${i}].email`, `is also a supervised mailbox address (${c.email})`);
   });
   config.departments.forEach((d, i) => {
-    if (boxAddresses.has(d.email)) add(`departments[${i}].email`, `is also a supervised mailbox address (${d.email})`);
+    if (d.email && boxAddresses.has(d.email)) add(`departments[${i}].email`, `is also a supervised mailbox address (${d.email})`);
   });
 
   config.mailboxes.forEach((m, i) => {
-    if (!poolIds.has(m.pool)) add(`mailboxes[${i}].pool`, `names unknown pool "${m.pool}" (known: ${list(poolIds)})`);
+    if (m.pool !== undefined && !poolIds.has(m.pool)) add(`mailboxes[${i}].pool`, `names unknown pool "${m.pool}" (known: ${list(poolIds)})`);
   });
   config.pools.forEach((p, i) => {
     if (p.questionnaire && !questionnaireIds.has(p.questionnaire)) {
@@ -34,8 +38,8 @@ export function checkReferences(config: Config): ConfigIssue[] {
     }
   });
   config.consultants.forEach((c, i) => {
-    c.pools.forEach((cp, j) => {
-      if (!poolIds.has(cp.pool)) add(`consultants[${i}].pools[${j}].pool`, `names unknown pool "${cp.pool}" (known: ${list(poolIds)})`);
+    (c.pools ?? []).forEach((cp, j) => {
+      if (cp.pool !== undefined && !poolIds.has(cp.pool)) add(`consultants[${i}].pools[${j}].pool`, `names unknown pool "${cp.pool}" (known: ${list(poolIds)})`);
     });
     if (c.trainee && !c.supervisor) add(`consultants[${i}].supervisor`, 'is required for a trainee');
     for (const key of ['supervisor', 'replacement'] as const) {
@@ -46,7 +50,7 @@ export function checkReferences(config: Config): ConfigIssue[] {
     }
     if (c.supervisor && consultantIds.has(c.supervisor)) {
       const sup = config.consultants.find((x) => x.id === c.supervisor)!;
-      if (!sup.roles.includes('supervisor')) add(`consultants[${i}].supervisor`, `names "${sup.id}", who lacks the supervisor role`);
+      if (sup.roles && !sup.roles.includes('supervisor')) add(`consultants[${i}].supervisor`, `names "${sup.id}", who lacks the supervisor role`);
     }
     const image = c.footer?.image;
     if (image) {
@@ -55,12 +59,12 @@ export function checkReferences(config: Config): ConfigIssue[] {
     }
   });
   config.departments.forEach((d, i) => {
-    d.notify_overdue.forEach((n, j) => {
+    (d.notify_overdue ?? []).forEach((n, j) => {
       if (!n.includes('@') && !consultantIds.has(n)) add(`departments[${i}].notify_overdue[${j}]`, `names unknown consultant "${n}"`);
     });
   });
   config.questionnaires.forEach((q, i) => {
-    q.questions.forEach((question, j) => {
+    (q.questions ?? []).forEach((question, j) => {
       if (question.dictionary && !dictionaryIds.has(question.dictionary)) {
         add(`questionnaires[${i}].questions[${j}].dictionary`, `names unknown dictionary "${question.dictionary}" (known: ${list(dictionaryIds)})`);
       }
@@ -71,10 +75,24 @@ export function checkReferences(config: Config): ConfigIssue[] {
   return issues;
 }
 
-function checkSnippets(config: Config, issues: ConfigIssue[]): void {
+/** The document with every top-level list present (empty when missing or invalid). */
+function withLists(config: Loose<Config>) {
+  return {
+    ...config,
+    mailboxes: config.mailboxes ?? [],
+    pools: config.pools ?? [],
+    consultants: config.consultants ?? [],
+    departments: config.departments ?? [],
+    questionnaires: config.questionnaires ?? [],
+    dictionaries: config.dictionaries ?? [],
+    snippets: config.snippets ?? [],
+  };
+}
+
+function checkSnippets(config: ReturnType<typeof withLists>, issues: ConfigIssue[]): void {
   const seen = new Map<string, string>();
-  const allLanguages = new Set(config.pools.flatMap((p) => p.languages));
-  const walk = (nodes: SnippetNode[], at: string) => {
+  const allLanguages = new Set(config.pools.flatMap((p) => p.languages ?? []));
+  const walk = (nodes: Loose<SnippetNode>[], at: string) => {
     nodes.forEach((node, i) => {
       const here = `${at}[${i}]`;
       if (node.code) {

@@ -1,17 +1,19 @@
-// Finds, reads, expands and validates the configuration. Every problem is collected, so an admin
-// fixes the file in one go rather than one error per run.
+// Finds, reads, expands and validates the configuration. Every problem is collected in one pass
+// (schema problems, and cross-references among the parts that are well-formed), so an admin fixes
+// the file in one go rather than one batch per run. Passwords stay unresolved references here;
+// `checkSecrets` says whether they would resolve now (config check, the daemon).
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { MailwardenError } from '../errors.js';
-import { configSchema } from './schema.js';
+import { configSchema, BUILTIN_TEMPLATES_DIR } from './schema.js';
 import { checkReferences } from './crossref.js';
-import { validateValue, type ConfigIssue } from './validate.js';
+import { salvage, type Loose } from './salvage.js';
+import { expandReferences, isSecretPath, secretProblems } from './secrets.js';
+import { fromZodIssues, type ConfigIssue } from './validate.js';
 import type { Config, SnippetNode } from './types.js';
 
-/** The templates shipped with mailwarden (used when instance.templates_dir is not set). */
-export const BUILTIN_TEMPLATES_DIR = fileURLToPath(new URL('../../templates', import.meta.url));
+export { BUILTIN_TEMPLATES_DIR };
 
 export interface LoadResult {
   config: Config | null;
@@ -19,24 +21,25 @@ export interface LoadResult {
   path: string;
 }
 
+export interface LoadOptions {
+  /**
+   * Also report passwords that cannot be resolved now (unset variable, unreadable file). For
+   * `config check` and the daemon; commands that never connect leave it off.
+   */
+  checkSecrets?: boolean;
+}
+
 /** --config beats MAILWARDEN_CONFIG beats config/mailwarden.yaml (relative to the working dir). */
 export function findConfigPath(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(explicit ?? env.MAILWARDEN_CONFIG ?? 'config/mailwarden.yaml');
 }
 
-/** Replaces ${NAME} with the environment's value; unset names are reported, not left in place. */
+/** Replaces ${NAME} and ${file:/path}; what cannot be resolved is reported, not left in place. */
 export function expandEnv(text: string, env: NodeJS.ProcessEnv, issues: ConfigIssue[], at = ''): string {
-  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_all, name: string) => {
-    const value = env[name];
-    if (value === undefined) {
-      issues.push({ path: at || '(top)', message: `uses \${${name}}, which is not set in the environment` });
-      return '';
-    }
-    return value;
-  });
+  return expandReferences(text, env, (message) => issues.push({ path: at || '(top)', message }));
 }
 
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): LoadResult {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -44,28 +47,28 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read (${(err as Error).message})`;
     return { config: null, path: file, issues: [{ path: file, message: why }] };
   }
-  const issues: ConfigIssue[] = [];
   const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    return { config: null, path: file, issues: doc.errors.map((e) => ({ path: file, message: e.message.split('\n')[0]! })) };
-  }
+  if (doc.errors.length > 0) return { config: null, path: file, issues: [syntaxIssue(file, text, doc.errors[0]!)] };
+
+  const issues: ConfigIssue[] = [];
   const raw = expandInTree(doc.toJS(), env, issues);
   const baseDir = path.dirname(file);
   if (raw && typeof raw === 'object' && typeof (raw as Record<string, unknown>).snippets === 'string') {
     (raw as Record<string, unknown>).snippets = readSnippetsFile(path.resolve(baseDir, (raw as Record<string, string>).snippets!), env, issues);
   }
-  const value = validateValue(raw ?? {}, configSchema, '', { baseDir, issues }) as Omit<Config, 'sourcePath'> | undefined;
-  if (!value || issues.length > 0) return { config: null, path: file, issues };
-
-  const config = { ...value, sourcePath: file } as Config;
-  config.instance.templates_dir ??= BUILTIN_TEMPLATES_DIR;
-  issues.push(...checkReferences(config));
-  return { config: issues.length ? null : config, path: file, issues };
+  const schema = configSchema({ baseDir });
+  const parsed = schema.safeParse(raw ?? {});
+  if (!parsed.success) issues.push(...fromZodIssues(parsed.error.issues));
+  const value = (parsed.success ? parsed.data : salvage(schema, raw ?? {})) as Loose<Config>;
+  issues.push(...checkReferences(value));
+  if (opts.checkSecrets) issues.push(...checkSecrets(value, env));
+  if (!parsed.success || issues.length > 0) return { config: null, path: file, issues };
+  return { config: { ...parsed.data, sourcePath: file }, path: file, issues };
 }
 
 /** Loads or throws a config error listing every problem (for commands that need a valid config). */
-export function requireConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
-  const result = loadConfig(file, env);
+export function requireConfig(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): Config {
+  const result = loadConfig(file, env, opts);
   if (!result.config) {
     const lines = result.issues.map(formatIssue);
     throw new MailwardenError('config', 'EINVALIDCONFIG', `The configuration ${file} is invalid: ${lines.length} problem(s).`, lines);
@@ -77,13 +80,37 @@ export function formatIssue(issue: ConfigIssue): string {
   return `${issue.path}: ${issue.message}`;
 }
 
+/** Every password that would not resolve now, by the field that holds it. */
+export function checkSecrets(config: Loose<Config>, env: NodeJS.ProcessEnv = process.env): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const check = (ref: { secret?: string } | undefined, at: string) => {
+    if (ref?.secret !== undefined) for (const message of secretProblems({ secret: ref.secret }, env)) issues.push({ path: at, message });
+  };
+  check(config.smtp?.password, 'smtp.password');
+  (config.mailboxes ?? []).forEach((box, i) => check(box.imap?.password, `mailboxes[${i}].imap.password`));
+  return issues;
+}
+
+// The parser's first error is the one to fix; the ones after it are mostly its echoes (an
+// unquoted ${X} in a flow mapping gave hundreds), so one line with its position is shown.
+function syntaxIssue(file: string, text: string, error: YAML.YAMLError): ConfigIssue {
+  const pos = error.linePos?.[0];
+  const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
+  const what = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  const line = pos ? (text.split('\n')[pos.line - 1] ?? '') : '';
+  const hint = /\$\{/.test(line) && /[{[]/.test(line) ? ' (inside { } or [ ], quote a value holding ${…}: "${NAME}")' : '';
+  return { path: where, message: `YAML syntax error: ${what}${hint}` };
+}
+
 // Expanding after parsing (on string values only) means a secret containing YAML syntax
-// cannot change the document's structure.
+// cannot change the document's structure. Passwords are left as written: see ./secrets.ts.
 function expandInTree(node: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[], at = ''): unknown {
-  if (typeof node === 'string') return expandEnv(node, env, issues, at);
+  if (typeof node === 'string') return isSecretPath(at) ? node : expandEnv(node, env, issues, at);
   if (Array.isArray(node)) return node.map((n, i) => expandInTree(n, env, issues, `${at}[${i}]`));
   if (node && typeof node === 'object') {
-    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, expandInTree(v, env, issues, at ? `${at}.${k}` : k)]));
+    // `key:` with nothing after it means "not set", as if the key were absent.
+    const present = Object.entries(node).filter(([, v]) => v !== null);
+    return Object.fromEntries(present.map(([k, v]) => [k, expandInTree(v, env, issues, at ? `${at}.${k}` : k)]));
   }
   return node;
 }

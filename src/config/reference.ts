@@ -1,6 +1,9 @@
-// The configuration reference, generated from the schema. The README embeds this text between
-// markers and a test compares the two, so the documentation cannot drift from the code.
-import { configSchema, type Field } from './schema.js';
+// The configuration reference, generated from the zod schema and the docs each field registers
+// (./fields.ts). The README embeds this text between markers and a test compares the two, so the
+// documentation cannot drift from the code.
+import type { z } from 'zod';
+import { fieldDocs, type FieldDoc } from './fields.js';
+import { configSchema } from './schema.js';
 
 export interface ReferenceRow {
   key: string;
@@ -9,20 +12,46 @@ export interface ReferenceRow {
   doc: string;
 }
 
+/** What the reference says about one field, found by looking through optional/default wrappers. */
+interface Described {
+  doc: FieldDoc | undefined;
+  required: boolean;
+  defaultValue: unknown;
+  /** The field itself, without wrappers: an object or array is walked into. */
+  inner: z.core.$ZodType;
+}
+
+function describe(schema: z.core.$ZodType): Described {
+  const out: Described = { doc: undefined, required: true, defaultValue: undefined, inner: schema };
+  for (let node = schema; ; ) {
+    out.doc ??= fieldDocs.get(node as z.ZodType);
+    out.inner = node;
+    const def = node._zod.def as z.core.$ZodTypeDef & { innerType?: z.core.$ZodType; defaultValue?: unknown };
+    if (def.type !== 'optional' && def.type !== 'default' && def.type !== 'prefault') return out;
+    out.required = false;
+    if (def.type !== 'optional') out.defaultValue ??= def.defaultValue;
+    node = def.innerType!;
+  }
+}
+
+// The reference is the same for every file: the base directory only matters when parsing.
 export function referenceRows(): ReferenceRow[] {
   const rows: ReferenceRow[] = [];
-  const walk = (field: Field, at: string, depth: number) => {
-    if (at) rows.push({ key: at, type: typeName(field), default: defaultText(field), doc: field.doc });
-    if (depth > 3) return;
-    if (field.type === 'object') for (const [k, sub] of Object.entries(field.fields ?? {})) walk(sub, at ? `${at}.${k}` : k, depth + 1);
-    if (field.type === 'array' && field.items?.type === 'object') {
-      for (const [k, sub] of Object.entries(field.items.fields ?? {})) {
-        if (at.endsWith('children')) continue; // snippet children repeat the snippet's own keys
-        walk(sub, `${at}[].${k}`, depth + 1);
-      }
+  const walk = (schema: z.core.$ZodType, at: string, depth: number) => {
+    const field = describe(schema);
+    if (at) rows.push({ key: at, type: field.doc?.type ?? 'value', default: defaultText(field), doc: field.doc?.doc ?? '' });
+    if (depth > 3 || at.endsWith('children')) return; // snippet children repeat the snippet's own keys
+    const inner = field.inner._zod.def;
+    if (inner.type === 'object') {
+      for (const [k, sub] of Object.entries((inner as z.core.$ZodObjectDef).shape)) walk(sub, at ? `${at}.${k}` : k, depth + 1);
+    }
+    if (inner.type === 'array') {
+      const element = describe((inner as z.core.$ZodArrayDef).element).inner._zod.def;
+      if (element.type !== 'object') return;
+      for (const [k, sub] of Object.entries((element as z.core.$ZodObjectDef).shape)) walk(sub, `${at}[].${k}`, depth + 1);
     }
   };
-  walk(configSchema, '', 0);
+  walk(configSchema({ baseDir: '/' }), '', 0);
   return rows;
 }
 
@@ -32,17 +61,11 @@ export function referenceMarkdown(): string {
   return lines.join('\n');
 }
 
-function typeName(field: Field): string {
-  if (field.type === 'enum') return field.values!.join(' \\| ');
-  if (field.type === 'array') return field.items?.type === 'object' ? 'list' : `list of ${field.items?.type ?? 'values'}`;
-  if (field.type === 'template') return field.allowFalse ? 'template name or false' : 'template name';
-  if (field.type === 'object') return 'section';
-  return field.type;
-}
-
-function defaultText(field: Field): string {
+function defaultText(field: Described): string {
+  if (field.doc?.defaultText !== undefined) return field.doc.defaultText;
   if (field.required) return 'required';
-  if (field.default === undefined) return '';
-  if (typeof field.default === 'object') return Array.isArray(field.default) && field.default.length ? `\`${JSON.stringify(field.default)}\`` : '';
-  return `\`${String(field.default)}\``;
+  const value = field.defaultValue;
+  if (value === undefined) return '';
+  if (typeof value === 'object') return Array.isArray(value) && value.length ? `\`${JSON.stringify(value)}\`` : '';
+  return `\`${String(value)}\``;
 }

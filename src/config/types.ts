@@ -1,176 +1,39 @@
-// The validated, normalised configuration. Durations are milliseconds, sizes are bytes, paths are
-// absolute. The schema in ./schema.ts is the single source for what the YAML may contain; these
-// interfaces describe what the rest of the code receives after validation.
+// The validated, normalised configuration as the rest of the code receives it: durations in
+// milliseconds, sizes in bytes, paths absolute, defaults filled in, passwords as SecretRefs.
+// Every type is inferred from the zod schema in ./schema.ts, so the types cannot say something
+// the validation does not; the names are the ones the code has always imported.
+import type { z } from 'zod';
+import type { ConfigSchema } from './schema.js';
 
-export interface Config {
+export type { SnippetNode } from './schema.js';
+export type { SecretRef } from './secrets.js';
+
+type Parsed = z.output<ConfigSchema>;
+
+export type Config = Parsed & {
   /** Absolute path of the YAML file this came from. */
   sourcePath: string;
-  instance: InstanceConfig;
-  smtp: SmtpConfig;
-  ingest: IngestConfig;
-  auto_response: AutoResponseConfig;
-  schedule: ScheduleConfig;
-  mailboxes: MailboxConfig[];
-  pools: PoolConfig[];
-  consultants: ConsultantConfig[];
-  departments: DepartmentConfig[];
-  questionnaires: QuestionnaireConfig[];
-  dictionaries: DictionaryConfig[];
-  snippets: SnippetNode[];
-}
+};
 
-export interface InstanceConfig {
-  name: string;
-  case_prefix: string;
-  data_dir: string;
-  timezone: string;
-  templates_dir: string;
-  reopen_window: number;
-  secret: string;
-  log_level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
-}
-
-export interface SmtpConfig {
-  transport: 'smtp' | 'file';
-  host: string;
-  port: number;
-  secure: boolean;
-  user?: string;
-  password?: string;
-  outbox_dir?: string;
-  max_attempts: number;
-}
-
-export interface ListenerConfig {
-  enabled: boolean;
-  protocol: 'lmtp' | 'smtp';
-  host: string;
-  port: number;
-}
-
-export interface MarkConfig {
-  mode: 'keyword' | 'move' | 'none';
-  keyword: string;
-  folder: string;
-}
-
-export interface IngestConfig {
-  poll_interval: number;
-  idle: boolean;
-  max_message_size: number;
-  max_parts: number;
-  max_header_bytes: number;
-  mark: MarkConfig;
-  listener: ListenerConfig;
-}
-
-export interface AutoResponseConfig {
-  window: number;
-  daily_cap: number;
-}
-
-export interface ScheduleConfig {
-  /** node-cron expression for overdue checks and reminders. */
-  overdue_check: string;
-  reminders: string;
-}
-
-export interface ImapConfig {
-  host: string;
-  port: number;
-  tls: boolean;
-  user: string;
-  password: string;
-  folder: string;
-}
-
-export interface MailboxConfig {
-  id: string;
-  address: string;
-  name?: string;
-  pool: string;
-  imap?: ImapConfig;
-  /** Template name overriding the pool's auto-response, or false to send none from this box. */
-  auto_response?: string | false;
-}
-
-export interface PriorityRule {
-  subject_contains?: string;
-  from_domain?: string;
-  priority: CasePriority;
-}
-
-export type CasePriority = 'low' | 'normal' | 'high' | 'urgent';
-
-export interface PoolConfig {
-  id: string;
-  name: string;
-  auto_response: string | false;
-  response_deadline: number;
-  reopen_window?: number;
-  questionnaire?: string;
-  languages: string[];
-  priority_rules: PriorityRule[];
-}
-
-export type Role = 'consultant' | 'supervisor' | 'admin';
-
-export interface ConsultantPool {
-  pool: string;
-  /** 1 is taken first; larger numbers later. */
-  priority: number;
-}
-
-export interface FooterConfig {
-  text?: string;
-  image?: string;
-}
-
-export interface ConsultantConfig {
-  id: string;
-  name: string;
-  email: string;
-  roles: Role[];
-  pools: ConsultantPool[];
-  trainee: boolean;
-  supervisor?: string;
-  footer?: FooterConfig;
-  replacement?: string;
-}
-
-export interface DepartmentConfig {
-  id: string;
-  name: string;
-  email: string;
-  deadline: number;
-  /** Consultant ids or e-mail addresses told when a consultation is overdue. */
-  notify_overdue: string[];
-}
-
-export interface QuestionConfig {
-  key: string;
-  text: string;
-  dictionary?: string;
-  required: boolean;
-}
-
-export interface QuestionnaireConfig {
-  id: string;
-  name: string;
-  /** When answers are required: on closing only, or on every reply. */
-  required_on: 'close' | 'reply';
-  questions: QuestionConfig[];
-}
-
-export interface DictionaryConfig {
-  id: string;
-  values: string[];
-}
-
-export interface SnippetNode {
-  title: string;
-  code?: string;
-  /** Language code -> text. Present on leaves. */
-  text?: Record<string, string>;
-  children?: SnippetNode[];
-}
+export type InstanceConfig = Config['instance'];
+export type SmtpConfig = Config['smtp'];
+export type IngestConfig = Config['ingest'];
+export type ListenerConfig = IngestConfig['listener'];
+export type MarkConfig = IngestConfig['mark'];
+export type AutoResponseConfig = Config['auto_response'];
+export type ScheduleConfig = Config['schedule'];
+export type MailboxConfig = Config['mailboxes'][number];
+export type ImapConfig = NonNullable<MailboxConfig['imap']>;
+export type PoolConfig = Config['pools'][number];
+export type PriorityRule = PoolConfig['priority_rules'][number];
+export type CasePriority = PriorityRule['priority'];
+export type ConsultantConfig = Config['consultants'][number];
+export type Role = ConsultantConfig['roles'][number];
+export type ConsultantPool = ConsultantConfig['pools'][number];
+export type FooterConfig = NonNullable<ConsultantConfig['footer']>;
+export type DepartmentConfig = Config['departments'][number];
+export type QuestionnaireConfig = Config['questionnaires'][number];
+export type QuestionConfig = QuestionnaireConfig['questions'][number];
+export type DictionaryConfig = Config['dictionaries'][number];
+/** When TLS is not used from the start: insist on STARTTLS, take it when offered, or never. */
+export type StartTls = ImapConfig['starttls'];

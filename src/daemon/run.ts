@@ -28,7 +28,8 @@ export interface DaemonOptions {
 const workerName = (box: MailboxConfig) => `imap:${box.id}`;
 
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
-  const first = requireConfig(opts.configPath);
+  // The daemon connects, so its passwords must resolve before anything starts (SPEC §2).
+  const first = requireConfig(opts.configPath, process.env, { checkSecrets: true });
   const log = opts.log ?? createLogger({ level: first.instance.log_level });
   const opened = await openDatabase({ dataDir: first.instance.data_dir });
   let lock: DaemonLock;
@@ -97,7 +98,7 @@ async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => v
 
   const reload = async () => {
     const old = ctx.getConfig();
-    const result = loadConfig(old.sourcePath);
+    const result = loadConfig(old.sourcePath, process.env, { checkSecrets: true });
     if (!result.config) {
       log.error(logEvent('config.reload_rejected', { issues: result.issues.map(formatIssue) }), 'the new configuration is invalid; keeping the old one');
       return;

@@ -8,6 +8,7 @@ import { writeTx } from '../db/connection.js';
 import type { MailboxConfig } from '../config/types.js';
 import type { Service } from '../daemon/service.js';
 import { backoffDelay, sleepUnlessAborted, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { imapClientOptions } from './imap-connect.js';
 import { acceptPrepared, prepareMessage, type IngestContext, type Prepared } from './pipeline.js';
 import { logEvent } from '../log.js';
 
@@ -104,16 +105,8 @@ export class ImapWorker implements Service {
   /** One connection: returns when stopping (or after one pass when `once`), throws on failure. */
   private async session(once: boolean): Promise<void> {
     const imap = this.mailbox.imap!;
-    const client = new ImapFlow({
-      host: imap.host,
-      port: imap.port,
-      secure: imap.tls,
-      auth: { user: imap.user, pass: imap.password },
-      logger: false,
-      disableAutoIdle: true,
-      connectionTimeout: 30_000,
-      clientInfo: { name: 'mailwarden' },
-    });
+    // Resolved now, not at load: a secret file replaced on disk counts at the next connection.
+    const client = new ImapFlow(imapClientOptions(imap));
     let closed = false;
     client.on('error', (err: Error) => this.log.debug({ err: err.message }, 'imap connection error'));
     client.on('close', () => {

@@ -5,6 +5,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import nodemailer, { type NodemailerError, type Transporter } from 'nodemailer';
+import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
+import { resolveSecret } from '../config/secrets.js';
 import type { Config, SmtpConfig } from '../config/types.js';
 
 export interface Outgoing {
@@ -45,24 +47,18 @@ export function outboxDir(config: Config): string {
 
 // One pooled connection carries a batch of due rows (a new connection per message costs ~100 ms
 // here, more with TLS); the drainer closes the sender when the batch is done, so no idle
-// connection is left for the relay to drop under us. Timeouts stay well inside the lease.
+// connection is left for the relay to drop under us. Timeouts stay well inside the lease. The
+// transport is made at the first send, which resolves the password and reads the CA file then:
+// a missing secret is a transient failure of that row (the admin's to fix), never a crash.
 function smtpSender(smtp: SmtpConfig): Sender {
-  const transport: Transporter = nodemailer.createTransport({
-    pool: true,
-    maxConnections: 1,
-    maxMessages: 100,
-    host: smtp.host,
-    port: smtp.port,
-    secure: smtp.secure,
-    ...(smtp.user ? { auth: { user: smtp.user, pass: smtp.password ?? '' } } : {}),
-    connectionTimeout: 30_000,
-    greetingTimeout: 30_000,
-    socketTimeout: 120_000,
-    disableFileAccess: true,
-    disableUrlAccess: true,
-  });
+  let transport: Transporter | null = null;
   return {
     async send(mail) {
+      try {
+        transport ??= nodemailer.createTransport(smtpTransportOptions(smtp));
+      } catch (err) {
+        throw new SendFailure(`cannot set up the SMTP connection: ${(err as Error).message}`, false);
+      }
       try {
         const info = await transport.sendMail({ envelope: { from: mail.envelopeFrom, to: mail.recipients }, raw: mail.mime });
         const rejected = (info.rejected ?? []) as Array<string | { address: string }>;
@@ -73,9 +69,41 @@ function smtpSender(smtp: SmtpConfig): Sender {
       }
     },
     close() {
-      transport.close();
+      transport?.close();
     },
   };
+}
+
+/** nodemailer's pooled-transport options for the relay; resolves the password and reads the CA file. */
+export function smtpTransportOptions(smtp: SmtpConfig, env: NodeJS.ProcessEnv = process.env): SMTPPool.Options {
+  return {
+    pool: true,
+    maxConnections: 1,
+    maxMessages: 100,
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.secure,
+    ...smtpTlsOptions(smtp, (file) => fs.readFileSync(file)),
+    ...(smtp.user ? { auth: { user: smtp.user, pass: smtp.password ? resolveSecret(smtp.password, env) : '' } } : {}),
+    connectionTimeout: 30_000,
+    greetingTimeout: 30_000,
+    socketTimeout: 120_000,
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  };
+}
+
+/**
+ * Without `secure` (TLS from the first byte), `starttls` decides: required -> `requireTLS` (no
+ * mail over a relay that does not offer STARTTLS), refused -> `ignoreTLS`, allowed -> neither
+ * (upgrade when offered, nodemailer's default). `ca_file` trusts a private or self-signed CA.
+ */
+export function smtpTlsOptions(
+  smtp: Pick<SmtpConfig, 'secure' | 'starttls' | 'ca_file'>,
+  readCa: (file: string) => Buffer,
+): Pick<SMTPPool.Options, 'requireTLS' | 'ignoreTLS' | 'tls'> {
+  const policy = smtp.secure ? {} : smtp.starttls === 'required' ? { requireTLS: true } : smtp.starttls === 'refused' ? { ignoreTLS: true } : {};
+  return { ...policy, ...(smtp.ca_file ? { tls: { ca: readCa(smtp.ca_file) } } : {}) };
 }
 
 /**

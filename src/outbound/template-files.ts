@@ -7,6 +7,7 @@ import path from 'node:path';
 import Handlebars from 'handlebars';
 import type { Config } from '../config/types.js';
 import type { ConfigIssue } from '../config/validate.js';
+import type { Loose } from '../config/salvage.js';
 
 /** Every kind of mail mailwarden sends; each needs a default template. */
 export const TEMPLATE_NAMES = [
@@ -63,9 +64,11 @@ export function splitTemplate(text: string): SplitTemplate {
 }
 
 /** Problems with the templates the configuration needs: missing, malformed, or not compiling. */
-export function checkTemplates(config: Config): ConfigIssue[] {
-  const dir = config.instance.templates_dir;
+/** Runs on a partly valid config too (every field may be missing): see config/salvage.ts. */
+export function checkTemplates(config: Loose<Config>): ConfigIssue[] {
+  const dir = config.instance?.templates_dir;
   const issues: ConfigIssue[] = [];
+  if (dir === undefined) return issues;
   if (!fs.existsSync(dir)) return [{ path: 'instance.templates_dir', message: `does not exist (${dir})` }];
 
   for (const name of TEMPLATE_NAMES) {
@@ -73,12 +76,12 @@ export function checkTemplates(config: Config): ConfigIssue[] {
       issues.push({ path: 'instance.templates_dir', message: `lacks the template ${name}.hbs (${dir})` });
     }
   }
-  config.pools.forEach((pool, i) => {
+  (config.pools ?? []).forEach((pool, i) => {
     if (pool.auto_response && !resolveTemplateFile(dir, pool.auto_response, { pool: pool.id })) {
       issues.push({ path: `pools[${i}].auto_response`, message: `names missing template "${pool.auto_response}" (no ${pool.auto_response}.hbs in ${dir})` });
     }
   });
-  config.mailboxes.forEach((box, i) => {
+  (config.mailboxes ?? []).forEach((box, i) => {
     if (box.auto_response && !resolveTemplateFile(dir, box.auto_response, { pool: box.pool, mailbox: box.id })) {
       issues.push({ path: `mailboxes[${i}].auto_response`, message: `names missing template "${box.auto_response}" (no ${box.auto_response}.hbs in ${dir})` });
     }

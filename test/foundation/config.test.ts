@@ -4,13 +4,14 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { loadConfig } from '../../src/config/load';
+import { resolveSecret } from '../../src/config/secrets';
 import { parseDuration, parseSize } from '../../src/config/validate';
 import { runCli, REPO_ROOT } from '../support/cli';
 import { writeTestConfig } from '../support/config';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
 const EXAMPLE = path.join(REPO_ROOT, 'config', 'mailwarden.example.yaml');
-const EXAMPLE_ENV = { MAILWARDEN_SECRET: 's3cret', CARDS_PL_IMAP_PASSWORD: 'a', CARDS_EN_IMAP_PASSWORD: 'b', API_IMAP_PASSWORD: 'c' };
+const EXAMPLE_ENV = { MAILWARDEN_SECRET: 's3cret-signing-key-0123', CARDS_PL_IMAP_PASSWORD: 'a', CARDS_EN_IMAP_PASSWORD: 'b', API_IMAP_PASSWORD: 'c' };
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await removeTempDir(d);
@@ -33,7 +34,7 @@ describe('the committed example config', () => {
     expect(config!.consultants.some((c) => c.roles.includes('supervisor'))).toBe(true);
     expect(config!.departments).toHaveLength(2);
     expect(config!.questionnaires[0]!.questions.some((q) => q.dictionary)).toBe(true);
-    expect(config!.mailboxes[0]!.imap!.password).toBe('a');
+    expect(resolveSecret(config!.mailboxes[0]!.imap!.password, EXAMPLE_ENV)).toBe('a');
     expect(config!.pools[0]!.response_deadline).toBe(8 * 3600_000);
   });
 

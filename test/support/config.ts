@@ -51,7 +51,7 @@ export async function writeTestConfig(opts: TestConfigOptions = {}): Promise<Tes
   fs.writeFileSync(footer, Buffer.from(TINY_JPEG_BASE64, 'base64'));
   const boxes = opts.mailboxes ?? DEFAULT_TEST_MAILBOXES;
   const doc: Record<string, any> = {
-    instance: { name: 'Test Desk', case_prefix: opts.prefix ?? 'TEST', data_dir: dataDir, timezone: 'UTC', secret: 'test-secret', log_level: 'debug' },
+    instance: { name: 'Test Desk', case_prefix: opts.prefix ?? 'TEST', data_dir: dataDir, timezone: 'UTC', secret: 'test-secret-0123456789', log_level: 'debug' },
     smtp: opts.smtp
       ? { transport: 'smtp', host: opts.smtp.host, port: opts.smtp.port, secure: false, max_attempts: 5 }
       : { transport: 'file', outbox_dir: path.join(dir, 'outbox') },

@@ -16,7 +16,8 @@ export function register(program: Command): void {
     .action(
       action(async (opts: { json?: boolean }) => {
         const global = program.opts<GlobalOptions>();
-        const result = loadConfig(findConfigPath(global.config));
+        // Unlike other commands, check says whether the passwords would resolve now.
+        const result = loadConfig(findConfigPath(global.config), process.env, { checkSecrets: true });
         if (opts.json) {
           printJson({ valid: result.config !== null, path: result.path, issues: result.issues });
           return result.config ? 0 : 1;
