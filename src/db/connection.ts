@@ -10,6 +10,7 @@ import type { DB } from './schema.js';
 import * as m001 from './migrations/001-initial.js';
 import * as m002 from './migrations/002-next-queue.js';
 import * as m003 from './migrations/003-inbound-fingerprint.js';
+import { cacheStatements } from './statement-cache.js';
 
 export type Db = Kysely<DB>;
 export type Tx = Transaction<DB> | Kysely<DB>;
@@ -30,6 +31,8 @@ export interface OpenOptions {
   dataDir: string;
   /** Milliseconds a writer waits for another process's lock before giving up. */
   busyTimeoutMs?: number;
+  /** A long-lived process (the daemon) that runs the same statements again and again: keep them prepared. */
+  reuseStatements?: boolean;
 }
 
 export interface Opened {
@@ -62,6 +65,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Opened> {
   sqlite.pragma('synchronous = NORMAL');
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
   await migrate(db);
+  if (opts.reuseStatements) cacheStatements(sqlite);
   for (const suffix of ['-wal', '-shm']) {
     if (fs.existsSync(file + suffix)) fs.chmodSync(file + suffix, 0o600);
   }
