@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { MailParser, type AddressObject, type AttachmentStream, type Headers, type MessageText } from 'mailparser';
 import { storeBlob } from './raw-store.js';
-import { streamed } from './memory.js';
 import { contentFingerprint } from './fingerprint.js';
 import { allValues, firstValues, messageIdsIn, parseFields, readHead, type HeadInfo, type RawField } from './header-block.js';
 import { cleanAddress, cleanLine, cleanText, type Address, type AttachmentInfo, type ParsedMessage } from './message.js';
@@ -60,7 +59,6 @@ export async function parseMessageFile(job: ParseJob): Promise<ParsedMessage> {
     return { ...result, status: 'oversize', flags: ['oversize'], problem: `message of ${head.size} bytes is over max_message_size (${limits.maxMessageSize})`, text: '', attachments: [] };
   }
   const source = fs.createReadStream(file, { start: head.startOffset, highWaterMark: 64 * 1024 });
-  source.on('data', (chunk) => streamed(chunk.length));
   const decoded = await decode(head.lineEnding === 'cr' ? source.pipe(crToLf()) : source, job, head);
   if (!decoded.headers) return unparsed(base, decoded.problem ?? 'no headers could be parsed');
   const result = merge(base, decoded);
