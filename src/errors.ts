@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   ENOREMIND: 'postponing a case needs the time it comes back',
   EBADREMIND: 'a reminder time was given without postponing the case',
   EBADTIME: 'a time that cannot be read, or one in the past',
+  EBADZONE: 'instance.timezone is not an IANA time zone',
   EBADANSWER: 'a questionnaire answer that is not key=value',
   EQUESTIONNAIRE: "the pool's questionnaire is not answered correctly",
   ENOQUESTIONNAIRE: 'answers were given for a pool without a questionnaire',

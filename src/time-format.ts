@@ -1,29 +1,19 @@
 // Instants shown to people, in the instance time zone: `2026-11-24 17:00` (CLI listings) or
-// `2026-11-24 17:00 CET` (mail). Building an Intl formatter costs far more than using one, and a
-// listing formats hundreds of times, so one formatter per zone is kept.
-const formatters = new Map<string, Intl.DateTimeFormat>();
+// `2026-11-24 17:00 CET` (mail). Zone rules (offsets, DST changes, zone names) come from luxon
+// over the platform's IANA data rather than from hand-made offset arithmetic; luxon keeps its
+// Intl formatters cached, so a listing of hundreds of rows builds none per cell.
+import { DateTime, IANAZone } from 'luxon';
+import { MailwardenError } from './errors.js';
 
-function formatterFor(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-GB', {
-      timeZone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-      timeZoneName: 'short',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
+/** The zone, checked: an unknown name is a configuration problem, not a wrong time on screen. */
+export function zoneNamed(timeZone: string): IANAZone {
+  const zone = IANAZone.create(timeZone);
+  if (!zone.isValid) throw new MailwardenError('config', 'EBADZONE', `instance.timezone: "${timeZone}" is not an IANA time zone (such as Europe/Warsaw or UTC).`);
+  return zone;
 }
 
-/** `YYYY-MM-DD HH:MM`, followed by the zone's short name when withZone is set. */
+/** `YYYY-MM-DD HH:MM`, followed by the zone's short name (CET, CEST, UTC) when withZone is set. */
 export function formatInZone(date: Date, timeZone: string, withZone: boolean): string {
-  const parts = Object.fromEntries(formatterFor(timeZone).formatToParts(date).map((p) => [p.type, p.value]));
-  const text = `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
-  return withZone ? `${text} ${parts.timeZoneName}` : text;
+  // en-GB names European zones (CET/CEST); en-US would say GMT+1.
+  return DateTime.fromJSDate(date, { zone: zoneNamed(timeZone) }).toFormat(withZone ? 'yyyy-MM-dd HH:mm ZZZZ' : 'yyyy-MM-dd HH:mm', { locale: 'en-GB' });
 }

@@ -16,7 +16,6 @@ import { createDrainerService, drainOnce } from '../outbound/drainer.js';
 import { createSchedulerService } from './schedule.js';
 import { Supervisor } from './supervisor.js';
 import { acquireDaemonLock, type DaemonLock } from './lock.js';
-import { cacheStatements } from './statement-cache.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -31,7 +30,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   // The daemon connects, so its passwords must resolve before anything starts (SPEC §2).
   const first = requireConfig(opts.configPath, process.env, { checkSecrets: true });
   const log = opts.log ?? createLogger({ level: first.instance.log_level });
-  const opened = await openDatabase({ dataDir: first.instance.data_dir });
+  const opened = await openDatabase({ dataDir: first.instance.data_dir, reuseStatements: true });
   let lock: DaemonLock;
   try {
     lock = acquireDaemonLock(first.instance.data_dir);
@@ -39,7 +38,6 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     await opened.close();
     throw err;
   }
-  cacheStatements(opened.sqlite);
   const parsers = new ParserPool({ size: 2, log });
   parsers.warm();
   let config = first;

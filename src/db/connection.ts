@@ -12,6 +12,7 @@ import * as m002 from './migrations/002-next-queue.js';
 import * as m003 from './migrations/003-inbound-fingerprint.js';
 import * as m004 from './migrations/004-labels-ignore-case.js';
 import * as m005 from './migrations/005-compare-and-set.js';
+import { cacheStatements } from './statement-cache.js';
 
 export type Db = Kysely<DB>;
 export type Tx = Transaction<DB> | Kysely<DB>;
@@ -34,6 +35,8 @@ export interface OpenOptions {
   dataDir: string;
   /** Milliseconds a writer waits for another process's lock before giving up. */
   busyTimeoutMs?: number;
+  /** A long-lived process (the daemon) that runs the same statements again and again: keep them prepared. */
+  reuseStatements?: boolean;
 }
 
 export interface Opened {
@@ -66,6 +69,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Opened> {
   sqlite.pragma('synchronous = NORMAL');
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
   await migrate(db);
+  if (opts.reuseStatements) cacheStatements(sqlite);
   for (const suffix of ['-wal', '-shm']) {
     if (fs.existsSync(file + suffix)) fs.chmodSync(file + suffix, 0o600);
   }

@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { MailParser, type AddressObject, type AttachmentStream, type Headers, type MessageText } from 'mailparser';
 import { storeBlob } from './raw-store.js';
-import { streamed } from './memory.js';
 import { contentFingerprint } from './fingerprint.js';
+import { htmlToPlain, MAX_HTML_CHARS } from './html-text.js';
 import { allValues, firstValues, messageIdsIn, parseFields, readHead, type HeadInfo, type RawField } from './header-block.js';
 import { cleanAddress, cleanLine, cleanText, type Address, type AttachmentInfo, type ParsedMessage } from './message.js';
 import { looksLikeReport, scanReport } from './quoted-ids.js';
@@ -60,7 +60,6 @@ export async function parseMessageFile(job: ParseJob): Promise<ParsedMessage> {
     return { ...result, status: 'oversize', flags: ['oversize'], problem: `message of ${head.size} bytes is over max_message_size (${limits.maxMessageSize})`, text: '', attachments: [] };
   }
   const source = fs.createReadStream(file, { start: head.startOffset, highWaterMark: 64 * 1024 });
-  source.on('data', (chunk) => streamed(chunk.length));
   const decoded = await decode(head.lineEnding === 'cr' ? source.pipe(crToLf()) : source, job, head);
   if (!decoded.headers) return unparsed(base, decoded.problem ?? 'no headers could be parsed');
   const result = merge(base, decoded);
@@ -168,9 +167,11 @@ function decode(input: Readable, job: ParseJob, head: HeadInfo): Promise<Decoded
   // maxHeadSize / maxChildNodes go to mailparser's splitter (mailsplit), which enforces them.
   const parser = new MailParser({
     skipImageLinks: true,
+    // The HTML-only case text is rendered by html-text.ts, with our options.
+    skipHtmlToText: true,
     skipTextToHtml: true,
     skipTextLinks: true,
-    maxHtmlLengthToParse: 2 * 1024 * 1024,
+    maxHtmlLengthToParse: MAX_HTML_CHARS,
     checksumAlgo: false,
     maxHeadSize: Math.max(limits.maxHeaderBytes, head.block.length + 1024),
     // A hard stop far past max_parts (all parts count here, multipart containers included);
@@ -315,35 +316,6 @@ function languageTag(value: string | undefined): string | null {
 
 function dedupe<T>(list: T[]): T[] {
   return [...new Set(list)];
-}
-
-/** A readable rendering of HTML-only mail for the case text (the raw file keeps the real thing). */
-export function htmlToPlain(html: string): string {
-  if (!html) return '';
-  return html
-    .slice(0, 4 * 1024 * 1024)
-    .replace(/<(script|style|head)\b[\s\S]*?<\/\1\s*>/gi, ' ')
-    .replace(/<br\s*\/?>/gi, '\n')
-    .replace(/<\/(p|div|tr|li|h[1-6]|table|blockquote)\s*>/gi, '\n')
-    .replace(/<[^>]*>/g, '')
-    .replace(/&nbsp;/gi, ' ')
-    .replace(/&lt;/gi, '<')
-    .replace(/&gt;/gi, '>')
-    .replace(/&quot;/gi, '"')
-    .replace(/&#39;|&apos;/gi, "'")
-    .replace(/&#(\d{1,6});/g, (_m, n: string) => safeChar(Number(n)))
-    .replace(/&amp;/gi, '&')
-    .replace(/[ \t]+\n/g, '\n')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
-}
-
-function safeChar(code: number): string {
-  try {
-    return code > 0 && code < 0x110000 ? String.fromCodePoint(code) : '';
-  } catch {
-    return '';
-  }
 }
 
 /** CR-only files (old Mac mail) as LF, so the splitter sees lines; CRLF pairs are kept. */

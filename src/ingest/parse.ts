@@ -11,6 +11,9 @@ import type { ParsedMessage } from './message.js';
 
 export type { ParseJob, ParseLimits } from './parse-core.js';
 
+/** Young-generation size of each parser thread (see spawn()). */
+const PARSER_YOUNG_GENERATION_MB = 8;
+
 const WORKER_FILE = fileURLToPath(new URL('./parse-worker.js', import.meta.url));
 
 export interface ParserPoolOptions {
@@ -120,7 +123,11 @@ export class ParserPool {
 
   private spawn(): Worker {
     const worker = new Worker(WORKER_FILE, {
-      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb ?? 512 },
+      // A small young generation: the chunks of a large message are short-lived Buffers whose
+      // memory V8 frees at the next scavenge, and with the default (tens of MB) a scavenge may not
+      // come before V8's external-memory limit (64 MB) forces a full collection. Small, so the
+      // thread's RSS grows by a few chunks, not by tens of megabytes, per large message.
+      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb ?? 512, maxYoungGenerationSizeMb: PARSER_YOUNG_GENERATION_MB },
     });
     worker.unref();
     worker.on('error', () => undefined);

@@ -4,6 +4,7 @@
 import type { Readable } from 'node:stream';
 import type { Config, MailboxConfig } from '../config/types.js';
 import type { Db } from '../db/connection.js';
+import { isBusy } from '../db/errors.js';
 import { logEvent, type LogEvent, type Logger } from '../log.js';
 import { acceptMessage, type AcceptResult, type InboundSource } from './accept.js';
 import type { ParsedMessage } from './message.js';
@@ -114,10 +115,4 @@ export async function acceptPrepared(ctx: IngestContext, prepared: Prepared, inp
 
 function degrade(p: ParsedMessage, problem: string): ParsedMessage {
   return { ...p, status: 'unparsed', flags: ['unparsed'], problem, text: '', attachments: [], to: [], cc: [], quotedMessageIds: [], reportActions: [] };
-}
-
-/** SQLITE_BUSY and friends: the database is locked by another process, worth retrying later. */
-export function isBusy(err: unknown): boolean {
-  const code = (err as { code?: string } | null)?.code ?? '';
-  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || code === 'SQLITE_IOERR' || code === 'SQLITE_FULL';
 }

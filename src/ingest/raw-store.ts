@@ -9,7 +9,6 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { streamed } from './memory.js';
 
 export interface StoredFile {
   sha256: string;
@@ -73,7 +72,6 @@ async function storeContent(root: string, input: Buffer | Readable): Promise<Sto
           write(chunk: Buffer, _enc, done) {
             hash.update(chunk);
             size += chunk.length;
-            streamed(chunk.length);
             handle.write(chunk).then(() => done(), done);
           },
         }),

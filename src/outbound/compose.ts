@@ -1,6 +1,7 @@
 // Builds the complete RFC 5322 message with nodemailer's MailComposer, once, when the outbox row is
 // written: the bytes in the outbox are the bytes that go out, whatever changes later.
 import crypto from 'node:crypto';
+import Handlebars from 'handlebars';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Attachment, Headers } from 'nodemailer';
 import type { Mailbox } from './headers.js';
@@ -35,14 +36,10 @@ export function newMessageId(fromAddress: string): string {
   return `<mw.${crypto.randomBytes(16).toString('hex')}@${domainOf(fromAddress)}>`;
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-/** The text as HTML, with the inline images (the footer JPEG) under it. */
+/** The text as HTML (escaped by Handlebars, which renders our templates), with the inline images (the footer JPEG) under it. */
 export function htmlWithImages(text: string, cids: string[]): string {
-  const images = cids.map((cid) => `<p><img src="cid:${escapeHtml(cid)}" alt=""></p>`).join('\n');
-  return `<!DOCTYPE html>\n<html><body>\n<div style="white-space: pre-wrap; font-family: sans-serif">${escapeHtml(text)}</div>\n${images}\n</body></html>\n`;
+  const images = cids.map((cid) => `<p><img src="cid:${Handlebars.escapeExpression(cid)}" alt=""></p>`).join('\n');
+  return `<!DOCTYPE html>\n<html><body>\n<div style="white-space: pre-wrap; font-family: sans-serif">${Handlebars.escapeExpression(text)}</div>\n${images}\n</body></html>\n`;
 }
 
 export async function composeMessage(input: ComposeInput): Promise<Buffer> {

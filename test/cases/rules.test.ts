@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { TRANSITIONS, checkTransition } from '../../src/cases/status';
 import { parseWhen } from '../../src/cases/when';
+import { formatInZone } from '../../src/time-format';
 import { isCommentLine, stripComments } from '../../src/cases/compose';
 import { expandSnippets } from '../../src/cases/snippets';
 import { requireConfig } from '../../src/config/load';
@@ -30,6 +31,38 @@ describe('parseWhen', () => {
     expect(parseWhen('2026-07-01T09:30:00+02:00', 'UTC').toISOString()).toBe('2026-07-01T07:30:00.000Z');
     expect(() => parseWhen('next tuesday', 'UTC')).toThrow('--remind-at wants a time like');
     expect(() => parseWhen('2026-13-01 10:00', 'UTC')).toThrow('--remind-at wants a time like');
+  });
+});
+
+describe('wall-clock time around the DST changes (Europe/Warsaw, last Sundays of March and October 2026)', () => {
+  const at = (text: string) => parseWhen(text, 'Europe/Warsaw').toISOString();
+  const shown = (iso: string) => formatInZone(new Date(iso), 'Europe/Warsaw', true);
+
+  it('in spring, reads times on both sides of the skipped hour and moves a skipped time forward by the gap', () => {
+    expect(at('2026-03-29 01:59')).toBe('2026-03-29T00:59:00.000Z');
+    expect(at('2026-03-29 03:00')).toBe('2026-03-29T01:00:00.000Z');
+    expect(at('2026-03-29 02:30')).toBe('2026-03-29T01:30:00.000Z');
+    expect(shown(at('2026-03-29 02:30'))).toBe('2026-03-29 03:30 CEST');
+    expect(at('2026-03-29')).toBe('2026-03-28T23:00:00.000Z');
+    expect(at('2026-03-30')).toBe('2026-03-29T22:00:00.000Z');
+  });
+  it('in autumn, takes a repeated time as its second (standard-time) occurrence', () => {
+    expect(at('2026-10-25 01:30')).toBe('2026-10-24T23:30:00.000Z');
+    expect(at('2026-10-25 02:30')).toBe('2026-10-25T01:30:00.000Z');
+    expect(at('2026-10-25 03:00')).toBe('2026-10-25T02:00:00.000Z');
+  });
+  it('shows instants with the offset and zone name in force at that instant', () => {
+    expect(shown('2026-03-29T00:59:00Z')).toBe('2026-03-29 01:59 CET');
+    expect(shown('2026-03-29T01:00:00Z')).toBe('2026-03-29 03:00 CEST');
+    expect(shown('2026-10-25T00:30:00Z')).toBe('2026-10-25 02:30 CEST');
+    expect(shown('2026-10-25T01:30:00Z')).toBe('2026-10-25 02:30 CET');
+    expect(formatInZone(new Date('2026-10-25T01:30:00Z'), 'Europe/Warsaw', false)).toBe('2026-10-25 02:30');
+    expect(formatInZone(new Date('2026-10-25T01:30:00Z'), 'UTC', true)).toBe('2026-10-25 01:30 UTC');
+  });
+  it('refuses a date that does not exist rather than rolling it over, and names an unknown zone', () => {
+    expect(() => parseWhen('2026-02-30 10:00', 'Europe/Warsaw')).toThrow('--remind-at wants a time like');
+    expect(() => parseWhen('2026-02-28 10:00', 'Europe/Warsw')).toThrow('instance.timezone: "Europe/Warsw" is not an IANA time zone');
+    expect(() => formatInZone(new Date(), 'Europe/Warsw', false)).toThrow('instance.timezone: "Europe/Warsw" is not an IANA time zone');
   });
 });
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrate, openDatabase, writeTx } from '../../src/db/connection';
 import { allocateCaseId } from '../../src/cases/ids';
+import { isBusy, isUniqueViolation } from '../../src/db/errors';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
 const dirs: string[] = [];
@@ -52,5 +53,26 @@ describe('database', () => {
     expect(a).toBe('ACME-000001');
     expect(b).toBe('ACME-000002');
     await close();
+  });
+
+  it('tells a unique-key refusal and a lock held by another process apart, without the caller naming SQLite codes', async () => {
+    const dir = await makeTempDir('mw-db-');
+    dirs.push(dir);
+    const dataDir = path.join(dir, 'data');
+    const first = await openDatabase({ dataDir, reuseStatements: true });
+    const second = await openDatabase({ dataDir, busyTimeoutMs: 0 });
+    await first.db.insertInto('case_sequences').values({ prefix: 'ACME', last_value: 1 }).execute();
+    const duplicate = await first.db.insertInto('case_sequences').values({ prefix: 'ACME', last_value: 2 }).execute().catch((e: unknown) => e);
+    expect(isUniqueViolation(duplicate)).toBe(true);
+    expect(isBusy(duplicate)).toBe(false);
+
+    first.sqlite.exec('BEGIN IMMEDIATE');
+    const locked = await second.db.insertInto('case_sequences').values({ prefix: 'OTHER', last_value: 1 }).execute().catch((e: unknown) => e);
+    first.sqlite.exec('ROLLBACK');
+    expect(isBusy(locked)).toBe(true);
+    expect(isUniqueViolation(locked)).toBe(false);
+    expect(isBusy(new Error('plain'))).toBe(false);
+    await second.close();
+    await first.close();
   });
 });

@@ -44,6 +44,9 @@ describe('ingest units', () => {
     expect(await fingerprint('extra-newline', `${body}\n\n`)).toBe(lf);
     expect(await fingerprint('other-body', body.replace('line two', 'line 2'))).not.toBe(lf);
     expect(await fingerprint('other-id', body.replace('<x@y>', '<z@y>'))).not.toBe(lf);
+    // Bodies longer than one read (256 KB), with a CRLF split across two reads.
+    const long = `${'x'.repeat(256 * 1024 - 60)}\n${'y'.repeat(300 * 1024)}\n`;
+    expect(await fingerprint('long-crlf', `${body}${long}`.replace(/\n/g, '\r\n'))).toBe(await fingerprint('long-lf', `${body}${long}`));
     // Junk without any header field must not collide with an empty message.
     expect(await fingerprint('junk', '\u0001\u0002 no header here')).not.toBe(await fingerprint('empty', ''));
   });
@@ -57,6 +60,37 @@ describe('ingest units', () => {
     expect(parseFields(mbox.block)).toEqual([{ name: 'subject', value: 'x' }]);
     const big = locateHead(Buffer.from(`Subject: x\n${'X-A: b\n'.repeat(500)}`), 100_000, 1024);
     expect(big.complete).toBe(false);
+  });
+
+  it('renders an HTML-only mail as readable text: table rows, link addresses, entities, no script or style (fails on markup or script in the case text)', async () => {
+    const html = [
+      '<html><head><title>Order</title><style>p { color: red }</style><script>alert("head")</script></head><body>',
+      '<p>Dear&nbsp;support,</p><p>my order &amp; invoice &lt;#A1234&gt; cost &euro;12&#44;50 &mdash; caf&eacute;.</p>',
+      '<table><tr><th>Item</th><th>Qty</th></tr><tr><td>Card</td><td>2</td></tr><tr><td>Reader</td><td>1</td></tr></table>',
+      '<p>Details: <a href="https://shop.example/orders/1">my order</a>, also https://x.example</p>',
+      '<script type="text/javascript">var secret = "tracking";</script><img src="cid:logo" alt="Logo">',
+      '<div>Thanks,<br>Anna</div></body></html>',
+    ].join('\n');
+    const p = file('html-only.eml', `From: anna@customer.test\r\nSubject: Order\r\nMessage-ID: <html@customer.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n${html}\r\n`);
+    const parsed = await parseMessageFile({ file: p, dataDir: dir, limits: LIMITS });
+    const text = parsed.text.replace(/\u00a0/g, ' ');
+    expect(text).toContain('Dear support,');
+    expect(text).toContain('my order & invoice <#A1234> cost €12,50 — café.');
+    expect(text).toMatch(/Item +Qty\nCard +2\nReader +1/);
+    expect(text).toContain('my order [https://shop.example/orders/1]');
+    expect(text).toContain('Thanks,\nAnna');
+    expect(text).not.toMatch(/alert|secret|tracking|color: red|<\/?[a-z]|cid:/i);
+    expect(parsed.flags).toEqual([]);
+  });
+
+  it('leaves pathologically nested HTML unrendered instead of spending minutes on it (fails on a stalled parser thread)', async () => {
+    const deep = `${'<b>'.repeat(100_000)}x${'</b>'.repeat(100_000)}`;
+    const p = file('html-deep.eml', `From: a@customer.test\r\nSubject: Deep\r\nMIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n${deep}\r\n`);
+    const started = Date.now();
+    const parsed = await parseMessageFile({ file: p, dataDir: dir, limits: LIMITS });
+    expect(parsed.subject).toBe('Deep');
+    expect(parsed.text).toBe('');
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('classifies DSNs, delay reports, out-of-office replies and a postmaster writing real mail (fails on suppressing customer mail)', async () => {

@@ -8,6 +8,7 @@ import { maybeQueueAutoResponse } from '../../src/outbound/autoresponse';
 import { drainOnce } from '../../src/outbound/drainer';
 import { displayName, headerText, isValidAddress, safeMessageId, safeReferences, validAddress } from '../../src/outbound/headers';
 import { queueMail } from '../../src/outbound/queue';
+import { htmlWithImages } from '../../src/outbound/compose';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
 import { factsFromRaw, insertCase, mail, outboundEnv, type OutboundEnv, replyInput } from './helpers';
 
@@ -45,6 +46,15 @@ describe('header sanitising (unit)', () => {
     expect(kept).toHaveLength(20);
     expect(kept[0]).toBe('<0@x>');
     expect(kept.at(-1)).toBe('<49@x>');
+  });
+});
+
+describe('the HTML alternative (unit)', () => {
+  it('escapes the consultant text and the image ids, so nothing typed becomes markup', () => {
+    const html = htmlWithImages('Fish & Chips <script>alert(1)</script> "quoted"', ['a"><b>@x']);
+    expect(html).toContain('Fish &amp; Chips &lt;script&gt;alert(1)&lt;/script&gt; &quot;quoted&quot;');
+    expect(html).toContain('<img src="cid:a&quot;&gt;&lt;b&gt;@x" alt="">');
+    expect(html).not.toContain('<script>');
   });
 });
 

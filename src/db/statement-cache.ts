@@ -1,7 +1,8 @@
 // The daemon runs the same few dozen SQL statements for every message; kysely's SQLite driver
 // prepares each one again on every execution, which cost about a millisecond per message
-// (bench/ingest). This keeps prepared statements by SQL text on the daemon's own connection.
-// A statement still busy (an iterator open on it) is never handed out twice.
+// (bench/ingest). This keeps prepared statements by SQL text on the daemon's own connection
+// (openDatabase with reuseStatements); it is SQLite's business, so it lives with the SQLite
+// connection. A statement still busy (an iterator open on it) is never handed out twice.
 import type Database from 'better-sqlite3';
 
 const MAX_STATEMENTS = 500;
