@@ -57,7 +57,10 @@ async function startDovecot(base) {
   fs.writeFileSync(path.join(base, 'users'), `${USER}:{PLAIN}secret\n`);
   const template = fs.readFileSync(path.join(ROOT, 'test/support/dovecot-test.conf.template'), 'utf8');
   const conf = path.join(base, 'dovecot.conf');
-  fs.writeFileSync(conf, template.replace(/@([A-Z_]+)@/g, (m, k) => vars[k] ?? m));
+  fs.writeFileSync(
+    conf,
+    template.replace(/@([A-Z_]+)@/g, (m, k) => vars[k] ?? m),
+  );
   const child = spawn('setpriv', ['--pdeathsig', 'TERM', '/usr/sbin/dovecot', '-F', '-c', conf], { detached: true, stdio: 'ignore' });
   const port = Number(vars.PORT);
   for (let i = 0; i < 500; i++) {
@@ -82,7 +85,17 @@ function message(n, tag) {
 }
 
 function startDaemon(configPath) {
-  const proc = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : []), path.join(ROOT, 'bin/mailwarden'), 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : []),
+      path.join(ROOT, 'bin/mailwarden'),
+      'run',
+      '--config',
+      configPath,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   const ready = new Promise((resolve, reject) => {
     let buf = '';
     proc.stderr.on('data', (d) => {
@@ -112,7 +125,9 @@ async function main() {
       ingest: { poll_interval: '60s', idle: true, listener: { enabled: true, protocol: 'lmtp', host: '127.0.0.1', port: lmtpPort } },
       pools: [{ id: 'general', name: 'General', response_deadline: '8h', languages: ['en', 'pl'] }],
       mailboxes: [{ id: 'bench', address: USER, pool: 'general', imap: { host: '127.0.0.1', port: dovecot.port, tls: false, user: USER, password: 'secret' } }],
-      consultants: [{ id: 'sam', name: 'Sam', email: 'sam@staff.test', roles: ['consultant', 'supervisor', 'admin'], pools: [{ pool: 'general', priority: 1 }] }],
+      consultants: [
+        { id: 'sam', name: 'Sam', email: 'sam@staff.test', roles: ['consultant', 'supervisor', 'admin'], pools: [{ pool: 'general', priority: 1 }] },
+      ],
     }),
   );
   const client = new ImapFlow({ host: '127.0.0.1', port: dovecot.port, secure: false, auth: { user: USER, pass: 'secret' }, logger: false });
@@ -138,7 +153,9 @@ async function main() {
     const firstLast = db.prepare('select min(at) as a, max(at) as b from inbound').get();
     const cases = db.prepare('select count(*) as n from cases').get().n;
     const seconds = (doneAt - readyAt) / 1000;
-    console.log(`throughput: ${MESSAGES} messages -> ${cases} cases in ${seconds.toFixed(1)} s from "daemon ready" = ${(MESSAGES / seconds).toFixed(0)} messages/s`);
+    console.log(
+      `throughput: ${MESSAGES} messages -> ${cases} cases in ${seconds.toFixed(1)} s from "daemon ready" = ${(MESSAGES / seconds).toFixed(0)} messages/s`,
+    );
     const span = (Date.parse(firstLast.b) - Date.parse(firstLast.a)) / 1000;
     console.log(`  (first to last accept transaction: ${span.toFixed(1)} s = ${(MESSAGES / Math.max(span, 0.001)).toFixed(0)} messages/s)`);
 
@@ -156,7 +173,9 @@ async function main() {
       await sleep(100 + Math.random() * 400);
     }
     delays.sort((a, b) => a - b);
-    console.log(`IDLE path, APPEND -> case committed (${SAMPLES} samples): p50 ${pct(delays, 50)} ms, p99 ${pct(delays, 99)} ms, min ${delays[0]} ms, max ${delays.at(-1)} ms`);
+    console.log(
+      `IDLE path, APPEND -> case committed (${SAMPLES} samples): p50 ${pct(delays, 50)} ms, p99 ${pct(delays, 99)} ms, min ${delays[0]} ms, max ${delays.at(-1)} ms`,
+    );
     console.log('  (Dovecot debounces IDLE notifications by a fixed 500 ms: that is the floor of this path)');
 
     // Direct delivery: LMTP DATA -> 250, which the listener sends only after the commit.

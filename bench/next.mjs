@@ -67,7 +67,18 @@ function writeConfig(dir) {
       email: `${id}@staff.bench.test`,
       roles: ['consultant'],
       // Half take cards first, half api first; everyone also works loans last.
-      pools: i % 2 ? [{ pool: 'cards', priority: 1 }, { pool: 'api', priority: 2 }, { pool: 'loans', priority: 3 }] : [{ pool: 'api', priority: 1 }, { pool: 'cards', priority: 2 }, { pool: 'loans', priority: 3 }],
+      pools:
+        i % 2
+          ? [
+              { pool: 'cards', priority: 1 },
+              { pool: 'api', priority: 2 },
+              { pool: 'loans', priority: 3 },
+            ]
+          : [
+              { pool: 'api', priority: 1 },
+              { pool: 'cards', priority: 2 },
+              { pool: 'loans', priority: 3 },
+            ],
     })),
   };
   const file = path.join(dir, 'mailwarden.yaml');
@@ -79,9 +90,12 @@ function writeConfig(dir) {
 function seed(sqlite, n) {
   const pools = ['cards', 'api', 'loans'];
   const priorities = ['low', 'normal', 'normal', 'normal', 'normal', 'normal', 'normal', 'high', 'urgent', 'normal'];
-  const insertCase = sqlite.prepare(`insert into cases (id, pool_id, mailbox_id, status, priority, subject, customer_address, customer_name, language, assignee, received_at, deadline_at, updated_at, flags)
+  const insertCase =
+    sqlite.prepare(`insert into cases (id, pool_id, mailbox_id, status, priority, subject, customer_address, customer_name, language, assignee, received_at, deadline_at, updated_at, flags)
     values (?, ?, ?, ?, ?, ?, ?, ?, 'en', ?, ?, ?, ?, '[]')`);
-  const insertMsg = sqlite.prepare(`insert into messages (case_id, kind, at, from_address, subject, message_id, text, to_addresses) values (?, 'inbound', ?, ?, ?, ?, ?, '[]')`);
+  const insertMsg = sqlite.prepare(
+    `insert into messages (case_id, kind, at, from_address, subject, message_id, text, to_addresses) values (?, 'inbound', ?, ?, ?, ?, ?, '[]')`,
+  );
   const start = Date.parse('2026-01-01T00:00:00Z');
   sqlite.transaction(() => {
     for (let i = 1; i <= n; i++) {
@@ -91,7 +105,20 @@ function seed(sqlite, n) {
       const status = i % 10 === 0 ? 'in_progress' : i % 37 === 0 ? 'postponed' : 'received';
       const assignee = status === 'received' ? null : CONSULTANTS[i % 8];
       const customer = `customer${i % 20000}@example.org`;
-      insertCase.run(id, pool, pool, status, priorities[i % 10], `Question number ${i}`, customer, `Customer ${i}`, assignee, at, new Date(Date.parse(at) + 8 * 3600_000).toISOString(), at);
+      insertCase.run(
+        id,
+        pool,
+        pool,
+        status,
+        priorities[i % 10],
+        `Question number ${i}`,
+        customer,
+        `Customer ${i}`,
+        assignee,
+        at,
+        new Date(Date.parse(at) + 8 * 3600_000).toISOString(),
+        at,
+      );
       insertMsg.run(id, at, customer, `Question number ${i}`, `<q${i}@example.org>`, `Hello, this is question ${i}.\n`);
     }
     sqlite.prepare(`insert into case_sequences (prefix, last_value) values ('BENCH', ?)`).run(n);
@@ -146,7 +173,9 @@ async function main() {
     const allTimes = done.flatMap((d) => d.times);
     const allIds = done.flatMap((d) => d.ids);
     console.log(`takeNext, 8 concurrent processes x ${takes}: ${stats(allTimes)}`);
-    console.log(`  ${allIds.length} cases taken in ${wall} ms wall (${((allIds.length / wall) * 1000).toFixed(0)} takes/s overall); duplicates: ${allIds.length - new Set(allIds).size}`);
+    console.log(
+      `  ${allIds.length} cases taken in ${wall} ms wall (${((allIds.length / wall) * 1000).toFixed(0)} takes/s overall); duplicates: ${allIds.length - new Set(allIds).size}`,
+    );
 
     // Part 2: the real command, as 8 consultants typing `mailwarden next` at the same instant.
     const cliTimes = [];
@@ -161,7 +190,9 @@ async function main() {
       }
     }
     console.log(`mailwarden next --json, 8 processes at once x ${cliRounds} rounds (process start-up included): ${stats(cliTimes)}`);
-    console.log(`  duplicates: ${cliIds.length - new Set(cliIds).size}; total duplicates across both parts: ${[...allIds, ...cliIds].length - new Set([...allIds, ...cliIds]).size}`);
+    console.log(
+      `  duplicates: ${cliIds.length - new Set(cliIds).size}; total duplicates across both parts: ${[...allIds, ...cliIds].length - new Set([...allIds, ...cliIds]).size}`,
+    );
     const single = [];
     for (let i = 0; i < 5; i++) single.push((await runCli(['next', '--as', 'c1', '--json'], { MAILWARDEN_CONFIG: configPath })).ms);
     console.log(`mailwarden next --json alone (no contention): ${stats(single)}`);

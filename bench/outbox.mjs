@@ -51,12 +51,44 @@ fs.writeFileSync(
 const config = requireConfig(configPath);
 const { db, close } = await openDatabase({ dataDir: config.instance.data_dir });
 const now = new Date().toISOString();
-await db.insertInto('cases').values({ id: 'BENCH-000001', pool_id: 'general', mailbox_id: 'desk', status: 'in_progress', customer_address: 'c@bench.example', customer_name: 'C', language: 'en', assignee: 'sam', received_at: now, deadline_at: now, first_response_at: null, closed_at: null, remind_at: null, overdue_notified_at: null, linked_case_id: null, updated_at: now, subject: 'Bench' }).execute();
+await db
+  .insertInto('cases')
+  .values({
+    id: 'BENCH-000001',
+    pool_id: 'general',
+    mailbox_id: 'desk',
+    status: 'in_progress',
+    customer_address: 'c@bench.example',
+    customer_name: 'C',
+    language: 'en',
+    assignee: 'sam',
+    received_at: now,
+    deadline_at: now,
+    first_response_at: null,
+    closed_at: null,
+    remind_at: null,
+    overdue_notified_at: null,
+    linked_case_id: null,
+    updated_at: now,
+    subject: 'Bench',
+  })
+  .execute();
 
 let t = performance.now();
 for (let n = 0; n < MAILS; n++) {
   await writeTx(db, (tx) =>
-    queueMail(tx, { config, caseId: 'BENCH-000001', kind: 'reply', template: 'reply', scope: {}, from: { address: 'desk@bench.example' }, to: [{ address: `c${n}@bench.example` }], vars: { reply: { text: `Answer ${n}.\n`.repeat(20) } }, messageKind: 'outbound', author: 'sam' }),
+    queueMail(tx, {
+      config,
+      caseId: 'BENCH-000001',
+      kind: 'reply',
+      template: 'reply',
+      scope: {},
+      from: { address: 'desk@bench.example' },
+      to: [{ address: `c${n}@bench.example` }],
+      vars: { reply: { text: `Answer ${n}.\n`.repeat(20) } },
+      messageKind: 'outbound',
+      author: 'sam',
+    }),
   );
 }
 const queueMs = performance.now() - t;
@@ -65,7 +97,9 @@ const drained = await drainOnce({ config, db, log: silentLogger() });
 const drainMs = performance.now() - t;
 
 console.log(`queued ${MAILS} mails in ${queueMs.toFixed(0)} ms (${(queueMs / MAILS).toFixed(2)} ms/mail, one transaction each)`);
-console.log(`drained ${drained} rows to SMTP in ${drainMs.toFixed(0)} ms (${(drainMs / drained).toFixed(2)} ms/mail, ${(drained / (drainMs / 1000)).toFixed(0)} mails/s); server received ${received}`);
+console.log(
+  `drained ${drained} rows to SMTP in ${drainMs.toFixed(0)} ms (${(drainMs / drained).toFixed(2)} ms/mail, ${(drained / (drainMs / 1000)).toFixed(0)} mails/s); server received ${received}`,
+);
 await close();
 server.close();
 fs.rmSync(dir, { recursive: true, force: true });

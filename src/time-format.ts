@@ -8,7 +8,8 @@ import { MailwardenError } from './errors.js';
 /** The zone, checked: an unknown name is a configuration problem, not a wrong time on screen. */
 export function zoneNamed(timeZone: string): IANAZone {
   const zone = IANAZone.create(timeZone);
-  if (!zone.isValid) throw new MailwardenError('config', 'EBADZONE', `instance.timezone: "${timeZone}" is not an IANA time zone (such as Europe/Warsaw or UTC).`);
+  if (!zone.isValid)
+    throw new MailwardenError('config', 'EBADZONE', `instance.timezone: "${timeZone}" is not an IANA time zone (such as Europe/Warsaw or UTC).`);
   return zone;
 }
 

@@ -20,7 +20,11 @@ export function stripComments(text: string): string {
 }
 
 function quote(text: string): string[] {
-  return text.replace(/\r\n?/g, '\n').trimEnd().split('\n').map((l) => (l ? `${COMMENT_PREFIX}${l}` : '#'));
+  return text
+    .replace(/\r\n?/g, '\n')
+    .trimEnd()
+    .split('\n')
+    .map((l) => (l ? `${COMMENT_PREFIX}${l}` : '#'));
 }
 
 /** The initial editor file: an empty line to write on, then instructions and the thread, newest first. */
@@ -29,14 +33,17 @@ export function editorTemplate(detail: CaseDetail, opts: { snippetCodes: string[
   const lines = [
     '',
     '# Write your reply to the customer above. Lines starting with "# " are left out;',
-    '# an empty reply aborts. Snippet codes expand in the case\'s language, e.g. #' + (opts.snippetCodes[0] ?? 'code') + '.',
+    "# an empty reply aborts. Snippet codes expand in the case's language, e.g. #" + (opts.snippetCodes[0] ?? 'code') + '.',
     opts.snippetCodes.length ? `# Snippets: ${opts.snippetCodes.map((s) => `#${s}`).join(' ')}` : '#',
     '#',
     `# Case ${c.id} · ${c.status} · ${c.customer.name ? `${c.customer.name} <${c.customer.address}>` : c.customer.address}`,
     `# Subject: ${c.subject}`,
     '#',
   ];
-  const thread = detail.messages.filter((m) => m.kind !== 'notification').slice().reverse();
+  const thread = detail.messages
+    .filter((m) => m.kind !== 'notification')
+    .slice()
+    .reverse();
   for (const m of thread) {
     const who = m.kind === 'inbound' ? 'customer' : m.kind === 'comment' ? 'internal comment' : m.kind.replace('_', '-');
     lines.push(`# ---- ${who} · ${m.from ?? '-'} · ${m.at}`);

@@ -46,7 +46,13 @@ export async function addComment(tx: Kysely<DB>, actor: ConsultantConfig, caseId
  * Assigns a case. Supervisors assign anything to anyone; a consultant may take an unassigned
  * case of their pools or hand on their own. A waiting case becomes in_progress.
  */
-export async function assignCase(tx: Kysely<DB>, config: Config, actor: ConsultantConfig, caseId: string, toId: string): Promise<{ caseId: string; changed: string[] }> {
+export async function assignCase(
+  tx: Kysely<DB>,
+  config: Config,
+  actor: ConsultantConfig,
+  caseId: string,
+  toId: string,
+): Promise<{ caseId: string; changed: string[] }> {
   const target = findConsultant(config, toId);
   const row = await getCaseRow(tx, caseId);
   if (!isSupervisor(actor)) checkMayWorkOn(actor, row, 'reassign');
@@ -64,7 +70,12 @@ export function parsePriority(text: string): CasePriority {
   return p;
 }
 
-export async function setPriority(tx: Kysely<DB>, actor: ConsultantConfig, caseId: string, priority: CasePriority): Promise<{ caseId: string; changed: string[] }> {
+export async function setPriority(
+  tx: Kysely<DB>,
+  actor: ConsultantConfig,
+  caseId: string,
+  priority: CasePriority,
+): Promise<{ caseId: string; changed: string[] }> {
   const row = await getCaseRow(tx, caseId);
   checkMayWorkOn(actor, row, 'change the priority of');
   return { caseId: row.id, changed: await changeCase(tx, row.id, actor.id, { priority }) };
@@ -91,7 +102,8 @@ export function parseLabelChanges(args: string[]): LabelChange {
 export function checkLabel(raw: string): string {
   const name = raw.trim();
   if (!name) throw dataError('EBADLABEL', 'A label cannot be empty.');
-  if (name.length > MAX_LABEL) throw dataError('EBADLABEL', `The label "${name.slice(0, 20)}…" is ${name.length} characters long; at most ${MAX_LABEL} are allowed.`);
+  if (name.length > MAX_LABEL)
+    throw dataError('EBADLABEL', `The label "${name.slice(0, 20)}…" is ${name.length} characters long; at most ${MAX_LABEL} are allowed.`);
   if (/[\u0000-\u001f\u007f]/.test(name)) throw dataError('EBADLABEL', 'A label cannot contain control characters.');
   return name;
 }
@@ -100,7 +112,12 @@ export function checkLabel(raw: string): string {
  * Applies label changes; adding a label the case has, or removing one it lacks, changes nothing.
  * Labels are compared ignoring case (SPEC §5): `+Vip` on a case labelled `vip` keeps `vip`.
  */
-export async function changeLabels(tx: Kysely<DB>, actor: ConsultantConfig, caseId: string, change: LabelChange): Promise<{ caseId: string; labels: string[] }> {
+export async function changeLabels(
+  tx: Kysely<DB>,
+  actor: ConsultantConfig,
+  caseId: string,
+  change: LabelChange,
+): Promise<{ caseId: string; labels: string[] }> {
   const row = await getCaseRow(tx, caseId);
   const at = nowIso();
   const key = (label: string) => label.toLowerCase();

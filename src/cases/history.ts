@@ -34,7 +34,19 @@ export async function recordEvent(tx: Kysely<DB>, e: EventInput): Promise<void> 
     .execute();
 }
 
-type ChangeableField = 'status' | 'priority' | 'assignee' | 'remind_at' | 'subject' | 'language' | 'closed_at' | 'first_response_at' | 'deadline_at' | 'flags' | 'linked_case_id' | 'overdue_notified_at';
+type ChangeableField =
+  | 'status'
+  | 'priority'
+  | 'assignee'
+  | 'remind_at'
+  | 'subject'
+  | 'language'
+  | 'closed_at'
+  | 'first_response_at'
+  | 'deadline_at'
+  | 'flags'
+  | 'linked_case_id'
+  | 'overdue_notified_at';
 
 /**
  * Sets fields on a case and records one `change` event per field that really changed.
@@ -58,7 +70,15 @@ export async function changeCase(
     const before = (current as Record<string, unknown>)[field] ?? null;
     if (before === value) continue;
     changed.push(field);
-    await recordEvent(tx, { caseId, actor, kind: opts.kind ?? 'change', field, from: before === null ? null : String(before), to: value, at });
+    await recordEvent(tx, {
+      caseId,
+      actor,
+      kind: opts.kind ?? 'change',
+      field,
+      from: before === null ? null : typeof before === 'string' ? before : JSON.stringify(before),
+      to: value,
+      at,
+    });
   }
   if (changed.length > 0) {
     // Compare-and-set: applies only if nobody changed the case since it was read, on any database.

@@ -66,7 +66,7 @@ export async function takeNext(db: Db, consultant: ConsultantConfig): Promise<Ca
         const at = nowIso();
         await setStatus(tx, row, consultant.id, { status: 'in_progress', assignee: consultant.id }, at);
         await recordEvent(tx, { caseId: row.id, actor: consultant.id, kind: 'taken', to: consultant.id, at, data: { via: 'next' } });
-        return (await tx.selectFrom('cases').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow()) as CaseRow;
+        return await tx.selectFrom('cases').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow();
       });
     } catch (err) {
       if (!(err instanceof MailwardenError && err.code === 'ECONFLICT') || attempt >= TAKE_ATTEMPTS) throw err;

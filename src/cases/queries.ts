@@ -52,7 +52,10 @@ export async function listCases(db: Kysely<DB>, config: Config, f: CaseFilters =
 
 /** Accepts `ACME-000042`, `acme-000042` or `[ACME-000042]`. */
 export function normaliseCaseId(text: string): string {
-  return text.trim().replace(/^\[|\]$/g, '').toUpperCase();
+  return text
+    .trim()
+    .replace(/^\[|\]$/g, '')
+    .toUpperCase();
 }
 
 export async function findCaseRow(db: Kysely<DB>, id: string): Promise<CaseRow | undefined> {
@@ -111,7 +114,11 @@ export async function caseMessages(db: Kysely<DB>, caseId: string): Promise<Mess
     ? await db
         .selectFrom('attachments')
         .select(['message_row_id', 'filename', 'content_type', 'size', 'inline'])
-        .where('message_row_id', 'in', rows.map((r) => r.id))
+        .where(
+          'message_row_id',
+          'in',
+          rows.map((r) => r.id),
+        )
         .orderBy('id')
         .execute()
     : [];
@@ -125,10 +132,10 @@ export async function caseMessages(db: Kysely<DB>, caseId: string): Promise<Mess
     text: m.text,
     message_id: m.message_id,
     state: m.state,
-    flags: [...parseJsonList(m.flags), ...(m.is_feedback ? ['feedback'] : []), ...(m.is_auto_reply ? ['auto_reply'] : [])].filter((f, i, all) => all.indexOf(f) === i),
-    attachments: attachments
-      .filter((a) => a.message_row_id === m.id)
-      .map((a) => ({ name: a.filename, type: a.content_type, size: a.size })),
+    flags: [...parseJsonList(m.flags), ...(m.is_feedback ? ['feedback'] : []), ...(m.is_auto_reply ? ['auto_reply'] : [])].filter(
+      (f, i, all) => all.indexOf(f) === i,
+    ),
+    attachments: attachments.filter((a) => a.message_row_id === m.id).map((a) => ({ name: a.filename, type: a.content_type, size: a.size })),
   }));
 }
 
@@ -149,11 +156,7 @@ export async function recordView(db: Kysely<DB>, caseId: string, consultant: str
 
 /** Who else viewed the case within the presence window, latest first. */
 export async function recentViewers(db: Kysely<DB>, caseId: string, except: string | null): Promise<ViewerView[]> {
-  let q = db
-    .selectFrom('case_views')
-    .select(['consultant', 'at'])
-    .where('case_id', '=', caseId)
-    .where('at', '>=', addMs(nowIso(), -PRESENCE_WINDOW_MS));
+  let q = db.selectFrom('case_views').select(['consultant', 'at']).where('case_id', '=', caseId).where('at', '>=', addMs(nowIso(), -PRESENCE_WINDOW_MS));
   if (except) q = q.where('consultant', '!=', except);
   return q.orderBy('at', 'desc').execute();
 }

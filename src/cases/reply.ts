@@ -143,7 +143,15 @@ export async function replyToCase(tx: Kysely<DB>, config: Config, actor: Consult
     for (const f of files) {
       await tx
         .insertInto('attachments')
-        .values({ message_row_id: queued.messageRowId, filename: f.filename, content_type: f.contentType, size: f.size, sha256: f.sha256, content_id: f.cid ?? null, inline: f.cid ? 1 : 0 })
+        .values({
+          message_row_id: queued.messageRowId,
+          filename: f.filename,
+          content_type: f.contentType,
+          size: f.size,
+          sha256: f.sha256,
+          content_id: f.cid ?? null,
+          inline: f.cid ? 1 : 0,
+        })
         .execute();
     }
   }
@@ -156,18 +164,44 @@ export async function replyToCase(tx: Kysely<DB>, config: Config, actor: Consult
   if (held) {
     const approval = await tx
       .insertInto('approvals')
-      .values({ case_id: row.id, outbox_id: queued.outboxId, trainee: actor.id, supervisor: actor.supervisor ?? '', state: 'pending', reason: null, decided_by: null, decided_at: null, created_at: at })
+      .values({
+        case_id: row.id,
+        outbox_id: queued.outboxId,
+        trainee: actor.id,
+        supervisor: actor.supervisor ?? '',
+        state: 'pending',
+        reason: null,
+        decided_by: null,
+        decided_at: null,
+        created_at: at,
+      })
       .returning('id')
       .executeTakeFirstOrThrow();
     approvalId = approval.id;
   }
-  await recordEvent(tx, { caseId: row.id, actor: actor.id, kind: 'reply', to: held ? 'held' : 'queued', at, data: { outbox: queued.outboxId, message_id: queued.messageId } });
+  await recordEvent(tx, {
+    caseId: row.id,
+    actor: actor.id,
+    kind: 'reply',
+    to: held ? 'held' : 'queued',
+    at,
+    data: { outbox: queued.outboxId, message_id: queued.messageId },
+  });
 
   await moveAfterReply(tx, row, actor, target, input.remindAt ?? null, at);
   // The first response is the first one that can reach the customer; a held reply is not yet.
   if (!held && row.first_response_at === null) await changeCase(tx, row.id, actor.id, { first_response_at: at }, { at });
 
-  return { caseId: row.id, outboxId: queued.outboxId, messageId: queued.messageId, messageRowId: queued.messageRowId, state: held ? 'held' : 'queued', status: target, snippets: expanded.uses, approvalId };
+  return {
+    caseId: row.id,
+    outboxId: queued.outboxId,
+    messageId: queued.messageId,
+    messageRowId: queued.messageRowId,
+    state: held ? 'held' : 'queued',
+    status: target,
+    snippets: expanded.uses,
+    approvalId,
+  };
 }
 
 /** Takes a waiting or unassigned case for the replier, then moves it to the target status. */

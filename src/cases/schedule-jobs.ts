@@ -31,7 +31,15 @@ export function caseWatchers(config: Config, row: CaseRow): ConsultantConfig[] {
  * Queues a notice about a case to staff. `noticeKey` names this one notice (kind, case, the
  * time it is about): the outbox holds each key once, so no tick, daemon or retry sends it twice.
  */
-async function notifyStaff(tx: Kysely<DB>, config: Config, row: CaseRow, kind: string, template: string, to: ConsultantConfig[], noticeKey: string): Promise<number | null> {
+async function notifyStaff(
+  tx: Kysely<DB>,
+  config: Config,
+  row: CaseRow,
+  kind: string,
+  template: string,
+  to: ConsultantConfig[],
+  noticeKey: string,
+): Promise<number | null> {
   if (to.length === 0) return null;
   const box = config.mailboxes.find((m) => m.id === row.mailbox_id) ?? config.mailboxes[0];
   if (!box) return null;
@@ -76,15 +84,19 @@ export async function wakeDueReminders(db: Db, config: Config): Promise<JobResul
     .orderBy('remind_at')
     .limit(BATCH)
     .execute();
-  return eachCase(db, due.map((r) => r.id), async (tx, id) => {
-    const row = await tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!row || row.status !== 'postponed' || row.remind_at === null || row.remind_at > nowIso()) return false;
-    // Rendered before the status change, so the mail can say when the reminder was set for.
-    const outbox = await notifyStaff(tx, config, row, 'reminder', 'reminder', caseWatchers(config, row), `reminder:${row.id}:${row.remind_at}`);
-    await setStatus(tx, row, SCHEDULER_ACTOR, { status: 'in_progress' });
-    await recordEvent(tx, { caseId: id, actor: SCHEDULER_ACTOR, kind: 'reminder', to: row.assignee, data: { outbox } });
-    return true;
-  });
+  return eachCase(
+    db,
+    due.map((r) => r.id),
+    async (tx, id) => {
+      const row = await tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row || row.status !== 'postponed' || row.remind_at === null || row.remind_at > nowIso()) return false;
+      // Rendered before the status change, so the mail can say when the reminder was set for.
+      const outbox = await notifyStaff(tx, config, row, 'reminder', 'reminder', caseWatchers(config, row), `reminder:${row.id}:${row.remind_at}`);
+      await setStatus(tx, row, SCHEDULER_ACTOR, { status: 'in_progress' });
+      await recordEvent(tx, { caseId: id, actor: SCHEDULER_ACTOR, kind: 'reminder', to: row.assignee, data: { outbox } });
+      return true;
+    },
+  );
 }
 
 /** Open cases past their response deadline that nobody was told about yet: told once, by mail. */
@@ -98,13 +110,17 @@ export async function notifyOverdueCases(db: Db, config: Config): Promise<JobRes
     .orderBy('deadline_at')
     .limit(BATCH)
     .execute();
-  return eachCase(db, due.map((r) => r.id), async (tx, id) => {
-    const row = await tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!row || row.overdue_notified_at !== null || !DEADLINE_RUNNING.includes(row.status) || row.deadline_at >= nowIso()) return false;
-    const watchers = caseWatchers(config, row);
-    const outbox = await notifyStaff(tx, config, row, 'case_overdue', 'case-overdue', watchers, `case_overdue:${row.id}:${row.deadline_at}`);
-    await changeCase(tx, id, SCHEDULER_ACTOR, { overdue_notified_at: nowIso() });
-    await recordEvent(tx, { caseId: id, actor: SCHEDULER_ACTOR, kind: 'overdue_notice', to: watchers.map((w) => w.id).join(',') || null, data: { outbox } });
-    return true;
-  });
+  return eachCase(
+    db,
+    due.map((r) => r.id),
+    async (tx, id) => {
+      const row = await tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row || row.overdue_notified_at !== null || !DEADLINE_RUNNING.includes(row.status) || row.deadline_at >= nowIso()) return false;
+      const watchers = caseWatchers(config, row);
+      const outbox = await notifyStaff(tx, config, row, 'case_overdue', 'case-overdue', watchers, `case_overdue:${row.id}:${row.deadline_at}`);
+      await changeCase(tx, id, SCHEDULER_ACTOR, { overdue_notified_at: nowIso() });
+      await recordEvent(tx, { caseId: id, actor: SCHEDULER_ACTOR, kind: 'overdue_notice', to: watchers.map((w) => w.id).join(',') || null, data: { outbox } });
+      return true;
+    },
+  );
 }

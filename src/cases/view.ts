@@ -68,12 +68,7 @@ export async function caseView(db: Kysely<DB>, row: CaseRow): Promise<CaseView> 
   return view!;
 }
 
-export function toCaseView(
-  row: CaseRow,
-  labels: string[],
-  consultation: { dept_id: string; deadline_at: string } | null,
-  at: Date = now(),
-): CaseView {
+export function toCaseView(row: CaseRow, labels: string[], consultation: { dept_id: string; deadline_at: string } | null, at: Date = now()): CaseView {
   return {
     id: row.id,
     status: row.status,

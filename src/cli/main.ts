@@ -18,7 +18,10 @@ export function buildProgram(opts: { jsonErrors?: boolean } = {}): Command {
     // Set before the commands are added: commander copies these settings into each of them.
     program.configureOutput({
       writeErr: (text) => {
-        const message = text.trim().split('\n')[0]!.replace(/^error: /, '');
+        const message = text
+          .trim()
+          .split('\n')[0]!
+          .replace(/^error: /, '');
         if (message) process.stderr.write(`${JSON.stringify({ error: { code: 'EUSAGE', message, exit: EXIT.usage } })}\n`);
       },
     });

@@ -39,7 +39,8 @@ export function checkReferences(loose: Loose<Config>): ConfigIssue[] {
   });
   config.consultants.forEach((c, i) => {
     (c.pools ?? []).forEach((cp, j) => {
-      if (cp.pool !== undefined && !poolIds.has(cp.pool)) add(`consultants[${i}].pools[${j}].pool`, `names unknown pool "${cp.pool}" (known: ${list(poolIds)})`);
+      if (cp.pool !== undefined && !poolIds.has(cp.pool))
+        add(`consultants[${i}].pools[${j}].pool`, `names unknown pool "${cp.pool}" (known: ${list(poolIds)})`);
     });
     if (c.trainee && !c.supervisor) add(`consultants[${i}].supervisor`, 'is required for a trainee');
     for (const key of ['supervisor', 'replacement'] as const) {
@@ -101,7 +102,8 @@ function checkSnippets(config: ReturnType<typeof withLists>, issues: ConfigIssue
         else seen.set(node.code, here);
         if (!node.text || Object.keys(node.text).length === 0) issues.push({ path: `${here}.text`, message: 'is required for a snippet with a code' });
         for (const lang of Object.keys(node.text ?? {})) {
-          if (!allLanguages.has(lang)) issues.push({ path: `${here}.text.${lang}`, message: `is a language no pool uses (pools use: ${[...allLanguages].join(', ')})` });
+          if (!allLanguages.has(lang))
+            issues.push({ path: `${here}.text.${lang}`, message: `is a language no pool uses (pools use: ${[...allLanguages].join(', ')})` });
         }
       } else if (!node.children || node.children.length === 0) {
         issues.push({ path: here, message: 'needs either a code and text, or children' });

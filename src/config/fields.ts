@@ -43,8 +43,7 @@ export function describeValue(value: unknown): string {
 const got = (value: unknown) => JSON.stringify(value);
 
 /** A type error message that says "is required" when the key is absent. */
-const wrongType = (want: (input: unknown) => string) => (iss: { input?: unknown }) =>
-  iss.input === undefined ? 'is required' : want(iss.input);
+const wrongType = (want: (input: unknown) => string) => (iss: { input?: unknown }) => (iss.input === undefined ? 'is required' : want(iss.input));
 
 const fail = (ctx: z.RefinementCtx, message: string): never => {
   ctx.addIssue({ code: 'custom', message });

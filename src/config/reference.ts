@@ -23,7 +23,7 @@ interface Described {
 
 function describe(schema: z.core.$ZodType): Described {
   const out: Described = { doc: undefined, required: true, defaultValue: undefined, inner: schema };
-  for (let node = schema; ; ) {
+  for (let node = schema; ;) {
     out.doc ??= fieldDocs.get(node as z.ZodType);
     out.inner = node;
     const def = node._zod.def as z.core.$ZodTypeDef & { innerType?: z.core.$ZodType; defaultValue?: unknown };
@@ -67,5 +67,5 @@ function defaultText(field: Described): string {
   const value = field.defaultValue;
   if (value === undefined) return '';
   if (typeof value === 'object') return Array.isArray(value) && value.length ? `\`${JSON.stringify(value)}\`` : '';
-  return `\`${String(value)}\``;
+  return `\`${typeof value === 'string' ? value : JSON.stringify(value)}\``;
 }

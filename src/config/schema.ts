@@ -6,8 +6,26 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import {
-  bool, cronExpression, dataDir, documented, duration, email, filePath, int, list, map, oneOf, readableFile,
-  secret, secretText, section, size, template, text, timeZone, type SchemaContext,
+  bool,
+  cronExpression,
+  dataDir,
+  documented,
+  duration,
+  email,
+  filePath,
+  int,
+  list,
+  map,
+  oneOf,
+  readableFile,
+  secret,
+  secretText,
+  section,
+  size,
+  template,
+  text,
+  timeZone,
+  type SchemaContext,
 } from './fields.js';
 
 /** The templates shipped with mailwarden (used when instance.templates_dir is not set). */
@@ -46,7 +64,7 @@ const smtp = (ctx: SchemaContext) =>
       port: int('SMTP relay port', { min: 1, max: 65535 }).prefault(25),
       secure: bool('TLS from the start (465)').default(false),
       starttls: oneOf(STARTTLS, 'without `secure`: `required` refuses a relay that does not offer STARTTLS, `refused` never upgrades').default('allowed'),
-      ca_file: readableFile(ctx, 'PEM file of the CA that signed the relay\'s certificate (a self-signed one, say); relative to this file').optional(),
+      ca_file: readableFile(ctx, "PEM file of the CA that signed the relay's certificate (a self-signed one, say); relative to this file").optional(),
       user: text('SMTP login, if the relay wants one').optional(),
       password: secret('SMTP password; write ${ENV_NAME} or ${file:/path}, read when connecting').optional(),
       outbox_dir: filePath(ctx, 'where the `file` transport writes (default: <data_dir>/outbox)').optional(),
@@ -91,7 +109,7 @@ const imap = (ctx: SchemaContext) =>
       port: int('IMAP port', { min: 1, max: 65535 }).prefault(993),
       tls: bool('connect with TLS from the start (993); false for plain IMAP or STARTTLS (143)').default(true),
       starttls: oneOf(STARTTLS, 'without `tls`: `required` refuses a server that does not offer STARTTLS, `refused` never upgrades').default('allowed'),
-      ca_file: readableFile(ctx, 'PEM file of the CA that signed the server\'s certificate (a self-signed one, say); relative to this file').optional(),
+      ca_file: readableFile(ctx, "PEM file of the CA that signed the server's certificate (a self-signed one, say); relative to this file").optional(),
       user: text('login name'),
       password: secret('password; write ${ENV_NAME} or ${file:/path}, read when connecting'),
       folder: text('folder watched for new mail').prefault('INBOX'),
@@ -121,9 +139,13 @@ const pool = () =>
       response_deadline: duration('time to answer a new case'),
       reopen_window: duration('overrides instance.reopen_window').optional(),
       questionnaire: text('questionnaire answered when closing').optional(),
-      languages: list(text('ISO 639-1 code', { re: /^[a-z]{2}$/, says: 'must be a two-letter language code' }), 'languages of this pool, at least one; the first is the fallback', {
-        nonEmpty: 'must name at least one language',
-      }),
+      languages: list(
+        text('ISO 639-1 code', { re: /^[a-z]{2}$/, says: 'must be a two-letter language code' }),
+        'languages of this pool, at least one; the first is the fallback',
+        {
+          nonEmpty: 'must name at least one language',
+        },
+      ),
       priority_rules: list(
         section(
           {

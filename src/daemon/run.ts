@@ -90,7 +90,11 @@ async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => v
   await supervisor.add(createDrainerService(services));
   await supervisor.add(createSchedulerService(services));
   log.info(
-    logEvent('daemon.ready', { mailboxes: ctx.getConfig().mailboxes.map((m) => m.id), listener: (listener as Listener | null)?.bound ?? null, services: supervisor.names() }),
+    logEvent('daemon.ready', {
+      mailboxes: ctx.getConfig().mailboxes.map((m) => m.id),
+      listener: (listener as Listener | null)?.bound ?? null,
+      services: supervisor.names(),
+    }),
     'daemon ready',
   );
 
@@ -103,7 +107,10 @@ async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => v
     }
     const next = result.config;
     if (next.instance.data_dir !== old.instance.data_dir) {
-      log.error(logEvent('config.reload_rejected', { data_dir: next.instance.data_dir }), 'instance.data_dir cannot change while running; keeping the old configuration');
+      log.error(
+        logEvent('config.reload_rejected', { data_dir: next.instance.data_dir }),
+        'instance.data_dir cannot change while running; keeping the old configuration',
+      );
       return;
     }
     setConfig(next);

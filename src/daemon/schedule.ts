@@ -17,7 +17,8 @@ export const createSchedulerService: ServiceFactory = (ctx) => {
     const p = fn().then(
       (r) => {
         if (r.handled.length) ctx.log.info({ job: name, cases: r.handled }, `${name}: ${r.handled.length} case(s)`);
-        for (const f of r.failed) ctx.log.error(logEvent('scheduler.case_failed', { job: name, caseId: f.caseId, err: f.error }), `${name} failed for ${f.caseId}`);
+        for (const f of r.failed)
+          ctx.log.error(logEvent('scheduler.case_failed', { job: name, caseId: f.caseId, err: f.error }), `${name} failed for ${f.caseId}`);
         // Tests (and a curious admin at debug level) see that a tick ran, not only what it did.
         ctx.log.debug(logEvent('scheduler.tick', { job: name, handled: r.handled.length, failed: r.failed.length }), `${name} tick`);
       },
@@ -34,13 +35,21 @@ export const createSchedulerService: ServiceFactory = (ctx) => {
   const schedule = () => {
     const options = { noOverlap: true, timezone: config.instance.timezone, name: 'mailwarden' } as const;
     tasks = [
-      cron.schedule(config.schedule.reminders, job('reminders', () => wakeDueReminders(ctx.db, config)), { ...options, name: 'reminders' }),
-      cron.schedule(config.schedule.overdue_check, job('overdue', () => notifyOverdueCases(ctx.db, config)), { ...options, name: 'overdue' }),
+      cron.schedule(
+        config.schedule.reminders,
+        job('reminders', () => wakeDueReminders(ctx.db, config)),
+        { ...options, name: 'reminders' },
+      ),
+      cron.schedule(
+        config.schedule.overdue_check,
+        job('overdue', () => notifyOverdueCases(ctx.db, config)),
+        { ...options, name: 'overdue' },
+      ),
     ];
   };
 
   const unschedule = async () => {
-    await Promise.all(tasks.map((t) => t.destroy()));
+    await Promise.all(tasks.map((t) => Promise.resolve(t.destroy())));
     tasks = [];
   };
 
@@ -57,7 +66,10 @@ export const createSchedulerService: ServiceFactory = (ctx) => {
       await Promise.all([...running]);
     },
     async reload(next) {
-      const changed = next.schedule.reminders !== config.schedule.reminders || next.schedule.overdue_check !== config.schedule.overdue_check || next.instance.timezone !== config.instance.timezone;
+      const changed =
+        next.schedule.reminders !== config.schedule.reminders ||
+        next.schedule.overdue_check !== config.schedule.overdue_check ||
+        next.instance.timezone !== config.instance.timezone;
       config = next;
       if (changed && !stopping) {
         await unschedule();

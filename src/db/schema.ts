@@ -74,14 +74,7 @@ export interface CaseEventsTable {
   data: string | null;
 }
 
-export type MessageKind =
-  | 'inbound'
-  | 'outbound'
-  | 'comment'
-  | 'consult_out'
-  | 'consult_in'
-  | 'notification'
-  | 'auto_response';
+export type MessageKind = 'inbound' | 'outbound' | 'comment' | 'consult_out' | 'consult_in' | 'notification' | 'auto_response';
 
 export interface MessagesTable {
   id: Generated<number>;

@@ -88,9 +88,22 @@ export async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<Ac
   if (thread.via === 'header' || thread.via === 'tag') {
     const decision = reopenDecision(input.config, thread.caseRow, cls, at, parsed);
     if (decision !== 'too-late') {
-      const appended = await appendToCase(tx, { ...input, at, cls, caseRow: thread.caseRow, via: thread.via, reopen: decision === 'reopen', outboxKind: thread.via === 'header' ? thread.outboxKind : null });
+      const appended = await appendToCase(tx, {
+        ...input,
+        at,
+        cls,
+        caseRow: thread.caseRow,
+        via: thread.via,
+        reopen: decision === 'reopen',
+        outboxKind: thread.via === 'header' ? thread.outboxKind : null,
+      });
       await record('case', thread.caseRow.id, appended.messageRowId);
-      return { outcome: decision === 'reopen' ? 'reopened' : 'threaded', caseId: thread.caseRow.id, messageRowId: appended.messageRowId, detail: `via ${thread.via}` };
+      return {
+        outcome: decision === 'reopen' ? 'reopened' : 'threaded',
+        caseId: thread.caseRow.id,
+        messageRowId: appended.messageRowId,
+        detail: `via ${thread.via}`,
+      };
     }
     return createCase(tx, input, cls, at, record, { linkTo: thread.caseRow.id, reason: 'after-reopen-window' });
   }
@@ -121,8 +134,23 @@ async function createCase(
     linkedCaseId: link.linkTo,
     reason: link.reason,
   });
-  const messageRowId = await insertMessage(tx, { caseId, kind: 'inbound', parsed, rawSha256: input.raw.sha256, at, flags, isFeedback: false, isAutoReply: autoReply });
-  await recordEvent(tx, { caseId, actor: 'system', kind: 'message', at, data: { message_row_id: messageRowId, from: parsed.from?.address ?? null, mailbox: mailbox.id } });
+  const messageRowId = await insertMessage(tx, {
+    caseId,
+    kind: 'inbound',
+    parsed,
+    rawSha256: input.raw.sha256,
+    at,
+    flags,
+    isFeedback: false,
+    isAutoReply: autoReply,
+  });
+  await recordEvent(tx, {
+    caseId,
+    actor: 'system',
+    kind: 'message',
+    at,
+    data: { message_row_id: messageRowId, from: parsed.from?.address ?? null, mailbox: mailbox.id },
+  });
   let autoResponse: AcceptResult['autoResponse'];
   if (autoReply) {
     await recordEvent(tx, { caseId, actor: 'system', kind: 'auto_response', at, to: 'suppressed', data: { reason: `automatic reply (${cls.reason})` } });
@@ -154,7 +182,10 @@ async function createCase(
  */
 async function acceptBounce(tx: Kysely<DB>, input: AcceptInput, cls: Classification, at: string, record: Recorder): Promise<AcceptResult> {
   const { parsed } = input;
-  const sent = await findSentMail(tx, [...parsed.quotedMessageIds, ...referencedIds(parsed)].filter((id) => id !== parsed.messageId));
+  const sent = await findSentMail(
+    tx,
+    [...parsed.quotedMessageIds, ...referencedIds(parsed)].filter((id) => id !== parsed.messageId),
+  );
   if (!sent || !sent.case_id) {
     await record('bounce', null, null);
     return { outcome: 'bounce', caseId: null, messageRowId: null, detail: `suppressed: ${cls.reason}; names no mail we sent` };
@@ -162,15 +193,34 @@ async function acceptBounce(tx: Kysely<DB>, input: AcceptInput, cls: Classificat
   const caseId = sent.case_id;
   const failure = cls.failure !== false;
   const flags = [...parsed.flags, failure ? 'bounce' : 'delivery_report'];
-  const messageRowId = await insertMessage(tx, { caseId, kind: 'inbound', parsed, rawSha256: input.raw.sha256, at, flags, isFeedback: false, isAutoReply: true });
+  const messageRowId = await insertMessage(tx, {
+    caseId,
+    kind: 'inbound',
+    parsed,
+    rawSha256: input.raw.sha256,
+    at,
+    flags,
+    isFeedback: false,
+    isAutoReply: true,
+  });
   if (!failure) {
     // "Delayed" or "delivered": worth seeing on the case, but the mail has not bounced.
-    await recordEvent(tx, { caseId, actor: 'system', kind: 'delivery_report', at, data: { outbox_id: sent.id, message_row_id: messageRowId, reason: cls.reason } });
+    await recordEvent(tx, {
+      caseId,
+      actor: 'system',
+      kind: 'delivery_report',
+      at,
+      data: { outbox_id: sent.id, message_row_id: messageRowId, reason: cls.reason },
+    });
     await record('bounce', caseId, messageRowId);
     return { outcome: 'bounce', caseId, messageRowId, detail: `delivery report for outbox #${sent.id} (${cls.reason})` };
   }
   if (sent.state !== 'bounced') {
-    await tx.updateTable('outbox').set({ state: 'bounced', last_error: `bounced: ${parsed.subject}`.slice(0, 500) }).where('id', '=', sent.id).execute();
+    await tx
+      .updateTable('outbox')
+      .set({ state: 'bounced', last_error: `bounced: ${parsed.subject}`.slice(0, 500) })
+      .where('id', '=', sent.id)
+      .execute();
   }
   await recordEvent(tx, {
     caseId,

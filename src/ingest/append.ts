@@ -57,12 +57,26 @@ export async function appendToCase(tx: Kysely<DB>, input: AppendInput): Promise<
 
   if (input.via === 'header' && sender && !autoReply && !(await isParticipant(tx, caseId, sender))) {
     await addParticipant(tx, caseId, sender, dept ? 'department' : 'cc', at);
-    await recordEvent(tx, { caseId, actor: 'system', kind: 'participant_added', at, field: 'participants', to: sender, data: { role: dept ? 'department' : 'cc' } });
+    await recordEvent(tx, {
+      caseId,
+      actor: 'system',
+      kind: 'participant_added',
+      at,
+      field: 'participants',
+      to: sender,
+      data: { role: dept ? 'department' : 'cc' },
+    });
   }
   const flags = [...parsed.flags, ...(autoReply ? ['auto_reply'] : [])];
   const isFeedback = input.reopen && kind === 'inbound';
   const messageRowId = await insertMessage(tx, { caseId, kind, parsed, rawSha256: input.raw.sha256, at, flags, isFeedback, isAutoReply: autoReply });
-  await recordEvent(tx, { caseId, actor: 'system', kind: 'message', at, data: { message_row_id: messageRowId, from: sender, via: input.via, feedback: isFeedback, auto_reply: autoReply } });
+  await recordEvent(tx, {
+    caseId,
+    actor: 'system',
+    kind: 'message',
+    at,
+    data: { message_row_id: messageRowId, from: sender, via: input.via, feedback: isFeedback, auto_reply: autoReply },
+  });
 
   if (input.reopen) {
     await changeCase(tx, caseId, 'system', { status: 'in_progress', closed_at: null }, { at, kind: 'reopened' });
@@ -75,7 +89,12 @@ export async function appendToCase(tx: Kysely<DB>, input: AppendInput): Promise<
   if (missing.length > 0) await changeCase(tx, caseId, 'system', { flags: JSON.stringify([...caseFlags, ...missing]) }, { at });
 
   if (!autoReply && caseRow.assignee) {
-    const title = kind === 'consult_in' ? `${dept?.name ?? sender ?? 'The department'} answered` : input.reopen ? 'The customer wrote again after closing (case reopened)' : 'The customer wrote again';
+    const title =
+      kind === 'consult_in'
+        ? `${dept?.name ?? sender ?? 'The department'} answered`
+        : input.reopen
+          ? 'The customer wrote again after closing (case reopened)'
+          : 'The customer wrote again';
     await notifyAssignee(tx, input, title);
   }
   return { messageRowId };

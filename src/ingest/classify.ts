@@ -31,7 +31,8 @@ export function classifyInbound(m: ParsedMessage, envelopeFrom?: string | null):
   const report = ct.startsWith('multipart/report') ? (ct.match(/report-type\s*=\s*"?([a-z-]+)/)?.[1] ?? 'delivery-status') : null;
   // A DSN whose every Action is delayed/delivered/relayed reports no failure.
   const failure = m.reportActions.length === 0 || m.reportActions.includes('failed');
-  if (report === 'delivery-status') return { kind: 'bounce', reason: failure ? 'delivery status report' : `delivery report (${m.reportActions.join(', ')})`, failure };
+  if (report === 'delivery-status')
+    return { kind: 'bounce', reason: failure ? 'delivery status report' : `delivery report (${m.reportActions.join(', ')})`, failure };
   if (m.headers['x-failed-recipients'] !== undefined) return { kind: 'bounce', reason: 'X-Failed-Recipients', failure: true };
   const from = m.from?.address ?? '';
   const nullSender = isNullSender(m, envelopeFrom);

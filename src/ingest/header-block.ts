@@ -122,7 +122,12 @@ export function parseFields(block: Buffer): RawField[] {
     if (colon <= 0) continue;
     const name = line.subarray(0, colon).toString('latin1').trim().toLowerCase();
     if (!/^[\x21-\x39\x3b-\x7e]+$/.test(name)) continue;
-    fields.push({ name, value: bytesToText(line.subarray(colon + 1)).replace(/\s+/g, ' ').trim() });
+    fields.push({
+      name,
+      value: bytesToText(line.subarray(colon + 1))
+        .replace(/\s+/g, ' ')
+        .trim(),
+    });
   }
   return fields;
 }

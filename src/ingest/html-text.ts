@@ -33,7 +33,33 @@ export function htmlToPlain(html: string): string {
 }
 
 /** Elements that never hold content, or that the next sibling closes: they open no level. */
-const NO_LEVEL = new Set(['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'param', 'source', 'track', 'wbr', 'p', 'li', 'dt', 'dd', 'option', 'tr', 'td', 'th', 'thead', 'tbody', 'tfoot']);
+const NO_LEVEL = new Set([
+  'area',
+  'base',
+  'br',
+  'col',
+  'embed',
+  'hr',
+  'img',
+  'input',
+  'link',
+  'meta',
+  'param',
+  'source',
+  'track',
+  'wbr',
+  'p',
+  'li',
+  'dt',
+  'dd',
+  'option',
+  'tr',
+  'td',
+  'th',
+  'thead',
+  'tbody',
+  'tfoot',
+]);
 
 /** One linear pass over the tags (a guard only: the rendering itself is html-to-text's). */
 function nestsDeeperThan(html: string, limit: number): boolean {

@@ -93,7 +93,13 @@ export class ImapWorker implements Service {
         const e = err as Error & { code?: string; responseText?: string; authenticationFailed?: boolean };
         const level = e.authenticationFailed || this.failures > 3 ? 'error' : 'warn';
         this.log[level](
-          logEvent(e.authenticationFailed ? 'mailbox.login_failed' : 'mailbox.connection_failed', { err: e.message, code: e.code, server: e.responseText, failures: this.failures, retry_in_ms: delay }),
+          logEvent(e.authenticationFailed ? 'mailbox.login_failed' : 'mailbox.connection_failed', {
+            err: e.message,
+            code: e.code,
+            server: e.responseText,
+            failures: this.failures,
+            retry_in_ms: delay,
+          }),
           e.authenticationFailed ? 'mailbox login failed; retrying' : 'mailbox connection failed; retrying',
         );
         await this.recordError(`${e.message}${e.responseText ? ` (${e.responseText})` : ''}`);
@@ -123,7 +129,10 @@ export class ImapWorker implements Service {
       const uidvalidity = Number(opened.uidValidity);
       await this.checkUidValidity(uidvalidity);
       await this.prepareMarking(client);
-      this.log.info(logEvent('mailbox.connected', { folder: imap.folder, uidvalidity, exists: opened.exists, idle: this.idleAvailable(client) }), 'mailbox connected');
+      this.log.info(
+        logEvent('mailbox.connected', { folder: imap.folder, uidvalidity, exists: opened.exists, idle: this.idleAvailable(client) }),
+        'mailbox connected',
+      );
       this.failures = 0;
       await this.recordError(null);
       await this.catchUpMarks(client);
@@ -175,7 +184,10 @@ export class ImapWorker implements Service {
       return state;
     });
     if (previous && previous.uidvalidity !== null && previous.uidvalidity !== uidvalidity) {
-      this.log.warn(logEvent('mailbox.uidvalidity_changed', { previous: previous.uidvalidity, uidvalidity, last_uid: previous.last_uid }), 'UIDVALIDITY changed: rescanning the whole folder');
+      this.log.warn(
+        logEvent('mailbox.uidvalidity_changed', { previous: previous.uidvalidity, uidvalidity, last_uid: previous.last_uid }),
+        'UIDVALIDITY changed: rescanning the whole folder',
+      );
     }
   }
 
@@ -284,7 +296,11 @@ export class ImapWorker implements Service {
 
   private async recordError(message: string | null): Promise<void> {
     try {
-      await this.ctx.db.updateTable('mailbox_state').set({ last_error: message ? message.slice(0, 500) : null }).where('mailbox_id', '=', this.mailbox.id).execute();
+      await this.ctx.db
+        .updateTable('mailbox_state')
+        .set({ last_error: message ? message.slice(0, 500) : null })
+        .where('mailbox_id', '=', this.mailbox.id)
+        .execute();
     } catch {
       // status only; the log has it
     }

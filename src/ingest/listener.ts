@@ -117,7 +117,10 @@ export class Listener implements Service {
         });
         replies.push(`2.0.0 <${rcpt.address}> accepted${result.caseId ? ` as ${result.caseId}` : ''}`);
       } catch (err) {
-        this.ctx.log.error(logEvent('listener.delivery_failed', { mailbox: box.id, err: (err as Error).message }), 'direct delivery failed; the sender will retry');
+        this.ctx.log.error(
+          logEvent('listener.delivery_failed', { mailbox: box.id, err: (err as Error).message }),
+          'direct delivery failed; the sender will retry',
+        );
         replies.push(smtpError(451, `4.3.0 <${rcpt.address}> temporary failure, try again later`));
       }
     }

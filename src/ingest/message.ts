@@ -53,14 +53,16 @@ export interface ParsedMessage {
 /** Header-ish text: control characters (CR/LF included) become spaces, runs collapse, length bounded. */
 export function cleanLine(value: unknown, max = 998): string {
   if (typeof value !== 'string') return '';
-  // eslint-disable-next-line no-control-regex
-  return value.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, max);
+  return value
+    .replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, max);
 }
 
 /** Body text: NULs and other C0 controls except tab and newline removed, line endings LF. */
 export function cleanText(value: unknown, max: number): { text: string; cut: boolean } {
   if (typeof value !== 'string') return { text: '', cut: false };
-  // eslint-disable-next-line no-control-regex
   const text = value.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '');
   return text.length > max ? { text: text.slice(0, max), cut: true } : { text, cut: false };
 }

@@ -87,7 +87,15 @@ export async function openCase(tx: Kysely<DB>, input: NewCaseInput): Promise<str
     data: { mailbox: mailbox.id, pool: pool.id, message_id: parsed.messageId, reason: input.reason, linked_case_id: input.linkedCaseId },
   });
   if (input.linkedCaseId) {
-    await recordEvent(tx, { caseId: input.linkedCaseId, actor: 'system', kind: 'linked', at: input.at, field: 'linked_case', to: id, data: { reason: input.reason } });
+    await recordEvent(tx, {
+      caseId: input.linkedCaseId,
+      actor: 'system',
+      kind: 'linked',
+      at: input.at,
+      field: 'linked_case',
+      to: id,
+      data: { reason: input.reason },
+    });
   }
   return id;
 }

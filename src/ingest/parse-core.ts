@@ -57,7 +57,14 @@ export async function parseMessageFile(job: ParseJob): Promise<ParsedMessage> {
     // Headers only: enough for sender, subject and threading, at no cost for the body.
     const decoded = await decode(Readable.from([head.block, Buffer.from('\n\n')]), job, head);
     const result = merge(base, decoded);
-    return { ...result, status: 'oversize', flags: ['oversize'], problem: `message of ${head.size} bytes is over max_message_size (${limits.maxMessageSize})`, text: '', attachments: [] };
+    return {
+      ...result,
+      status: 'oversize',
+      flags: ['oversize'],
+      problem: `message of ${head.size} bytes is over max_message_size (${limits.maxMessageSize})`,
+      text: '',
+      attachments: [],
+    };
   }
   const source = fs.createReadStream(file, { start: head.startOffset, highWaterMark: 64 * 1024 });
   const decoded = await decode(head.lineEnding === 'cr' ? source.pipe(crToLf()) : source, job, head);
@@ -177,7 +184,7 @@ function decode(input: Readable, job: ParseJob, head: HeadInfo): Promise<Decoded
     // A hard stop far past max_parts (all parts count here, multipart containers included);
     // the max_parts limit itself is applied to attachments below, where parsing can end cleanly.
     maxChildNodes: limits.maxParts * 10,
-  } as ConstructorParameters<typeof MailParser>[0]);
+  });
   const pending = new Set<AttachmentStream>();
   const stores: Array<Promise<void>> = [];
 

@@ -60,7 +60,7 @@ export class ParserPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.slots.map((s) => s.worker?.terminate()));
+    await Promise.all(this.slots.map((s) => s.worker?.terminate() ?? Promise.resolve()));
     for (const s of this.slots) s.worker = null;
   }
 

@@ -85,7 +85,10 @@ export async function acceptPrepared(ctx: IngestContext, prepared: Prepared, inp
     if (isBusy(err)) throw err;
     // Something in what the parser produced broke the transaction (a bug, surely): accept the
     // message as unparsed rather than stall the box on it forever.
-    ctx.log.error(logEvent('ingest.accept_failed', { mailbox: input.mailbox.id, sha256: prepared.sha256, err: (err as Error).message }), 'accepting the parsed message failed; accepting it as unparsed');
+    ctx.log.error(
+      logEvent('ingest.accept_failed', { mailbox: input.mailbox.id, sha256: prepared.sha256, err: (err as Error).message }),
+      'accepting the parsed message failed; accepting it as unparsed',
+    );
     result = await accept(degrade(parsed, `accepting the parsed message failed: ${(err as Error).message}`));
   }
   const where = input.source.kind === 'imap' ? { uidvalidity: input.source.uidvalidity, uid: input.source.uid } : { queue_id: input.source.queueId };

@@ -4,9 +4,7 @@ import type { Kysely } from 'kysely';
 import type { DB, MessageKind } from '../db/schema.js';
 import type { ParsedMessage } from './message.js';
 
-export type InboundSource =
-  | { kind: 'imap'; uidvalidity: number; uid: number }
-  | { kind: 'lmtp' | 'smtp'; queueId: string };
+export type InboundSource = { kind: 'imap'; uidvalidity: number; uid: number } | { kind: 'lmtp' | 'smtp'; queueId: string };
 
 export interface InboundRow {
   id: number;
@@ -85,7 +83,10 @@ export async function advanceHighWater(tx: Kysely<DB>, mailboxId: string, source
   if (source.kind !== 'imap') return;
   const state = await tx.selectFrom('mailbox_state').selectAll().where('mailbox_id', '=', mailboxId).executeTakeFirst();
   if (!state) {
-    await tx.insertInto('mailbox_state').values({ mailbox_id: mailboxId, uidvalidity: source.uidvalidity, last_uid: source.uid, last_sync_at: at, last_error: null }).execute();
+    await tx
+      .insertInto('mailbox_state')
+      .values({ mailbox_id: mailboxId, uidvalidity: source.uidvalidity, last_uid: source.uid, last_sync_at: at, last_error: null })
+      .execute();
     return;
   }
   if (state.uidvalidity !== source.uidvalidity || state.last_uid >= source.uid) return;
@@ -139,7 +140,15 @@ export async function insertMessage(tx: Kysely<DB>, r: MessageRecord): Promise<n
   for (const a of m.attachments) {
     await tx
       .insertInto('attachments')
-      .values({ message_row_id: row.id, filename: a.filename, content_type: a.contentType, size: a.size, sha256: a.sha256, content_id: a.contentId, inline: a.inline ? 1 : 0 })
+      .values({
+        message_row_id: row.id,
+        filename: a.filename,
+        content_type: a.contentType,
+        size: a.size,
+        sha256: a.sha256,
+        content_id: a.contentId,
+        inline: a.inline ? 1 : 0,
+      })
       .execute();
   }
   return row.id;

@@ -61,7 +61,12 @@ export async function reprocessCase(db: Db, config: Config, parsers: ParserPool,
   }
   result.flags = await writeTx(db, async (tx) => {
     for (const o of outcomes) await updateMessage(tx, o.id, o.flags, o.parsed);
-    return updateCase(tx, caseId, outcomes.map((o) => o.parsed), result);
+    return updateCase(
+      tx,
+      caseId,
+      outcomes.map((o) => o.parsed),
+      result,
+    );
   });
   return result;
 }
@@ -81,7 +86,15 @@ async function updateMessage(tx: Kysely<DB>, id: number, oldFlags: string, p: Pa
   for (const a of p.attachments) {
     await tx
       .insertInto('attachments')
-      .values({ message_row_id: id, filename: a.filename, content_type: a.contentType, size: a.size, sha256: a.sha256, content_id: a.contentId, inline: a.inline ? 1 : 0 })
+      .values({
+        message_row_id: id,
+        filename: a.filename,
+        content_type: a.contentType,
+        size: a.size,
+        sha256: a.sha256,
+        content_id: a.contentId,
+        inline: a.inline ? 1 : 0,
+      })
       .execute();
   }
 }

@@ -40,7 +40,12 @@ export async function findThread(tx: Kysely<DB>, prefix: string, m: ParsedMessag
 async function findByHeaders(tx: Kysely<DB>, ids: string[]): Promise<ThreadMatch | null> {
   if (ids.length === 0) return null;
   const stored = await tx.selectFrom('messages').select(['case_id', 'message_id']).where('message_id', 'in', ids).execute();
-  const sent = await tx.selectFrom('outbox').select(['case_id', 'message_id', 'kind']).where('message_id', 'in', ids).where('case_id', 'is not', null).execute();
+  const sent = await tx
+    .selectFrom('outbox')
+    .select(['case_id', 'message_id', 'kind'])
+    .where('message_id', 'in', ids)
+    .where('case_id', 'is not', null)
+    .execute();
   for (const id of ids) {
     const out = sent.find((s) => s.message_id === id);
     const caseId = out?.case_id ?? stored.find((s) => s.message_id === id)?.case_id;

@@ -182,7 +182,11 @@ export async function nextDueAt(db: Db): Promise<string | null> {
     .select((eb) => eb.fn.min<string>('next_attempt_at').as('at'))
     .where('state', '=', 'queued')
     .executeTakeFirst();
-  const sending = await db.selectFrom('outbox').select((eb) => eb.fn.min<string>('lease_until').as('at')).where('state', '=', 'sending').executeTakeFirst();
+  const sending = await db
+    .selectFrom('outbox')
+    .select((eb) => eb.fn.min<string>('lease_until').as('at'))
+    .where('state', '=', 'sending')
+    .executeTakeFirst();
   const times = [row?.at, sending?.at].filter((t): t is string => typeof t === 'string');
   return times.length > 0 ? times.sort()[0]! : null;
 }

@@ -19,7 +19,9 @@ export function headerText(value: string | null | undefined, maxLength = MAX_SUB
 
 /** A display name safe for From/To/Cc; also drops the characters that would break its quoting. */
 export function displayName(value: string | null | undefined): string | undefined {
-  const flat = headerText(value, MAX_NAME).replace(/[<>"\\]/g, '').trim();
+  const flat = headerText(value, MAX_NAME)
+    .replace(/[<>"\\]/g, '')
+    .trim();
   return flat === '' ? undefined : flat;
 }
 

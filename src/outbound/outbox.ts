@@ -40,7 +40,22 @@ export async function listOutbox(db: Db, filter: OutboxFilter = {}): Promise<Out
   }
   let q = db
     .selectFrom('outbox')
-    .select(['id', 'state', 'kind', 'case_id', 'message_id', 'from_address', 'to_addresses', 'subject', 'attempts', 'created_at', 'next_attempt_at', 'sent_at', 'last_error', 'smtp_response'])
+    .select([
+      'id',
+      'state',
+      'kind',
+      'case_id',
+      'message_id',
+      'from_address',
+      'to_addresses',
+      'subject',
+      'attempts',
+      'created_at',
+      'next_attempt_at',
+      'sent_at',
+      'last_error',
+      'smtp_response',
+    ])
     .orderBy('id', 'desc');
   if (filter.state && filter.state.length > 0) q = q.where('state', 'in', filter.state as OutboxState[]);
   if (filter.caseId) q = q.where('case_id', '=', filter.caseId);
@@ -67,7 +82,11 @@ export async function listOutbox(db: Db, filter: OutboxFilter = {}): Promise<Out
 
 /** Counts per state, for a one-line summary. */
 export async function outboxCounts(db: Db): Promise<Record<string, number>> {
-  const rows = await db.selectFrom('outbox').select(['state', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('state').execute();
+  const rows = await db
+    .selectFrom('outbox')
+    .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('state')
+    .execute();
   return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
 }
 
@@ -92,7 +111,12 @@ export async function retryOutbox(tx: Kysely<DB>, id: number, actor: string): Pr
  * its transaction. Returns false when the row was not held (already decided).
  */
 export async function releaseHeld(tx: Kysely<DB>, outboxId: number): Promise<boolean> {
-  const r = await tx.updateTable('outbox').set({ state: 'queued', next_attempt_at: nowIso() }).where('id', '=', outboxId).where('state', '=', 'held').executeTakeFirst();
+  const r = await tx
+    .updateTable('outbox')
+    .set({ state: 'queued', next_attempt_at: nowIso() })
+    .where('id', '=', outboxId)
+    .where('state', '=', 'held')
+    .executeTakeFirst();
   if (Number(r.numUpdatedRows) === 0) return false;
   await setLinkedMessageState(tx, outboxId, 'queued');
   return true;

@@ -24,8 +24,10 @@ interface Compiled {
 const cache = new Map<string, Compiled>();
 
 const hbs = Handlebars.create();
-hbs.registerHelper('upper', (s: unknown) => String(s ?? '').toUpperCase());
-hbs.registerHelper('lower', (s: unknown) => String(s ?? '').toLowerCase());
+/** A template value as text: nothing for null/undefined, JSON for an object (never "[object Object]"). */
+const asText = (s: unknown): string => (typeof s === 'string' ? s : (JSON.stringify(s) ?? ''));
+hbs.registerHelper('upper', (s: unknown) => asText(s).toUpperCase());
+hbs.registerHelper('lower', (s: unknown) => asText(s).toLowerCase());
 hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
 
 function compiled(file: string): Compiled {

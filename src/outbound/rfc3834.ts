@@ -36,7 +36,8 @@ const MACHINE_LOCAL_PART = [
 const LIST_HEADERS = new Set(['mailing-list', 'x-mailing-list', 'x-mlserver', 'x-ml-name', 'x-list', 'x-loop']);
 
 /** Subjects vacation responders put on their replies (RFC 3834 §3.1.5 suggests "Auto:"). */
-const AUTO_REPLY_SUBJECT = /^(auto:|auto[- ]?reply\b|automatic reply\b|auto[- ]?response\b|out of (the )?office\b|abwesenheitsnotiz\b|automatische antwort\b|odpowied[zź] automatyczna\b|r[ée]ponse automatique\b)/i;
+const AUTO_REPLY_SUBJECT =
+  /^(auto:|auto[- ]?reply\b|automatic reply\b|auto[- ]?response\b|out of (the )?office\b|abwesenheitsnotiz\b|automatische antwort\b|odpowied[zź] automatyczna\b|r[ée]ponse automatique\b)/i;
 
 export function isMachineAddress(address: string): boolean {
   const local = address.slice(0, address.lastIndexOf('@') === -1 ? address.length : address.lastIndexOf('@'));

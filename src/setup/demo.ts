@@ -95,12 +95,17 @@ async function collectAccount(input: {
 }): Promise<DemoAccount> {
   const dataDir = path.join(input.dir, 'data');
   const outboxDir = path.join(input.dir, 'outbox');
-  const { db, close } = await openDatabase({ dataDir });
+  const opened = await openDatabase({ dataDir });
+  const db = opened.db;
   try {
     // The listener answered 250 after each commit; what remains is the drainer writing files.
     const deadline = Date.now() + input.timeoutMs;
     for (;;) {
-      const pending = await db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).where('state', 'in', ['queued', 'sending']).executeTakeFirstOrThrow();
+      const pending = await db
+        .selectFrom('outbox')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('state', 'in', ['queued', 'sending'])
+        .executeTakeFirstOrThrow();
       if (Number(pending.n) === 0) break;
       if (Date.now() > deadline) throw unavailableError('ETIMEDOUT', `the demo daemon did not write its outgoing mail in time; see ${input.logPath}.`);
       await new Promise((r) => setTimeout(r, 100));
@@ -119,8 +124,18 @@ async function collectAccount(input: {
       .groupBy('cases.id')
       .orderBy('cases.id')
       .execute();
-    const sent = await db.selectFrom('outbox').select(['id', 'case_id', 'kind', 'to_addresses', 'smtp_response']).where('kind', '=', 'auto_response').orderBy('id').execute();
-    const events = await db.selectFrom('case_events').select(['case_id', 'data']).where('kind', '=', 'auto_response').where('to_value', '=', 'suppressed').execute();
+    const sent = await db
+      .selectFrom('outbox')
+      .select(['id', 'case_id', 'kind', 'to_addresses', 'smtp_response'])
+      .where('kind', '=', 'auto_response')
+      .orderBy('id')
+      .execute();
+    const events = await db
+      .selectFrom('case_events')
+      .select(['case_id', 'data'])
+      .where('kind', '=', 'auto_response')
+      .where('to_value', '=', 'suppressed')
+      .execute();
     return {
       dir: input.dir,
       configPath: input.configPath,
@@ -129,12 +144,24 @@ async function collectAccount(input: {
       logPath: input.logPath,
       listener: `lmtp://127.0.0.1:${input.port}`,
       delivered,
-      cases: caseRows.map((c) => ({ id: c.id, pool: c.pool_id, language: c.language, priority: c.priority, subject: c.subject, customer: c.customer_address, messages: Number(c.n) })),
-      autoResponses: sent.map((r) => ({ caseId: r.case_id ?? '', to: (JSON.parse(r.to_addresses) as string[]).join(', '), file: (r.smtp_response ?? '').replace(/^written to /, '') })),
+      cases: caseRows.map((c) => ({
+        id: c.id,
+        pool: c.pool_id,
+        language: c.language,
+        priority: c.priority,
+        subject: c.subject,
+        customer: c.customer_address,
+        messages: Number(c.n),
+      })),
+      autoResponses: sent.map((r) => ({
+        caseId: r.case_id ?? '',
+        to: (JSON.parse(r.to_addresses) as string[]).join(', '),
+        file: (r.smtp_response ?? '').replace(/^written to /, ''),
+      })),
       suppressed: events.map((e) => ({ caseId: e.case_id, reason: String((JSON.parse(e.data ?? '{}') as { reason?: string }).reason ?? 'suppressed') })),
     };
   } finally {
-    await close();
+    await opened.close();
   }
 }
 

@@ -27,7 +27,10 @@ export function initProject(opts: { dir: string; force?: boolean }): InitResult 
   }
   const example = fs.readFileSync(path.join(EXAMPLE_DIR, 'mailwarden.example.yaml'), 'utf8');
   // The copy uses its own templates, so the admin edits files next to the config.
-  const config = example.replace(/^  # templates_dir: \.\.\/templates.*$/m, '  templates_dir: ../templates   # edit these; pools/<id>/ and mailboxes/<id>/ override');
+  const config = example.replace(
+    /^ {2}# templates_dir: \.\.\/templates.*$/m,
+    '  templates_dir: ../templates   # edit these; pools/<id>/ and mailboxes/<id>/ override',
+  );
   fs.mkdirSync(path.join(dir, 'config', 'footers'), { recursive: true });
   fs.writeFileSync(configPath, config);
   fs.copyFileSync(path.join(EXAMPLE_DIR, 'footers', 'anna.jpg'), path.join(dir, 'config', 'footers', 'anna.jpg'));

@@ -82,6 +82,10 @@ describe('case work end to end, from ingest to the customer and back', () => {
     const threaded = await ingest(answer, 'q2');
     expect(threaded).toMatchObject({ outcome: 'threaded', caseId });
     const shown = await cliJson(['show', caseId], { env });
-    expect(shown.messages.map((m: any) => m.kind).filter((k: string) => k !== 'auto_response' && k !== 'notification')).toEqual(['inbound', 'outbound', 'inbound']);
+    expect(shown.messages.map((m: any) => m.kind).filter((k: string) => k !== 'auto_response' && k !== 'notification')).toEqual([
+      'inbound',
+      'outbound',
+      'inbound',
+    ]);
   });
 });

@@ -40,7 +40,13 @@ describe('staff actions on a case', () => {
     expect(sink.messages.some((m) => m.raw.toString().includes('SECRET-NOTE'))).toBe(false);
     expect(await opened.db.selectFrom('outbox').select('id').where('case_id', '=', c.id).execute()).toEqual([]);
     const d = await cliJson(['show', c.id], { env });
-    expect(d.messages[1]).toMatchObject({ kind: 'comment', from: 'cody@staff.test', text: 'Internal: customer is a VIP, SECRET-NOTE', state: null, message_id: null });
+    expect(d.messages[1]).toMatchObject({
+      kind: 'comment',
+      from: 'cody@staff.test',
+      text: 'Internal: customer is a VIP, SECRET-NOTE',
+      state: null,
+      message_id: null,
+    });
     expect(d.history.at(-1)).toMatchObject({ actor: 'cody', kind: 'comment' });
     const text = await runCli(['show', c.id], { env });
     expect(text.stdout).toContain('internal comment  cody@staff.test');
@@ -99,7 +105,12 @@ describe('staff actions on a case', () => {
     expect(remove.labels).toEqual(['vip']);
     const listed = await cliJson(['cases', '--pool', 'cards'], { env });
     expect(listed.find((x: any) => x.id === c.id).labels).toEqual(['vip']);
-    const events = await opened.db.selectFrom('case_events').select(['field', 'from_value', 'to_value']).where('case_id', '=', c.id).where('kind', '=', 'label').execute();
+    const events = await opened.db
+      .selectFrom('case_events')
+      .select(['field', 'from_value', 'to_value'])
+      .where('case_id', '=', c.id)
+      .where('kind', '=', 'label')
+      .execute();
     expect(events).toEqual([
       { field: 'label', from_value: null, to_value: 'vip' },
       { field: 'label', from_value: null, to_value: 'spam' },
@@ -115,8 +126,16 @@ describe('staff actions on a case', () => {
     expect((await change(['+vip'])).labels).toEqual(['vip']);
     expect((await change(['+Vip', '+VIP'])).labels).toEqual(['vip']);
     expect((await change(['-VIP'])).labels).toEqual([]);
-    const events = await opened.db.selectFrom('case_events').select(['from_value', 'to_value']).where('case_id', '=', c.id).where('kind', '=', 'label').execute();
-    expect(events).toEqual([{ from_value: null, to_value: 'vip' }, { from_value: 'vip', to_value: null }]);
+    const events = await opened.db
+      .selectFrom('case_events')
+      .select(['from_value', 'to_value'])
+      .where('case_id', '=', c.id)
+      .where('kind', '=', 'label')
+      .execute();
+    expect(events).toEqual([
+      { from_value: null, to_value: 'vip' },
+      { from_value: 'vip', to_value: null },
+    ]);
     // The database holds the rule too, for writers that race past the domain check.
     await opened.db.insertInto('case_labels').values({ case_id: c.id, label: 'spam' }).execute();
     await expect(opened.db.insertInto('case_labels').values({ case_id: c.id, label: 'SPAM' }).execute()).rejects.toThrow(/UNIQUE/);
@@ -150,7 +169,12 @@ describe('staff actions on a case', () => {
         title: 'Greetings',
         children: [
           { title: 'Opening', code: 'hello', languages: ['en', 'pl'], text: { en: 'Hello,', pl: 'Dzień dobry,' } },
-          { title: 'Card blocked', code: 'cardblock', languages: ['en', 'pl'], text: { en: 'Your card has been blocked.', pl: 'Państwa karta została zablokowana.' } },
+          {
+            title: 'Card blocked',
+            code: 'cardblock',
+            languages: ['en', 'pl'],
+            text: { en: 'Your card has been blocked.', pl: 'Państwa karta została zablokowana.' },
+          },
         ],
       },
     ]);

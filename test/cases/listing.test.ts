@@ -37,9 +37,35 @@ describe('cases and show', () => {
     const cases = await cliJson(['cases'], { env });
     expect(cases.map((c: any) => c.id)).toEqual([late, fresh, general]);
     expect(Object.keys(cases[0]).sort()).toEqual(
-      ['id', 'status', 'pool', 'mailbox', 'priority', 'subject', 'customer', 'language', 'assignee', 'received_at', 'deadline_at', 'overdue', 'flags', 'labels', 'consultation'].sort(),
+      [
+        'id',
+        'status',
+        'pool',
+        'mailbox',
+        'priority',
+        'subject',
+        'customer',
+        'language',
+        'assignee',
+        'received_at',
+        'deadline_at',
+        'overdue',
+        'flags',
+        'labels',
+        'consultation',
+      ].sort(),
     );
-    expect(cases[0]).toMatchObject({ status: 'received', pool: 'cards', mailbox: 'cards', priority: 'normal', customer: { address: 'customer@example.org', name: 'Carla Customer' }, overdue: true, flags: [], labels: [], consultation: null });
+    expect(cases[0]).toMatchObject({
+      status: 'received',
+      pool: 'cards',
+      mailbox: 'cards',
+      priority: 'normal',
+      customer: { address: 'customer@example.org', name: 'Carla Customer' },
+      overdue: true,
+      flags: [],
+      labels: [],
+      consultation: null,
+    });
     expect(cases[1].overdue).toBe(false);
   });
 
@@ -74,7 +100,13 @@ describe('cases and show', () => {
     const d = await cliJson(['show', fresh], { env });
     expect(d.case.id).toBe(fresh);
     expect(d.messages).toHaveLength(1);
-    expect(d.messages[0]).toMatchObject({ kind: 'inbound', from: 'customer@example.org', subject: 'Fresh one', state: null, attachments: [{ name: 'statement.pdf', type: 'application/pdf', size: 2048 }] });
+    expect(d.messages[0]).toMatchObject({
+      kind: 'inbound',
+      from: 'customer@example.org',
+      subject: 'Fresh one',
+      state: null,
+      attachments: [{ name: 'statement.pdf', type: 'application/pdf', size: 2048 }],
+    });
     expect(d.history[0]).toMatchObject({ actor: 'customer', kind: 'created', to: 'received' });
     expect(d.viewers).toEqual([]);
   });

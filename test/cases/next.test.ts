@@ -90,9 +90,11 @@ describe('next: 8 processes at the same instant', () => {
   beforeAll(async () => {
     cfg = await writeTestConfig({
       overrides: {
-        consultants: consultants.map((id) => ({ id, name: `Consultant ${id}`, email: `${id}@staff.test`, roles: ['consultant'], pools: [{ pool: 'cards', priority: 1 }] })).concat([
-          { id: 'sam', name: 'Sam Supervisor', email: 'sam@staff.test', roles: ['consultant', 'supervisor'], pools: [{ pool: 'general', priority: 1 }] } as any,
-        ]),
+        consultants: consultants
+          .map((id) => ({ id, name: `Consultant ${id}`, email: `${id}@staff.test`, roles: ['consultant'], pools: [{ pool: 'cards', priority: 1 }] }))
+          .concat([
+            { id: 'sam', name: 'Sam Supervisor', email: 'sam@staff.test', roles: ['consultant', 'supervisor'], pools: [{ pool: 'general', priority: 1 }] },
+          ]),
       },
     });
     opened = await openTestDb(cfg.dataDir);
@@ -114,7 +116,7 @@ describe('next: 8 processes at the same instant', () => {
 
       const results = await Promise.all(consultants.map((c) => nextProcess(c)));
       for (const r of results) expect(r.code, r.stderr).toBe(0);
-      const got = results.map((r, i) => ({ consultant: consultants[i]!, detail: JSON.parse(r.stdout) as any }));
+      const got = results.map((r, i) => ({ consultant: consultants[i]!, detail: JSON.parse(r.stdout) }));
       const ids = got.filter((g) => g.detail !== null).map((g) => g.detail.case.id as string);
       expect(new Set(ids).size, `round ${round}: duplicate assignment in ${ids.join(', ')}`).toBe(ids.length);
       expect(ids.length).toBe(Math.min(waiting, 8));

@@ -44,11 +44,28 @@ describe('reply', () => {
   });
 
   it('sends the reply threaded, with snippets in the case language, the inline footer image and the attachment', async () => {
-    const c = await insertCase(opened.db, { pool: 'cards', language: 'pl', subject: 'Karta nie działa', customer: 'jan@example.org', customerName: 'Jan Kowalski' });
-    const r = await runCli(['reply', c.id, '--as', 'cody', '-m', '#hello\n\nSprawdziliśmy: #cardblock', '--attach', path.join(files, 'statement.pdf'), '--json'], { env });
+    const c = await insertCase(opened.db, {
+      pool: 'cards',
+      language: 'pl',
+      subject: 'Karta nie działa',
+      customer: 'jan@example.org',
+      customerName: 'Jan Kowalski',
+    });
+    const r = await runCli(
+      ['reply', c.id, '--as', 'cody', '-m', '#hello\n\nSprawdziliśmy: #cardblock', '--attach', path.join(files, 'statement.pdf'), '--json'],
+      { env },
+    );
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout);
-    expect(result).toMatchObject({ caseId: c.id, state: 'queued', status: 'in_progress', snippets: [{ code: 'hello', language: 'pl' }, { code: 'cardblock', language: 'pl' }] });
+    expect(result).toMatchObject({
+      caseId: c.id,
+      state: 'queued',
+      status: 'in_progress',
+      snippets: [
+        { code: 'hello', language: 'pl' },
+        { code: 'cardblock', language: 'pl' },
+      ],
+    });
 
     await drain();
     await sink.waitFor((m) => m.some((x) => x.messageId === result.messageId), 10_000, 'the reply');
@@ -78,7 +95,10 @@ describe('reply', () => {
     expect(row).toMatchObject({ status: 'in_progress', assignee: 'cody' });
     expect(row.first_response_at).not.toBeNull();
     const uses = await opened.db.selectFrom('snippet_uses').select(['code', 'language', 'consultant']).where('case_id', '=', c.id).execute();
-    expect(uses).toEqual([{ code: 'hello', language: 'pl', consultant: 'cody' }, { code: 'cardblock', language: 'pl', consultant: 'cody' }]);
+    expect(uses).toEqual([
+      { code: 'hello', language: 'pl', consultant: 'cody' },
+      { code: 'cardblock', language: 'pl', consultant: 'cody' },
+    ]);
 
     const shown = await cliJson(['show', c.id], { env });
     const out = shown.messages.find((m: any) => m.kind === 'outbound');
@@ -131,19 +151,31 @@ describe('reply', () => {
     expect(missing.code).toBe(65);
     expect(missing.stderr).toContain('The questionnaire "Closing a card case" is not answered correctly. Give each answer with --answer key=value:');
     expect(missing.stderr).toContain('partner: missing — Card scheme (allowed: Visa, Mastercard)');
-    const wrong = await runCli(['reply', c.id, '--as', 'cody', '-m', 'Done', '--status', 'solved', '--answer', 'partner=Amex', '--answer', 'colour=red'], { env });
+    const wrong = await runCli(['reply', c.id, '--as', 'cody', '-m', 'Done', '--status', 'solved', '--answer', 'partner=Amex', '--answer', 'colour=red'], {
+      env,
+    });
     expect(wrong.code).toBe(65);
     expect(wrong.stderr).toContain('partner: "Amex" is not allowed (allowed: Visa, Mastercard)');
     expect(wrong.stderr).toContain('colour: not a question of card-closing (questions: partner, note)');
     expect((await caseRow(c.id)).status).toBe('in_progress');
 
-    const ok = await runCli(['reply', c.id, '--as', 'cody', '-m', 'Done', '--status', 'solved', '--answer', 'partner=visa', '--answer', 'note=card found'], { env });
+    const ok = await runCli(['reply', c.id, '--as', 'cody', '-m', 'Done', '--status', 'solved', '--answer', 'partner=visa', '--answer', 'note=card found'], {
+      env,
+    });
     expect(ok.code, ok.stderr).toBe(0);
     const row = await caseRow(c.id);
     expect(row.status).toBe('solved');
     expect(row.closed_at).not.toBeNull();
-    const answers = await opened.db.selectFrom('questionnaire_answers').select(['key', 'value', 'answered_by']).where('case_id', '=', c.id).orderBy('key').execute();
-    expect(answers).toEqual([{ key: 'note', value: 'card found', answered_by: 'cody' }, { key: 'partner', value: 'Visa', answered_by: 'cody' }]);
+    const answers = await opened.db
+      .selectFrom('questionnaire_answers')
+      .select(['key', 'value', 'answered_by'])
+      .where('case_id', '=', c.id)
+      .orderBy('key')
+      .execute();
+    expect(answers).toEqual([
+      { key: 'note', value: 'card found', answered_by: 'cody' },
+      { key: 'partner', value: 'Visa', answered_by: 'cody' },
+    ]);
   });
 
   it('refuses invalid status moves, listing the allowed ones', async () => {
@@ -173,7 +205,9 @@ describe('reply', () => {
     // The same refusal under --json: one object on stderr with its stable code.
     const strayJson = await runCli(['reply', c.id, '--as', 'cody', '-m', 'x', '--remind-at', '2099-01-01 10:00', '--json'], { env });
     expect(strayJson.code).toBe(64);
-    expect(JSON.parse(strayJson.stderr)).toEqual({ error: { code: 'EBADREMIND', message: 'A reminder time only goes with postponing the case. Add --status postponed, or leave out --remind-at.', exit: 64 } });
+    expect(JSON.parse(strayJson.stderr)).toEqual({
+      error: { code: 'EBADREMIND', message: 'A reminder time only goes with postponing the case. Add --status postponed, or leave out --remind-at.', exit: 64 },
+    });
 
     const ok = await runCli(['reply', c.id, '--as', 'cody', '-m', 'Later', '--status', 'postponed', '--remind-at', '2099-01-02 09:30'], { env });
     expect(ok.code, ok.stderr).toBe(0);

@@ -100,6 +100,8 @@ describe('snippet codes in a reply', () => {
   });
 
   it('refuses a mistyped code, saying how to send it as text', async () => {
-    await expect(expand('#helo there')).rejects.toThrow('Unknown snippet code #helo; nothing was sent (known: #hello, #cardblock; write ##helo to send #helo as it is).');
+    await expect(expand('#helo there')).rejects.toThrow(
+      'Unknown snippet code #helo; nothing was sent (known: #hello, #cardblock; write ##helo to send #helo as it is).',
+    );
   });
 });

@@ -47,7 +47,13 @@ describe('scheduler: reminders and overdue notices', () => {
 
   it('notifies each overdue case once: the assignee, or the supervisors of an unassigned case', async () => {
     const tenHoursAgo = addMs(nowIso(), -10 * 3600_000);
-    const assigned = await insertCase(opened.db, { pool: 'cards', status: 'in_progress', assignee: 'cody', receivedAt: tenHoursAgo, subject: 'Assigned and late' });
+    const assigned = await insertCase(opened.db, {
+      pool: 'cards',
+      status: 'in_progress',
+      assignee: 'cody',
+      receivedAt: tenHoursAgo,
+      subject: 'Assigned and late',
+    });
     const unassigned = await insertCase(opened.db, { pool: 'cards', receivedAt: tenHoursAgo, subject: 'Waiting and late' });
     const onTime = await insertCase(opened.db, { pool: 'cards', subject: 'On time' });
     const solvedLate = await insertCase(opened.db, { pool: 'cards', status: 'solved', assignee: 'cody', receivedAt: tenHoursAgo });
@@ -63,7 +69,11 @@ describe('scheduler: reminders and overdue notices', () => {
     const toSupervisors = (await outboxOf(unassigned.id, 'case_overdue'))[0]!;
     expect(JSON.parse(toAssignee.to_addresses)).toEqual(['cody@staff.test']);
     expect(JSON.parse(toSupervisors.to_addresses)).toEqual(['sam@staff.test']);
-    await sink.waitFor((m) => m.some((x) => x.messageId === toAssignee.message_id) && m.some((x) => x.messageId === toSupervisors.message_id), 10_000, 'both overdue notices');
+    await sink.waitFor(
+      (m) => m.some((x) => x.messageId === toAssignee.message_id) && m.some((x) => x.messageId === toSupervisors.message_id),
+      10_000,
+      'both overdue notices',
+    );
     const mail = sink.messages.find((x) => x.messageId === toAssignee.message_id)!;
     expect(mail.parsed.subject).toBe(`[${assigned.id}] Case overdue: Assigned and late`);
     expect(mail.parsed.text).toContain('in pool Payment cards');
@@ -103,7 +113,12 @@ describe('scheduler: reminders and overdue notices', () => {
     // Two more whole ticks of the reminder job: the reminder is not sent again.
     await waitForLogged(captured.lines, captured.lines.length, tick('reminders'), 2, 'two more reminder ticks');
     expect(await outboxOf(c.id, 'reminder')).toHaveLength(1);
-    const events = await opened.db.selectFrom('case_events').select(['actor', 'kind', 'field', 'from_value', 'to_value']).where('case_id', '=', c.id).where('actor', '=', 'daemon').execute();
+    const events = await opened.db
+      .selectFrom('case_events')
+      .select(['actor', 'kind', 'field', 'from_value', 'to_value'])
+      .where('case_id', '=', c.id)
+      .where('actor', '=', 'daemon')
+      .execute();
     expect(events).toEqual([
       { actor: 'daemon', kind: 'change', field: 'status', from_value: 'postponed', to_value: 'in_progress' },
       { actor: 'daemon', kind: 'change', field: 'remind_at', from_value: remindAt, to_value: null },
@@ -136,7 +151,11 @@ describe('scheduler inside `mailwarden run`', () => {
     await cliJson(['reply', c.id, '--as', 'sam', '-m', 'Later.', '--status', 'postponed', '--remind-at', addMs(nowIso(), 3600_000)], { env });
     // The daemon lives two hours ahead, so the reminder is due for it.
     daemon = await startDaemon(cfg.configPath, { env: { MAILWARDEN_CLOCK_OFFSET: '+2h' } });
-    await sink.waitFor((m) => m.some((x) => x.envelope.to.includes('sam@staff.test') && x.parsed.subject === `[${c.id}] Reminder: Daemon reminder`), 20_000, 'the reminder from the daemon');
+    await sink.waitFor(
+      (m) => m.some((x) => x.envelope.to.includes('sam@staff.test') && x.parsed.subject === `[${c.id}] Reminder: Daemon reminder`),
+      20_000,
+      'the reminder from the daemon',
+    );
     const status = await opened.db.selectFrom('cases').select('status').where('id', '=', c.id).executeTakeFirstOrThrow();
     expect(status.status).toBe('in_progress');
     const since = daemon.logs.length;

@@ -17,7 +17,9 @@ describe('CLI conventions', () => {
   it('a command that needs a config and finds an invalid one exits 78, listing the problems', async () => {
     const r = await runCli(['cases', '--config', '/nonexistent/mailwarden.yaml']);
     expect(r.code).toBe(78);
-    expect(r.stderr).toMatch(/^mailwarden: The configuration \/nonexistent\/mailwarden.yaml is invalid: 1 problem\(s\)\.\n {2}\/nonexistent\/mailwarden.yaml: does not exist\n$/);
+    expect(r.stderr).toMatch(
+      /^mailwarden: The configuration \/nonexistent\/mailwarden.yaml is invalid: 1 problem\(s\)\.\n {2}\/nonexistent\/mailwarden.yaml: does not exist\n$/,
+    );
   });
 
   it('--version prints the package version and exits 0', async () => {
@@ -35,7 +37,12 @@ describe('CLI conventions', () => {
     const config = await runCli(['cases', '--json', '--config', '/nonexistent/mailwarden.yaml']);
     expect(config.code).toBe(78);
     expect(JSON.parse(config.stderr)).toEqual({
-      error: { code: 'EINVALIDCONFIG', message: 'The configuration /nonexistent/mailwarden.yaml is invalid: 1 problem(s).', details: ['/nonexistent/mailwarden.yaml: does not exist'], exit: 78 },
+      error: {
+        code: 'EINVALIDCONFIG',
+        message: 'The configuration /nonexistent/mailwarden.yaml is invalid: 1 problem(s).',
+        details: ['/nonexistent/mailwarden.yaml: does not exist'],
+        exit: 78,
+      },
     });
   });
 

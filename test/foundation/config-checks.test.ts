@@ -123,6 +123,10 @@ describe('YAML syntax errors', () => {
     const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
     expect(blocks.length).toBeGreaterThanOrEqual(3);
     blocks.push(fs.readFileSync(path.join(REPO_ROOT, 'config', 'mailwarden.example.yaml'), 'utf8'));
-    for (const block of blocks) expect(YAML.parseDocument(block).errors.map((e) => e.message), block).toEqual([]);
+    for (const block of blocks)
+      expect(
+        YAML.parseDocument(block).errors.map((e) => e.message),
+        block,
+      ).toEqual([]);
   });
 });

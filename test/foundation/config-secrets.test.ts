@@ -78,8 +78,10 @@ describe('passwords are resolved by the part that connects', () => {
     expect(loadConfig(cfg.configPath, {}).config!.instance.secret).toBe('a-signing-key-of-32-characters!!');
   });
 
-  it('the fields left unexpanded at load are exactly the schema\'s secret fields', () => {
-    const secretKeys = referenceRows().filter((r) => r.type === 'secret').map((r) => r.key);
+  it("the fields left unexpanded at load are exactly the schema's secret fields", () => {
+    const secretKeys = referenceRows()
+      .filter((r) => r.type === 'secret')
+      .map((r) => r.key);
     expect(secretKeys).toEqual(['smtp.password', 'mailboxes[].imap.password']);
     for (const key of secretKeys) expect(isSecretPath(key.replace('[]', '[3]'))).toBe(true);
     expect(isSecretPath('instance.secret')).toBe(false);

@@ -20,7 +20,20 @@ describe('database', () => {
     const first = await openDatabase({ dataDir });
     const tables = first.sqlite.prepare("select name from sqlite_master where type='table' order by name").all() as Array<{ name: string }>;
     const names = tables.map((t) => t.name);
-    for (const t of ['cases', 'case_events', 'messages', 'inbound', 'outbox', 'mailbox_state', 'raw_messages', 'consultations', 'approvals', 'questionnaire_answers', 'snippet_uses', 'case_sequences']) {
+    for (const t of [
+      'cases',
+      'case_events',
+      'messages',
+      'inbound',
+      'outbox',
+      'mailbox_state',
+      'raw_messages',
+      'consultations',
+      'approvals',
+      'questionnaire_answers',
+      'snippet_uses',
+      'case_sequences',
+    ]) {
       expect(names).toContain(t);
     }
     expect(await migrate(first.db)).toEqual([]);
@@ -41,7 +54,8 @@ describe('database', () => {
   it('never reuses a case number, and rolls back a failed transaction whole', async () => {
     const dir = await makeTempDir('mw-db-');
     dirs.push(dir);
-    const { db, close } = await openDatabase({ dataDir: path.join(dir, 'data') });
+    const opened = await openDatabase({ dataDir: path.join(dir, 'data') });
+    const { db } = opened;
     const a = await writeTx(db, (tx) => allocateCaseId(tx, 'ACME'));
     await expect(
       writeTx(db, async (tx) => {
@@ -52,7 +66,7 @@ describe('database', () => {
     const b = await writeTx(db, (tx) => allocateCaseId(tx, 'ACME'));
     expect(a).toBe('ACME-000001');
     expect(b).toBe('ACME-000002');
-    await close();
+    await opened.close();
   });
 
   it('tells a unique-key refusal and a lock held by another process apart, without the caller naming SQLite codes', async () => {
@@ -62,12 +76,20 @@ describe('database', () => {
     const first = await openDatabase({ dataDir, reuseStatements: true });
     const second = await openDatabase({ dataDir, busyTimeoutMs: 0 });
     await first.db.insertInto('case_sequences').values({ prefix: 'ACME', last_value: 1 }).execute();
-    const duplicate = await first.db.insertInto('case_sequences').values({ prefix: 'ACME', last_value: 2 }).execute().catch((e: unknown) => e);
+    const duplicate = await first.db
+      .insertInto('case_sequences')
+      .values({ prefix: 'ACME', last_value: 2 })
+      .execute()
+      .catch((e: unknown) => e);
     expect(isUniqueViolation(duplicate)).toBe(true);
     expect(isBusy(duplicate)).toBe(false);
 
     first.sqlite.exec('BEGIN IMMEDIATE');
-    const locked = await second.db.insertInto('case_sequences').values({ prefix: 'OTHER', last_value: 1 }).execute().catch((e: unknown) => e);
+    const locked = await second.db
+      .insertInto('case_sequences')
+      .values({ prefix: 'OTHER', last_value: 1 })
+      .execute()
+      .catch((e: unknown) => e);
     first.sqlite.exec('ROLLBACK');
     expect(isBusy(locked)).toBe(true);
     expect(isUniqueViolation(locked)).toBe(false);

@@ -67,13 +67,22 @@ describe('third-party corpus', () => {
         for (let m = queue.shift(); m; m = queue.shift()) {
           const prepared = await prepareMessage(ctx, m.bytes);
           const r = await acceptPrepared(ctx, prepared, { mailbox, source: { kind: 'lmtp', queueId: `corpus-${m.i}` }, envelopeFrom: null });
-          results.push({ name: m.name, outcome: r.outcome, parse: prepared.parsed.status, problem: prepared.parsed.problem, sha256: r.sha256, caseId: r.caseId });
+          results.push({
+            name: m.name,
+            outcome: r.outcome,
+            parse: prepared.parsed.status,
+            problem: prepared.parsed.problem,
+            sha256: r.sha256,
+            caseId: r.caseId,
+          });
         }
       };
       await Promise.all([worker(), worker(), worker(), worker()]);
 
       const tally = (key: 'outcome' | 'parse') => results.reduce<Record<string, number>>((acc, r) => ((acc[r[key]] = (acc[r[key]] ?? 0) + 1), acc), {});
-      console.log(`corpus: ${messages.length} messages from ${corpusFiles(CORPUS).length} files; outcomes ${JSON.stringify(tally('outcome'))}; parse ${JSON.stringify(tally('parse'))}`);
+      console.log(
+        `corpus: ${messages.length} messages from ${corpusFiles(CORPUS).length} files; outcomes ${JSON.stringify(tally('outcome'))}; parse ${JSON.stringify(tally('parse'))}`,
+      );
       for (const r of results.filter((x) => x.parse !== 'parsed')) console.log(`  ${r.parse}: ${r.name}: ${r.problem}`);
 
       expect(results).toHaveLength(messages.length);
@@ -108,7 +117,10 @@ describe('third-party corpus', () => {
 
     it('ingests every 40th corpus message appended to a box, and the daemon stays up (fails on a worker crash)', async () => {
       const sample = corpusMessages().filter((_, i) => i % 40 === 0);
-      const config = await writeTestConfig({ imap: { host: dovecot.host, port: dovecot.port }, mailboxes: [{ id: 'corpus', address: 'alice@example.test', pool: 'general' }] });
+      const config = await writeTestConfig({
+        imap: { host: dovecot.host, port: dovecot.port },
+        mailboxes: [{ id: 'corpus', address: 'alice@example.test', pool: 'general' }],
+      });
       let appended = 0;
       await withImap(dovecot, 'alice@example.test', async (c) => {
         for (const m of sample) {
@@ -121,7 +133,10 @@ describe('third-party corpus', () => {
       const db = await openDb(config);
       const daemon = await startDaemon(config.configPath);
       try {
-        await waitFor(async () => (await db.db.selectFrom('inbound').select('id').execute()).length === appended, { what: `${appended} corpus messages accepted`, timeoutMs: 60_000 });
+        await waitFor(async () => (await db.db.selectFrom('inbound').select('id').execute()).length === appended, {
+          what: `${appended} corpus messages accepted`,
+          timeoutMs: 60_000,
+        });
         expect(daemon.proc.exitCode).toBeNull();
         expect(daemon.logs.filter((l) => l.level >= 50)).toEqual([]);
         expect(await daemon.stop()).toBe(0);

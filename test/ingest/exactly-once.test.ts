@@ -13,7 +13,10 @@ const CAROL = 'carol@example.test';
 
 function mail(n: number, tag: string) {
   const messageId = `<${tag}-${n}@customer.test>`;
-  return { messageId, raw: buildMail({ from: `customer${n}@${tag}.test`, to: CAROL, subject: `${tag} message ${n}`, text: `Message number ${n}.`, messageId }) };
+  return {
+    messageId,
+    raw: buildMail({ from: `customer${n}@${tag}.test`, to: CAROL, subject: `${tag} message ${n}`, text: `Message number ${n}.`, messageId }),
+  };
 }
 
 async function appendMany(dovecot: DovecotInstance, user: string, folder: string, raws: string[], pauseMs = 0): Promise<void> {
@@ -49,15 +52,34 @@ describe('exactly once', () => {
     const db = await openDb(cfg);
     const all = Array.from({ length: 500 }, (_, i) => mail(i + 1, 'kill'));
     const rng = seededRandom('kill -9 ingest test');
-    const count = async () => Number((await db.db.selectFrom('inbound').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    const count = async () =>
+      Number(
+        (
+          await db.db
+            .selectFrom('inbound')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
     try {
       // 300 are in the box before the first start; the other 200 arrive, 20 per round, while
       // the daemon runs and is killed.
-      await appendMany(dovecot, 'kill@example.test', 'INBOX', all.slice(0, 300).map((m) => m.raw));
+      await appendMany(
+        dovecot,
+        'kill@example.test',
+        'INBOX',
+        all.slice(0, 300).map((m) => m.raw),
+      );
       let appended = 300;
       let killsWhileIngesting = 0;
       for (let round = 0; round < 40 && killsWhileIngesting < 12; round++) {
-        const arriving = appendMany(dovecot, 'kill@example.test', 'INBOX', all.slice(appended, appended + 20).map((m) => m.raw), 10);
+        const arriving = appendMany(
+          dovecot,
+          'kill@example.test',
+          'INBOX',
+          all.slice(appended, appended + 20).map((m) => m.raw),
+          10,
+        );
         // Awaited below; if the round fails first, its rejection must not go unhandled.
         arriving.catch(() => undefined);
         appended = Math.min(500, appended + 20);
@@ -114,14 +136,24 @@ describe('exactly once', () => {
     const cfg = await boxConfig(CAROL);
     const db = await openDb(cfg);
     try {
-      await appendMany(dovecot, CAROL, 'INBOX', Array.from({ length: 20 }, (_, i) => mail(i, 'batch1').raw));
+      await appendMany(
+        dovecot,
+        CAROL,
+        'INBOX',
+        Array.from({ length: 20 }, (_, i) => mail(i, 'batch1').raw),
+      );
       let daemon = await startDaemon(cfg.configPath);
       await waitFor(async () => (await db.db.selectFrom('cases').select('id').execute()).length === 20, { what: '20 cases' });
       expect(await daemon.stop()).toBe(0);
 
       // While it is down: 20 more, some already read by a person; and our keyword removed from
       // two processed ones (as if the daemon had died between commit and marking).
-      await appendMany(dovecot, CAROL, 'INBOX', Array.from({ length: 20 }, (_, i) => mail(i, 'batch2').raw));
+      await appendMany(
+        dovecot,
+        CAROL,
+        'INBOX',
+        Array.from({ length: 20 }, (_, i) => mail(i, 'batch2').raw),
+      );
       await withImap(dovecot, CAROL, async (c) => {
         await c.mailboxOpen('INBOX');
         await c.messageFlagsAdd('21:30', ['\\Seen'], { uid: true });
@@ -151,7 +183,12 @@ describe('exactly once', () => {
     const db = await openDb(cfg);
     const five = Array.from({ length: 5 }, (_, i) => mail(i, 'uidv'));
     try {
-      await appendMany(dovecot, 'uidv@example.test', 'Desk', five.map((m) => m.raw));
+      await appendMany(
+        dovecot,
+        'uidv@example.test',
+        'Desk',
+        five.map((m) => m.raw),
+      );
       const daemon = await startDaemon(cfg.configPath);
       await waitFor(async () => (await db.db.selectFrom('cases').select('id').execute()).length === 5, { what: '5 cases' });
       const before = await db.db.selectFrom('mailbox_state').selectAll().executeTakeFirstOrThrow();
@@ -163,10 +200,17 @@ describe('exactly once', () => {
       const extra = mail(99, 'uidv');
       // Dovecot may still be finishing the delete ("Mailbox was deleted under us"): retry each append.
       for (const raw of [...five.map((m) => m.raw), extra.raw]) {
-        await waitFor(() => appendMail(dovecot, 'uidv@example.test', 'Desk', raw).then(() => true), { what: 'an append to the recreated folder', timeoutMs: 10_000, intervalMs: 200 });
+        await waitFor(() => appendMail(dovecot, 'uidv@example.test', 'Desk', raw).then(() => true), {
+          what: 'an append to the recreated folder',
+          timeoutMs: 10_000,
+          intervalMs: 200,
+        });
       }
 
-      await waitFor(async () => (await db.db.selectFrom('inbound').select('id').where('message_id', '=', extra.messageId).execute()).length === 1, { what: 'the new message after the rescan', timeoutMs: 30_000 });
+      await waitFor(async () => (await db.db.selectFrom('inbound').select('id').where('message_id', '=', extra.messageId).execute()).length === 1, {
+        what: 'the new message after the rescan',
+        timeoutMs: 30_000,
+      });
       const after = await db.db.selectFrom('mailbox_state').selectAll().executeTakeFirstOrThrow();
       expect(after.uidvalidity).not.toBe(before.uidvalidity);
       expect(await daemon.stop()).toBe(0);
@@ -188,7 +232,12 @@ describe('exactly once', () => {
     try {
       const daemon = await startDaemon(cfg.configPath);
       const m = { messageId: newMessageId() };
-      await appendMail(dovecot, 'move@example.test', 'INBOX', buildMail({ from: 'mover@customer.test', to: 'move@example.test', subject: 'Move me', text: 'x', messageId: m.messageId }));
+      await appendMail(
+        dovecot,
+        'move@example.test',
+        'INBOX',
+        buildMail({ from: 'mover@customer.test', to: 'move@example.test', subject: 'Move me', text: 'x', messageId: m.messageId }),
+      );
       await waitFor(async () => (await listUids(dovecot, 'move@example.test', 'Done')).length === 1, { what: 'the message moved to Done' });
       expect(await listUids(dovecot, 'move@example.test', 'INBOX')).toEqual([]);
 

@@ -62,7 +62,11 @@ export function buildMultipart(opts: {
     `Content-Type: multipart/mixed; boundary="${boundary}"`,
   ];
   const chunks: Buffer[] = [Buffer.from(head.join('\r\n') + '\r\n\r\n')];
-  chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${opts.text.replace(/\r?\n/g, '\r\n')}\r\n`));
+  chunks.push(
+    Buffer.from(
+      `--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${opts.text.replace(/\r?\n/g, '\r\n')}\r\n`,
+    ),
+  );
   for (const a of opts.attachments) {
     chunks.push(
       Buffer.from(

@@ -20,9 +20,25 @@ const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/hostile');
 const ALICE = 'alice@example.test';
 
 function manyParts(n: number): Buffer {
-  const lines = ['From: parts@customer.test', `To: ${ALICE}`, `Subject: ${n} parts`, 'Message-ID: <hostile-many-parts@customer.test>', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="p"', '', ''];
+  const lines = [
+    'From: parts@customer.test',
+    `To: ${ALICE}`,
+    `Subject: ${n} parts`,
+    'Message-ID: <hostile-many-parts@customer.test>',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="p"',
+    '',
+    '',
+  ];
   lines.push('--p', 'Content-Type: text/plain', '', 'The text before thousands of attachments.');
-  for (let i = 0; i < n; i++) lines.push('--p', `Content-Type: application/octet-stream; name="f${i}.bin"`, 'Content-Transfer-Encoding: base64', '', Buffer.from(`part ${i}`).toString('base64'));
+  for (let i = 0; i < n; i++)
+    lines.push(
+      '--p',
+      `Content-Type: application/octet-stream; name="f${i}.bin"`,
+      'Content-Transfer-Encoding: base64',
+      '',
+      Buffer.from(`part ${i}`).toString('base64'),
+    );
   lines.push('--p--', '');
   return Buffer.from(lines.join('\r\n'));
 }
@@ -39,11 +55,16 @@ function hugeHeader(bytes: number): Buffer {
 function deepNesting(depth: number): Buffer {
   let body = 'Content-Type: text/plain\r\n\r\ninnermost text\r\n';
   for (let i = 0; i < depth; i++) body = `Content-Type: multipart/mixed; boundary="d${i}"\r\n\r\n--d${i}\r\n${body}--d${i}--\r\n`;
-  return Buffer.from(`From: deep@customer.test\r\nTo: ${ALICE}\r\nSubject: Deep nesting\r\nMessage-ID: <hostile-deep@customer.test>\r\nMIME-Version: 1.0\r\n${body}`);
+  return Buffer.from(
+    `From: deep@customer.test\r\nTo: ${ALICE}\r\nSubject: Deep nesting\r\nMessage-ID: <hostile-deep@customer.test>\r\nMIME-Version: 1.0\r\n${body}`,
+  );
 }
 
 function longLine(bytes: number): Buffer {
-  return Buffer.concat([Buffer.from(`From: line@customer.test\r\nTo: ${ALICE}\r\nSubject: One endless line\r\nMessage-ID: <hostile-long-line@customer.test>\r\n\r\n`), Buffer.alloc(bytes, 'x')]);
+  return Buffer.concat([
+    Buffer.from(`From: line@customer.test\r\nTo: ${ALICE}\r\nSubject: One endless line\r\nMessage-ID: <hostile-long-line@customer.test>\r\n\r\n`),
+    Buffer.alloc(bytes, 'x'),
+  ]);
 }
 
 describe('hostile mail through the LMTP listener', () => {
@@ -79,7 +100,10 @@ describe('hostile mail through the LMTP listener', () => {
   const flagsOf = async (id: string) => JSON.parse((await caseOf(id)).flags) as string[];
 
   it('accepts every hand-written hostile fixture as a case and keeps its raw bytes (fails on a crash, a refusal or a lost message)', async () => {
-    const files = fs.readdirSync(FIXTURES).filter((f) => f !== 'README.md').sort();
+    const files = fs
+      .readdirSync(FIXTURES)
+      .filter((f) => f !== 'README.md')
+      .sort();
     expect(files.length).toBeGreaterThanOrEqual(10);
     for (const f of files) {
       const caseId = await deliver(f, fs.readFileSync(path.join(FIXTURES, f)));
@@ -96,7 +120,11 @@ describe('hostile mail through the LMTP listener', () => {
 
   it('reads what can be read: 8-bit headers, CR-only lines, NULs removed, unknown charsets, HTML without script (fails on garbage text)', async () => {
     const byName = (n: string) => delivered.get(n)!.caseId!;
-    expect(await caseOf(byName('8bit-headers.eml'))).toMatchObject({ subject: 'Żółta karta – zażółć gęślą jaźń', customer_name: 'Zażółć Gęślą', customer_address: 'gesla@customer.test' });
+    expect(await caseOf(byName('8bit-headers.eml'))).toMatchObject({
+      subject: 'Żółta karta – zażółć gęślą jaźń',
+      customer_name: 'Zażółć Gęślą',
+      customer_address: 'gesla@customer.test',
+    });
     expect((await caseOf(byName('8bit-latin1-headers.eml'))).subject).toBe('Réponse à la question');
 
     const cr = await showJson(cfg, byName('cr-only.eml'));
@@ -156,11 +184,21 @@ describe('hostile mail through the LMTP listener', () => {
   });
 
   it('reprocess re-parses an oversize case once the limit is raised, and clears the flag (fails if raw mail cannot be parsed again)', async () => {
-    const big = buildMultipart({ from: 'later@customer.test', to: ALICE, subject: 'Parse me later', text: 'The text of a big message.', attachments: [{ filename: 'big.bin', contentType: 'application/octet-stream', content: crypto.randomBytes(3 * 1024 * 1024) }] });
+    const big = buildMultipart({
+      from: 'later@customer.test',
+      to: ALICE,
+      subject: 'Parse me later',
+      text: 'The text of a big message.',
+      attachments: [{ filename: 'big.bin', contentType: 'application/octet-stream', content: crypto.randomBytes(3 * 1024 * 1024) }],
+    });
     const id = (await deliver('reprocess', big))!;
     expect(await flagsOf(id)).toEqual(['oversize']);
     const { runCli } = await import('../support/cli');
-    const raised = await writeTestConfig({ dir: path.join(cfg.dir, 'raised'), listener: { port }, overrides: { instance: { data_dir: cfg.dataDir }, ingest: { max_message_size: '25MB' } } });
+    const raised = await writeTestConfig({
+      dir: path.join(cfg.dir, 'raised'),
+      listener: { port },
+      overrides: { instance: { data_dir: cfg.dataDir }, ingest: { max_message_size: '25MB' } },
+    });
     const r = await runCli(['reprocess', id, '--json', '--config', raised.configPath]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual([expect.objectContaining({ case: id, messages: 1, parsed: 1, unparsed: 0, flags: [] })]);
@@ -171,7 +209,11 @@ describe('hostile mail through the LMTP listener', () => {
 
     // --unparsed takes every case flagged unparsed: the 2 MB header parses under a 4 MB limit.
     const headerCase = delivered.get('huge-header')!.caseId!;
-    const wider = await writeTestConfig({ dir: path.join(cfg.dir, 'wider'), listener: { port }, overrides: { instance: { data_dir: cfg.dataDir }, ingest: { max_header_bytes: '4MB' } } });
+    const wider = await writeTestConfig({
+      dir: path.join(cfg.dir, 'wider'),
+      listener: { port },
+      overrides: { instance: { data_dir: cfg.dataDir }, ingest: { max_header_bytes: '4MB' } },
+    });
     const all = await runCli(['reprocess', '--unparsed', '--json', '--config', wider.configPath]);
     expect(all.code, all.stderr).toBe(0);
     // The multipart without a boundary is taken too, and stays flagged: no limit makes it decodable.
@@ -195,14 +237,25 @@ describe('a 50 MB attachment over IMAP', () => {
   });
 
   it('becomes a case with the attachment streamed to disk, and peak RSS stays bounded (fails if the message is held in memory)', async () => {
-    const cfg = await writeTestConfig({ imap: { host: dovecot.host, port: dovecot.port }, mailboxes: [{ id: 'big', address: ALICE, pool: 'general' }], overrides: { ingest: { max_message_size: '100MB' } } });
+    const cfg = await writeTestConfig({
+      imap: { host: dovecot.host, port: dovecot.port },
+      mailboxes: [{ id: 'big', address: ALICE, pool: 'general' }],
+      overrides: { ingest: { max_message_size: '100MB' } },
+    });
     const db = await openDb(cfg);
     const daemon = await startDaemon(cfg.configPath);
     try {
       const content = crypto.randomBytes(50 * 1024 * 1024);
       const sha = crypto.createHash('sha256').update(content).digest('hex');
       const messageId = newMessageId();
-      const raw = buildMultipart({ from: 'big@customer.test', to: ALICE, subject: 'Fifty megabytes', text: 'See the attachment.', attachments: [{ filename: 'scan.tiff', contentType: 'image/tiff', content }], messageId });
+      const raw = buildMultipart({
+        from: 'big@customer.test',
+        to: ALICE,
+        subject: 'Fifty megabytes',
+        text: 'See the attachment.',
+        attachments: [{ filename: 'scan.tiff', contentType: 'image/tiff', content }],
+        messageId,
+      });
       // Settle, then take the baseline after startup (the peak so far).
       await waitFor(() => daemon.logs.some((l) => l.event === 'mailbox.connected'), { what: 'the worker connected' });
       const before = memoryOf(daemon.proc.pid!);
@@ -210,7 +263,9 @@ describe('a 50 MB attachment over IMAP', () => {
       const row = await waitForInbound(db, messageId, 'the 50 MB message accepted', 120_000);
       const after = memoryOf(daemon.proc.pid!);
       const growth = after.peakMb - before.peakMb;
-      console.log(`50 MB attachment (${(raw.length / 1048576).toFixed(1)} MB message): daemon peak RSS ${before.peakMb} MB before, ${after.peakMb} MB after (+${growth} MB); RSS now ${after.rssMb} MB`);
+      console.log(
+        `50 MB attachment (${(raw.length / 1048576).toFixed(1)} MB message): daemon peak RSS ${before.peakMb} MB before, ${after.peakMb} MB after (+${growth} MB); RSS now ${after.rssMb} MB`,
+      );
 
       const att = await db.db.selectFrom('attachments').selectAll().where('message_row_id', '=', row.message_row_id!).executeTakeFirstOrThrow();
       expect(att).toMatchObject({ filename: 'scan.tiff', content_type: 'image/tiff', size: content.length, sha256: sha });

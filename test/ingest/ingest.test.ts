@@ -37,7 +37,8 @@ describe('ingest from IMAP boxes', () => {
 
   const caseRow = (id: string) => db.db.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   const messagesOf = (id: string) => db.db.selectFrom('messages').selectAll().where('case_id', '=', id).orderBy('id').execute();
-  const autoResponseOf = (id: string) => db.db.selectFrom('outbox').selectAll().where('case_id', '=', id).where('kind', '=', 'auto_response').executeTakeFirst();
+  const autoResponseOf = (id: string) =>
+    db.db.selectFrom('outbox').selectAll().where('case_id', '=', id).where('kind', '=', 'auto_response').executeTakeFirst();
 
   async function newCase(from: string, subject: string, text = 'Hello, I need help with my account. Thank you.', box = ALICE) {
     const messageId = newMessageId();
@@ -91,23 +92,48 @@ describe('ingest from IMAP boxes', () => {
     expect(await autoResponseOf(c.id)).toBeDefined();
 
     // Processed mail is marked on the server with the keyword.
-    await waitFor(async () => (await fetchFlags(dovecot, BOB, 'INBOX')).get(appended.uid)?.includes('$MailwardenSeen'), { what: 'the $MailwardenSeen keyword' });
+    await waitFor(async () => (await fetchFlags(dovecot, BOB, 'INBOX')).get(appended.uid)?.includes('$MailwardenSeen'), {
+      what: 'the $MailwardenSeen keyword',
+    });
   });
 
   it('detects English in a pool whose first language is Polish, and keeps the default priority (fails on a fixed language)', async () => {
-    const { id } = await newCase('Mary <mary@customer.test>', 'Question about limits', 'Hello, could you please tell me what the daily limit of my card is? Thank you and kind regards, Mary', BOB);
+    const { id } = await newCase(
+      'Mary <mary@customer.test>',
+      'Question about limits',
+      'Hello, could you please tell me what the daily limit of my card is? Thank you and kind regards, Mary',
+      BOB,
+    );
     expect(await caseRow(id)).toMatchObject({ language: 'en', priority: 'normal', pool_id: 'cards' });
   });
 
   it('threads a reply by In-Reply-To, and one answering our auto-response, onto the same case (fails if a reply opens a new case)', async () => {
     const first = await newCase('Olga <olga@customer.test>', 'Printer question');
     const reply1 = newMessageId();
-    await appendMail(dovecot, ALICE, 'INBOX', buildMail({ from: 'olga@customer.test', to: ALICE, subject: 'Re: Printer question', text: 'More details.', messageId: reply1, inReplyTo: first.messageId, references: first.messageId }));
+    await appendMail(
+      dovecot,
+      ALICE,
+      'INBOX',
+      buildMail({
+        from: 'olga@customer.test',
+        to: ALICE,
+        subject: 'Re: Printer question',
+        text: 'More details.',
+        messageId: reply1,
+        inReplyTo: first.messageId,
+        references: first.messageId,
+      }),
+    );
     expect((await waitForInbound(db, reply1, 'the reply')).case_id).toBe(first.id);
 
     const auto = await waitFor(() => autoResponseOf(first.id), { what: 'the auto-response row' });
     const reply2 = newMessageId();
-    await appendMail(dovecot, ALICE, 'INBOX', buildMail({ from: 'olga@customer.test', to: ALICE, subject: `Re: ${auto.subject}`, text: 'Thanks!', messageId: reply2, inReplyTo: auto.message_id }));
+    await appendMail(
+      dovecot,
+      ALICE,
+      'INBOX',
+      buildMail({ from: 'olga@customer.test', to: ALICE, subject: `Re: ${auto.subject}`, text: 'Thanks!', messageId: reply2, inReplyTo: auto.message_id }),
+    );
     expect((await waitForInbound(db, reply2, 'the reply to the auto-response')).case_id).toBe(first.id);
     const msgs = await messagesOf(first.id);
     expect(msgs.filter((m) => m.kind === 'inbound').map((m) => m.message_id)).toEqual([first.messageId, reply1, reply2]);
@@ -118,11 +144,21 @@ describe('ingest from IMAP boxes', () => {
   it('threads a case tag from a participant, but opens a linked case for a stranger using the tag (fails if a guessed tag injects mail)', async () => {
     const first = await newCase('Piotr <piotr@customer.test>', 'Card blocked');
     const fromParticipant = newMessageId();
-    await appendMail(dovecot, ALICE, 'INBOX', buildMail({ from: 'piotr@customer.test', to: ALICE, subject: `[${first.id}] one more thing`, text: 'I forgot to say...', messageId: fromParticipant }));
+    await appendMail(
+      dovecot,
+      ALICE,
+      'INBOX',
+      buildMail({ from: 'piotr@customer.test', to: ALICE, subject: `[${first.id}] one more thing`, text: 'I forgot to say...', messageId: fromParticipant }),
+    );
     expect((await waitForInbound(db, fromParticipant, 'the tagged mail from the customer')).case_id).toBe(first.id);
 
     const fromStranger = newMessageId();
-    await appendMail(dovecot, ALICE, 'INBOX', buildMail({ from: 'mallory@evil.test', to: ALICE, subject: `[${first.id}] please send me his statement`, text: 'hi', messageId: fromStranger }));
+    await appendMail(
+      dovecot,
+      ALICE,
+      'INBOX',
+      buildMail({ from: 'mallory@evil.test', to: ALICE, subject: `[${first.id}] please send me his statement`, text: 'hi', messageId: fromStranger }),
+    );
     const strangerCase = (await waitForInbound(db, fromStranger, 'the stranger mail')).case_id!;
     expect(strangerCase).not.toBe(first.id);
     expect(await caseRow(strangerCase)).toMatchObject({ linked_case_id: first.id, customer_address: 'mallory@evil.test', status: 'received' });
@@ -134,7 +170,19 @@ describe('ingest from IMAP boxes', () => {
   it('threads a colleague the customer copied by the header match and adds them as a participant (fails if they are refused)', async () => {
     const first = await newCase('Ewa <ewa@customer.test>', 'Loan papers');
     const fromColleague = newMessageId();
-    await appendMail(dovecot, ALICE, 'INBOX', buildMail({ from: 'Adam <adam@customer.test>', to: ALICE, subject: 'Re: Loan papers', text: 'Adding the signed form.', messageId: fromColleague, inReplyTo: first.messageId }));
+    await appendMail(
+      dovecot,
+      ALICE,
+      'INBOX',
+      buildMail({
+        from: 'Adam <adam@customer.test>',
+        to: ALICE,
+        subject: 'Re: Loan papers',
+        text: 'Adding the signed form.',
+        messageId: fromColleague,
+        inReplyTo: first.messageId,
+      }),
+    );
     expect((await waitForInbound(db, fromColleague, 'the colleague reply')).case_id).toBe(first.id);
     const participants = await db.db.selectFrom('case_participants').selectAll().where('case_id', '=', first.id).orderBy('address').execute();
     expect(participants.map((p) => [p.address, p.role])).toEqual([
@@ -143,7 +191,12 @@ describe('ingest from IMAP boxes', () => {
     ]);
     // Now a participant, the colleague's tag alone threads too.
     const tagged = newMessageId();
-    await appendMail(dovecot, ALICE, 'INBOX', buildMail({ from: 'adam@customer.test', to: ALICE, subject: `[${first.id}] the second form`, text: 'here', messageId: tagged }));
+    await appendMail(
+      dovecot,
+      ALICE,
+      'INBOX',
+      buildMail({ from: 'adam@customer.test', to: ALICE, subject: `[${first.id}] the second form`, text: 'here', messageId: tagged }),
+    );
     expect((await waitForInbound(db, tagged, 'the colleague tag mail')).case_id).toBe(first.id);
   });
 
@@ -152,10 +205,13 @@ describe('ingest from IMAP boxes', () => {
     const raw = buildMail({ from: 'both@customer.test', to: `${ALICE}, ${BOB}`, subject: 'Sent to two addresses', text: 'Which of you answers?', messageId });
     await appendMail(dovecot, ALICE, 'INBOX', raw);
     await appendMail(dovecot, BOB, 'INBOX', raw);
-    const rows = await waitFor(async () => {
-      const r = await db.db.selectFrom('inbound').selectAll().where('message_id', '=', messageId).orderBy('id').execute();
-      return r.length === 2 ? r : null;
-    }, { what: 'both copies recorded' });
+    const rows = await waitFor(
+      async () => {
+        const r = await db.db.selectFrom('inbound').selectAll().where('message_id', '=', messageId).orderBy('id').execute();
+        return r.length === 2 ? r : null;
+      },
+      { what: 'both copies recorded' },
+    );
     expect(rows.map((r) => r.outcome)).toEqual(['case', 'duplicate']);
     expect(rows[1]!.case_id).toBe(rows[0]!.case_id);
     expect(new Set(rows.map((r) => r.mailbox_id))).toEqual(new Set(['support', 'cards']));
@@ -165,14 +221,22 @@ describe('ingest from IMAP boxes', () => {
     const transport = nodemailer.createTransport({ host: dovecot.host, port: dovecot.lmtpPort, lmtp: true, ignoreTLS: true } as any);
     const lmtpRaw = buildMail({ from: 'twice@customer.test', to: ALICE, subject: 'Delivered twice', text: 'hi', messageId: lmtpId });
     for (const rcpt of [ALICE, BOB]) await transport.sendMail({ envelope: { from: 'twice@customer.test', to: [rcpt] }, raw: lmtpRaw });
-    const lmtpRows = await waitFor(async () => {
-      const r = await db.db.selectFrom('inbound').selectAll().where('message_id', '=', lmtpId).orderBy('id').execute();
-      return r.length === 2 ? r : null;
-    }, { what: 'both LMTP copies recorded' });
+    const lmtpRows = await waitFor(
+      async () => {
+        const r = await db.db.selectFrom('inbound').selectAll().where('message_id', '=', lmtpId).orderBy('id').execute();
+        return r.length === 2 ? r : null;
+      },
+      { what: 'both LMTP copies recorded' },
+    );
     expect(lmtpRows[0]!.sha256).not.toBe(lmtpRows[1]!.sha256);
     expect(lmtpRows.map((r) => r.outcome).sort()).toEqual(['case', 'duplicate']);
     expect(lmtpRows[1]!.case_id).toBe(lmtpRows[0]!.case_id);
-    const autos = await db.db.selectFrom('outbox').select('id').where('case_id', 'in', [rows[0]!.case_id!, lmtpRows[0]!.case_id!]).where('kind', '=', 'auto_response').execute();
+    const autos = await db.db
+      .selectFrom('outbox')
+      .select('id')
+      .where('case_id', 'in', [rows[0]!.case_id!, lmtpRows[0]!.case_id!])
+      .where('kind', '=', 'auto_response')
+      .execute();
     expect(autos).toHaveLength(2);
   });
 
@@ -191,7 +255,12 @@ describe('ingest from IMAP boxes', () => {
 
     // A bounce about mail we never sent (backscatter) is kept raw and recorded, but opens no case.
     const strayId = newMessageId();
-    await appendMail(dovecot, ALICE, 'INBOX', buildDsn({ to: ALICE, originalId: '<not-ours@elsewhere.test>', originalTo: 'x@elsewhere.test', messageId: strayId }));
+    await appendMail(
+      dovecot,
+      ALICE,
+      'INBOX',
+      buildDsn({ to: ALICE, originalId: '<not-ours@elsewhere.test>', originalTo: 'x@elsewhere.test', messageId: strayId }),
+    );
     const stray = await waitForInbound(db, strayId, 'the stray DSN');
     expect(stray).toMatchObject({ outcome: 'bounce', case_id: null });
     expect(fs.existsSync(rawPath(cfg.dataDir, stray.sha256))).toBe(true);
@@ -202,20 +271,41 @@ describe('ingest from IMAP boxes', () => {
     await db.db.transaction().execute((tx) => changeCase(tx, first.id, 'sam', { status: 'solved', closed_at: new Date().toISOString(), assignee: 'cody' }));
 
     const ooo = newMessageId();
-    await appendMail(dovecot, ALICE, 'INBOX', buildMail({ from: 'karol@customer.test', to: ALICE, subject: 'Out of Office: Reopen me', text: 'I am away.', messageId: ooo, inReplyTo: first.messageId, headers: { 'Auto-Submitted': 'auto-replied' } }));
+    await appendMail(
+      dovecot,
+      ALICE,
+      'INBOX',
+      buildMail({
+        from: 'karol@customer.test',
+        to: ALICE,
+        subject: 'Out of Office: Reopen me',
+        text: 'I am away.',
+        messageId: ooo,
+        inReplyTo: first.messageId,
+        headers: { 'Auto-Submitted': 'auto-replied' },
+      }),
+    );
     expect((await waitForInbound(db, ooo, 'the out-of-office reply')).case_id).toBe(first.id);
     expect((await caseRow(first.id)).status).toBe('solved');
     expect((await messagesOf(first.id)).find((m) => m.message_id === ooo)).toMatchObject({ is_auto_reply: 1, is_feedback: 0 });
 
     const feedback = newMessageId();
-    await appendMail(dovecot, ALICE, 'INBOX', buildMail({ from: 'karol@customer.test', to: ALICE, subject: 'Re: Reopen me', text: 'It broke again.', messageId: feedback, inReplyTo: first.messageId }));
+    await appendMail(
+      dovecot,
+      ALICE,
+      'INBOX',
+      buildMail({ from: 'karol@customer.test', to: ALICE, subject: 'Re: Reopen me', text: 'It broke again.', messageId: feedback, inReplyTo: first.messageId }),
+    );
     expect((await waitForInbound(db, feedback, 'the feedback')).case_id).toBe(first.id);
     expect(await caseRow(first.id)).toMatchObject({ status: 'in_progress', assignee: 'cody', closed_at: null });
     expect((await messagesOf(first.id)).find((m) => m.message_id === feedback)).toMatchObject({ is_feedback: 1 });
     const reopened = await db.db.selectFrom('case_events').selectAll().where('case_id', '=', first.id).where('kind', '=', 'reopened').execute();
     expect(reopened.map((e) => [e.field, e.from_value, e.to_value])).toContainEqual(['status', 'solved', 'in_progress']);
     // The assignee hears of it.
-    const note = await waitFor(() => db.db.selectFrom('outbox').selectAll().where('case_id', '=', first.id).where('kind', '=', 'notification').executeTakeFirst(), { what: 'the staff notification' });
+    const note = await waitFor(
+      () => db.db.selectFrom('outbox').selectAll().where('case_id', '=', first.id).where('kind', '=', 'notification').executeTakeFirst(),
+      { what: 'the staff notification' },
+    );
     expect(JSON.parse(note.to_addresses)).toEqual(['cody@staff.test']);
     // show --json tells the out-of-office reply and the feedback apart from ordinary mail.
     const shown = await cliJson(['show', first.id, '--config', cfg.configPath]);
@@ -227,7 +317,19 @@ describe('ingest from IMAP boxes', () => {
     const longAgo = new Date(Date.now() - 20 * 86_400_000).toISOString();
     await db.db.transaction().execute((tx) => changeCase(tx, first.id, 'sam', { status: 'closed', closed_at: longAgo }));
     const late = newMessageId();
-    await appendMail(dovecot, ALICE, 'INBOX', buildMail({ from: 'karol@customer.test', to: ALICE, subject: 'Re: Reopen me', text: 'Me again, months later.', messageId: late, inReplyTo: first.messageId }));
+    await appendMail(
+      dovecot,
+      ALICE,
+      'INBOX',
+      buildMail({
+        from: 'karol@customer.test',
+        to: ALICE,
+        subject: 'Re: Reopen me',
+        text: 'Me again, months later.',
+        messageId: late,
+        inReplyTo: first.messageId,
+      }),
+    );
     const lateCase = (await waitForInbound(db, late, 'the late reply')).case_id!;
     expect(lateCase).not.toBe(first.id);
     expect(await caseRow(lateCase)).toMatchObject({ linked_case_id: first.id, status: 'received' });
@@ -237,8 +339,13 @@ describe('ingest from IMAP boxes', () => {
   it('ingests mail a person already read, flagged or forged our keyword on, by UID, not by flags (fails if flags make the daemon skip)', async () => {
     const id1 = newMessageId();
     const id2 = newMessageId();
-    await appendMail(dovecot, ALICE, 'INBOX', buildMail({ from: 'read@customer.test', to: ALICE, subject: 'Already read', text: 'x', messageId: id1 }), ['\\Seen', '\\Flagged']);
-    await appendMail(dovecot, ALICE, 'INBOX', buildMail({ from: 'forged@customer.test', to: ALICE, subject: 'Looks processed', text: 'x', messageId: id2 }), ['$MailwardenSeen']);
+    await appendMail(dovecot, ALICE, 'INBOX', buildMail({ from: 'read@customer.test', to: ALICE, subject: 'Already read', text: 'x', messageId: id1 }), [
+      '\\Seen',
+      '\\Flagged',
+    ]);
+    await appendMail(dovecot, ALICE, 'INBOX', buildMail({ from: 'forged@customer.test', to: ALICE, subject: 'Looks processed', text: 'x', messageId: id2 }), [
+      '$MailwardenSeen',
+    ]);
     expect((await waitForInbound(db, id1, 'the read message')).outcome).toBe('case');
     expect((await waitForInbound(db, id2, 'the pre-flagged message')).outcome).toBe('case');
   });

@@ -43,10 +43,16 @@ for (const protocol of ['lmtp', 'smtp'] as const) {
       const row = await db.db.selectFrom('inbound').selectAll().where('message_id', '=', messageId).executeTakeFirstOrThrow();
       expect(row).toMatchObject({ source: protocol, mailbox_id: 'cards', outcome: 'case', uid: null });
       expect(fs.existsSync(rawPath(cfg.dataDir, row.sha256))).toBe(true);
-      expect(await db.db.selectFrom('cases').selectAll().where('id', '=', row.case_id!).executeTakeFirstOrThrow()).toMatchObject({ pool_id: 'cards', customer_address: 'direct@customer.test' });
+      expect(await db.db.selectFrom('cases').selectAll().where('id', '=', row.case_id!).executeTakeFirstOrThrow()).toMatchObject({
+        pool_id: 'cards',
+        customer_address: 'direct@customer.test',
+      });
       // The null sender (a bounce path) is recorded as such, and gets no auto-response.
       const bounceLike = newMessageId();
-      await transport().sendMail({ envelope: { from: '', to: ['alice@example.test'] } as any, raw: buildMail({ from: 'someone@customer.test', to: 'alice@example.test', subject: 'From the null sender', text: 'x', messageId: bounceLike }) });
+      await transport().sendMail({
+        envelope: { from: '', to: ['alice@example.test'] },
+        raw: buildMail({ from: 'someone@customer.test', to: 'alice@example.test', subject: 'From the null sender', text: 'x', messageId: bounceLike }),
+      });
       const nullRow = await db.db.selectFrom('inbound').selectAll().where('message_id', '=', bounceLike).executeTakeFirstOrThrow();
       const autos = await db.db.selectFrom('outbox').select('id').where('case_id', '=', nullRow.case_id!).where('kind', '=', 'auto_response').execute();
       expect(autos).toHaveLength(0);

@@ -8,7 +8,7 @@ import { runCli, startDaemon } from '../support/cli';
 import { rewriteTestConfig, writeTestConfig } from '../support/config';
 import { startDovecot, type DovecotInstance } from '../support/dovecot';
 import { appendMail, buildMail, withImap } from '../support/imap';
-import { sleep, waitFor } from '../support/wait';
+import { waitFor } from '../support/wait';
 import { newMessageId, openDb, waitForInbound } from './helpers';
 
 describe('daemon resilience', () => {
@@ -43,8 +43,12 @@ describe('daemon resilience', () => {
     try {
       const id = await send('r3@example.test', 'Working box');
       expect((await waitForInbound(db, id, 'mail in the working box')).mailbox_id).toBe('good');
-      const failures = (box: string) => daemon.logs.filter((l) => l.mailbox === box && (l.event === 'mailbox.login_failed' || l.event === 'mailbox.connection_failed'));
-      await waitFor(() => failures('badpass').length >= 2 && failures('nofolder').length >= 2, { what: 'repeated, logged failures of both broken boxes', timeoutMs: 15_000 });
+      const failures = (box: string) =>
+        daemon.logs.filter((l) => l.mailbox === box && (l.event === 'mailbox.login_failed' || l.event === 'mailbox.connection_failed'));
+      await waitFor(() => failures('badpass').length >= 2 && failures('nofolder').length >= 2, {
+        what: 'repeated, logged failures of both broken boxes',
+        timeoutMs: 15_000,
+      });
       expect(failures('badpass')[0]).toMatchObject({ event: 'mailbox.login_failed' });
       const retries = failures('badpass').map((l) => l.retry_in_ms as number);
       expect(retries[1]!).toBeGreaterThan(retries[0]! / 2); // backoff grows (with jitter)
@@ -75,9 +79,17 @@ describe('daemon resilience', () => {
       const meanwhile = newMessageId();
       const maildir = path.join(dovecot.baseDir, 'mail', 'r4@example.test', 'Maildir', 'new');
       const file = path.join(maildir, `${Date.now()}.M1P1.mailwarden-test`);
-      fs.writeFileSync(file, buildMail({ from: 'meanwhile@customer.test', to: 'r4@example.test', subject: 'Arrived meanwhile', text: 'x', messageId: meanwhile }).replace(/\r\n/g, '\n'));
+      fs.writeFileSync(
+        file,
+        buildMail({ from: 'meanwhile@customer.test', to: 'r4@example.test', subject: 'Arrived meanwhile', text: 'x', messageId: meanwhile }).replace(
+          /\r\n/g,
+          '\n',
+        ),
+      );
       if (process.getuid?.() === 0) fs.chownSync(file, 8, 8);
-      await waitFor(() => daemon.logs.some((l) => l.mailbox === 'idle' && l.event === 'mailbox.connection_failed'), { what: 'the worker to notice the outage' });
+      await waitFor(() => daemon.logs.some((l) => l.mailbox === 'idle' && l.event === 'mailbox.connection_failed'), {
+        what: 'the worker to notice the outage',
+      });
       await dovecot.restart();
 
       expect((await waitForInbound(db, meanwhile, 'the mail that arrived meanwhile', 30_000)).outcome).toBe('case');
@@ -132,7 +144,8 @@ describe('daemon resilience', () => {
     const cfg = await writeTestConfig({ imap: imap(), mailboxes: [{ id: 'term', address: 'term@example.test', pool: 'general' }] });
     const db = await openDb(cfg);
     await withImap(dovecot, 'term@example.test', async (c) => {
-      for (let i = 0; i < 150; i++) await c.append('INBOX', buildMail({ from: `t${i}@customer.test`, to: 'term@example.test', subject: `term ${i}`, text: 'x' }));
+      for (let i = 0; i < 150; i++)
+        await c.append('INBOX', buildMail({ from: `t${i}@customer.test`, to: 'term@example.test', subject: `term ${i}`, text: 'x' }));
     });
     const count = async () => (await db.db.selectFrom('inbound').select('id').execute()).length;
     try {
@@ -173,11 +186,17 @@ describe('daemon resilience', () => {
 
   it('polls on the interval when IDLE is off (fails if new mail waits for a restart)', async () => {
     await dovecot.addUser('poll@example.test', 'secret');
-    const cfg = await writeTestConfig({ imap: imap(), mailboxes: [{ id: 'poll', address: 'poll@example.test', pool: 'general' }], overrides: { ingest: { idle: false, poll_interval: '1s' } } });
+    const cfg = await writeTestConfig({
+      imap: imap(),
+      mailboxes: [{ id: 'poll', address: 'poll@example.test', pool: 'general' }],
+      overrides: { ingest: { idle: false, poll_interval: '1s' } },
+    });
     const db = await openDb(cfg);
     const daemon = await startDaemon(cfg.configPath);
     try {
-      await waitFor(() => daemon.logs.some((l) => l.mailbox === 'poll' && l.event === 'mailbox.connected' && l.idle === false), { what: 'the worker connected without IDLE' });
+      await waitFor(() => daemon.logs.some((l) => l.mailbox === 'poll' && l.event === 'mailbox.connected' && l.idle === false), {
+        what: 'the worker connected without IDLE',
+      });
       const id = await send('poll@example.test', 'Found by polling');
       await waitForInbound(db, id, 'mail found by polling', 10_000);
       expect(await daemon.stop()).toBe(0);

@@ -40,7 +40,9 @@ describe('ingest units', () => {
     const lf = await fingerprint('lf', body);
     expect(await fingerprint('crlf', body.replace(/\n/g, '\r\n'))).toBe(lf);
     expect(await fingerprint('cr', body.replace(/\n/g, '\r'))).toBe(lf);
-    expect(await fingerprint('trace', `Return-Path: <a@customer.test>\nDelivered-To: bob@example.test\nReceived: from mx by us;\n  Mon, 1 Jan 2024\n${body}`)).toBe(lf);
+    expect(
+      await fingerprint('trace', `Return-Path: <a@customer.test>\nDelivered-To: bob@example.test\nReceived: from mx by us;\n  Mon, 1 Jan 2024\n${body}`),
+    ).toBe(lf);
     expect(await fingerprint('extra-newline', `${body}\n\n`)).toBe(lf);
     expect(await fingerprint('other-body', body.replace('line two', 'line 2'))).not.toBe(lf);
     expect(await fingerprint('other-id', body.replace('<x@y>', '<z@y>'))).not.toBe(lf);
@@ -71,7 +73,10 @@ describe('ingest units', () => {
       '<script type="text/javascript">var secret = "tracking";</script><img src="cid:logo" alt="Logo">',
       '<div>Thanks,<br>Anna</div></body></html>',
     ].join('\n');
-    const p = file('html-only.eml', `From: anna@customer.test\r\nSubject: Order\r\nMessage-ID: <html@customer.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n${html}\r\n`);
+    const p = file(
+      'html-only.eml',
+      `From: anna@customer.test\r\nSubject: Order\r\nMessage-ID: <html@customer.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n${html}\r\n`,
+    );
     const parsed = await parseMessageFile({ file: p, dataDir: dir, limits: LIMITS });
     const text = parsed.text.replace(/\u00a0/g, ' ');
     expect(text).toContain('Dear support,');
@@ -86,19 +91,26 @@ describe('ingest units', () => {
   it('leaves pathologically nested HTML unrendered instead of spending minutes on it (fails on a stalled parser thread)', async () => {
     const deep = `${'<b>'.repeat(100_000)}x${'</b>'.repeat(100_000)}`;
     const p = file('html-deep.eml', `From: a@customer.test\r\nSubject: Deep\r\nMIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n${deep}\r\n`);
-    const started = Date.now();
+    // A stalled converter would run into the test's timeout; nothing here measures time.
     const parsed = await parseMessageFile({ file: p, dataDir: dir, limits: LIMITS });
     expect(parsed.subject).toBe('Deep');
-    expect(parsed.text).toBe('');
-    expect(Date.now() - started).toBeLessThan(10_000);
+    // Not rendered, so nothing decoded: flagged, and the raw body shown to the consultant.
+    expect(parsed.flags).toEqual(['unparsed']);
+    expect(parsed.text.startsWith('<b><b><b>')).toBe(true);
   });
 
   it('classifies DSNs, delay reports, out-of-office replies and a postmaster writing real mail (fails on suppressing customer mail)', async () => {
     const parse = async (name: string, text: string) => parseMessageFile({ file: file(name, text), dataDir: dir, limits: LIMITS });
-    const dsn = await parse('dsn', 'From: MAILER-DAEMON@mx.test\nSubject: Undelivered Mail\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nAction: failed\nStatus: 5.1.1\n\n--b\nContent-Type: text/rfc822-headers\n\nMessage-ID: <mw.1@example.test>\n\n--b--\n');
+    const dsn = await parse(
+      'dsn',
+      'From: MAILER-DAEMON@mx.test\nSubject: Undelivered Mail\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nAction: failed\nStatus: 5.1.1\n\n--b\nContent-Type: text/rfc822-headers\n\nMessage-ID: <mw.1@example.test>\n\n--b--\n',
+    );
     expect(classifyInbound(dsn)).toMatchObject({ kind: 'bounce', failure: true });
     expect(dsn.quotedMessageIds).toContain('<mw.1@example.test>');
-    const delayed = await parse('delay', 'From: MAILER-DAEMON@mx.test\nSubject: Delayed Mail\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nAction: delayed\n\n--b--\n');
+    const delayed = await parse(
+      'delay',
+      'From: MAILER-DAEMON@mx.test\nSubject: Delayed Mail\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nAction: delayed\n\n--b--\n',
+    );
     expect(classifyInbound(delayed)).toMatchObject({ kind: 'bounce', failure: false });
     const ooo = await parse('ooo', 'From: x@customer.test\nSubject: Automatic reply: your case\n\nI am away.\n');
     expect(classifyInbound(ooo).kind).toBe('auto_reply');
@@ -120,7 +132,13 @@ describe('ingest units', () => {
   });
 
   it('raises priority by the highest matching rule, never lowers it (fails on a wrong priority)', () => {
-    const pool = { priority_rules: [{ subject_contains: 'Fraud', priority: 'high' }, { from_domain: 'vip.test', priority: 'urgent' }, { subject_contains: 'newsletter', priority: 'low' }] } as PoolConfig;
+    const pool = {
+      priority_rules: [
+        { subject_contains: 'Fraud', priority: 'high' },
+        { from_domain: 'vip.test', priority: 'urgent' },
+        { subject_contains: 'newsletter', priority: 'low' },
+      ],
+    } as PoolConfig;
     expect(priorityFor(pool, 'possible FRAUD', 'a@b.test')).toBe('high');
     expect(priorityFor(pool, 'possible fraud', 'a@mail.vip.test')).toBe('urgent');
     expect(priorityFor(pool, 'newsletter', 'a@b.test')).toBe('normal');
@@ -148,7 +166,11 @@ describe('ingest units', () => {
     expect(parsed).toMatchObject({ status: 'unparsed', flags: ['unparsed'], problem: 'the body could not be decoded into text; it is shown as it arrived' });
     expect(parsed.text).toContain('!!!not base64 at all***');
     // A mail that really is empty stays an ordinary, unflagged message.
-    const empty = await parseMessageFile({ file: file('empty-body.eml', 'From: x@customer.test\r\nSubject: nothing\r\n\r\n\r\n'), dataDir: dir, limits: LIMITS });
+    const empty = await parseMessageFile({
+      file: file('empty-body.eml', 'From: x@customer.test\r\nSubject: nothing\r\n\r\n\r\n'),
+      dataDir: dir,
+      limits: LIMITS,
+    });
     expect(empty).toMatchObject({ status: 'parsed', flags: [], text: expect.stringMatching(/^\s*$/) });
   });
 

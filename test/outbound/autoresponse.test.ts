@@ -22,10 +22,19 @@ function uniqueCustomer(): string {
   return `customer${counter}@example.org`;
 }
 
-async function respond(env: OutboundEnv, raw: string | Buffer, opts: { mailbox?: string; envelopeFrom?: string | null; customer?: string; language?: string } = {}) {
+async function respond(
+  env: OutboundEnv,
+  raw: string | Buffer,
+  opts: { mailbox?: string; envelopeFrom?: string | null; customer?: string; language?: string } = {},
+) {
   const inbound = await factsFromRaw(raw, opts.envelopeFrom);
   const box = env.config.mailboxes.find((m) => m.id === (opts.mailbox ?? 'support'))!;
-  const caseId = await insertCase(env, { mailbox: box.id, customer: inbound.from?.address ?? opts.customer ?? 'unknown@example.org', subject: inbound.subject, ...(opts.language ? { language: opts.language } : {}) });
+  const caseId = await insertCase(env, {
+    mailbox: box.id,
+    customer: inbound.from?.address ?? opts.customer ?? 'unknown@example.org',
+    subject: inbound.subject,
+    ...(opts.language ? { language: opts.language } : {}),
+  });
   const result = await writeTx(env.opened.db, (tx) => maybeQueueAutoResponse(tx, { config: env.config, caseId, mailbox: box, inbound }));
   return { caseId, result, inbound };
 }
@@ -53,12 +62,15 @@ describe('auto-responses', () => {
 
   it('arrives with the case tag, the customer thread, Auto-Submitted, the box as From, and no quoted text', async () => {
     const customer = uniqueCustomer();
-    const raw = mail({
-      From: `Carla Customer <${customer}>`,
-      'Message-ID': '<first@example.org>',
-      References: '<root@example.org> <prev@example.org>',
-      Subject: 'Card swallowed by ATM',
-    }, 'SECRET-CUSTOMER-TEXT: my PIN is 1234\n');
+    const raw = mail(
+      {
+        From: `Carla Customer <${customer}>`,
+        'Message-ID': '<first@example.org>',
+        References: '<root@example.org> <prev@example.org>',
+        Subject: 'Card swallowed by ATM',
+      },
+      'SECRET-CUSTOMER-TEXT: my PIN is 1234\n',
+    );
     const { caseId, result } = await respond(env, raw);
     expect(result).toMatchObject({ queued: true });
     await drainOnce(ctx(env));
@@ -77,7 +89,12 @@ describe('auto-responses', () => {
 
     const events = await env.opened.db.selectFrom('case_events').selectAll().where('case_id', '=', caseId).where('kind', '=', 'auto_response').execute();
     expect(events.map((e) => e.to_value)).toEqual(['queued']);
-    const msg = await env.opened.db.selectFrom('messages').selectAll().where('case_id', '=', caseId).where('kind', '=', 'auto_response').executeTakeFirstOrThrow();
+    const msg = await env.opened.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('case_id', '=', caseId)
+      .where('kind', '=', 'auto_response')
+      .executeTakeFirstOrThrow();
     expect(msg).toMatchObject({ state: 'sent', message_id: got.messageId, is_auto_reply: 1 });
   });
 
@@ -93,7 +110,11 @@ describe('auto-responses', () => {
     // cards box (pool cards) before any override: the default template.
     expect((await send('cards')).text).toContain('thank you for writing to Test Desk');
 
-    writeTemplate(env, 'pools/cards/auto-response.hbs', 'Subject: Cards got it: {{case.subject}}\n\nPOOL-OVERRIDE for {{case.pool.name}} via {{mailbox.address}}\n');
+    writeTemplate(
+      env,
+      'pools/cards/auto-response.hbs',
+      'Subject: Cards got it: {{case.subject}}\n\nPOOL-OVERRIDE for {{case.pool.name}} via {{mailbox.address}}\n',
+    );
     const pooled = await send('cards');
     expect(pooled.text).toContain('POOL-OVERRIDE for Payment cards via bob@example.test');
     expect(pooled.subject).toMatch(/^\[TEST-\d{6}\] Cards got it: /);
@@ -124,7 +145,16 @@ describe('auto-responses', () => {
     ['noreply@', () => ({ raw: mail({ From: 'Shop <noreply@shop.example>' }) }), /machine address noreply@shop.example/],
     ['no-reply-style local parts', () => ({ raw: mail({ From: 'notifications-no-reply@bank.example' }) }), /machine address/],
     ['MAILER-DAEMON', () => ({ raw: mail({ From: 'MAILER-DAEMON@mx.example.org' }) }), /machine address/],
-    ['a multipart/report DSN', () => ({ raw: mail({ From: uniqueCustomer(), 'Content-Type': 'multipart/report; report-type=delivery-status; boundary="b"' }, '--b\nContent-Type: text/plain\n\nfailed\n--b--\n') }), /delivery or disposition report/],
+    [
+      'a multipart/report DSN',
+      () => ({
+        raw: mail(
+          { From: uniqueCustomer(), 'Content-Type': 'multipart/report; report-type=delivery-status; boundary="b"' },
+          '--b\nContent-Type: text/plain\n\nfailed\n--b--\n',
+        ),
+      }),
+      /delivery or disposition report/,
+    ],
     ['one of our own mailboxes', () => ({ raw: mail({ From: 'bob@example.test' }) }), /our own mailbox/],
     ['another mailwarden instance', () => ({ raw: mail({ From: uniqueCustomer(), 'X-Mailwarden-Instance': 'OTHER' }) }), /mailwarden instance/],
   ];
@@ -146,11 +176,14 @@ describe('auto-responses', () => {
   it('sends none to mailwarden’s own mail (a message it composed itself)', async () => {
     const caseId = await insertCase(env, { customer: uniqueCustomer() });
     const own = await writeTx(env.opened.db, (tx) =>
-      queueMail(tx, replyInput(env, caseId, {
-        from: { address: 'carol@example.test' },
-        to: [{ address: 'alice@example.test' }],
-        messageKind: null,
-      })),
+      queueMail(
+        tx,
+        replyInput(env, caseId, {
+          from: { address: 'carol@example.test' },
+          to: [{ address: 'alice@example.test' }],
+          messageKind: null,
+        }),
+      ),
     );
     const row = await env.opened.db.selectFrom('outbox').select('mime').where('id', '=', own.outboxId).executeTakeFirstOrThrow();
     await env.opened.db.deleteFrom('outbox').where('id', '=', own.outboxId).execute();

@@ -8,7 +8,6 @@ import { claimNext, LEASE_MS } from '../../src/outbound/drainer';
 import { queueMail } from '../../src/outbound/queue';
 import { setStatus } from '../../src/cases/status';
 import { setClockOffset } from '../../src/clock';
-import type { CaseRow } from '../../src/cases/view';
 import { insertCase, outboundEnv, replyInput, type OutboundEnv } from './helpers';
 
 describe('compare-and-set claims', () => {
@@ -51,16 +50,23 @@ describe('compare-and-set claims', () => {
     expect(second).toMatchObject({ id: first.id, attempts: 2 });
     expect(second.claim_token).not.toBe(first.claim_token);
     // The first drainer's conditional update matches nothing: its claim is gone.
-    const stale = await env.opened.db.updateTable('outbox').set({ state: 'sent' }).where('id', '=', first.id).where('claim_token', '=', first.claim_token).executeTakeFirst();
+    const stale = await env.opened.db
+      .updateTable('outbox')
+      .set({ state: 'sent' })
+      .where('id', '=', first.id)
+      .where('claim_token', '=', first.claim_token)
+      .executeTakeFirst();
     expect(Number(stale.numUpdatedRows)).toBe(0);
   });
 
   it('a status move decided on an old version of the case changes nothing and says so', async () => {
     const caseId = await insertCase(env);
-    const read = (await env.opened.db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirstOrThrow()) as CaseRow;
+    const read = await env.opened.db.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirstOrThrow();
     // Another consultant takes the case between our read and our write.
     await writeTx(env.opened.db, (tx) => setStatus(tx, read, 'cody', { status: 'in_progress', assignee: 'cody' }));
-    await expect(writeTx(env.opened.db, (tx) => setStatus(tx, read, 'tina', { status: 'in_progress', assignee: 'tina' }))).rejects.toMatchObject({ code: 'ECONFLICT' });
+    await expect(writeTx(env.opened.db, (tx) => setStatus(tx, read, 'tina', { status: 'in_progress', assignee: 'tina' }))).rejects.toMatchObject({
+      code: 'ECONFLICT',
+    });
     const now = await env.opened.db.selectFrom('cases').select(['assignee', 'version']).where('id', '=', caseId).executeTakeFirstOrThrow();
     expect(now).toEqual({ assignee: 'cody', version: read.version + 1 });
     const events = await env.opened.db.selectFrom('case_events').select('actor').where('case_id', '=', caseId).where('field', '=', 'assignee').execute();

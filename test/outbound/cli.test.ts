@@ -27,11 +27,14 @@ describe('mailwarden outbox', () => {
   it('shows a 550 as failed in the outbox listing and on the case, and retries it on request', async () => {
     const caseId = await insertCase(env);
     const q = await writeTx(env.opened.db, (tx) =>
-      queueMail(tx, replyInput(env, caseId, {
-        to: [{ address: 'gone@example.org' }],
-        vars: { reply: { text: 'Hello.' } },
-        author: 'sam',
-      })),
+      queueMail(
+        tx,
+        replyInput(env, caseId, {
+          to: [{ address: 'gone@example.org' }],
+          vars: { reply: { text: 'Hello.' } },
+          author: 'sam',
+        }),
+      ),
     );
     expect((await cli(['outbox', 'drain'])).code).toBe(0);
     expect((await cli(['outbox', 'drain'], { MAILWARDEN_CLOCK_OFFSET: '+2d' })).code).toBe(0);
@@ -39,7 +42,16 @@ describe('mailwarden outbox', () => {
 
     const failed = await cliJson(['outbox', '--state', 'failed', '--config', env.cfg.configPath]);
     expect(failed).toEqual([
-      expect.objectContaining({ id: q.outboxId, state: 'failed', kind: 'reply', case: caseId, to: ['gone@example.org'], message_id: q.messageId, attempts: 1, last_error: expect.stringContaining('550 5.1.1 Mailbox unavailable') }),
+      expect.objectContaining({
+        id: q.outboxId,
+        state: 'failed',
+        kind: 'reply',
+        case: caseId,
+        to: ['gone@example.org'],
+        message_id: q.messageId,
+        attempts: 1,
+        last_error: expect.stringContaining('550 5.1.1 Mailbox unavailable'),
+      }),
     ]);
     const text = await cli(['outbox']);
     expect(text.stdout).toContain('1 failed');

@@ -40,10 +40,13 @@ describe('kill -9 while the outbox drains', () => {
     return writeTx(env.opened.db, async (tx) => {
       const out: string[] = [];
       for (let i = 0; i < ROWS; i++) {
-        const q = await queueMail(tx, replyInput(env, caseId, {
-          to: [{ address: `customer${i}@example.org` }],
-          vars: { reply: { text: `Answer number ${i}.` } },
-        }));
+        const q = await queueMail(
+          tx,
+          replyInput(env, caseId, {
+            to: [{ address: `customer${i}@example.org` }],
+            vars: { reply: { text: `Answer number ${i}.` } },
+          }),
+        );
         out.push(q.messageId);
       }
       return out;
@@ -79,7 +82,11 @@ describe('kill -9 while the outbox drains', () => {
     expect(twice.every((id) => inHand.some((h) => h.message_id === id))).toBe(true);
     expect(Math.max(0, ...counts.values())).toBeLessThanOrEqual(2);
     expect(sink.messages.length).toBe(ROWS + twice.length);
-    const states = await env.opened.db.selectFrom('outbox').select(['state', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('state').execute();
+    const states = await env.opened.db
+      .selectFrom('outbox')
+      .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy('state')
+      .execute();
     expect(states.map((s) => [s.state, Number(s.n)])).toEqual([['sent', ROWS]]);
     const messageStates = await env.opened.db.selectFrom('messages').select('state').distinct().where('kind', '=', 'outbound').execute();
     expect(messageStates).toEqual([{ state: 'sent' }]);

@@ -49,7 +49,13 @@ describe('outbound mail through the running daemon', () => {
 
   it('answers a customer with the tag, their thread, Auto-Submitted, from the box, over the null sender', async () => {
     const { cfg } = await instance({ prefix: 'AAA', box: 'desk1@example.test' });
-    const raw = buildMail({ from: 'Carol <carol@example.test>', to: 'desk1@example.test', subject: 'Where is my card?', messageId: '<carol-1@example.test>', text: 'PRIVATE: card number 4111\n' });
+    const raw = buildMail({
+      from: 'Carol <carol@example.test>',
+      to: 'desk1@example.test',
+      subject: 'Where is my card?',
+      messageId: '<carol-1@example.test>',
+      text: 'PRIVATE: card number 4111\n',
+    });
     await appendMail(dovecot, 'desk1@example.test', 'INBOX', raw);
     await waitFor(() => relay.log.find((m) => m.to.includes('carol@example.test')), { timeoutMs: 20_000, what: 'the auto-response at the relay' });
     const got = relay.log.find((m) => m.to.includes('carol@example.test'))!;
@@ -93,7 +99,10 @@ describe('outbound mail through the running daemon', () => {
     relay.addVacationResponder('erin@example.test');
     const { cfg, quiet } = await instance({ prefix: 'CCC', box: 'desk3@example.test', overrides: { auto_response: { window: '1ms', daily_cap: 3 } } });
     await appendMail(dovecot, 'desk3@example.test', 'INBOX', buildMail({ from: 'erin@example.test', to: 'desk3@example.test', subject: 'Question' }));
-    await waitFor(async () => (await cliJson(['cases', '--config', cfg.configPath])).length === 4, { timeoutMs: 40_000, what: 'three rounds of auto-response and vacation reply' });
+    await waitFor(async () => (await cliJson(['cases', '--config', cfg.configPath])).length === 4, {
+      timeoutMs: 40_000,
+      what: 'three rounds of auto-response and vacation reply',
+    });
     await waitUntilQuiet(dovecot, [quiet], 'the desk and the vacation responder');
     const outbox = await cliJson(['outbox', '--config', cfg.configPath]);
     expect(outbox.filter((o: { kind: string }) => o.kind === 'auto_response')).toHaveLength(3);
@@ -106,8 +115,16 @@ describe('outbound mail through the running daemon', () => {
     const a = await instance({ prefix: 'DDD', box: 'desk4@example.test', overrides: { auto_response: { window: '1ms', daily_cap: 100 } } });
     const b = await instance({ prefix: 'EEE', box: 'desk5@example.test', overrides: { auto_response: { window: '1ms', daily_cap: 100 } } });
     // Someone writes to A's box from B's address (a colleague using the shared box, say).
-    await appendMail(dovecot, 'desk4@example.test', 'INBOX', buildMail({ from: 'desk5@example.test', to: 'desk4@example.test', subject: 'Can you check this?' }));
-    await waitFor(async () => (await cliJson(['cases', '--config', b.cfg.configPath])).length === 1, { timeoutMs: 20_000, what: 'A’s auto-response as a case at B' });
+    await appendMail(
+      dovecot,
+      'desk4@example.test',
+      'INBOX',
+      buildMail({ from: 'desk5@example.test', to: 'desk4@example.test', subject: 'Can you check this?' }),
+    );
+    await waitFor(async () => (await cliJson(['cases', '--config', b.cfg.configPath])).length === 1, {
+      timeoutMs: 20_000,
+      what: 'A’s auto-response as a case at B',
+    });
     await waitUntilQuiet(dovecot, [a.quiet, b.quiet], 'both instances');
     expect(relay.log).toHaveLength(1);
     const [bCase] = await cliJson(['cases', '--config', b.cfg.configPath]);

@@ -17,14 +17,17 @@ let script: SinkScript | undefined;
 
 async function queueReply(env: OutboundEnv, caseId: string, kind = 'reply', state: 'queued' | 'held' = 'queued') {
   return writeTx(env.opened.db, (tx) =>
-    queueMail(tx, replyInput(env, caseId, {
-      kind,
-      from: { address: 'alice@example.test', name: 'Test Desk' },
-      vars: { reply: { text: 'Answer.' } },
-      author: 'sam',
-      state,
-      ...(kind === 'auto_response' ? { autoSubmitted: 'auto-replied' as const } : {}),
-    })),
+    queueMail(
+      tx,
+      replyInput(env, caseId, {
+        kind,
+        from: { address: 'alice@example.test', name: 'Test Desk' },
+        vars: { reply: { text: 'Answer.' } },
+        author: 'sam',
+        state,
+        ...(kind === 'auto_response' ? { autoSubmitted: 'auto-replied' as const } : {}),
+      }),
+    ),
   );
 }
 

@@ -30,7 +30,16 @@ describe('header sanitising (unit)', () => {
 
   it('validates addresses strictly', () => {
     expect(validAddress(' Carla@Example.ORG ')).toBe('carla@example.org');
-    for (const bad of ['a@b', 'a b@example.org', 'a@example.org\r\nBcc: x@y.z', '<a@example.org>', 'a@@example.org', '.a@example.org', 'a..b@example.org', '']) {
+    for (const bad of [
+      'a@b',
+      'a b@example.org',
+      'a@example.org\r\nBcc: x@y.z',
+      '<a@example.org>',
+      'a@@example.org',
+      '.a@example.org',
+      'a..b@example.org',
+      '',
+    ]) {
       expect(isValidAddress(bad), bad).toBe(false);
     }
     expect(() => validAddress('x@y\nBcc: z@w.example', 'recipient')).toThrow(/not a valid e-mail address/);
@@ -101,9 +110,7 @@ describe('header injection through real mail', () => {
   it('refuses a recipient address with CR/LF instead of sending anything', async () => {
     const caseId = await insertCase(env);
     await expect(
-      writeTx(env.opened.db, (tx) =>
-        queueMail(tx, replyInput(env, caseId, { to: [{ address: 'eve@example.org\r\nBcc: victim@evil.example', name: 'Eve' }] })),
-      ),
+      writeTx(env.opened.db, (tx) => queueMail(tx, replyInput(env, caseId, { to: [{ address: 'eve@example.org\r\nBcc: victim@evil.example', name: 'Eve' }] }))),
     ).rejects.toMatchObject({ code: 'EBADADDRESS', kind: 'data' });
   });
 
@@ -111,11 +118,14 @@ describe('header injection through real mail', () => {
     sink.reset();
     const caseId = await insertCase(env, { subject: 'Hi\r\nBcc: victim@evil.example', customerName: 'Eve\r\nBcc: victim@evil.example' });
     await writeTx(env.opened.db, (tx) =>
-      queueMail(tx, replyInput(env, caseId, {
-        from: { address: 'alice@example.test', name: 'Desk\r\nBcc: victim@evil.example' },
-        to: [{ address: 'eve@example.org', name: 'Eve\r\nBcc: victim@evil.example' }],
-        vars: { reply: { text: 'Body lines\r\nBcc: are fine in a body.' } },
-      })),
+      queueMail(
+        tx,
+        replyInput(env, caseId, {
+          from: { address: 'alice@example.test', name: 'Desk\r\nBcc: victim@evil.example' },
+          to: [{ address: 'eve@example.org', name: 'Eve\r\nBcc: victim@evil.example' }],
+          vars: { reply: { text: 'Body lines\r\nBcc: are fine in a body.' } },
+        }),
+      ),
     );
     await drainOnce({ config: env.config, db: env.opened.db, log: silentLogger() });
     const got = sink.messages[0]!;

@@ -94,7 +94,20 @@ export async function insertCase(env: OutboundEnv, c: NewCase = {}): Promise<str
     await tx.insertInto('case_participants').values({ case_id: id, address: customer, role: 'customer', added_at: at }).execute();
     await tx
       .insertInto('messages')
-      .values({ case_id: id, kind: 'inbound', at, author: null, from_address: customer, from_name: null, subject: c.subject ?? 'My card does not work', message_id: c.messageId ?? null, in_reply_to: null, references: null, raw_sha256: null, state: null })
+      .values({
+        case_id: id,
+        kind: 'inbound',
+        at,
+        author: null,
+        from_address: customer,
+        from_name: null,
+        subject: c.subject ?? 'My card does not work',
+        message_id: c.messageId ?? null,
+        in_reply_to: null,
+        references: null,
+        raw_sha256: null,
+        state: null,
+      })
       .execute();
     return id;
   });
@@ -128,7 +141,14 @@ export function mail(headers: Record<string, string>, body = 'Hello,\nplease hel
     'Content-Type': 'text/plain; charset=utf-8',
   };
   const all = { ...base, ...headers };
-  return Object.entries(all).filter(([, v]) => v !== '').map(([k, v]) => `${k}: ${v}`).join('\r\n') + '\r\n\r\n' + body.replace(/\n/g, '\r\n');
+  return (
+    Object.entries(all)
+      .filter(([, v]) => v !== '')
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\r\n') +
+    '\r\n\r\n' +
+    body.replace(/\n/g, '\r\n')
+  );
 }
 
 /** A reply from the test box to a customer on the case; each test overrides what it is about. */

@@ -22,15 +22,18 @@ describe('queueMail', () => {
   it('freezes a tagged, threaded reply with a random Message-ID and a messages row', async () => {
     const caseId = await insertCase(env, { subject: 'Card blocked', messageId: '<c1@example.org>' });
     const q = await writeTx(env.opened.db, (tx) =>
-      queueMail(tx, replyInput(env, caseId, {
-        scope: { pool: 'general', mailbox: 'support' },
-        from: { address: 'alice@example.test', name: 'Test Desk' },
-        to: [{ address: 'customer@example.org', name: 'Carla Customer' }],
-        inReplyTo: '<c1@example.org>',
-        references: ['<root@example.org>'],
-        vars: { reply: { text: 'Your card works again & fine.' }, consultant: { footer_text: 'Sam' } },
-        author: 'sam',
-      })),
+      queueMail(
+        tx,
+        replyInput(env, caseId, {
+          scope: { pool: 'general', mailbox: 'support' },
+          from: { address: 'alice@example.test', name: 'Test Desk' },
+          to: [{ address: 'customer@example.org', name: 'Carla Customer' }],
+          inReplyTo: '<c1@example.org>',
+          references: ['<root@example.org>'],
+          vars: { reply: { text: 'Your card works again & fine.' }, consultant: { footer_text: 'Sam' } },
+          author: 'sam',
+        }),
+      ),
     );
     expect(q.messageId).toMatch(/^<mw\.[0-9a-f]{32}@example\.test>$/);
     expect(q.subject).toBe(`[${caseId}] Re: Card blocked`);
@@ -56,10 +59,13 @@ describe('queueMail', () => {
     writeTemplate(env, 'pools/general/reply.pl.hbs', 'Subject: Odp: {{case.subject}}\n\nDzień dobry, {{reply.text}}\n');
     const caseId = await insertCase(env, { subject: 'Karta', language: 'pl' });
     const q = await writeTx(env.opened.db, (tx) =>
-      queueMail(tx, replyInput(env, caseId, {
-        scope: { pool: 'general', mailbox: 'support' },
-        vars: { reply: { text: 'gotowe.' } },
-      })),
+      queueMail(
+        tx,
+        replyInput(env, caseId, {
+          scope: { pool: 'general', mailbox: 'support' },
+          vars: { reply: { text: 'gotowe.' } },
+        }),
+      ),
     );
     expect(q.subject).toBe(`[${caseId}] Odp: Karta`);
     expect(q.text).toBe('Dzień dobry, gotowe.\n');
@@ -67,12 +73,18 @@ describe('queueMail', () => {
 
   it('puts an inline JPEG in a related HTML part when an attachment has a cid', async () => {
     const caseId = await insertCase(env);
-    const jpeg = Buffer.from('/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////////////////////////////////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQABPxA=', 'base64');
+    const jpeg = Buffer.from(
+      '/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////////////////////////////////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQABPxA=',
+      'base64',
+    );
     const q = await writeTx(env.opened.db, (tx) =>
-      queueMail(tx, replyInput(env, caseId, {
-        vars: { reply: { text: 'See <below>' } },
-        attachments: [{ filename: 'footer.jpg', content: jpeg, contentType: 'image/jpeg', cid: 'footer@mailwarden' }],
-      })),
+      queueMail(
+        tx,
+        replyInput(env, caseId, {
+          vars: { reply: { text: 'See <below>' } },
+          attachments: [{ filename: 'footer.jpg', content: jpeg, contentType: 'image/jpeg', cid: 'footer@mailwarden' }],
+        }),
+      ),
     );
     const row = await outboxRow(q.outboxId);
     expect(row.mime.toString()).toMatch(/multipart\/related/);
@@ -86,13 +98,19 @@ describe('queueMail', () => {
 
   it('refuses an invalid recipient with a data error and writes nothing', async () => {
     const caseId = await insertCase(env);
-    const before = await env.opened.db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const before = await env.opened.db
+      .selectFrom('outbox')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     const attempt = writeTx(env.opened.db, (tx) =>
       queueMail(tx, replyInput(env, caseId, { to: [{ address: 'victim@example.org\r\nBcc: everyone@example.org' }] })),
     );
     await expect(attempt).rejects.toBeInstanceOf(MailwardenError);
     await expect(attempt).rejects.toMatchObject({ kind: 'data', code: 'EBADADDRESS' });
-    const after = await env.opened.db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const after = await env.opened.db
+      .selectFrom('outbox')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     expect(Number(after.n)).toBe(Number(before.n));
   });
 });

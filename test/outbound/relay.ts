@@ -66,7 +66,12 @@ export async function startRelay(dovecot: DovecotInstance): Promise<Relay> {
       readAll(stream)
         .then((raw) => {
           const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-          return deliver(from, session.envelope.rcptTo.map((a) => a.address), raw, false);
+          return deliver(
+            from,
+            session.envelope.rcptTo.map((a) => a.address),
+            raw,
+            false,
+          );
         })
         .then(
           () => callback(null, 'OK: relayed'),

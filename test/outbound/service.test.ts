@@ -24,9 +24,7 @@ describe('drainer service', () => {
   });
 
   async function queue(caseId: string) {
-    return writeTx(env.opened.db, (tx) =>
-      queueMail(tx, replyInput(env, caseId, { vars: { reply: { text: 'Hi.' } } })),
-    );
+    return writeTx(env.opened.db, (tx) => queueMail(tx, replyInput(env, caseId, { vars: { reply: { text: 'Hi.' } } })));
   }
 
   it('sends rows queued while it runs, switches transport on reload, and stops cleanly', async () => {

@@ -28,7 +28,7 @@ describe('mailwarden init', () => {
     expect(check.code).toBe(0);
   });
 
-  it('refuses to overwrite an existing config without --force, and keeps the admin\'s edits', async () => {
+  it("refuses to overwrite an existing config without --force, and keeps the admin's edits", async () => {
     const dir = await makeTempDir('mw-init-');
     dirs.push(dir);
     expect((await runCli(['init', dir])).code).toBe(0);
@@ -47,7 +47,14 @@ describe('mailwarden init', () => {
 describe('configuration reference', () => {
   it('covers every key of the example config', () => {
     const keys = new Set(referenceRows().map((r) => r.key));
-    for (const k of ['instance.case_prefix', 'mailboxes[].imap.password', 'pools[].response_deadline', 'consultants[].footer.image', 'ingest.listener.port', 'snippets[].text']) {
+    for (const k of [
+      'instance.case_prefix',
+      'mailboxes[].imap.password',
+      'pools[].response_deadline',
+      'consultants[].footer.image',
+      'ingest.listener.port',
+      'snippets[].text',
+    ]) {
       expect(keys).toContain(k);
     }
   });

@@ -73,7 +73,12 @@ describe('README walkthrough', () => {
     expect(pairs.length).toBeGreaterThanOrEqual(5);
     // One stream, so each block's errors stay next to its output (the README shows them there).
     const script = ['exec 2>&1', ...pairs.map((p, i) => `${p.script}\necho "@@block ${i} done@@"`)].join('\n');
-    const r = await runOwned('bash', ['-c', script], { cwd: dir, env: { ...process.env, NO_COLOR: '1', MAILWARDEN_CONFIG: '', MAILWARDEN_AS: '' }, timeoutMs: bound(120_000), what: 'the README walkthrough' });
+    const r = await runOwned('bash', ['-c', script], {
+      cwd: dir,
+      env: { ...process.env, NO_COLOR: '1', MAILWARDEN_CONFIG: '', MAILWARDEN_AS: '' },
+      timeoutMs: bound(120_000),
+      what: 'the README walkthrough',
+    });
     const parts = r.stdout.split(/@@block \d+ done@@\n?/);
     expect(parts.length - 1, `all blocks ran; output:\n${r.stdout}`).toBe(pairs.length);
     pairs.forEach((p, i) => {

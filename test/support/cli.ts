@@ -52,7 +52,10 @@ export interface Daemon {
   waitForLog(pred: (line: Record<string, any>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, any>>;
 }
 
-export async function startDaemon(configPath: string, opts: { env?: Record<string, string | undefined>; args?: string[]; waitReady?: boolean } = {}): Promise<Daemon> {
+export async function startDaemon(
+  configPath: string,
+  opts: { env?: Record<string, string | undefined>; args?: string[]; waitReady?: boolean } = {},
+): Promise<Daemon> {
   const owned = spawnOwned(process.execPath, [BIN, 'run', '--config', configPath, ...(opts.args ?? [])], {
     cwd: REPO_ROOT,
     env: { ...process.env, NO_COLOR: '1', ...opts.env },

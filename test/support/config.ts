@@ -51,7 +51,14 @@ export async function writeTestConfig(opts: TestConfigOptions = {}): Promise<Tes
   fs.writeFileSync(footer, Buffer.from(TINY_JPEG_BASE64, 'base64'));
   const boxes = opts.mailboxes ?? DEFAULT_TEST_MAILBOXES;
   const doc: Record<string, any> = {
-    instance: { name: 'Test Desk', case_prefix: opts.prefix ?? 'TEST', data_dir: dataDir, timezone: 'UTC', secret: 'test-secret-0123456789', log_level: 'debug' },
+    instance: {
+      name: 'Test Desk',
+      case_prefix: opts.prefix ?? 'TEST',
+      data_dir: dataDir,
+      timezone: 'UTC',
+      secret: 'test-secret-0123456789',
+      log_level: 'debug',
+    },
     smtp: opts.smtp
       ? { transport: 'smtp', host: opts.smtp.host, port: opts.smtp.port, secure: false, max_attempts: 5 }
       : { transport: 'file', outbox_dir: path.join(dir, 'outbox') },
@@ -59,9 +66,7 @@ export async function writeTestConfig(opts: TestConfigOptions = {}): Promise<Tes
       poll_interval: '2s',
       idle: true,
       mark: { mode: 'keyword' },
-      listener: opts.listener
-        ? { enabled: true, protocol: opts.listener.protocol ?? 'lmtp', host: '127.0.0.1', port: opts.listener.port }
-        : { enabled: false },
+      listener: opts.listener ? { enabled: true, protocol: opts.listener.protocol ?? 'lmtp', host: '127.0.0.1', port: opts.listener.port } : { enabled: false },
     },
     auto_response: { window: '4h', daily_cap: 10 },
     schedule: { overdue_check: '*/2 * * * * *', reminders: '*/1 * * * * *' },
@@ -82,13 +87,50 @@ export async function writeTestConfig(opts: TestConfigOptions = {}): Promise<Tes
       pool: b.pool,
       ...(b.auto_response !== undefined ? { auto_response: b.auto_response } : {}),
       ...(opts.imap
-        ? { imap: { host: opts.imap.host, port: opts.imap.port, tls: false, user: b.user ?? b.address, password: b.password ?? 'secret', folder: b.folder ?? 'INBOX' } }
+        ? {
+            imap: {
+              host: opts.imap.host,
+              port: opts.imap.port,
+              tls: false,
+              user: b.user ?? b.address,
+              password: b.password ?? 'secret',
+              folder: b.folder ?? 'INBOX',
+            },
+          }
         : {}),
     })),
     consultants: [
-      { id: 'sam', name: 'Sam Supervisor', email: 'sam@staff.test', roles: ['consultant', 'supervisor', 'admin'], pools: [{ pool: 'general', priority: 1 }, { pool: 'cards', priority: 2 }], footer: { text: 'Sam Supervisor\nTest Desk' } },
-      { id: 'cody', name: 'Cody Consultant', email: 'cody@staff.test', roles: ['consultant'], pools: [{ pool: 'cards', priority: 1 }, { pool: 'general', priority: 2 }], footer: { text: 'Cody Consultant\nTest Desk, cards team', image: footer } },
-      { id: 'tina', name: 'Tina Trainee', email: 'tina@staff.test', roles: ['consultant'], trainee: true, supervisor: 'sam', pools: [{ pool: 'general', priority: 1 }] },
+      {
+        id: 'sam',
+        name: 'Sam Supervisor',
+        email: 'sam@staff.test',
+        roles: ['consultant', 'supervisor', 'admin'],
+        pools: [
+          { pool: 'general', priority: 1 },
+          { pool: 'cards', priority: 2 },
+        ],
+        footer: { text: 'Sam Supervisor\nTest Desk' },
+      },
+      {
+        id: 'cody',
+        name: 'Cody Consultant',
+        email: 'cody@staff.test',
+        roles: ['consultant'],
+        pools: [
+          { pool: 'cards', priority: 1 },
+          { pool: 'general', priority: 2 },
+        ],
+        footer: { text: 'Cody Consultant\nTest Desk, cards team', image: footer },
+      },
+      {
+        id: 'tina',
+        name: 'Tina Trainee',
+        email: 'tina@staff.test',
+        roles: ['consultant'],
+        trainee: true,
+        supervisor: 'sam',
+        pools: [{ pool: 'general', priority: 1 }],
+      },
     ],
     departments: [{ id: 'fraud', name: 'Fraud Prevention', email: 'fraud@dept.test', deadline: '1d', notify_overdue: ['sam'] }],
     questionnaires: [

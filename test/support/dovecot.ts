@@ -139,7 +139,10 @@ function tryGreeting(port: number): Promise<boolean> {
 }
 
 class EarlyExit extends Error {
-  constructor(message: string, readonly portInUse: boolean) {
+  constructor(
+    message: string,
+    readonly portInUse: boolean,
+  ) {
     super(message);
   }
 }
@@ -172,8 +175,7 @@ async function launch(confPath: string, baseDir: string, port: number): Promise<
     if (Date.now() > deadline) {
       await running.kill();
       throw new Error(
-        `dovecot on port ${port} sent no greeting within ${bound(GREETING_TIMEOUT_MS)}ms\n` +
-          `output:\n${output}\nlog tail:\n${await logTail(baseDir)}`,
+        `dovecot on port ${port} sent no greeting within ${bound(GREETING_TIMEOUT_MS)}ms\n` + `output:\n${output}\nlog tail:\n${await logTail(baseDir)}`,
       );
     }
     await sleep(20);
@@ -183,10 +185,7 @@ async function launch(confPath: string, baseDir: string, port: number): Promise<
   const tail = await logTail(baseDir);
   const inUse = /Address already in use/.test(output + tail);
   await running.kill(); // stragglers, if any
-  throw new EarlyExit(
-    `dovecot exited early (${exitInfo}) using ${confPath}\nstderr:\n${output.trim()}\nlog tail:\n${tail}`,
-    inUse,
-  );
+  throw new EarlyExit(`dovecot exited early (${exitInfo}) using ${confPath}\nstderr:\n${output.trim()}\nlog tail:\n${tail}`, inUse);
 }
 
 async function stopRunning(running: Running): Promise<void> {
@@ -198,10 +197,7 @@ async function stopRunning(running: Running): Promise<void> {
 
 export async function startDovecot(opts: StartDovecotOptions = {}): Promise<DovecotInstance> {
   if (!existsSync(DOVECOT)) {
-    throw new Error(
-      'Dovecot is not installed: run `npm test` as root (it installs dovecot-imapd) ' +
-        'or apt-get install dovecot-imapd dovecot-lmtpd',
-    );
+    throw new Error('Dovecot is not installed: run `npm test` as root (it installs dovecot-imapd) ' + 'or apt-get install dovecot-imapd dovecot-lmtpd');
   }
   const users = (opts.users ?? DEFAULT_USERS).map((u) => ({ ...u }));
   const account = accountSettings();
@@ -221,10 +217,7 @@ export async function startDovecot(opts: StartDovecotOptions = {}): Promise<Dove
   let ports = opts.ports ?? (await twoFreePorts());
   let running: Running | undefined;
   for (let attempt = 1; !running; attempt++) {
-    await fs.writeFile(
-      confPath,
-      renderConfig({ ...account.vars, BASE: baseDir, PORT: `${ports.imap}`, LMTP_PORT: `${ports.lmtp}` }),
-    );
+    await fs.writeFile(confPath, renderConfig({ ...account.vars, BASE: baseDir, PORT: `${ports.imap}`, LMTP_PORT: `${ports.lmtp}` }));
     try {
       running = await launch(confPath, baseDir, ports.imap);
     } catch (err) {

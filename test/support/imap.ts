@@ -7,11 +7,7 @@ import type { DovecotInstance } from './dovecot';
 type ImapServer = Pick<DovecotInstance, 'imapClient'>;
 
 /** Connects as `user`, runs fn, and always logs out (or drops the socket if LOGOUT fails). */
-export async function withImap<T>(
-  dovecot: ImapServer,
-  user: string,
-  fn: (client: ImapFlow) => Promise<T>,
-): Promise<T> {
+export async function withImap<T>(dovecot: ImapServer, user: string, fn: (client: ImapFlow) => Promise<T>): Promise<T> {
   const client = dovecot.imapClient(user);
   // Without a listener an 'error' event (e.g. server stopped mid-test) would crash the worker.
   client.on('error', () => {});
@@ -80,11 +76,7 @@ export async function listUids(dovecot: ImapServer, user: string, folder: string
 }
 
 /** UID -> flags (sorted). Dovecot includes \Recent for new messages in a fresh session. */
-export async function fetchFlags(
-  dovecot: ImapServer,
-  user: string,
-  folder: string,
-): Promise<Map<number, string[]>> {
+export async function fetchFlags(dovecot: ImapServer, user: string, folder: string): Promise<Map<number, string[]>> {
   return withImap(dovecot, user, async (client) => {
     const lock = await client.getMailboxLock(folder, { readOnly: true });
     try {
@@ -139,11 +131,7 @@ export function buildMail(opts: BuildMailOptions): string {
   ];
   if (opts.inReplyTo) headers.push(['In-Reply-To', opts.inReplyTo]);
   if (opts.references) headers.push(['References', opts.references]);
-  headers.push(
-    ['MIME-Version', '1.0'],
-    ['Content-Type', 'text/plain; charset=utf-8'],
-    ['Content-Transfer-Encoding', ascii ? '7bit' : '8bit'],
-  );
+  headers.push(['MIME-Version', '1.0'], ['Content-Type', 'text/plain; charset=utf-8'], ['Content-Transfer-Encoding', ascii ? '7bit' : '8bit']);
   for (const [name, value] of Object.entries(opts.headers ?? {})) headers.push([name, encodeHeader(value)]);
 
   const body = text.replace(/\r?\n/g, '\r\n');

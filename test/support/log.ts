@@ -19,6 +19,13 @@ export function captureLogger(level = 'debug'): CapturedLog {
  * Waits until `count` lines matching `pred` were logged after index `since` (a `lines.length`
  * taken earlier): e.g. two more finished scheduler ticks, proof that the job ran again.
  */
-export function waitForLogged(lines: Array<Record<string, any>>, since: number, pred: (l: Record<string, any>) => boolean, count: number, what: string, timeoutMs = 15_000): Promise<true> {
+export function waitForLogged(
+  lines: Array<Record<string, any>>,
+  since: number,
+  pred: (l: Record<string, any>) => boolean,
+  count: number,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<true> {
   return waitFor(() => lines.slice(since).filter(pred).length >= count, { what, timeoutMs, intervalMs: 50 });
 }

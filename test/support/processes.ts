@@ -148,7 +148,7 @@ export async function runOwned(
   const code = await proc.exited;
   clearTimeout(timer);
   // Output pipes close after the exit event: wait for them so no output is cut off.
-  await Promise.all([proc.child.stdout, proc.child.stderr].map((s) => (s && !s.closed ? new Promise((r) => s.once('close', r)) : null)));
+  await Promise.all([proc.child.stdout, proc.child.stderr].map((s) => (s && !s.closed ? new Promise((r) => s.once('close', r)) : Promise.resolve())));
   await reap(proc);
   if (timedOut) throw new Error(`${what ?? command} did not finish in ${timeoutMs} ms; stderr: ${stderr}`);
   return { code, stdout, stderr };

@@ -28,10 +28,7 @@ export interface WaitOptions {
  * effect instead of sleeping a fixed time. A throwing fn counts as "not yet"; its last error
  * is attached to the timeout error so a failing assertion inside fn stays visible.
  */
-export async function waitFor<T>(
-  fn: () => T | Promise<T>,
-  opts: WaitOptions,
-): Promise<NonNullable<T>> {
+export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitOptions): Promise<NonNullable<T>> {
   const timeoutMs = bound(opts.timeoutMs ?? 10_000);
   const intervalMs = opts.intervalMs ?? 50;
   const deadline = Date.now() + timeoutMs;
@@ -39,7 +36,7 @@ export async function waitFor<T>(
   for (;;) {
     try {
       const value = await fn();
-      if (value) return value as NonNullable<T>;
+      if (value) return value;
       lastError = undefined;
     } catch (err) {
       lastError = err;
@@ -49,7 +46,7 @@ export async function waitFor<T>(
   }
   let message = `timed out after ${timeoutMs}ms waiting for ${opts.what}`;
   if (lastError !== undefined) {
-    message += `; last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
+    message += `; last error: ${lastError instanceof Error ? lastError.message : typeof lastError === 'string' ? lastError : JSON.stringify(lastError)}`;
   }
   return Promise.reject(new Error(message, lastError !== undefined ? { cause: lastError } : undefined));
 }

@@ -31,7 +31,14 @@ export function register(program: Command): void {
       action(async (opts: CasesOptions) => {
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const filters = {
-            ...(opts.status ? { status: opts.status.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+            ...(opts.status
+              ? {
+                  status: opts.status
+                    .split(',')
+                    .map((s) => s.trim())
+                    .filter(Boolean),
+                }
+              : {}),
             ...(opts.pool ? { pool: opts.pool } : {}),
             ...(opts.assignee ? { assignee: opts.assignee } : {}),
             ...(opts.overdue ? { overdue: true } : {}),

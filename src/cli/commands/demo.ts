@@ -44,7 +44,9 @@ function printAccount(a: DemoAccount, once: boolean): void {
   printLine('');
   printLine(`Cases opened: ${a.cases.length}`);
   for (const c of a.cases) {
-    printLine(`  ${c.id}  ${c.pool.padEnd(5)} ${(c.language ?? '-').padEnd(2)} ${c.priority.padEnd(6)} ${String(c.messages).padStart(2)} msg  ${c.customer}  "${c.subject}"`);
+    printLine(
+      `  ${c.id}  ${c.pool.padEnd(5)} ${(c.language ?? '-').padEnd(2)} ${c.priority.padEnd(6)} ${String(c.messages).padStart(2)} msg  ${c.customer}  "${c.subject}"`,
+    );
   }
   printLine('');
   printLine(`Auto-responses written: ${a.autoResponses.length}`);
@@ -56,7 +58,9 @@ function printAccount(a: DemoAccount, once: boolean): void {
   printLine('  ./bin/mailwarden cases');
   printLine('  ./bin/mailwarden next --as anna');
   printLine(`  ./bin/mailwarden show ${a.cases[0]?.id ?? 'ACME-000001'} --as anna`);
-  printLine(`  ./bin/mailwarden reply ${a.cases[0]?.id ?? 'ACME-000001'} --as anna --message "#hello Karta jest odblokowana." --status solved --answer partner=Visa`);
+  printLine(
+    `  ./bin/mailwarden reply ${a.cases[0]?.id ?? 'ACME-000001'} --as anna --message "#hello Karta jest odblokowana." --status solved --answer partner=Visa`,
+  );
   printLine(`  ./bin/mailwarden customer jan.kowalski@example.pl`);
   if (!once) printLine(paint('grey', '\nThe daemon keeps running (Ctrl-C stops it); deliver more mail by LMTP to ' + a.listener + '.'));
 }

@@ -17,4 +17,21 @@ import { register as outbox } from './outbox.js';
 import { register as run } from './run.js';
 import { register as reprocess } from './reprocess.js';
 
-export const COMMANDS: Array<(program: Command) => void> = [demo, init, config, cases, show, next, reply, comment, assign, priority, label, customer, snippets, outbox, run, reprocess];
+export const COMMANDS: Array<(program: Command) => void> = [
+  demo,
+  init,
+  config,
+  cases,
+  show,
+  next,
+  reply,
+  comment,
+  assign,
+  priority,
+  label,
+  customer,
+  snippets,
+  outbox,
+  run,
+  reprocess,
+];

@@ -53,20 +53,36 @@ export function register(program: Command): void {
     .option('--case <case>', 'only mail of this case')
     .option('--kind <kind>', 'only this kind (auto_response, reply, consultation, …)')
     .option('--limit <n>', 'at most n rows, newest first', '50')
-    .option('--json', 'print an array of {id, state, kind, case, message_id, from, to, subject, attempts, created_at, next_attempt_at, sent_at, last_error, smtp_response}')
+    .option(
+      '--json',
+      'print an array of {id, state, kind, case, message_id, from, to, subject, attempts, created_at, next_attempt_at, sent_at, last_error, smtp_response}',
+    )
     .addHelpText('after', '\nExample:\n  mailwarden outbox --state failed\n  mailwarden outbox retry 17 --as maria')
     .action(
       action(async (opts: ListOptions) => {
         await withApp(program.opts<GlobalOptions>(), async ({ db }) => {
           const entries = await listOutbox(db, {
-            ...(opts.state ? { state: opts.state.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+            ...(opts.state
+              ? {
+                  state: opts.state
+                    .split(',')
+                    .map((s) => s.trim())
+                    .filter(Boolean),
+                }
+              : {}),
             ...(opts.case ? { caseId: opts.case } : {}),
             ...(opts.kind ? { kind: opts.kind } : {}),
             ...(opts.limit ? { limit: positiveInt(opts.limit, '--limit') } : {}),
           });
           if (opts.json) return printJson(entries);
           const counts = await outboxCounts(db);
-          printLine(Object.keys(counts).length === 0 ? 'The outbox is empty.' : Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', '));
+          printLine(
+            Object.keys(counts).length === 0
+              ? 'The outbox is empty.'
+              : Object.entries(counts)
+                  .map(([s, n]) => `${n} ${s}`)
+                  .join(', '),
+          );
           if (entries.length > 0) printEntries(entries);
         });
       }),

@@ -30,7 +30,9 @@ export function register(program: Command): void {
             if (opts.json) return printJson(results);
             if (results.length === 0) return printLine('No case is flagged unparsed.');
             for (const r of results) {
-              printLine(`${r.case}: ${r.messages} message(s) parsed again: ${r.parsed} parsed, ${r.unparsed} still not${r.missing ? `, ${r.missing} raw file(s) erased` : ''}; flags now [${r.flags.join(', ')}]`);
+              printLine(
+                `${r.case}: ${r.messages} message(s) parsed again: ${r.parsed} parsed, ${r.unparsed} still not${r.missing ? `, ${r.missing} raw file(s) erased` : ''}; flags now [${r.flags.join(', ')}]`,
+              );
             }
           } finally {
             await parsers.close();

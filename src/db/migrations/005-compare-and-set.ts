@@ -9,7 +9,10 @@
 import type { Kysely } from 'kysely';
 
 export async function up(db: Kysely<unknown>): Promise<void> {
-  await db.schema.alterTable('cases').addColumn('version', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('cases')
+    .addColumn('version', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
   await db.schema.alterTable('outbox').addColumn('claim_token', 'text').execute();
   await db.schema.alterTable('outbox').addColumn('notice_key', 'text').execute();
   await db.schema.createIndex('outbox_notice_key').on('outbox').column('notice_key').unique().execute();
