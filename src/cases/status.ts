@@ -1,5 +1,7 @@
-// The status machine of SPEC §5. Every move goes through changeCase (history), and a move the
-// machine does not allow is refused with the allowed ones listed.
+// The status machine of SPEC §5: the one writer of a case's status. Every move, whoever makes
+// it (a consultant, `next`, the scheduler waking a postponed case, a customer's mail reopening a
+// solved one, a department's answer ending a consultation), goes through setStatus, which checks
+// it against TRANSITIONS, keeps the fields that belong to the status, and records the history.
 import type { Kysely } from 'kysely';
 import { nowIso } from '../clock.js';
 import type { CaseStatus, DB } from '../db/schema.js';
@@ -7,7 +9,7 @@ import { usageError } from '../errors.js';
 import { changeCase } from './history.js';
 import type { CaseRow } from './view.js';
 
-/** Where each status may go. Customers reopening solved/closed cases is ingest's move. */
+/** Where each status may go, whoever moves the case. */
 export const TRANSITIONS: Readonly<Record<CaseStatus, readonly CaseStatus[]>> = {
   received: ['in_progress'],
   in_progress: ['under_consultation', 'postponed', 'solved', 'closed'],
@@ -43,16 +45,26 @@ export interface StatusChange {
 }
 
 /**
- * Moves a case to a status, with the fields that belong to it: closed_at when it closes,
- * remind_at while postponed (cleared when it leaves postponed). Returns the fields changed.
+ * Moves a case to a status, with the fields that belong to it: closed_at when it closes (cleared
+ * when it opens again), remind_at while postponed (cleared when it leaves postponed). `kind`
+ * names the move in the history when it is more than a change (e.g. `reopened`). Returns the
+ * fields changed.
  */
-export async function setStatus(tx: Kysely<DB>, row: CaseRow, actor: string, change: StatusChange, at = nowIso()): Promise<string[]> {
+export async function setStatus(
+  tx: Kysely<DB>,
+  row: CaseRow,
+  actor: string,
+  change: StatusChange,
+  at = nowIso(),
+  opts: { kind?: string } = {},
+): Promise<string[]> {
   checkTransition(row.id, row.status, change.status);
   const fields: Parameters<typeof changeCase>[3] = { status: change.status };
   if (change.assignee !== undefined) fields.assignee = change.assignee;
   if (change.status === 'postponed') fields.remind_at = change.remindAt ?? null;
   else if (row.remind_at !== null) fields.remind_at = null;
   if (isClosing(change.status) && !isClosing(row.status)) fields.closed_at = at;
+  else if (!isClosing(change.status) && row.closed_at !== null) fields.closed_at = null;
   // The move was checked against `row`: it applies only if the case is still that version.
-  return changeCase(tx, row.id, actor, fields, { at, expectVersion: row.version });
+  return changeCase(tx, row.id, actor, fields, { at, expectVersion: row.version, ...(opts.kind ? { kind: opts.kind } : {}) });
 }

@@ -7,6 +7,7 @@ import type { Kysely } from 'kysely';
 import type { Config, MailboxConfig } from '../config/types.js';
 import type { DB, MessageKind } from '../db/schema.js';
 import { changeCase, recordEvent } from '../cases/history.js';
+import { setStatus } from '../cases/status.js';
 import { MailwardenError } from '../errors.js';
 import { boxSender, queueMail } from '../outbound/queue.js';
 import type { Classification } from './classify.js';
@@ -79,9 +80,9 @@ export async function appendToCase(tx: Kysely<DB>, input: AppendInput): Promise<
   });
 
   if (input.reopen) {
-    await changeCase(tx, caseId, 'system', { status: 'in_progress', closed_at: null }, { at, kind: 'reopened' });
+    await setStatus(tx, caseRow, 'system', { status: 'in_progress' }, at, { kind: 'reopened' });
   } else if (!autoReply && kind === 'inbound' && caseRow.status === 'postponed') {
-    await changeCase(tx, caseId, 'system', { status: 'in_progress', remind_at: null }, { at });
+    await setStatus(tx, caseRow, 'system', { status: 'in_progress' }, at);
   }
   if (kind === 'consult_in' && !autoReply) await endConsultation(tx, caseRow, dept?.id ?? null, at);
   const caseFlags = parseJsonList(caseRow.flags);
@@ -105,7 +106,7 @@ async function endConsultation(tx: Kysely<DB>, row: CaseRow, deptId: string | nu
   let q = tx.updateTable('consultations').set({ answered_at: at }).where('case_id', '=', row.id).where('answered_at', 'is', null);
   if (deptId) q = q.where('dept_id', '=', deptId);
   await q.execute();
-  if (row.status === 'under_consultation') await changeCase(tx, row.id, 'system', { status: 'in_progress' }, { at });
+  if (row.status === 'under_consultation') await setStatus(tx, row, 'system', { status: 'in_progress' }, at);
 }
 
 async function notifyAssignee(tx: Kysely<DB>, input: AppendInput, title: string): Promise<void> {

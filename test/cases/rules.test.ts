@@ -1,6 +1,9 @@
 // Pure rules of case work: the status machine, times typed in the instance zone, snippet codes,
 // the editor template's comment lines.
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../support/cli';
 import { TRANSITIONS, checkTransition } from '../../src/cases/status';
 import { parseWhen } from '../../src/cases/when';
 import { formatInZone } from '../../src/time-format';
@@ -18,6 +21,20 @@ describe('status machine', () => {
     expect(() => checkTransition('X-1', 'received', 'solved')).toThrow('Case X-1 is received and cannot become solved (allowed from received: in_progress).');
     expect(() => checkTransition('X-1', 'in_progress', 'solved')).not.toThrow();
     expect(() => checkTransition('X-1', 'closed', 'in_progress')).not.toThrow();
+  });
+});
+
+describe('one status machine', () => {
+  it('is the only writer of a case status: no other module passes a status to changeCase or an UPDATE', () => {
+    const srcDir = path.join(REPO_ROOT, 'src');
+    const files = fs.readdirSync(srcDir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(50);
+    const writers = files.filter((f) => {
+      if (f === path.join('cases', 'status.ts')) return false;
+      const text = fs.readFileSync(path.join(srcDir, f), 'utf8');
+      return /changeCase\([^;]*\bstatus:/.test(text) || /updateTable\('cases'\)[^;]*\bstatus\b/.test(text);
+    });
+    expect(writers).toEqual([]);
   });
 });
 
