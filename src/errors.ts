@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   EBADNUMBER: 'a number option that is not a positive whole number',
   EBADLIMIT: 'a limit outside the allowed range',
   EBADSTATE: 'an outbox state that does not exist',
+  EBADKIND: 'an outbox kind that does not exist',
   ENOOUTBOX: 'no outbox row has that id',
   ENOTFAILED: 'only a failed outbox row can be retried',
   EBADADDRESS: 'an e-mail address that cannot be used',

@@ -3,14 +3,14 @@
 import type { Kysely } from 'kysely';
 import { nowIso } from '../clock.js';
 import type { Updateable } from 'kysely';
-import type { CasesTable, DB } from '../db/schema.js';
+import type { CaseEventKind, CasesTable, DB } from '../db/schema.js';
 import { MailwardenError } from '../errors.js';
 
 export interface EventInput {
   caseId: string;
   /** consultant id, or `system`, `customer`, `daemon`… */
   actor: string;
-  kind: string;
+  kind: CaseEventKind;
   field?: string | null;
   from?: string | null;
   to?: string | null;
@@ -57,7 +57,7 @@ export async function changeCase(
   caseId: string,
   actor: string,
   changes: Pick<Updateable<CasesTable>, ChangeableField>,
-  opts: { at?: string; kind?: string; expectVersion?: number } = {},
+  opts: { at?: string; kind?: CaseEventKind; expectVersion?: number } = {},
 ): Promise<string[]> {
   const current = await tx.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirstOrThrow();
   // The change was decided on this version of the case (the caller's, or the one just read).

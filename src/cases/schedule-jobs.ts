@@ -6,7 +6,8 @@ import { nowIso } from '../clock.js';
 import { MailwardenError } from '../errors.js';
 import type { Config, ConsultantConfig } from '../config/types.js';
 import { writeTx, type Db } from '../db/connection.js';
-import type { DB } from '../db/schema.js';
+import type { DB, OutboxKind } from '../db/schema.js';
+import type { TemplateName } from '../outbound/template-files.js';
 import { queueMail } from '../outbound/queue.js';
 import { poolSupervisors } from './actors.js';
 import { changeCase, recordEvent } from './history.js';
@@ -35,8 +36,8 @@ async function notifyStaff(
   tx: Kysely<DB>,
   config: Config,
   row: CaseRow,
-  kind: string,
-  template: string,
+  kind: OutboxKind,
+  template: TemplateName,
   to: ConsultantConfig[],
   noticeKey: string,
 ): Promise<number | null> {

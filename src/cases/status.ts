@@ -4,7 +4,7 @@
 // it against TRANSITIONS, keeps the fields that belong to the status, and records the history.
 import type { Kysely } from 'kysely';
 import { nowIso } from '../clock.js';
-import type { CaseStatus, DB } from '../db/schema.js';
+import type { CaseEventKind, CaseStatus, DB } from '../db/schema.js';
 import { usageError } from '../errors.js';
 import { changeCase } from './history.js';
 import type { CaseRow } from './view.js';
@@ -56,7 +56,7 @@ export async function setStatus(
   actor: string,
   change: StatusChange,
   at = nowIso(),
-  opts: { kind?: string } = {},
+  opts: { kind?: CaseEventKind } = {},
 ): Promise<string[]> {
   checkTransition(row.id, row.status, change.status);
   const fields: Parameters<typeof changeCase>[3] = { status: change.status };

@@ -57,8 +57,7 @@ export interface CaseLabelsTable {
 export interface CaseParticipantsTable {
   case_id: string;
   address: string;
-  /** customer | cc | staff | department */
-  role: string;
+  role: ParticipantRole;
   added_at: string;
 }
 
@@ -67,7 +66,7 @@ export interface CaseEventsTable {
   case_id: string;
   at: string;
   actor: string;
-  kind: string;
+  kind: CaseEventKind;
   field: string | null;
   from_value: string | null;
   to_value: string | null;
@@ -75,6 +74,44 @@ export interface CaseEventsTable {
 }
 
 export type MessageKind = 'inbound' | 'outbound' | 'comment' | 'consult_out' | 'consult_in' | 'notification' | 'auto_response';
+
+/** Why a mail is in the outbox: what caused it (a closed list; reports and `outbox --json` show it). */
+export const OUTBOX_KINDS = [
+  'auto_response',
+  'reply',
+  'approval_request',
+  'consultation',
+  'consultation_overdue',
+  'case_overdue',
+  'reminder',
+  'notification',
+] as const;
+export type OutboxKind = (typeof OUTBOX_KINDS)[number];
+
+/** What a history row records (RT's transaction types): a closed list, so reports can rely on it. */
+export type CaseEventKind =
+  | 'created'
+  | 'linked'
+  | 'message'
+  | 'change'
+  | 'reopened'
+  | 'taken'
+  | 'comment'
+  | 'label'
+  | 'participant_added'
+  | 'auto_response'
+  | 'delivery_report'
+  | 'bounce'
+  | 'mail_failed'
+  | 'mail_retry'
+  | 'reminder'
+  | 'overdue_notice'
+  | 'reprocessed'
+  | 'reply'
+  | 'notification';
+
+/** How a participant belongs to a case. */
+export type ParticipantRole = 'customer' | 'cc' | 'staff' | 'department';
 
 export interface MessagesTable {
   id: Generated<number>;
@@ -136,8 +173,7 @@ export interface OutboxTable {
   id: Generated<number>;
   case_id: string | null;
   message_row_id: number | null;
-  /** auto_response | reply | approval_request | consultation | notification … */
-  kind: string;
+  kind: OutboxKind;
   message_id: string;
   from_address: string;
   /** JSON array of envelope recipients */

@@ -3,7 +3,7 @@
 // participant of that case (a stranger's tag opens a new case linked to it, so a guessed tag
 // cannot inject mail into someone else's case); (3) none: a new case.
 import type { Kysely, Selectable } from 'kysely';
-import type { CasesTable, DB } from '../db/schema.js';
+import type { CasesTable, DB, ParticipantRole } from '../db/schema.js';
 import { tagsInSubject } from '../cases/ids.js';
 import type { ParsedMessage } from './message.js';
 
@@ -67,7 +67,7 @@ export async function isParticipant(tx: Kysely<DB>, caseId: string, address: str
 }
 
 /** Adds a participant; returns false when they already were one. */
-export async function addParticipant(tx: Kysely<DB>, caseId: string, address: string, role: string, at: string): Promise<boolean> {
+export async function addParticipant(tx: Kysely<DB>, caseId: string, address: string, role: ParticipantRole, at: string): Promise<boolean> {
   const res = await tx
     .insertInto('case_participants')
     .values({ case_id: caseId, address: address.toLowerCase(), role, added_at: at })

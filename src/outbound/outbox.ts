@@ -1,7 +1,7 @@
 // Reading and repairing the outbox from the CLI: list rows (failed ones above all), and put a
 // failed row back in the queue once the cause is fixed. A sent row is never queued again.
 import type { Kysely } from 'kysely';
-import type { DB, OutboxState } from '../db/schema.js';
+import { OUTBOX_KINDS, type DB, type OutboxKind, type OutboxState } from '../db/schema.js';
 import type { Db } from '../db/connection.js';
 import { nowIso } from '../clock.js';
 import { recordEvent } from '../cases/history.js';
@@ -34,10 +34,16 @@ export interface OutboxFilter {
   limit?: number;
 }
 
+function isOutboxKind(kind: string): kind is OutboxKind {
+  return (OUTBOX_KINDS as readonly string[]).includes(kind);
+}
+
 export async function listOutbox(db: Db, filter: OutboxFilter = {}): Promise<OutboxEntry[]> {
   for (const s of filter.state ?? []) {
     if (!OUTBOX_STATES.includes(s as OutboxState)) throw usageError('EBADSTATE', `Unknown outbox state "${s}" (known: ${OUTBOX_STATES.join(', ')}).`);
   }
+  const kind = filter.kind;
+  if (kind !== undefined && !isOutboxKind(kind)) throw usageError('EBADKIND', `Unknown outbox kind "${kind}" (known: ${OUTBOX_KINDS.join(', ')}).`);
   let q = db
     .selectFrom('outbox')
     .select([
@@ -59,7 +65,7 @@ export async function listOutbox(db: Db, filter: OutboxFilter = {}): Promise<Out
     .orderBy('id', 'desc');
   if (filter.state && filter.state.length > 0) q = q.where('state', 'in', filter.state as OutboxState[]);
   if (filter.caseId) q = q.where('case_id', '=', filter.caseId);
-  if (filter.kind) q = q.where('kind', '=', filter.kind);
+  if (kind) q = q.where('kind', '=', kind);
   if (filter.limit) q = q.limit(filter.limit);
   const rows = await q.execute();
   return rows.map((r) => ({

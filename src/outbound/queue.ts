@@ -4,7 +4,8 @@
 // exactly these bytes (DESIGN: a message's way out).
 import type { Kysely } from 'kysely';
 import type { Config, MailboxConfig } from '../config/types.js';
-import type { DB, MessageKind } from '../db/schema.js';
+import type { DB, MessageKind, OutboxKind } from '../db/schema.js';
+import type { TemplateName } from './template-files.js';
 import { now, nowIso } from '../clock.js';
 import { caseTag } from '../cases/ids.js';
 import { composeMessage, newMessageId, type OutgoingAttachment } from './compose.js';
@@ -20,10 +21,9 @@ export function boxSender(config: Config, box: MailboxConfig): { address: string
 export interface QueueMailInput {
   config: Config;
   caseId: string | null;
-  /** outbox kind: auto_response | reply | approval_request | consultation | consultation_overdue | case_overdue | reminder | staff_notification */
-  kind: string;
-  /** template name, e.g. 'reply' */
-  template: string;
+  kind: OutboxKind;
+  /** a built-in template (TEMPLATE_NAMES) or one a mailbox names as its auto-response */
+  template: TemplateName | (string & {});
   /** for template overrides */
   scope: { pool?: string; mailbox?: string };
   from: { address: string; name?: string };

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { writeTx } from '../../src/db/connection';
 import { claimNext, LEASE_MS } from '../../src/outbound/drainer';
 import { queueMail } from '../../src/outbound/queue';
+import { listOutbox } from '../../src/outbound/outbox';
 import { setStatus } from '../../src/cases/status';
 import { setClockOffset } from '../../src/clock';
 import { insertCase, outboundEnv, replyInput, type OutboundEnv } from './helpers';
@@ -80,5 +81,13 @@ describe('compare-and-set claims', () => {
     await queueOne(caseId, `case_overdue:${caseId}:2026-02-01T00:00:00.000Z`); // a new deadline is a new notice
     const keys = await env.opened.db.selectFrom('outbox').select('notice_key').where('case_id', '=', caseId).execute();
     expect(keys).toHaveLength(2);
+  });
+
+  it('lists the outbox by a known kind only: an unknown kind is refused, naming the known ones', async () => {
+    await expect(listOutbox(env.opened.db, { kind: 'newsletter' })).rejects.toMatchObject({
+      code: 'EBADKIND',
+      message: expect.stringContaining('known: auto_response, reply,'),
+    });
+    expect((await listOutbox(env.opened.db, { kind: 'reply' })).every((e) => e.kind === 'reply')).toBe(true);
   });
 });
