@@ -61,11 +61,19 @@ async function notifyStaff(
   return queued.outboxId;
 }
 
-async function eachCase(db: Db, ids: string[], fn: (tx: Kysely<DB>, id: string) => Promise<boolean>): Promise<JobResult> {
+/**
+ * Runs `fn` for each case in its own write transaction, on the case as it is now (read again
+ * inside the transaction, so `fn` re-checks the condition the listing saw).
+ */
+async function eachCase(db: Db, ids: Array<{ id: string }>, fn: (tx: Kysely<DB>, row: CaseRow) => Promise<boolean>): Promise<JobResult> {
   const result: JobResult = { handled: [], failed: [] };
-  for (const id of ids) {
+  for (const { id } of ids) {
     try {
-      if (await writeTx(db, (tx) => fn(tx, id))) result.handled.push(id);
+      const handled = await writeTx(db, async (tx) => {
+        const row = await tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
+        return row ? fn(tx, row) : false;
+      });
+      if (handled) result.handled.push(id);
     } catch (err) {
       // Another daemon or tick handled the case at the same moment: its work stands, ours rolled back.
       if (err instanceof MailwardenError && err.code === 'ECONFLICT') continue;
@@ -85,19 +93,14 @@ export async function wakeDueReminders(db: Db, config: Config): Promise<JobResul
     .orderBy('remind_at')
     .limit(BATCH)
     .execute();
-  return eachCase(
-    db,
-    due.map((r) => r.id),
-    async (tx, id) => {
-      const row = await tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!row || row.status !== 'postponed' || row.remind_at === null || row.remind_at > nowIso()) return false;
-      // Rendered before the status change, so the mail can say when the reminder was set for.
-      const outbox = await notifyStaff(tx, config, row, 'reminder', 'reminder', caseWatchers(config, row), `reminder:${row.id}:${row.remind_at}`);
-      await setStatus(tx, row, SCHEDULER_ACTOR, { status: 'in_progress' });
-      await recordEvent(tx, { caseId: id, actor: SCHEDULER_ACTOR, kind: 'reminder', to: row.assignee, data: { outbox } });
-      return true;
-    },
-  );
+  return eachCase(db, due, async (tx, row) => {
+    if (row.status !== 'postponed' || row.remind_at === null || row.remind_at > nowIso()) return false;
+    // Rendered before the status change, so the mail can say when the reminder was set for.
+    const outbox = await notifyStaff(tx, config, row, 'reminder', 'reminder', caseWatchers(config, row), `reminder:${row.id}:${row.remind_at}`);
+    await setStatus(tx, row, SCHEDULER_ACTOR, { status: 'in_progress' });
+    await recordEvent(tx, { caseId: row.id, actor: SCHEDULER_ACTOR, kind: 'reminder', to: row.assignee, data: { outbox } });
+    return true;
+  });
 }
 
 /** Open cases past their response deadline that nobody was told about yet: told once, by mail. */
@@ -111,17 +114,18 @@ export async function notifyOverdueCases(db: Db, config: Config): Promise<JobRes
     .orderBy('deadline_at')
     .limit(BATCH)
     .execute();
-  return eachCase(
-    db,
-    due.map((r) => r.id),
-    async (tx, id) => {
-      const row = await tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!row || row.overdue_notified_at !== null || !DEADLINE_RUNNING.includes(row.status) || row.deadline_at >= nowIso()) return false;
-      const watchers = caseWatchers(config, row);
-      const outbox = await notifyStaff(tx, config, row, 'case_overdue', 'case-overdue', watchers, `case_overdue:${row.id}:${row.deadline_at}`);
-      await changeCase(tx, id, SCHEDULER_ACTOR, { overdue_notified_at: nowIso() });
-      await recordEvent(tx, { caseId: id, actor: SCHEDULER_ACTOR, kind: 'overdue_notice', to: watchers.map((w) => w.id).join(',') || null, data: { outbox } });
-      return true;
-    },
-  );
+  return eachCase(db, due, async (tx, row) => {
+    if (row.overdue_notified_at !== null || !DEADLINE_RUNNING.includes(row.status) || row.deadline_at >= nowIso()) return false;
+    const watchers = caseWatchers(config, row);
+    const outbox = await notifyStaff(tx, config, row, 'case_overdue', 'case-overdue', watchers, `case_overdue:${row.id}:${row.deadline_at}`);
+    await changeCase(tx, row.id, SCHEDULER_ACTOR, { overdue_notified_at: nowIso() }, { expectVersion: row.version });
+    await recordEvent(tx, {
+      caseId: row.id,
+      actor: SCHEDULER_ACTOR,
+      kind: 'overdue_notice',
+      to: watchers.map((w) => w.id).join(',') || null,
+      data: { outbox },
+    });
+    return true;
+  });
 }

@@ -137,11 +137,24 @@ export async function insertMessage(tx: Kysely<DB>, r: MessageRecord): Promise<n
     })
     .returning('id')
     .executeTakeFirstOrThrow();
-  for (const a of m.attachments) {
+  await insertAttachments(tx, row.id, m.attachments);
+  return row.id;
+}
+
+/** What `show` says for mail whose text could not be read. */
+function placeholderText(m: ParsedMessage): string {
+  if (m.status === 'oversize') return `[mailwarden: this message (${m.size} bytes) is over the size limit; it is kept raw and was not parsed]`;
+  if (m.status === 'unparsed') return `[mailwarden: this message could not be parsed (${m.problem ?? 'unknown problem'}); it is kept raw]`;
+  return '';
+}
+
+/** The attachment rows of a message (the files themselves are already in data/blobs). */
+export async function insertAttachments(tx: Kysely<DB>, messageRowId: number, attachments: ParsedMessage['attachments']): Promise<void> {
+  for (const a of attachments) {
     await tx
       .insertInto('attachments')
       .values({
-        message_row_id: row.id,
+        message_row_id: messageRowId,
         filename: a.filename,
         content_type: a.contentType,
         size: a.size,
@@ -151,12 +164,4 @@ export async function insertMessage(tx: Kysely<DB>, r: MessageRecord): Promise<n
       })
       .execute();
   }
-  return row.id;
-}
-
-/** What `show` says for mail whose text could not be read. */
-function placeholderText(m: ParsedMessage): string {
-  if (m.status === 'oversize') return `[mailwarden: this message (${m.size} bytes) is over the size limit; it is kept raw and was not parsed]`;
-  if (m.status === 'unparsed') return `[mailwarden: this message could not be parsed (${m.problem ?? 'unknown problem'}); it is kept raw]`;
-  return '';
 }

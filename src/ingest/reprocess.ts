@@ -13,7 +13,7 @@ import type { ParsedMessage } from './message.js';
 import type { ParserPool } from './parse.js';
 import { parseLimits } from './pipeline.js';
 import { rawPath } from './raw-store.js';
-import { headerColumns } from './records.js';
+import { headerColumns, insertAttachments } from './records.js';
 import { parseJsonList } from '../db/json-columns.js';
 
 const PARSE_FLAGS = new Set(['unparsed', 'oversize', 'truncated']);
@@ -83,20 +83,7 @@ async function updateMessage(tx: Kysely<DB>, id: number, oldFlags: string, p: Pa
     .where('id', '=', id)
     .execute();
   await tx.deleteFrom('attachments').where('message_row_id', '=', id).execute();
-  for (const a of p.attachments) {
-    await tx
-      .insertInto('attachments')
-      .values({
-        message_row_id: id,
-        filename: a.filename,
-        content_type: a.contentType,
-        size: a.size,
-        sha256: a.sha256,
-        content_id: a.contentId,
-        inline: a.inline ? 1 : 0,
-      })
-      .execute();
-  }
+  await insertAttachments(tx, id, p.attachments);
 }
 
 async function updateCase(tx: Kysely<DB>, caseId: string, results: ParsedMessage[], summary: ReprocessResult): Promise<string[]> {

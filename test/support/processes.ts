@@ -9,6 +9,7 @@
 // - after that, spawning is refused, so a timed-out test body cannot start new servers.
 // Only groups started here are ever signalled or inspected.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import fs from 'node:fs';
 
 export interface OwnedProcess {
   child: ChildProcess;
@@ -16,6 +17,12 @@ export interface OwnedProcess {
   pgid: number;
   /** Resolves with the exit code, or -1 when a signal ended it. */
   exited: Promise<number>;
+  /**
+   * Resolves once setpriv has armed the parent-death signal and exec'd the command. Until then a
+   * worker that dies leaves the child behind (the signal is not set yet): a test that kills its
+   * own worker on purpose waits for this first.
+   */
+  ready: Promise<void>;
   /** SIGTERM (or `signal`), SIGKILL after `graceMs`, then waits until the whole group is gone. */
   stop(opts?: { signal?: NodeJS.Signals; graceMs?: number }): Promise<number>;
   /** SIGKILL to the whole group, then waits until it is gone. */
@@ -49,6 +56,7 @@ export function spawnOwned(command: string, args: string[], opts: SpawnOwnedOpti
     child,
     pgid,
     exited,
+    ready: execed(pgid, exited),
     async stop({ signal = 'SIGTERM', graceMs = 20_000 } = {}) {
       signalGroup(pgid, signal);
       const timer = setTimeout(() => signalGroup(pgid, 'SIGKILL'), graceMs);
@@ -68,6 +76,21 @@ export function spawnOwned(command: string, args: string[], opts: SpawnOwnedOpti
   };
   owned.add(proc);
   return proc;
+}
+
+/** Waits until the process no longer runs setpriv itself (it exec'd the command), or has exited. */
+async function execed(pid: number, exited: Promise<number>): Promise<void> {
+  let done = false;
+  void exited.then(() => (done = true));
+  const deadline = Date.now() + GONE_TIMEOUT_MS;
+  while (!done && Date.now() < deadline) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'setpriv') return;
+    } catch {
+      return; // gone already
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 /** Sends `signal` to a group this module started; a group that is gone already is fine. */
