@@ -6,7 +6,7 @@ import type { CasePriority, Config, ConsultantConfig } from '../config/types.js'
 import type { DB } from '../db/schema.js';
 import { dataError, usageError } from '../errors.js';
 import { checkMayWorkOn, findConsultant, isSupervisor } from './actors.js';
-import { changeCase, recordEvent } from './history.js';
+import { changeCase, recordEvent } from '../db/history.js';
 import { getCaseRow } from './queries.js';
 import { setStatus } from './status.js';
 

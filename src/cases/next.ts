@@ -7,7 +7,7 @@ import { writeTx, type Db } from '../db/connection.js';
 import type { DB } from '../db/schema.js';
 import { nowIso } from '../clock.js';
 import { MailwardenError } from '../errors.js';
-import { recordEvent } from './history.js';
+import { recordEvent } from '../db/history.js';
 import { setStatus } from './status.js';
 import type { CaseRow } from './view.js';
 

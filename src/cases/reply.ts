@@ -11,7 +11,7 @@ import { dataError, usageError } from '../errors.js';
 import { boxSender, queueMail } from '../outbound/queue.js';
 import { checkMayWorkOn } from './actors.js';
 import { describe, type FileAttachment } from './attachments.js';
-import { changeCase, recordEvent } from './history.js';
+import { changeCase, recordEvent } from '../db/history.js';
 import { getCaseRow } from './queries.js';
 import { checkAnswers, poolQuestionnaire, questionnaireRequired, storeAnswers, type Answers } from './questionnaire.js';
 import { expandSnippets, type SnippetUse } from './snippets.js';

@@ -7,10 +7,10 @@ import { MailwardenError } from '../errors.js';
 import type { Config, ConsultantConfig } from '../config/types.js';
 import { writeTx, type Db } from '../db/connection.js';
 import type { DB, OutboxKind } from '../db/schema.js';
-import type { TemplateName } from '../outbound/template-files.js';
+import type { TemplateName } from '../config/templates.js';
 import { queueMail } from '../outbound/queue.js';
 import { poolSupervisors } from './actors.js';
-import { changeCase, recordEvent } from './history.js';
+import { changeCase, recordEvent } from '../db/history.js';
 import { setStatus } from './status.js';
 import { DEADLINE_RUNNING, type CaseRow } from './view.js';
 

@@ -6,7 +6,7 @@ import type { Kysely } from 'kysely';
 import { nowIso } from '../clock.js';
 import type { CaseEventKind, CaseStatus, DB } from '../db/schema.js';
 import { usageError } from '../errors.js';
-import { changeCase } from './history.js';
+import { changeCase } from '../db/history.js';
 import type { CaseRow } from './view.js';
 
 /** Where each status may go, whoever moves the case. */

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import type { Config, SnippetNode } from './types.js';
 import type { ConfigIssue } from './validate.js';
 import type { Loose } from './salvage.js';
-import { checkTemplates } from '../outbound/template-files.js';
+import { checkTemplates } from './templates.js';
 
 export function checkReferences(loose: Loose<Config>): ConfigIssue[] {
   const config = withLists(loose);

@@ -8,7 +8,7 @@ import { nowIso } from '../clock.js';
 import type { Config, MailboxConfig } from '../config/types.js';
 import { writeTx, type Db } from '../db/connection.js';
 import type { DB } from '../db/schema.js';
-import { recordEvent } from '../cases/history.js';
+import { recordEvent } from '../db/history.js';
 import { maybeQueueAutoResponse } from '../outbound/autoresponse.js';
 import { classifyInbound, type Classification } from './classify.js';
 import type { ParsedMessage } from './message.js';

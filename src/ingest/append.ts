@@ -6,7 +6,7 @@
 import type { Kysely } from 'kysely';
 import type { Config, MailboxConfig } from '../config/types.js';
 import type { DB, MessageKind } from '../db/schema.js';
-import { changeCase, recordEvent } from '../cases/history.js';
+import { changeCase, recordEvent } from '../db/history.js';
 import { setStatus } from '../cases/status.js';
 import { MailwardenError } from '../errors.js';
 import { boxSender, queueMail } from '../outbound/queue.js';

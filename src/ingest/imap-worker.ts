@@ -6,7 +6,6 @@
 import { ImapFlow, type FetchMessageObject } from 'imapflow';
 import { writeTx } from '../db/connection.js';
 import type { MailboxConfig } from '../config/types.js';
-import type { Service } from '../daemon/service.js';
 import { backoffDelay, sleepUnlessAborted, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { imapClientOptions } from './imap-connect.js';
 import { acceptPrepared, prepareMessage, type IngestContext, type Prepared } from './pipeline.js';
@@ -30,7 +29,9 @@ export function createImapWorker(ctx: IngestContext, mailbox: MailboxConfig, opt
   return new ImapWorker(ctx, mailbox, opts);
 }
 
-export class ImapWorker implements Service {
+// Shaped as a daemon Service (name, start, stop); src/daemon/run.ts supervises it. Ingest does not
+// import the daemon: the daemon depends on ingest, never the other way round.
+export class ImapWorker {
   readonly name: string;
   private stopping = false;
   private readonly abort = new AbortController();

@@ -7,7 +7,6 @@ import crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { ListenerConfig, MailboxConfig } from '../config/types.js';
-import type { Service } from '../daemon/service.js';
 import { acceptPrepared, prepareMessage, type IngestContext } from './pipeline.js';
 import { logEvent } from '../log.js';
 
@@ -17,7 +16,8 @@ function smtpError(code: number, message: string): SmtpError {
   return Object.assign(new Error(message), { responseCode: code });
 }
 
-export class Listener implements Service {
+// Shaped as a daemon Service (name, start, stop, reload); src/daemon/run.ts supervises it.
+export class Listener {
   readonly name = 'listener';
   private server: SMTPServer | null = null;
   private readonly inFlight = new Set<Promise<unknown>>();

@@ -7,7 +7,7 @@ import { nowIso } from '../clock.js';
 import type { Config } from '../config/types.js';
 import { writeTx, type Db } from '../db/connection.js';
 import type { DB } from '../db/schema.js';
-import { changeCase, recordEvent } from '../cases/history.js';
+import { changeCase, recordEvent } from '../db/history.js';
 import { usageError } from '../errors.js';
 import type { ParsedMessage } from './message.js';
 import type { ParserPool } from './parse.js';

@@ -4,7 +4,7 @@
 // cannot inject mail into someone else's case); (3) none: a new case.
 import type { Kysely, Selectable } from 'kysely';
 import type { CasesTable, DB, ParticipantRole } from '../db/schema.js';
-import { tagsInSubject } from '../cases/ids.js';
+import { tagsInSubject } from '../db/case-ids.js';
 import type { ParsedMessage } from './message.js';
 
 export type CaseRow = Selectable<CasesTable>;

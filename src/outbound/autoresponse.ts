@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import type { Config, MailboxConfig } from '../config/types.js';
 import type { DB } from '../db/schema.js';
 import { addMs, nowIso } from '../clock.js';
-import { recordEvent } from '../cases/history.js';
+import { recordEvent } from '../db/history.js';
 import { MailwardenError } from '../errors.js';
 import { isValidAddress } from './headers.js';
 import { boxSender, queueMail } from './queue.js';

@@ -12,9 +12,8 @@ import type { Config } from '../config/types.js';
 import { writeTx, type Db } from '../db/connection.js';
 import type { DB, OutboxTable } from '../db/schema.js';
 import { addMs, nowIso } from '../clock.js';
-import { recordEvent } from '../cases/history.js';
+import { recordEvent } from '../db/history.js';
 import { logEvent, type Logger } from '../log.js';
-import type { Service, ServiceContext, ServiceFactory } from '../daemon/service.js';
 import { createSender, SendFailure, type Sender } from './sender.js';
 
 export type OutboxRow = Selectable<OutboxTable>;
@@ -23,7 +22,6 @@ export type OutboxRow = Selectable<OutboxTable>;
 export const LEASE_MS = 10 * 60_000;
 const BACKOFF_BASE_MS = 30_000;
 const BACKOFF_CAP_MS = 60 * 60_000;
-const POLL_MS = 500;
 
 /** Exponential backoff with ±25% jitter: 30 s, 1 min, 2 min … capped at 1 h. */
 export function backoffMs(attempt: number, random: () => number = Math.random): number {
@@ -190,52 +188,3 @@ export async function nextDueAt(db: Db): Promise<string | null> {
   const times = [row?.at, sending?.at].filter((t): t is string => typeof t === 'string');
   return times.length > 0 ? times.sort()[0]! : null;
 }
-
-/** The drainer as a daemon service: polls the outbox, finishes the row in hand on stop. */
-export const createDrainerService: ServiceFactory = (ctx: ServiceContext): Service => {
-  let config = ctx.config;
-  let stopping = false;
-  let loop: Promise<void> | null = null;
-  let wake: (() => void) | null = null;
-
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = null;
-        resolve();
-      }
-      wake = done;
-    });
-
-  async function run(): Promise<void> {
-    while (!stopping) {
-      try {
-        // Each batch gets its own sender, so a reloaded config's smtp settings apply from the next batch.
-        await drainOnce({ config, db: ctx.db, log: ctx.log }, { shouldStop: () => stopping });
-      } catch (err) {
-        ctx.log.error(logEvent('outbox.drainer_error', { err }), 'outbox drainer error');
-      }
-      if (!stopping) await pause(POLL_MS);
-    }
-  }
-
-  return {
-    name: 'outbox',
-    async start() {
-      stopping = false;
-      loop = run();
-      ctx.log.info(logEvent('outbox.drainer_started', { transport: config.smtp.transport }), 'outbox drainer started');
-    },
-    async stop() {
-      stopping = true;
-      wake?.();
-      await loop;
-      ctx.log.info(logEvent('outbox.drainer_stopped'), 'outbox drainer stopped');
-    },
-    async reload(next: Config) {
-      config = next;
-    },
-  };
-};

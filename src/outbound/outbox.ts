@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import { OUTBOX_KINDS, type DB, type OutboxKind, type OutboxState } from '../db/schema.js';
 import type { Db } from '../db/connection.js';
 import { nowIso } from '../clock.js';
-import { recordEvent } from '../cases/history.js';
+import { recordEvent } from '../db/history.js';
 import { usageError } from '../errors.js';
 
 export const OUTBOX_STATES: OutboxState[] = ['queued', 'held', 'sending', 'sent', 'failed', 'bounced', 'rejected'];

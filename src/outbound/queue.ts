@@ -5,9 +5,9 @@
 import type { Kysely } from 'kysely';
 import type { Config, MailboxConfig } from '../config/types.js';
 import type { DB, MessageKind, OutboxKind } from '../db/schema.js';
-import type { TemplateName } from './template-files.js';
+import type { TemplateName } from '../config/templates.js';
 import { now, nowIso } from '../clock.js';
-import { caseTag } from '../cases/ids.js';
+import { caseTag } from '../db/case-ids.js';
 import { composeMessage, newMessageId, type OutgoingAttachment } from './compose.js';
 import { headerText, safeMailbox, safeMessageId, safeReferences, type Mailbox } from './headers.js';
 import { renderTemplate } from './render.js';

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import Handlebars from 'handlebars';
 import { dataError } from '../errors.js';
-import { resolveTemplateFile, splitTemplate, templateCandidates, type TemplateScope } from './template-files.js';
+import { resolveTemplateFile, splitTemplate, templateCandidates, type TemplateScope } from '../config/templates.js';
 
 export interface Rendered {
   subject: string;

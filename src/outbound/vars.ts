@@ -3,7 +3,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Config, MailboxConfig } from '../config/types.js';
 import type { CasesTable, DB } from '../db/schema.js';
-import { caseTag } from '../cases/ids.js';
+import { caseTag } from '../db/case-ids.js';
 import { usageError } from '../errors.js';
 import { headerText } from './headers.js';
 import { formatInZone } from '../time-format.js';

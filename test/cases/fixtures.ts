@@ -2,8 +2,8 @@
 // (case + inbound message + participant + history), so case-work tests do not need a mail server.
 import crypto from 'node:crypto';
 import { openDatabase, writeTx, type Db, type Opened } from '../../src/db/connection';
-import { allocateCaseId } from '../../src/cases/ids';
-import { recordEvent } from '../../src/cases/history';
+import { allocateCaseId } from '../../src/db/case-ids';
+import { recordEvent } from '../../src/db/history';
 import { addMs, nowIso } from '../../src/clock';
 import type { CaseStatus } from '../../src/db/schema';
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrate, openDatabase, writeTx } from '../../src/db/connection';
-import { allocateCaseId } from '../../src/cases/ids';
+import { allocateCaseId } from '../../src/db/case-ids';
 import { isBusy, isUniqueViolation } from '../../src/db/errors';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 

@@ -7,7 +7,7 @@ import { simpleParser } from 'mailparser';
 import { requireConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/types';
 import { openDatabase, writeTx, type Opened } from '../../src/db/connection';
-import { allocateCaseId } from '../../src/cases/ids';
+import { allocateCaseId } from '../../src/db/case-ids';
 import { addMs, nowIso } from '../../src/clock';
 import type { QueueMailInput } from '../../src/outbound/queue';
 import type { InboundFacts } from '../../src/outbound/rfc3834';

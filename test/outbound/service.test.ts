@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTx } from '../../src/db/connection';
 import { silentLogger } from '../../src/log';
 import { queueMail } from '../../src/outbound/queue';
-import { createDrainerService } from '../../src/outbound/drainer';
+import { createDrainerService } from '../../src/daemon/drainer';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
 import { waitFor } from '../support/wait';
 import { insertCase, outboundEnv, type OutboundEnv, replyInput } from './helpers';

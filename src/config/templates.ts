@@ -5,9 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';
-import type { Config } from '../config/types.js';
-import type { ConfigIssue } from '../config/validate.js';
-import type { Loose } from '../config/salvage.js';
+import type { Config } from './types.js';
+import type { ConfigIssue } from './validate.js';
+import type { Loose } from './salvage.js';
 
 /** Every kind of mail mailwarden sends; each needs a default template. */
 export const TEMPLATE_NAMES = [

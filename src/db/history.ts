@@ -3,7 +3,7 @@
 import type { Kysely } from 'kysely';
 import { nowIso } from '../clock.js';
 import type { Updateable } from 'kysely';
-import type { CaseEventKind, CasesTable, DB } from '../db/schema.js';
+import type { CaseEventKind, CasesTable, DB } from './schema.js';
 import { MailwardenError } from '../errors.js';
 
 export interface EventInput {

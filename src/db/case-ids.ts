@@ -1,7 +1,7 @@
 // Case IDs: PREFIX-NNNNNN from a per-prefix counter that only ever goes up, so an ID is never
 // reused even if a case row is erased.
 import type { Kysely } from 'kysely';
-import type { DB } from '../db/schema.js';
+import type { DB } from './schema.js';
 
 export const CASE_TAG_RE = /\[([A-Z][A-Z0-9]{1,9}-\d{6,})\]/g;
 

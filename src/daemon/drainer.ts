@@ -1,0 +1,59 @@
+// The outbox drainer service of `mailwarden run`: polls the outbox and sends what is due, one
+// row at a time, and on stop finishes the row in hand. The work itself (claims, sending,
+// recording the outcome) is drainOnce in src/outbound/drainer.ts; this only runs it in a loop.
+import type { Config } from '../config/types.js';
+import { drainOnce } from '../outbound/drainer.js';
+import { logEvent } from '../log.js';
+import type { Service, ServiceContext, ServiceFactory } from './service.js';
+
+/** How often an idle drainer looks at the outbox (a plain read; it takes no write lock). */
+const POLL_MS = 500;
+
+/** The drainer as a daemon service: polls the outbox, finishes the row in hand on stop. */
+export const createDrainerService: ServiceFactory = (ctx: ServiceContext): Service => {
+  let config = ctx.config;
+  let stopping = false;
+  let loop: Promise<void> | null = null;
+  let wake: (() => void) | null = null;
+
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = null;
+        resolve();
+      }
+      wake = done;
+    });
+
+  async function run(): Promise<void> {
+    while (!stopping) {
+      try {
+        // Each batch gets its own sender, so a reloaded config's smtp settings apply from the next batch.
+        await drainOnce({ config, db: ctx.db, log: ctx.log }, { shouldStop: () => stopping });
+      } catch (err) {
+        ctx.log.error(logEvent('outbox.drainer_error', { err }), 'outbox drainer error');
+      }
+      if (!stopping) await pause(POLL_MS);
+    }
+  }
+
+  return {
+    name: 'outbox',
+    async start() {
+      stopping = false;
+      loop = run();
+      ctx.log.info(logEvent('outbox.drainer_started', { transport: config.smtp.transport }), 'outbox drainer started');
+    },
+    async stop() {
+      stopping = true;
+      wake?.();
+      await loop;
+      ctx.log.info(logEvent('outbox.drainer_stopped'), 'outbox drainer stopped');
+    },
+    async reload(next: Config) {
+      config = next;
+    },
+  };
+};
