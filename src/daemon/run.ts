@@ -74,6 +74,11 @@ async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => v
   const { log } = ctx;
   const supervisor = new Supervisor(log);
   let listener: Listener | null = null;
+  // Signals are handled from before the first service starts: a SIGTERM (systemd stopping the unit)
+  // or a SIGHUP arriving while the daemon starts must never meet the default action, which kills
+  // the process outright. A stop during start-up is taken once the services are up.
+  let reload: () => Promise<void> = async () => {};
+  const signals = handleSignals(log, () => reload());
 
   const startListener = async (config: Config): Promise<boolean> => {
     if (!config.ingest.listener.enabled) return true;
@@ -84,22 +89,15 @@ async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => v
 
   for (const box of ctx.getConfig().mailboxes) if (box.imap) await supervisor.add(createImapWorker(ctx, box));
   if (!(await startListener(ctx.getConfig()))) {
+    signals.release();
     await supervisor.stopAll();
     log.fatal('the listener could not start; stopping');
     return 69;
   }
   await supervisor.add(createDrainerService(services));
   await supervisor.add(createSchedulerService(services));
-  log.info(
-    logEvent('daemon.ready', {
-      mailboxes: ctx.getConfig().mailboxes.map((m) => m.id),
-      listener: (listener as Listener | null)?.bound ?? null,
-      services: supervisor.names(),
-    }),
-    'daemon ready',
-  );
 
-  const reload = async () => {
+  reload = async () => {
     const old = ctx.getConfig();
     const result = loadConfig(old.sourcePath, process.env, { checkSecrets: true });
     if (!result.config) {
@@ -126,21 +124,16 @@ async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => v
     log.info(logEvent('config.reloaded', { changes, services: supervisor.names() }), 'configuration reloaded');
   };
 
-  const code = await new Promise<number>((resolve) => {
-    let reloading = Promise.resolve();
-    const onHup = () => {
-      reloading = reloading.then(reload).catch((err: Error) => log.error(logEvent('config.reload_rejected', { err: err.message }), 'reload failed'));
-    };
-    const now = () => process.exit(1);
-    const onStop = (signal: NodeJS.Signals) => {
-      log.info(logEvent('daemon.stopping', { signal }), 'stopping: finishing the work in hand');
-      process.off('SIGHUP', onHup).off('SIGTERM', onStop).off('SIGINT', onStop);
-      // A second signal while stopping means "now".
-      process.once('SIGTERM', now).once('SIGINT', now);
-      void reloading.then(() => resolve(0));
-    };
-    process.on('SIGHUP', onHup).on('SIGTERM', onStop).on('SIGINT', onStop);
-  });
+  log.info(
+    logEvent('daemon.ready', {
+      mailboxes: ctx.getConfig().mailboxes.map((m) => m.id),
+      listener: (listener as Listener | null)?.bound ?? null,
+      services: supervisor.names(),
+    }),
+    'daemon ready',
+  );
+  signals.started();
+  const code = await signals.stopped;
   await supervisor.stopAll();
   log.info(logEvent('daemon.stopped'), 'daemon stopped');
   return code;
@@ -163,4 +156,53 @@ async function applyMailboxChanges(supervisor: Supervisor, ctx: IngestContext, o
     if (!before.has(id)) changes.push(`added ${id}`);
   }
   return changes;
+}
+
+interface SignalHandling {
+  /** Resolves with the exit code once SIGTERM or SIGINT asked the daemon to stop. */
+  stopped: Promise<number>;
+  /** The services are up: reloads asked for during start-up run now, and SIGHUP reloads at once. */
+  started(): void;
+  /** Start-up failed: stop handling signals. */
+  release(): void;
+}
+
+/**
+ * SIGTERM/SIGINT stop (the work in hand is finished first; a second one stops at once), SIGHUP
+ * reloads, one reload after another. Installed before anything starts, see runUntilSignalled.
+ */
+function handleSignals(log: Logger, reload: () => Promise<void>): SignalHandling {
+  let running = false;
+  let hupWhileStarting = false;
+  let reloading = Promise.resolve();
+  let resolveStopped: (code: number) => void = () => {};
+  const stopped = new Promise<number>((resolve) => (resolveStopped = resolve));
+  const onHup = () => {
+    if (!running) {
+      hupWhileStarting = true;
+      return;
+    }
+    reloading = reloading.then(reload).catch((err: Error) => log.error(logEvent('config.reload_rejected', { err: err.message }), 'reload failed'));
+  };
+  const now = () => process.exit(1);
+  const release = () => {
+    process.off('SIGHUP', onHup).off('SIGTERM', onStop).off('SIGINT', onStop);
+  };
+  function onStop(signal: NodeJS.Signals) {
+    log.info(logEvent('daemon.stopping', { signal }), 'stopping: finishing the work in hand');
+    // A second signal while stopping means "now"; installed before the first one is removed, so
+    // SIGTERM never falls back to the default action in between.
+    process.once('SIGTERM', now).once('SIGINT', now);
+    release();
+    void reloading.then(() => resolveStopped(0));
+  }
+  process.on('SIGHUP', onHup).on('SIGTERM', onStop).on('SIGINT', onStop);
+  return {
+    stopped,
+    started() {
+      running = true;
+      if (hupWhileStarting) onHup();
+    },
+    release,
+  };
 }
