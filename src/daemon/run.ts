@@ -188,12 +188,14 @@ function handleSignals(log: Logger, reload: () => Promise<void>): SignalHandling
   const release = () => {
     process.off('SIGHUP', onHup).off('SIGTERM', onStop).off('SIGINT', onStop);
   };
+  // While stopping, a reload makes no sense, but SIGHUP's default action would kill the daemon.
+  const ignoreHup = () => undefined;
   function onStop(signal: NodeJS.Signals) {
-    log.info(logEvent('daemon.stopping', { signal }), 'stopping: finishing the work in hand');
-    // A second signal while stopping means "now"; installed before the first one is removed, so
-    // SIGTERM never falls back to the default action in between.
-    process.once('SIGTERM', now).once('SIGINT', now);
+    // A second signal while stopping means "now". The new handlers go in before the old ones go
+    // out, and before the line is logged, so no signal ever meets the default action.
+    process.once('SIGTERM', now).once('SIGINT', now).on('SIGHUP', ignoreHup);
     release();
+    log.info(logEvent('daemon.stopping', { signal }), 'stopping: finishing the work in hand');
     void reloading.then(() => resolveStopped(0));
   }
   process.on('SIGHUP', onHup).on('SIGTERM', onStop).on('SIGINT', onStop);

@@ -25,9 +25,12 @@ async function startingDaemon(): Promise<Daemon> {
 }
 
 describe('signals during start-up', () => {
-  it('a SIGTERM while the services start stops the daemon cleanly: exit 0, "daemon.stopped" logged (fails on death by signal)', async () => {
+  it('a SIGTERM while the services start stops the daemon cleanly, and a SIGHUP while it stops is ignored: exit 0, "daemon.stopped" logged (fails on death by signal)', async () => {
     const daemon = await startingDaemon();
     daemon.signal('SIGTERM');
+    // A SIGHUP while it stops is ignored, not the default action that would kill it.
+    await daemon.waitForLog((l) => l.event === 'daemon.stopping', 'the daemon to begin stopping');
+    daemon.signal('SIGHUP');
     expect(await daemon.exited).toBe(0);
     expect(daemon.logs.map((l) => l.event).filter((e) => e === 'daemon.stopping' || e === 'daemon.stopped')).toEqual(['daemon.stopping', 'daemon.stopped']);
   });
