@@ -1,5 +1,5 @@
 // Hostile and broken mail (SPEC §3): bad charsets, broken MIME, thousands of parts, a 2 MB
-// header, NULs, CR-only line endings, 8-bit headers, oversize mail, a 50 MB attachment. None may
+// header, NULs, CR-only line endings, 8-bit headers, oversize mail, a 100 MB attachment (twice §3's 50 MB). None may
 // crash the daemon or be lost: each is kept raw and becomes a case, flagged where it could not
 // be parsed, and memory stays bounded.
 import crypto from 'node:crypto';
@@ -226,7 +226,10 @@ describe('hostile mail through the LMTP listener', () => {
   });
 });
 
-describe('a 50 MB attachment over IMAP', () => {
+// §3 names a 50 MB attachment; this one is twice that, so that holding the message in memory
+// (137 MB) would stand far above what streaming costs: the chunks in flight plus the garbage V8
+// keeps until its external-memory limit (64 MB) forces a collection, measured at +30..+48 MB.
+describe('a 100 MB attachment over IMAP', () => {
   let dovecot: DovecotInstance;
 
   beforeAll(async () => {
@@ -240,38 +243,51 @@ describe('a 50 MB attachment over IMAP', () => {
     const cfg = await writeTestConfig({
       imap: { host: dovecot.host, port: dovecot.port },
       mailboxes: [{ id: 'big', address: ALICE, pool: 'general' }],
-      overrides: { ingest: { max_message_size: '100MB' } },
+      overrides: { ingest: { max_message_size: '200MB' } },
     });
     const db = await openDb(cfg);
     const daemon = await startDaemon(cfg.configPath);
     try {
-      const content = crypto.randomBytes(50 * 1024 * 1024);
+      const content = crypto.randomBytes(100 * 1024 * 1024);
       const sha = crypto.createHash('sha256').update(content).digest('hex');
       const messageId = newMessageId();
       const raw = buildMultipart({
         from: 'big@customer.test',
         to: ALICE,
-        subject: 'Fifty megabytes',
+        subject: 'A hundred megabytes',
         text: 'See the attachment.',
         attachments: [{ filename: 'scan.tiff', contentType: 'image/tiff', content }],
         messageId,
       });
-      // Settle, then take the baseline after startup (the peak so far).
+      // Settle, then take the baseline once a small message has gone the same way: the parser
+      // thread and the IMAP fetch path exist before it, so the growth measured is the big message's.
       await waitFor(() => daemon.logs.some((l) => l.event === 'mailbox.connected'), { what: 'the worker connected' });
+      const warmId = newMessageId();
+      const warm = buildMultipart({
+        from: 'big@customer.test',
+        to: ALICE,
+        subject: 'A small one first',
+        text: 'Warming up.',
+        attachments: [{ filename: 'small.bin', contentType: 'application/octet-stream', content: crypto.randomBytes(64 * 1024) }],
+        messageId: warmId,
+      });
+      await appendMail(dovecot, ALICE, 'INBOX', warm);
+      await waitForInbound(db, warmId, 'the small message accepted');
       const before = memoryOf(daemon.proc.pid!);
       await appendMail(dovecot, ALICE, 'INBOX', raw);
-      const row = await waitForInbound(db, messageId, 'the 50 MB message accepted', 120_000);
+      const row = await waitForInbound(db, messageId, 'the 100 MB message accepted', 120_000);
       const after = memoryOf(daemon.proc.pid!);
       const growth = after.peakMb - before.peakMb;
       console.log(
-        `50 MB attachment (${(raw.length / 1048576).toFixed(1)} MB message): daemon peak RSS ${before.peakMb} MB before, ${after.peakMb} MB after (+${growth} MB); RSS now ${after.rssMb} MB`,
+        `100 MB attachment (${(raw.length / 1048576).toFixed(1)} MB message): daemon peak RSS ${before.peakMb} MB before, ${after.peakMb} MB after (+${growth} MB); RSS now ${after.rssMb} MB`,
       );
 
       const att = await db.db.selectFrom('attachments').selectAll().where('message_row_id', '=', row.message_row_id!).executeTakeFirstOrThrow();
       expect(att).toMatchObject({ filename: 'scan.tiff', content_type: 'image/tiff', size: content.length, sha256: sha });
       expect(fs.statSync(rawPath(cfg.dataDir, row.sha256)).size).toBe(raw.length);
-      // Bounded: far below the 69 MB message itself; chunks are 1 MB (IMAP) and 64 KB (parser).
-      expect(growth).toBeLessThan(48);
+      // Holding the message would take at least its own size on top of the baseline; streamed, the
+      // growth does not depend on it. Bounded at 70% of the message: 96 MB, twice what was measured.
+      expect(growth).toBeLessThan(Math.floor((0.7 * raw.length) / 1048576));
       expect(await daemon.stop()).toBe(0);
     } finally {
       await daemon.kill();
