@@ -65,6 +65,7 @@ export const ERROR_CODES = {
   EINITEXISTS: 'init would overwrite existing files',
   ETIMEDOUT: 'a server or process did not answer in time',
   EDAEMON: 'the daemon exited before it was ready',
+  EACCEPT: 'accepting an incoming message failed for a reason that is not transient; it is tried again, then parked',
   EINTERNAL: 'an unexpected error: a bug; --verbose shows the stack',
 } as const;
 

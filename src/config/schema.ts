@@ -81,6 +81,7 @@ const ingest = () =>
       max_message_size: size('larger mail is kept raw and its case flagged `oversize`').prefault('25MB'),
       max_parts: int('MIME parts parsed per message before the rest is ignored', { min: 1 }).prefault(500),
       max_header_bytes: size('header block size beyond which the message is kept unparsed').prefault('1MB'),
+      max_attempts: int('times a message whose accept fails (not for a transient reason) is tried before it is parked', { min: 1, max: 100 }).prefault(3),
       mark: section(
         {
           mode: oneOf(['keyword', 'move', 'none'], '`keyword` sets an IMAP keyword, `move` moves the message, `none` leaves it').default('keyword'),

@@ -19,6 +19,7 @@ export const TEMPLATE_NAMES = [
   'case-overdue',
   'reminder',
   'staff-notification',
+  'message-parked',
 ] as const;
 
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];

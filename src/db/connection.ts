@@ -12,6 +12,7 @@ import * as m002 from './migrations/002-next-queue.js';
 import * as m003 from './migrations/003-inbound-fingerprint.js';
 import * as m004 from './migrations/004-labels-ignore-case.js';
 import * as m005 from './migrations/005-compare-and-set.js';
+import * as m006 from './migrations/006-parked.js';
 import { cacheStatements } from './statement-cache.js';
 
 export type Db = Kysely<DB>;
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '003-inbound-fingerprint': m003,
   '004-labels-ignore-case': m004,
   '005-compare-and-set': m005,
+  '006-parked': m006,
 };
 
 class StaticMigrations implements MigrationProvider {

@@ -85,6 +85,7 @@ export const OUTBOX_KINDS = [
   'case_overdue',
   'reminder',
   'notification',
+  'parked_notice',
 ] as const;
 export type OutboxKind = (typeof OUTBOX_KINDS)[number];
 
@@ -264,6 +265,35 @@ export interface QuarantineTable {
   at: string;
 }
 
+/** States of a message whose accept failed (SPEC §3 no poison message); see migration 006. */
+export type ParkedState = 'failing' | 'parked' | 'reprocessed';
+
+export interface ParkedTable {
+  id: Generated<number>;
+  mailbox_id: string;
+  sha256: string;
+  size: number;
+  /** imap | lmtp | smtp */
+  source: string;
+  uidvalidity: number | null;
+  uid: number | null;
+  queue_id: string | null;
+  envelope_from: string | null;
+  received_at: string | null;
+  message_id: string | null;
+  from_address: string | null;
+  subject: string | null;
+  state: ParkedState;
+  attempts: number;
+  error: string;
+  first_failed_at: string;
+  last_failed_at: string;
+  parked_at: string | null;
+  notice_outbox_id: number | null;
+  reprocessed_at: string | null;
+  case_id: string | null;
+}
+
 export interface DB {
   mailbox_state: MailboxStateTable;
   raw_messages: RawMessagesTable;
@@ -283,4 +313,5 @@ export interface DB {
   case_views: CaseViewsTable;
   absences: AbsencesTable;
   quarantine: QuarantineTable;
+  parked: ParkedTable;
 }

@@ -40,7 +40,9 @@ export type AcceptOutcome =
   /** same content seen before, or mail mailwarden sent itself */
   | 'duplicate'
   /** a bounce of our mail, threaded; or an unrelated one, kept but suppressed (caseId null) */
-  | 'bounce';
+  | 'bounce'
+  /** its accept failed max_attempts times: kept raw, parked for `reprocess --parked` (src/ingest/park.ts) */
+  | 'parked';
 
 export interface AcceptResult {
   outcome: AcceptOutcome;

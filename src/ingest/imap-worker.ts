@@ -9,7 +9,8 @@ import type { MailboxConfig } from '../config/types.js';
 import { backoffDelay, sleepUnlessAborted, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { imapClientOptions } from './imap-connect.js';
 import { acceptPrepared, prepareMessage, type IngestContext, type Prepared } from './pipeline.js';
-import { logEvent } from '../log.js';
+import { logEvent, type LogEvent } from '../log.js';
+import { AcceptFailedError, ingestFailureKind } from './failures.js';
 
 /** Messages up to this size are fetched in batches into memory; larger ones are streamed to disk. */
 const SMALL_MESSAGE = 1024 * 1024;
@@ -93,16 +94,8 @@ export class ImapWorker {
         const delay = backoffDelay(this.failures, this.opts.backoff ?? DEFAULT_BACKOFF);
         const e = err as Error & { code?: string; responseText?: string; authenticationFailed?: boolean };
         const level = e.authenticationFailed || this.failures > 3 ? 'error' : 'warn';
-        this.log[level](
-          logEvent(e.authenticationFailed ? 'mailbox.login_failed' : 'mailbox.connection_failed', {
-            err: e.message,
-            code: e.code,
-            server: e.responseText,
-            failures: this.failures,
-            retry_in_ms: delay,
-          }),
-          e.authenticationFailed ? 'mailbox login failed; retrying' : 'mailbox connection failed; retrying',
-        );
+        const [event, text] = describeFailure(e);
+        this.log[level](logEvent(event, { err: e.message, code: e.code, server: e.responseText, failures: this.failures, retry_in_ms: delay }), text);
         await this.recordError(`${e.message}${e.responseText ? ` (${e.responseText})` : ''}`);
         await sleepUnlessAborted(delay, this.abort.signal);
       }
@@ -139,7 +132,15 @@ export class ImapWorker {
       await this.catchUpMarks(client);
       while (!this.stopping) {
         this.woken = false;
-        await this.sync(client, uidvalidity);
+        try {
+          await this.sync(client, uidvalidity);
+        } catch (err) {
+          if (!(err instanceof AcceptFailedError)) throw err;
+          // A message failed to be accepted (logged as such by the pipeline): the connection is
+          // fine, so wait and take the box again from the same message; it is parked in the end.
+          await sleepUnlessAborted(backoffDelay(err.attempt, this.opts.backoff ?? DEFAULT_BACKOFF), this.abort.signal);
+          continue;
+        }
         // A finished pass, at debug level: proves to a reader (and the tests) that the box was looked at.
         this.log.debug(logEvent('mailbox.synced', { last_uid: await this.lastUid() }), 'mailbox synced');
         if (closed) throw new Error('connection closed by the server');
@@ -306,6 +307,15 @@ export class ImapWorker {
       // status only; the log has it
     }
   }
+}
+
+/** Each failure logged as what it is (SPEC §3): the disk, the database, the login or the connection. */
+function describeFailure(e: Error & { authenticationFailed?: boolean }): [LogEvent, string] {
+  if (e.authenticationFailed) return ['mailbox.login_failed', 'mailbox login failed; retrying'];
+  const kind = ingestFailureKind(e);
+  if (kind === 'storage') return ['ingest.store_failed', 'storing the message failed (disk); retrying'];
+  if (kind === 'database') return ['ingest.database_busy', 'the database is busy or full; retrying'];
+  return ['mailbox.connection_failed', 'mailbox connection failed; retrying'];
 }
 
 function internalDate(m: FetchMessageObject): string | null {

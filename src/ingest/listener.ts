@@ -9,6 +9,7 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 's
 import type { ListenerConfig, MailboxConfig } from '../config/types.js';
 import { acceptPrepared, prepareMessage, type IngestContext } from './pipeline.js';
 import { logEvent } from '../log.js';
+import { ingestFailureKind } from './failures.js';
 
 type SmtpError = Error & { responseCode?: number };
 
@@ -115,10 +116,12 @@ export class Listener {
           source: { kind: protocol, queueId: `${session.id}.${crypto.randomBytes(6).toString('hex')}` },
           envelopeFrom,
         });
-        replies.push(`2.0.0 <${rcpt.address}> accepted${result.caseId ? ` as ${result.caseId}` : ''}`);
+        // A parked message is ours (kept raw, recorded, supervisors told): the sender's job is done.
+        const as = result.outcome === 'parked' ? ', parked for review' : result.caseId ? ` as ${result.caseId}` : '';
+        replies.push(`2.0.0 <${rcpt.address}> accepted${as}`);
       } catch (err) {
         this.ctx.log.error(
-          logEvent('listener.delivery_failed', { mailbox: box.id, err: (err as Error).message }),
+          logEvent('listener.delivery_failed', { mailbox: box.id, kind: ingestFailureKind(err), err: (err as Error).message }),
           'direct delivery failed; the sender will retry',
         );
         replies.push(smtpError(451, `4.3.0 <${rcpt.address}> temporary failure, try again later`));

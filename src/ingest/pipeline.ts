@@ -4,9 +4,10 @@
 import type { Readable } from 'node:stream';
 import type { Config, MailboxConfig } from '../config/types.js';
 import type { Db } from '../db/connection.js';
-import { isBusy } from '../db/errors.js';
 import { logEvent, type LogEvent, type Logger } from '../log.js';
 import { acceptMessage, type AcceptResult, type InboundSource } from './accept.js';
+import { AcceptFailedError, isTransientFailure } from './failures.js';
+import { recordAcceptFailure } from './park.js';
 import type { ParsedMessage } from './message.js';
 import type { ParserPool, ParseLimits } from './parse.js';
 import { rawPath, storeRaw } from './raw-store.js';
@@ -63,33 +64,16 @@ export async function ingestMessage(ctx: IngestContext, input: IngestInput): Pro
   return acceptPrepared(ctx, await prepareMessage(ctx, input.bytes), input);
 }
 
-/** Step 3, the accept transaction, for one box. */
+/** Step 3, the accept transaction, for one box. Throws on a transient failure or an accept to try again. */
 export async function acceptPrepared(ctx: IngestContext, prepared: Prepared, input: Omit<IngestInput, 'bytes'>): Promise<IngestResult> {
-  const config = ctx.getConfig();
   const { parsed } = prepared;
-  const accept = (p: ParsedMessage) =>
-    acceptMessage(ctx.db, {
-      config,
-      mailbox: input.mailbox,
-      source: input.source,
-      raw: { sha256: prepared.sha256, size: prepared.size },
-      parsed: p,
-      envelopeFrom: input.envelopeFrom ?? null,
-      receivedAt: input.receivedAt ?? null,
-    });
-  let result: AcceptResult;
   const acceptStarted = Date.now();
+  let result: AcceptResult;
   try {
-    result = await accept(parsed);
+    result = await acceptOrDegrade(ctx, prepared, input);
   } catch (err) {
-    if (isBusy(err)) throw err;
-    // Something in what the parser produced broke the transaction (a bug, surely): accept the
-    // message as unparsed rather than stall the box on it forever.
-    ctx.log.error(
-      logEvent('ingest.accept_failed', { mailbox: input.mailbox.id, sha256: prepared.sha256, err: (err as Error).message }),
-      'accepting the parsed message failed; accepting it as unparsed',
-    );
-    result = await accept(degrade(parsed, `accepting the parsed message failed: ${(err as Error).message}`));
+    if (isTransientFailure(err)) throw err;
+    return parkOrRetry(ctx, prepared, input, err as Error);
   }
   const where = input.source.kind === 'imap' ? { uidvalidity: input.source.uidvalidity, uid: input.source.uid } : { queue_id: input.source.queueId };
   const level = parsed.status === 'parsed' && !parsed.flags.length ? 'info' : 'warn';
@@ -114,6 +98,85 @@ export async function acceptPrepared(ctx: IngestContext, prepared: Prepared, inp
     'message accepted',
   );
   return { ...result, sha256: prepared.sha256, size: prepared.size, parseStatus: parsed.status };
+}
+
+/**
+ * The accept transaction; when what the parser produced breaks it (a bug, surely), the message is
+ * accepted again as unparsed, so a parser fault costs the text, never the message.
+ */
+export async function acceptOrDegrade(
+  ctx: IngestContext,
+  prepared: Pick<Prepared, 'sha256' | 'size' | 'parsed'>,
+  input: Omit<IngestInput, 'bytes'>,
+): Promise<AcceptResult> {
+  const accept = (p: ParsedMessage) =>
+    acceptMessage(ctx.db, {
+      config: ctx.getConfig(),
+      mailbox: input.mailbox,
+      source: input.source,
+      raw: { sha256: prepared.sha256, size: prepared.size },
+      parsed: p,
+      envelopeFrom: input.envelopeFrom ?? null,
+      receivedAt: input.receivedAt ?? null,
+    });
+  try {
+    return await accept(prepared.parsed);
+  } catch (err) {
+    if (isTransientFailure(err)) throw err;
+    ctx.log.error(
+      logEvent('ingest.accept_degraded', { mailbox: input.mailbox.id, sha256: prepared.sha256, err: (err as Error).message }),
+      'accepting the parsed message failed; accepting it as unparsed',
+    );
+    return accept(degrade(prepared.parsed, `accepting the parsed message failed: ${(err as Error).message}`));
+  }
+}
+
+/** A failure that is not transient: counted, and the message parked once it has failed often enough (SPEC §3). */
+async function parkOrRetry(ctx: IngestContext, prepared: Prepared, input: Omit<IngestInput, 'bytes'>, err: Error): Promise<IngestResult> {
+  const failure = await recordAcceptFailure(ctx.db, ctx.getConfig(), {
+    mailbox: input.mailbox,
+    source: input.source,
+    raw: { sha256: prepared.sha256, size: prepared.size },
+    parsed: prepared.parsed,
+    envelopeFrom: input.envelopeFrom ?? null,
+    receivedAt: input.receivedAt ?? null,
+    error: err.message,
+  });
+  const fields = {
+    mailbox: input.mailbox.id,
+    sha256: prepared.sha256,
+    message_id: prepared.parsed.messageId,
+    attempt: failure.attempts,
+    of: failure.max,
+    err: err.message,
+  };
+  if (!failure.parked) {
+    ctx.log.error(
+      logEvent('ingest.accept_failed', { ...fields, kind: 'internal' }),
+      `accepting the message failed (attempt ${failure.attempts} of ${failure.max}); it will be tried again`,
+    );
+    throw new AcceptFailedError(err.message, failure.attempts, failure.max);
+  }
+  if (failure.newly) {
+    ctx.log.error(
+      logEvent('ingest.parked', {
+        ...fields,
+        parked: failure.id,
+        notice: failure.notice,
+        ...(failure.noticeProblem ? { notice_problem: failure.noticeProblem } : {}),
+      }),
+      `message parked after ${failure.attempts} failed attempts; \`mailwarden parked\` lists it, \`mailwarden reprocess --parked\` takes it up again`,
+    );
+  }
+  return {
+    outcome: 'parked',
+    caseId: null,
+    messageRowId: null,
+    detail: `parked #${failure.id}`,
+    sha256: prepared.sha256,
+    size: prepared.size,
+    parseStatus: prepared.parsed.status,
+  };
 }
 
 function degrade(p: ParsedMessage, problem: string): ParsedMessage {

@@ -1,6 +1,7 @@
 // `mailwarden reprocess`: parses kept raw mail again (after an upgrade of the parser, or after
 // raising max_message_size) and updates the messages it produced. Threading is not redone: a
 // message stays on its case. Parse flags on the case follow the new result; history records it.
+// `reprocess --parked` takes parked messages (src/ingest/park.ts) through the accept again.
 import type { Kysely } from 'kysely';
 import fs from 'node:fs';
 import { nowIso } from '../clock.js';
@@ -11,7 +12,10 @@ import { changeCase, recordEvent } from '../db/history.js';
 import { usageError } from '../errors.js';
 import type { ParsedMessage } from './message.js';
 import type { ParserPool } from './parse.js';
-import { parseLimits } from './pipeline.js';
+import type { AcceptOutcome } from './accept.js';
+import { isTransientFailure } from './failures.js';
+import { markReprocessed, markStillParked, parkedForReprocess, parkedSource } from './park.js';
+import { acceptOrDegrade, parseLimits, type IngestContext } from './pipeline.js';
 import { rawPath } from './raw-store.js';
 import { headerColumns, insertAttachments } from './records.js';
 import { parseJsonList } from '../db/json-columns.js';
@@ -105,4 +109,56 @@ async function updateCase(tx: Kysely<DB>, caseId: string, results: ParsedMessage
   }
   await recordEvent(tx, { caseId, actor: 'system', kind: 'reprocessed', at, data: summary });
   return flags;
+}
+
+/** What `reprocess --parked` did with one parked message. */
+export interface ParkedReprocessResult {
+  parked: number;
+  mailbox: string;
+  /** the accept's outcome (created, threaded, duplicate…), or failed: still parked */
+  outcome: AcceptOutcome | 'failed';
+  case: string | null;
+  error?: string;
+}
+
+/**
+ * Takes every parked message up again: parsed from its kept raw file and accepted for its box as
+ * if it had just arrived (same source key, so it can never be taken twice). One that fails again
+ * stays parked with the new error; nothing is mailed again.
+ */
+export async function reprocessParked(ctx: IngestContext): Promise<ParkedReprocessResult[]> {
+  const config = ctx.getConfig();
+  const dataDir = config.instance.data_dir;
+  const results: ParkedReprocessResult[] = [];
+  for (const row of await parkedForReprocess(ctx.db)) {
+    const base = { parked: row.id, mailbox: row.mailbox_id };
+    const fail = async (error: string) => {
+      await markStillParked(ctx.db, row.id, error);
+      results.push({ ...base, outcome: 'failed', case: null, error });
+    };
+    const mailbox = config.mailboxes.find((m) => m.id === row.mailbox_id);
+    const file = rawPath(dataDir, row.sha256);
+    if (!mailbox) {
+      await fail(`the box ${row.mailbox_id} is no longer in the configuration`);
+      continue;
+    }
+    if (!fs.existsSync(file)) {
+      await fail('the raw message was erased');
+      continue;
+    }
+    const parsed = await ctx.parsers.parse({ file, dataDir, limits: parseLimits(config) });
+    try {
+      const accepted = await acceptOrDegrade(
+        ctx,
+        { sha256: row.sha256, size: row.size, parsed },
+        { mailbox, source: parkedSource(row), envelopeFrom: row.envelope_from, receivedAt: row.received_at },
+      );
+      await markReprocessed(ctx.db, row.id, accepted.caseId);
+      results.push({ ...base, outcome: accepted.outcome, case: accepted.caseId });
+    } catch (err) {
+      if (isTransientFailure(err)) throw err;
+      await fail((err as Error).message);
+    }
+  }
+  return results;
 }

@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runOwned, spawnOwned } from './processes';
-import { bound, waitFor } from './wait';
+import { bound, StopWaiting, waitFor } from './wait';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(REPO_ROOT, 'bin', 'mailwarden');
@@ -98,7 +98,8 @@ export async function startDaemon(
     async waitForLog(pred, what, timeoutMs = 15_000) {
       return waitFor(
         () => {
-          if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}; last logs: ${JSON.stringify(logs.slice(-5))}`);
+          if (proc.exitCode !== null)
+            throw new StopWaiting(`daemon exited with ${proc.exitCode} while waiting for ${what}; last logs: ${JSON.stringify(logs.slice(-5))}`);
           return logs.find(pred);
         },
         { timeoutMs, what },

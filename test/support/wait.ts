@@ -15,6 +15,9 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Thrown by a waited-for function when waiting longer cannot help (the daemon exited): ends the wait at once. */
+export class StopWaiting extends Error {}
+
 export interface WaitOptions {
   timeoutMs?: number;
   intervalMs?: number;
@@ -39,6 +42,7 @@ export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitOptions): P
       if (value) return value;
       lastError = undefined;
     } catch (err) {
+      if (err instanceof StopWaiting) throw err;
       lastError = err;
     }
     if (Date.now() >= deadline) break;

@@ -16,6 +16,7 @@ import { register as snippets } from './snippets.js';
 import { register as outbox } from './outbox.js';
 import { register as run } from './run.js';
 import { register as reprocess } from './reprocess.js';
+import { register as parked } from './parked.js';
 
 export const COMMANDS: Array<(program: Command) => void> = [
   demo,
@@ -34,4 +35,5 @@ export const COMMANDS: Array<(program: Command) => void> = [
   outbox,
   run,
   reprocess,
+  parked,
 ];
