@@ -27,7 +27,7 @@ export interface ReplyInput {
   /** Checked with checkAttachments before the transaction. */
   attachments: FileAttachment[];
   status?: CaseStatus;
-  /** Parsed --remind-at; required with postponed. */
+  /** When a postponed case comes back; required with postponed. */
   remindAt?: Date;
   answers?: Answers;
 }
