@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, sql, type Migration, type MigrationProvider, type Transaction } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import { MailwardenError, unavailableError } from '../errors.js';
 import type { DB } from './schema.js';
 import * as m001 from './migrations/001-initial.js';
@@ -15,7 +15,6 @@ import * as m005 from './migrations/005-compare-and-set.js';
 import { cacheStatements } from './statement-cache.js';
 
 export type Db = Kysely<DB>;
-export type Tx = Transaction<DB> | Kysely<DB>;
 
 const MIGRATIONS: Record<string, Migration> = {
   '001-initial': m001,
@@ -47,7 +46,7 @@ export interface Opened {
 }
 
 /** Creates the data dir (0700) when missing; raw mail and the database live in it. */
-export function ensureDataDir(dataDir: string): void {
+function ensureDataDir(dataDir: string): void {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   fs.chmodSync(dataDir, 0o700);
 }

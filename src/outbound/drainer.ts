@@ -131,7 +131,7 @@ async function markRetry(db: Db, row: OutboxRow, failure: SendFailure, nextAt: s
 }
 
 /** Sends one claimed row and records what happened. */
-export async function processRow(ctx: DrainContext, sender: Sender, row: OutboxRow): Promise<'sent' | 'retry' | 'failed' | 'lost'> {
+async function processRow(ctx: DrainContext, sender: Sender, row: OutboxRow): Promise<'sent' | 'retry' | 'failed' | 'lost'> {
   const recipients = JSON.parse(row.to_addresses) as string[];
   const fields = { outbox_id: row.id, kind: row.kind, case_id: row.case_id, message_id: row.message_id, to: recipients, attempt: row.attempts };
   // Auto-responses go out with the null envelope sender, so nothing answers them automatically.
