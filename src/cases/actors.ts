@@ -3,7 +3,7 @@
 import type { Config, ConsultantConfig } from '../config/types.js';
 import { usageError } from '../errors.js';
 
-export function knownConsultants(config: Config): string {
+function knownConsultants(config: Config): string {
   return config.consultants.map((c) => c.id).join(', ') || '(none configured)';
 }
 

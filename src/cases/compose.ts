@@ -3,7 +3,7 @@
 // code typed at the start of a line (`#hello`) is kept.
 import type { CaseDetail } from './queries.js';
 
-export const COMMENT_PREFIX = '# ';
+const COMMENT_PREFIX = '# ';
 
 /** True for the lines the editor template adds and the reply drops. */
 export function isCommentLine(line: string): boolean {

@@ -10,8 +10,8 @@ import { changeCase, recordEvent } from '../db/history.js';
 import { getCaseRow } from './queries.js';
 import { setStatus } from './status.js';
 
-export const PRIORITIES: readonly CasePriority[] = ['low', 'normal', 'high', 'urgent'];
-export const MAX_LABEL = 50;
+const PRIORITIES: readonly CasePriority[] = ['low', 'normal', 'high', 'urgent'];
+const MAX_LABEL = 50;
 
 /** An internal note on the case: a `comment` message, never mailed to anyone. */
 export async function addComment(tx: Kysely<DB>, actor: ConsultantConfig, caseId: string, text: string): Promise<{ caseId: string; messageRowId: number }> {
@@ -99,7 +99,7 @@ export function parseLabelChanges(args: string[]): LabelChange {
   return out;
 }
 
-export function checkLabel(raw: string): string {
+function checkLabel(raw: string): string {
   const name = raw.trim();
   if (!name) throw dataError('EBADLABEL', 'A label cannot be empty.');
   if (name.length > MAX_LABEL)

@@ -11,10 +11,10 @@ import { recordEvent } from '../db/history.js';
 import { setStatus } from './status.js';
 import type { CaseRow } from './view.js';
 
-export const PRIORITY_ORDER = ['urgent', 'high', 'normal', 'low'] as const;
+const PRIORITY_ORDER = ['urgent', 'high', 'normal', 'low'] as const;
 
 /** The consultant's pools grouped by their retrieval priority, 1 first. */
-export function poolTiers(consultant: ConsultantConfig): string[][] {
+function poolTiers(consultant: ConsultantConfig): string[][] {
   const byPriority = new Map<number, string[]>();
   for (const p of consultant.pools) byPriority.set(p.priority, [...(byPriority.get(p.priority) ?? []), p.pool]);
   return [...byPriority.entries()].sort((a, b) => a[0] - b[0]).map(([, pools]) => pools);
@@ -24,7 +24,7 @@ export function poolTiers(consultant: ConsultantConfig): string[][] {
  * The case `next` would take, without taking it. Each lookup is one step down the
  * (status, pool_id, priority, received_at) index, so the cost does not grow with the queue.
  */
-export async function peekNext(tx: Kysely<DB>, consultant: ConsultantConfig): Promise<CaseRow | null> {
+async function peekNext(tx: Kysely<DB>, consultant: ConsultantConfig): Promise<CaseRow | null> {
   for (const pools of poolTiers(consultant)) {
     for (const priority of PRIORITY_ORDER) {
       let best: CaseRow | null = null;

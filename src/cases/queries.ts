@@ -8,10 +8,10 @@ import { usageError } from '../errors.js';
 import { DEADLINE_RUNNING, caseView, caseViews, type CaseRow, type CaseView } from './view.js';
 import { parseJsonList } from '../db/json-columns.js';
 
-export const STATUSES: readonly CaseStatus[] = ['received', 'in_progress', 'under_consultation', 'postponed', 'solved', 'closed'];
+const STATUSES: readonly CaseStatus[] = ['received', 'in_progress', 'under_consultation', 'postponed', 'solved', 'closed'];
 
 /** How long a view counts as "looking at it right now". */
-export const PRESENCE_WINDOW_MS = 5 * 60_000;
+const PRESENCE_WINDOW_MS = 5 * 60_000;
 
 export interface CaseFilters {
   /** One status or several, comma-separated on the command line. */
@@ -24,7 +24,7 @@ export interface CaseFilters {
 }
 
 /** Refuses filters naming a status, pool or consultant that does not exist, listing the known ones. */
-export function checkFilters(config: Config, f: CaseFilters): void {
+function checkFilters(config: Config, f: CaseFilters): void {
   for (const s of f.status ?? []) {
     if (!STATUSES.includes(s as CaseStatus)) throw usageError('EBADSTATUS', `Unknown status "${s}" (allowed: ${STATUSES.join(', ')}).`);
   }
@@ -58,7 +58,7 @@ export function normaliseCaseId(text: string): string {
     .toUpperCase();
 }
 
-export async function findCaseRow(db: Kysely<DB>, id: string): Promise<CaseRow | undefined> {
+async function findCaseRow(db: Kysely<DB>, id: string): Promise<CaseRow | undefined> {
   return db.selectFrom('cases').selectAll().where('id', '=', normaliseCaseId(id)).executeTakeFirst();
 }
 
@@ -108,7 +108,7 @@ export interface CaseDetail {
 /** Kinds written by staff or by mailwarden itself, as opposed to mail from outside. */
 export const STAFF_KINDS: readonly MessageKind[] = ['outbound', 'comment', 'consult_out', 'notification', 'auto_response'];
 
-export async function caseMessages(db: Kysely<DB>, caseId: string): Promise<MessageView[]> {
+async function caseMessages(db: Kysely<DB>, caseId: string): Promise<MessageView[]> {
   const rows = await db.selectFrom('messages').selectAll().where('case_id', '=', caseId).orderBy('id').execute();
   const attachments = rows.length
     ? await db
@@ -139,13 +139,13 @@ export async function caseMessages(db: Kysely<DB>, caseId: string): Promise<Mess
   }));
 }
 
-export async function caseHistory(db: Kysely<DB>, caseId: string): Promise<HistoryView[]> {
+async function caseHistory(db: Kysely<DB>, caseId: string): Promise<HistoryView[]> {
   const rows = await db.selectFrom('case_events').selectAll().where('case_id', '=', caseId).orderBy('id').execute();
   return rows.map((e) => ({ at: e.at, actor: e.actor, kind: e.kind, field: e.field, from: e.from_value, to: e.to_value }));
 }
 
 /** Records that a consultant is looking at a case now (presence). */
-export async function recordView(db: Kysely<DB>, caseId: string, consultant: string): Promise<void> {
+async function recordView(db: Kysely<DB>, caseId: string, consultant: string): Promise<void> {
   const at = nowIso();
   await db
     .insertInto('case_views')
@@ -155,7 +155,7 @@ export async function recordView(db: Kysely<DB>, caseId: string, consultant: str
 }
 
 /** Who else viewed the case within the presence window, latest first. */
-export async function recentViewers(db: Kysely<DB>, caseId: string, except: string | null): Promise<ViewerView[]> {
+async function recentViewers(db: Kysely<DB>, caseId: string, except: string | null): Promise<ViewerView[]> {
   let q = db.selectFrom('case_views').select(['consultant', 'at']).where('case_id', '=', caseId).where('at', '>=', addMs(nowIso(), -PRESENCE_WINDOW_MS));
   if (except) q = q.where('consultant', '!=', except);
   return q.orderBy('at', 'desc').execute();

@@ -19,7 +19,7 @@ import { checkTransition, isClosing, setStatus } from './status.js';
 import type { CaseRow } from './view.js';
 
 /** Statuses a reply may set (`--status`). */
-export const REPLY_STATUSES: readonly CaseStatus[] = ['in_progress', 'postponed', 'solved', 'closed'];
+const REPLY_STATUSES: readonly CaseStatus[] = ['in_progress', 'postponed', 'solved', 'closed'];
 
 export interface ReplyInput {
   caseId: string;
@@ -27,7 +27,7 @@ export interface ReplyInput {
   /** Checked with checkAttachments before the transaction. */
   attachments: FileAttachment[];
   status?: CaseStatus;
-  /** Parsed --remind-at; required with postponed. */
+  /** When a postponed case comes back; required with postponed. */
   remindAt?: Date;
   answers?: Answers;
 }

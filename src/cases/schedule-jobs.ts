@@ -14,7 +14,7 @@ import { changeCase, recordEvent } from '../db/history.js';
 import { setStatus } from './status.js';
 import { DEADLINE_RUNNING, type CaseRow } from './view.js';
 
-export const SCHEDULER_ACTOR = 'daemon';
+const SCHEDULER_ACTOR = 'daemon';
 const BATCH = 200;
 
 export interface JobResult {
@@ -23,7 +23,7 @@ export interface JobResult {
 }
 
 /** Staff a notice about a case goes to: its assignee, else the pool's supervisors. */
-export function caseWatchers(config: Config, row: CaseRow): ConsultantConfig[] {
+function caseWatchers(config: Config, row: CaseRow): ConsultantConfig[] {
   const assignee = row.assignee ? config.consultants.find((c) => c.id === row.assignee) : undefined;
   return assignee ? [assignee] : poolSupervisors(config, row.pool_id);
 }

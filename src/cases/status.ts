@@ -19,13 +19,13 @@ export const TRANSITIONS: Readonly<Record<CaseStatus, readonly CaseStatus[]>> = 
   closed: ['in_progress'],
 };
 
-export const CLOSING: readonly CaseStatus[] = ['solved', 'closed'];
+const CLOSING: readonly CaseStatus[] = ['solved', 'closed'];
 
 export function isClosing(status: CaseStatus): boolean {
   return CLOSING.includes(status);
 }
 
-export function canMove(from: CaseStatus, to: CaseStatus): boolean {
+function canMove(from: CaseStatus, to: CaseStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
 

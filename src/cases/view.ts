@@ -34,7 +34,7 @@ export interface CaseView {
 /** Statuses in which the response deadline still runs; a solved, closed or parked case is never overdue. */
 export const DEADLINE_RUNNING: readonly CaseStatus[] = ['received', 'in_progress', 'under_consultation'];
 
-export function isOverdue(row: Pick<CaseRow, 'status' | 'deadline_at'>, at: Date = now()): boolean {
+function isOverdue(row: Pick<CaseRow, 'status' | 'deadline_at'>, at: Date = now()): boolean {
   return DEADLINE_RUNNING.includes(row.status) && Date.parse(row.deadline_at) < at.getTime();
 }
 
@@ -68,7 +68,7 @@ export async function caseView(db: Kysely<DB>, row: CaseRow): Promise<CaseView> 
   return view!;
 }
 
-export function toCaseView(row: CaseRow, labels: string[], consultation: { dept_id: string; deadline_at: string } | null, at: Date = now()): CaseView {
+function toCaseView(row: CaseRow, labels: string[], consultation: { dept_id: string; deadline_at: string } | null, at: Date = now()): CaseView {
   return {
     id: row.id,
     status: row.status,

@@ -1,4 +1,4 @@
-// Times typed by people (`--remind-at`): ISO-8601 with a zone, or `YYYY-MM-DD HH:MM` (or just a
+// Times typed by people (when a postponed case comes back): ISO-8601 with a zone, or `YYYY-MM-DD HH:MM` (or just a
 // date) read as wall-clock time in the instance's time zone. Wall-clock to instant is luxon's
 // job: a time skipped by the spring DST change moves forward by the gap (02:30 → 03:30), a time
 // the autumn change repeats means its second, standard-time occurrence, and a date that does not
@@ -10,7 +10,11 @@ import { zoneNamed } from '../time-format.js';
 const LOCAL_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?$/;
 const ISO_WITH_ZONE_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
 
-export function parseWhen(text: string, timeZone: string, what = '--remind-at'): Date {
+/**
+ * `what` is what the time is for, the subject of the error message: a domain word by default; the
+ * CLI passes its flag name, since only it knows how the time was typed.
+ */
+export function parseWhen(text: string, timeZone: string, what = 'the reminder'): Date {
   const zone = zoneNamed(timeZone);
   const t = text.trim();
   const local = LOCAL_RE.exec(t);
@@ -22,5 +26,6 @@ export function parseWhen(text: string, timeZone: string, what = '--remind-at'):
     const date = new Date(t);
     if (!Number.isNaN(date.getTime())) return date;
   }
-  throw usageError('EBADTIME', `${what} wants a time like "2026-03-01 09:30" (${timeZone}) or ISO-8601 with a zone, not "${text}".`);
+  const subject = what.charAt(0).toUpperCase() + what.slice(1);
+  throw usageError('EBADTIME', `${subject} wants a time like "2026-03-01 09:30" (${timeZone}) or ISO-8601 with a zone, not "${text}".`);
 }

@@ -7,10 +7,10 @@ import type { CaseView } from '../cases/view.js';
 import { formatInZone } from '../time-format.js';
 import { formatTable, paint } from './output.js';
 
-export const OVERDUE_MARK = '⚠ OVERDUE';
+const OVERDUE_MARK = '⚠ OVERDUE';
 
 /** `YYYY-MM-DD HH:MM` in the instance time zone. */
-export function localTime(iso: string | null, timeZone: string): string {
+function localTime(iso: string | null, timeZone: string): string {
   if (!iso) return '-';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
@@ -52,7 +52,7 @@ export function formatCaseTable(cases: CaseView[], tz: string): string {
   return formatTable(['CASE', 'STATUS', 'PRIORITY', 'POOL', 'ASSIGNEE', 'RECEIVED', 'DEADLINE', 'SUBJECT'], rows);
 }
 
-export function formatCaseHeader(c: CaseView, tz: string): string {
+function formatCaseHeader(c: CaseView, tz: string): string {
   const customer = c.customer.name ? `${c.customer.name} <${c.customer.address}>` : c.customer.address;
   const lines = [
     `${paint('bold', c.id)}  ${c.status}  priority ${priorityCell(c.priority)}  pool ${c.pool}  mailbox ${c.mailbox}`,
@@ -82,7 +82,7 @@ function formatSize(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
-export function formatMessage(m: MessageView, tz: string): string {
+function formatMessage(m: MessageView, tz: string): string {
   const state = m.state && m.state !== 'sent' ? `  [${m.state}]` : m.state === 'sent' ? '  [sent]' : '';
   const head = `── ${whoLabel(m)}  ${m.from ?? '-'}  ${localTime(m.at, tz)}${state}`;
   const lines = [head];
@@ -92,7 +92,7 @@ export function formatMessage(m: MessageView, tz: string): string {
   return lines.join('\n');
 }
 
-export function formatHistory(history: HistoryView[], tz: string): string {
+function formatHistory(history: HistoryView[], tz: string): string {
   return history
     .map((h) => {
       const what = h.field ? `${h.field}: ${h.from ?? '-'} → ${h.to ?? '-'}` : h.kind + (h.to ? ` ${h.to}` : '');
@@ -101,7 +101,7 @@ export function formatHistory(history: HistoryView[], tz: string): string {
     .join('\n');
 }
 
-export function formatViewers(viewers: ViewerView[], tz: string): string {
+function formatViewers(viewers: ViewerView[], tz: string): string {
   if (viewers.length === 0) return '';
   return paint('cyan', `Also looking at it: ${viewers.map((v) => `${v.consultant} (since ${localTime(v.at, tz)})`).join(', ')}`);
 }

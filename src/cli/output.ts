@@ -1,6 +1,6 @@
 // Printing helpers shared by the commands. Colour only when stdout is a terminal and NO_COLOR
 // is unset, so scripts and tests see plain text.
-export const useColour = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+const useColour = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 
 const codes = { red: 31, green: 32, yellow: 33, blue: 34, magenta: 35, cyan: 36, grey: 90, bold: 1 } as const;
 export type Colour = keyof typeof codes;

@@ -34,7 +34,7 @@ export function documented<T extends z.ZodType>(schema: T, doc: FieldDoc): T {
 }
 
 /** Names a value in a message: `a list`, `a mapping`, `number 3`, `string "x"`. */
-export function describeValue(value: unknown): string {
+function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   return typeof value === 'object' ? 'a mapping' : `${typeof value} ${JSON.stringify(value)}`;
@@ -150,7 +150,7 @@ export function timeZone(doc: string) {
   return documented(schema, { doc, type: 'IANA time zone' });
 }
 
-export function isTimeZone(zone: string): boolean {
+function isTimeZone(zone: string): boolean {
   try {
     new Intl.DateTimeFormat(undefined, { timeZone: zone });
     return true;

@@ -35,7 +35,7 @@ export function findConfigPath(explicit?: string, env: NodeJS.ProcessEnv = proce
 }
 
 /** Replaces ${NAME} and ${file:/path}; what cannot be resolved is reported, not left in place. */
-export function expandEnv(text: string, env: NodeJS.ProcessEnv, issues: ConfigIssue[], at = ''): string {
+function expandEnv(text: string, env: NodeJS.ProcessEnv, issues: ConfigIssue[], at = ''): string {
   return expandReferences(text, env, (message) => issues.push({ path: at || '(top)', message }));
 }
 
@@ -81,7 +81,7 @@ export function formatIssue(issue: ConfigIssue): string {
 }
 
 /** Every password that would not resolve now, by the field that holds it. */
-export function checkSecrets(config: Loose<Config>, env: NodeJS.ProcessEnv = process.env): ConfigIssue[] {
+function checkSecrets(config: Loose<Config>, env: NodeJS.ProcessEnv = process.env): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const check = (ref: { secret?: string } | undefined, at: string) => {
     if (ref?.secret !== undefined) for (const message of secretProblems({ secret: ref.secret }, env)) issues.push({ path: at, message });

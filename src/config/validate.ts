@@ -35,7 +35,7 @@ export function isEmail(text: string): boolean {
 }
 
 /** `['pools', 1, 'languages']` -> `pools[1].languages`. */
-export function issuePath(at: ReadonlyArray<PropertyKey>): string {
+function issuePath(at: ReadonlyArray<PropertyKey>): string {
   let out = '';
   for (const part of at) out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
   return out || '(top)';

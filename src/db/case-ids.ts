@@ -3,9 +3,9 @@
 import type { Kysely } from 'kysely';
 import type { DB } from './schema.js';
 
-export const CASE_TAG_RE = /\[([A-Z][A-Z0-9]{1,9}-\d{6,})\]/g;
+const CASE_TAG_RE = /\[([A-Z][A-Z0-9]{1,9}-\d{6,})\]/g;
 
-export function formatCaseId(prefix: string, n: number): string {
+function formatCaseId(prefix: string, n: number): string {
   return `${prefix}-${String(n).padStart(6, '0')}`;
 }
 

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, sql, type Migration, type MigrationProvider, type Transaction } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import { MailwardenError, unavailableError } from '../errors.js';
 import type { DB } from './schema.js';
 import * as m001 from './migrations/001-initial.js';
@@ -16,7 +16,6 @@ import * as m006 from './migrations/006-parked.js';
 import { cacheStatements } from './statement-cache.js';
 
 export type Db = Kysely<DB>;
-export type Tx = Transaction<DB> | Kysely<DB>;
 
 const MIGRATIONS: Record<string, Migration> = {
   '001-initial': m001,
@@ -49,7 +48,7 @@ export interface Opened {
 }
 
 /** Creates the data dir (0700) when missing; raw mail and the database live in it. */
-export function ensureDataDir(dataDir: string): void {
+function ensureDataDir(dataDir: string): void {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   fs.chmodSync(dataDir, 0o700);
 }

@@ -94,6 +94,6 @@ export async function changeCase(
 }
 
 /** Another writer changed the case between reading and writing it; the caller may try again. */
-export function caseChanged(caseId: string): MailwardenError {
+function caseChanged(caseId: string): MailwardenError {
   return new MailwardenError('unavailable', 'ECONFLICT', `Case ${caseId} was changed by someone else at the same moment; nothing was changed, try again.`);
 }

@@ -29,7 +29,7 @@ export interface RawField {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Bytes as text: UTF-8 when valid (RFC 6532 headers), Latin-1 otherwise (8-bit junk). */
-export function bytesToText(buf: Buffer): string {
+function bytesToText(buf: Buffer): string {
   try {
     return utf8.decode(buf);
   } catch {
@@ -56,7 +56,7 @@ export async function readHead(file: string, maxHeaderBytes: number): Promise<He
   }
 }
 
-export function detectLineEnding(buf: Buffer): LineEnding {
+function detectLineEnding(buf: Buffer): LineEnding {
   const cr = buf.indexOf(0x0d);
   const lf = buf.indexOf(0x0a);
   if (cr >= 0 && (lf < 0 || cr < lf)) return buf[cr + 1] === 0x0a ? 'crlf' : 'cr';

@@ -16,22 +16,17 @@ export interface StoredFile {
   path: string;
 }
 
-export function rawDir(dataDir: string): string {
+function rawDir(dataDir: string): string {
   return path.join(dataDir, 'raw');
 }
 
-export function blobsDir(dataDir: string): string {
+function blobsDir(dataDir: string): string {
   return path.join(dataDir, 'blobs');
 }
 
 /** Where the raw message with this SHA-256 lives (whether or not it exists). */
 export function rawPath(dataDir: string, sha256: string): string {
   return path.join(rawDir(dataDir), sha256.slice(0, 2), sha256);
-}
-
-/** Where the attachment with this SHA-256 lives (whether or not it exists). */
-export function blobPath(dataDir: string, sha256: string): string {
-  return path.join(blobsDir(dataDir), sha256.slice(0, 2), sha256);
 }
 
 /** Stores a raw message (a Buffer or a stream of its bytes). */

@@ -30,7 +30,7 @@ export interface AutoResponseResult {
 const DAY_MS = 86_400_000;
 
 /** The template for this box: its own override, else its pool's; null when neither sends one. */
-export function autoResponseTemplate(config: Config, mailbox: MailboxConfig): string | null {
+function autoResponseTemplate(config: Config, mailbox: MailboxConfig): string | null {
   if (mailbox.auto_response === false) return null;
   if (typeof mailbox.auto_response === 'string') return mailbox.auto_response;
   const pool = config.pools.find((p) => p.id === mailbox.pool);

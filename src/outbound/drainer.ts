@@ -44,10 +44,19 @@ export interface DrainOptions {
   limit?: number;
 }
 
-/** Due now: queued and due, or sending under a lease that ran out (its drainer died). */
+/**
+ * When a row falls due, by state: a queued row at its next attempt, a sending row once its lease
+ * ran out (its drainer died). Claiming (isDue) and waiting (nextDueAt) both read this, so the
+ * rule is written once.
+ */
+const DUE_RULES = [
+  { state: 'queued', at: 'next_attempt_at', op: '<=' },
+  { state: 'sending', at: 'lease_until', op: '<' },
+] as const;
+
+/** Due now, by DUE_RULES. */
 function isDue(now: string) {
-  return (eb: ExpressionBuilder<DB, 'outbox'>) =>
-    eb.or([eb.and([eb('state', '=', 'queued'), eb('next_attempt_at', '<=', now)]), eb.and([eb('state', '=', 'sending'), eb('lease_until', '<', now)])]);
+  return (eb: ExpressionBuilder<DB, 'outbox'>) => eb.or(DUE_RULES.map((rule) => eb.and([eb('state', '=', rule.state), eb(rule.at, rule.op, now)])));
 }
 
 /** How often a drainer looks again when another one claimed the row it found. */
@@ -122,7 +131,7 @@ async function markRetry(db: Db, row: OutboxRow, failure: SendFailure, nextAt: s
 }
 
 /** Sends one claimed row and records what happened. */
-export async function processRow(ctx: DrainContext, sender: Sender, row: OutboxRow): Promise<'sent' | 'retry' | 'failed' | 'lost'> {
+async function processRow(ctx: DrainContext, sender: Sender, row: OutboxRow): Promise<'sent' | 'retry' | 'failed' | 'lost'> {
   const recipients = JSON.parse(row.to_addresses) as string[];
   const fields = { outbox_id: row.id, kind: row.kind, case_id: row.case_id, message_id: row.message_id, to: recipients, attempt: row.attempts };
   // Auto-responses go out with the null envelope sender, so nothing answers them automatically.
@@ -173,18 +182,16 @@ export async function drainOnce(ctx: DrainContext, opts: DrainOptions = {}): Pro
   return count;
 }
 
-/** When the next queued row falls due (ISO), or null when nothing waits. */
+/** When the next row falls due by DUE_RULES (ISO), or null when nothing waits. */
 export async function nextDueAt(db: Db): Promise<string | null> {
-  const row = await db
-    .selectFrom('outbox')
-    .select((eb) => eb.fn.min<string>('next_attempt_at').as('at'))
-    .where('state', '=', 'queued')
-    .executeTakeFirst();
-  const sending = await db
-    .selectFrom('outbox')
-    .select((eb) => eb.fn.min<string>('lease_until').as('at'))
-    .where('state', '=', 'sending')
-    .executeTakeFirst();
-  const times = [row?.at, sending?.at].filter((t): t is string => typeof t === 'string');
+  const times: string[] = [];
+  for (const rule of DUE_RULES) {
+    const row = await db
+      .selectFrom('outbox')
+      .select((eb) => eb.fn.min<string | null>(rule.at).as('at'))
+      .where('state', '=', rule.state)
+      .executeTakeFirst();
+    if (typeof row?.at === 'string') times.push(row.at);
+  }
   return times.length > 0 ? times.sort()[0]! : null;
 }

@@ -7,7 +7,7 @@ import { nowIso } from '../clock.js';
 import { recordEvent } from '../db/history.js';
 import { usageError } from '../errors.js';
 
-export const OUTBOX_STATES: OutboxState[] = ['queued', 'held', 'sending', 'sent', 'failed', 'bounced', 'rejected'];
+const OUTBOX_STATES: OutboxState[] = ['queued', 'held', 'sending', 'sent', 'failed', 'bounced', 'rejected'];
 
 /** The JSON shape of `mailwarden outbox --json` (documented in the README). */
 export interface OutboxEntry {

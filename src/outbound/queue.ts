@@ -55,10 +55,10 @@ export interface QueuedMail {
 }
 
 /** The header every mailwarden mail carries, so any mailwarden recognises its own kind (loops). */
-export const INSTANCE_HEADER = 'X-Mailwarden-Instance';
+const INSTANCE_HEADER = 'X-Mailwarden-Instance';
 
 /** Subjects always carry the case tag, whatever an override template does. */
-export function withCaseTag(subject: string, caseId: string | null): string {
+function withCaseTag(subject: string, caseId: string | null): string {
   if (!caseId) return subject;
   const tag = caseTag(caseId);
   return subject.includes(tag) ? subject : `${tag} ${subject}`.trim();

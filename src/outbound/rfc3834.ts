@@ -39,7 +39,7 @@ const LIST_HEADERS = new Set(['mailing-list', 'x-mailing-list', 'x-mlserver', 'x
 const AUTO_REPLY_SUBJECT =
   /^(auto:|auto[- ]?reply\b|automatic reply\b|auto[- ]?response\b|out of (the )?office\b|abwesenheitsnotiz\b|automatische antwort\b|odpowied[zź] automatyczna\b|r[ée]ponse automatique\b)/i;
 
-export function isMachineAddress(address: string): boolean {
+function isMachineAddress(address: string): boolean {
   const local = address.slice(0, address.lastIndexOf('@') === -1 ? address.length : address.lastIndexOf('@'));
   return MACHINE_LOCAL_PART.some((re) => re.test(local));
 }

@@ -41,7 +41,7 @@ export function createSender(config: Config): Sender {
   return config.smtp.transport === 'file' ? fileSender(outboxDir(config)) : smtpSender(config.smtp);
 }
 
-export function outboxDir(config: Config): string {
+function outboxDir(config: Config): string {
   return config.smtp.outbox_dir ?? path.join(config.instance.data_dir, 'outbox');
 }
 
@@ -111,7 +111,7 @@ export function smtpTlsOptions(
  * trouble, which is the admin's to fix and must not throw away mail. Everything else (4xx,
  * refused or dropped connections, timeouts, TLS) is worth another try.
  */
-export function classify(err: NodemailerError): SendFailure {
+function classify(err: NodemailerError): SendFailure {
   const response = err.response ?? null;
   const code = err.code ?? '';
   const permanent = err.permanent === true && code !== 'EAUTH' && code !== 'ENOAUTH';

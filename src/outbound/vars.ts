@@ -11,7 +11,7 @@ import { formatInZone } from '../time-format.js';
 export type CaseRow = Selectable<CasesTable>;
 
 /** `2026-11-24 17:00 CET` in the instance's timezone; '' for null. */
-export function formatLocal(iso: string | null | undefined, timeZone: string): string {
+function formatLocal(iso: string | null | undefined, timeZone: string): string {
   if (!iso) return '';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return '';
@@ -19,22 +19,22 @@ export function formatLocal(iso: string | null | undefined, timeZone: string): s
 }
 
 /** The subject without this case's own tag(s), so templates can put the tag in front once. */
-export function bareSubject(subject: string, caseId: string): string {
+function bareSubject(subject: string, caseId: string): string {
   const tag = caseTag(caseId);
   const stripped = headerText(subject.split(tag).join(' '));
   return stripped === '' ? '(no subject)' : stripped;
 }
 
-export function replySubject(subject: string): string {
+function replySubject(subject: string): string {
   return /^(re|aw|odp|sv|vs)\s*:/i.test(subject) ? subject : `Re: ${subject}`;
 }
 
-export function mailboxVars(box: MailboxConfig | undefined): Record<string, unknown> | null {
+function mailboxVars(box: MailboxConfig | undefined): Record<string, unknown> | null {
   if (!box) return null;
   return { id: box.id, address: box.address, name: box.name ?? box.address };
 }
 
-export function caseVars(config: Config, row: CaseRow): Record<string, unknown> {
+function caseVars(config: Config, row: CaseRow): Record<string, unknown> {
   const tz = config.instance.timezone;
   const pool = config.pools.find((p) => p.id === row.pool_id);
   const assignee = row.assignee ? config.consultants.find((c) => c.id === row.assignee) : undefined;

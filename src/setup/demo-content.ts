@@ -14,7 +14,7 @@ export interface DemoMail {
   about: string;
 }
 
-export const DEMO_DOMAIN = 'acme.example';
+const DEMO_DOMAIN = 'acme.example';
 
 export function demoConfigYaml(opts: { dir: string; listenerPort: number }): string {
   const doc = {

@@ -47,7 +47,7 @@ export interface DemoHandle {
 }
 
 /** Prepares the directory: a previous demo is replaced, anything else is refused. */
-export function prepareDemoDir(dir: string): void {
+function prepareDemoDir(dir: string): void {
   if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) {
     if (!fs.existsSync(path.join(dir, MARKER))) {
       throw usageError('EDEMODIR', `${dir} exists and was not made by mailwarden demo.`);

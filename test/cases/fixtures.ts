@@ -95,10 +95,3 @@ export async function insertCase(db: Db, f: FixtureCase = {}): Promise<InsertedC
     return { id, messageId };
   });
 }
-
-/** Many waiting cases at once (the race test and the bench), in one transaction. */
-export async function insertManyCases(db: Db, n: number, f: (i: number) => FixtureCase): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) ids.push((await insertCase(db, f(i))).id);
-  return ids;
-}

@@ -46,8 +46,12 @@ describe('parseWhen', () => {
   });
   it('takes ISO-8601 with a zone as it is and refuses anything else', () => {
     expect(parseWhen('2026-07-01T09:30:00+02:00', 'UTC').toISOString()).toBe('2026-07-01T07:30:00.000Z');
-    expect(() => parseWhen('next tuesday', 'UTC')).toThrow('--remind-at wants a time like');
-    expect(() => parseWhen('2026-13-01 10:00', 'UTC')).toThrow('--remind-at wants a time like');
+    expect(() => parseWhen('next tuesday', 'UTC')).toThrow('The reminder wants a time like');
+    expect(() => parseWhen('2026-13-01 10:00', 'UTC')).toThrow('The reminder wants a time like');
+  });
+  it('names no CLI flag unless its caller gives one', () => {
+    expect(() => parseWhen('soon', 'UTC')).toThrow(/^The reminder wants a time like "2026-03-01 09:30" \(UTC\) or ISO-8601 with a zone, not "soon"\.$/);
+    expect(() => parseWhen('soon', 'UTC', '--remind-at')).toThrow(/^--remind-at wants a time like /);
   });
 });
 
@@ -77,7 +81,7 @@ describe('wall-clock time around the DST changes (Europe/Warsaw, last Sundays of
     expect(formatInZone(new Date('2026-10-25T01:30:00Z'), 'UTC', true)).toBe('2026-10-25 01:30 UTC');
   });
   it('refuses a date that does not exist rather than rolling it over, and names an unknown zone', () => {
-    expect(() => parseWhen('2026-02-30 10:00', 'Europe/Warsaw')).toThrow('--remind-at wants a time like');
+    expect(() => parseWhen('2026-02-30 10:00', 'Europe/Warsaw')).toThrow('The reminder wants a time like');
     expect(() => parseWhen('2026-02-28 10:00', 'Europe/Warsw')).toThrow('instance.timezone: "Europe/Warsw" is not an IANA time zone');
     expect(() => formatInZone(new Date(), 'Europe/Warsw', false)).toThrow('instance.timezone: "Europe/Warsw" is not an IANA time zone');
   });

@@ -73,6 +73,36 @@ describe('values are checked for what they mean', () => {
   });
 });
 
+describe('auto-response templates', () => {
+  it('refuses a mailbox or pool naming a template no file provides, one line per field', async () => {
+    const { lines } = await config((doc) => {
+      doc.mailboxes[0].auto_response = 'holiday';
+      doc.pools[0].auto_response = 'welcome';
+    });
+    const dir = path.join(REPO_ROOT, 'templates'); // the shipped templates: the test config names no templates_dir
+    expect(lines).toEqual([
+      `pools[0].auto_response: names missing template "welcome" (no welcome.hbs in ${dir})`,
+      `mailboxes[0].auto_response: names missing template "holiday" (no holiday.hbs in ${dir})`,
+    ]);
+  });
+
+  it('takes a named template from a pool or mailbox override directory', async () => {
+    const { lines } = await config((doc, c) => {
+      fs.cpSync(path.join(REPO_ROOT, 'templates'), path.join(c.dir, 'templates'), { recursive: true });
+      doc.instance.templates_dir = path.join(c.dir, 'templates');
+      doc.mailboxes[0].auto_response = 'holiday';
+      const boxDir = path.join(c.dir, 'templates', 'mailboxes', doc.mailboxes[0].id);
+      fs.mkdirSync(boxDir, { recursive: true });
+      fs.writeFileSync(path.join(boxDir, 'holiday.hbs'), 'Subject: Away\n\nBack soon.\n');
+      doc.pools[0].auto_response = 'welcome';
+      const poolDir = path.join(c.dir, 'templates', 'pools', doc.pools[0].id);
+      fs.mkdirSync(poolDir, { recursive: true });
+      fs.writeFileSync(path.join(poolDir, 'welcome.hbs'), 'Subject: Welcome\n\nWe read every mail.\n');
+    });
+    expect(lines).toEqual([]);
+  });
+});
+
 describe('every problem in one pass', () => {
   it('lists all six mistakes of a config at once, cross-references included', async () => {
     const { lines } = await config((doc) => {

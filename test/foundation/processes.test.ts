@@ -47,6 +47,18 @@ describe('the harness reaps what tests start', () => {
     await waitFor(() => !groupAlive(r.pid), { what: `process group ${r.pid} to be gone`, timeoutMs: 5_000 });
   });
 
+  it("ready resolves once the command itself runs (setpriv has exec'd), and is made once", async () => {
+    const proc = spawnOwned('sleep', ['600'], { stdio: 'ignore' });
+    expect(proc.ready).toBe(proc.ready);
+    await proc.ready;
+    expect(fs.readFileSync(`/proc/${proc.pgid}/comm`, 'utf8').trim()).toBe('sleep');
+    await proc.kill();
+    // First read after the process is gone: it resolves too (nothing is left to wait for).
+    const quick = spawnOwned('true', [], { stdio: 'ignore' });
+    expect(await quick.exited).toBe(0);
+    await expect(quick.ready).resolves.toBeUndefined();
+  });
+
   it('stop() returns only when every process of the group is gone, children included', async () => {
     const proc = spawnOwned('bash', ['-c', 'sleep 600 & echo $!; wait'], { stdio: ['ignore', 'pipe', 'ignore'] });
     const childPid = await new Promise<number>((resolve) => proc.child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));

@@ -12,7 +12,7 @@ export async function openDb(cfg: TestConfig): Promise<Opened> {
   return openDatabase({ dataDir: cfg.dataDir });
 }
 
-export async function casesJson(cfg: TestConfig): Promise<any[]> {
+async function casesJson(cfg: TestConfig): Promise<any[]> {
   return cliJson(['cases', '--config', cfg.configPath]);
 }
 

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { writeTx } from '../../src/db/connection';
-import { claimNext, LEASE_MS } from '../../src/outbound/drainer';
+import { claimNext, LEASE_MS, nextDueAt } from '../../src/outbound/drainer';
 import { queueMail } from '../../src/outbound/queue';
 import { listOutbox } from '../../src/outbound/outbox';
 import { setStatus } from '../../src/cases/status';
@@ -58,6 +58,17 @@ describe('compare-and-set claims', () => {
       .where('claim_token', '=', first.claim_token)
       .executeTakeFirst();
     expect(Number(stale.numUpdatedRows)).toBe(0);
+  });
+
+  it('the next due time is the next attempt of a queued row, or the lease end of a row being sent', async () => {
+    await env.opened.db.deleteFrom('outbox').execute();
+    expect(await nextDueAt(env.opened.db)).toBeNull();
+    const caseId = await insertCase(env);
+    const queued = await queueOne(caseId);
+    const row = await env.opened.db.selectFrom('outbox').select('next_attempt_at').where('id', '=', queued.outboxId).executeTakeFirstOrThrow();
+    expect(await nextDueAt(env.opened.db)).toBe(row.next_attempt_at);
+    const claimed = (await claimNext(env.opened.db))!;
+    expect(await nextDueAt(env.opened.db)).toBe(claimed.lease_until);
   });
 
   it('a status move decided on an old version of the case changes nothing and says so', async () => {

@@ -38,7 +38,7 @@ export interface TestConfig {
   doc: Record<string, any>;
 }
 
-export const DEFAULT_TEST_MAILBOXES: TestMailbox[] = [
+const DEFAULT_TEST_MAILBOXES: TestMailbox[] = [
   { id: 'support', address: 'alice@example.test', pool: 'general' },
   { id: 'cards', address: 'bob@example.test', pool: 'cards' },
 ];

@@ -49,7 +49,7 @@ export interface StartDovecotOptions {
   ports?: { imap: number; lmtp: number };
 }
 
-export const DEFAULT_USERS: readonly DovecotUser[] = [
+const DEFAULT_USERS: readonly DovecotUser[] = [
   { user: 'alice@example.test', password: 'secret' },
   { user: 'bob@example.test', password: 'secret' },
   { user: 'carol@example.test', password: 'secret' },

@@ -20,9 +20,10 @@ export interface OwnedProcess {
   /**
    * Resolves once setpriv has armed the parent-death signal and exec'd the command. Until then a
    * worker that dies leaves the child behind (the signal is not set yet): a test that kills its
-   * own worker on purpose waits for this first.
+   * own worker on purpose waits for this first. Made on first read, so the /proc polling behind
+   * it runs only for the few callers that wait for it, not for every spawn.
    */
-  ready: Promise<void>;
+  readonly ready: Promise<void>;
   /** SIGTERM (or `signal`), SIGKILL after `graceMs`, then waits until the whole group is gone. */
   stop(opts?: { signal?: NodeJS.Signals; graceMs?: number }): Promise<number>;
   /** SIGKILL to the whole group, then waits until it is gone. */
@@ -52,11 +53,14 @@ export function spawnOwned(command: string, args: string[], opts: SpawnOwnedOpti
     child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : 0)));
     child.once('error', () => resolve(-1));
   });
+  let ready: Promise<void> | undefined;
   const proc: OwnedProcess = {
     child,
     pgid,
     exited,
-    ready: execed(pgid, exited),
+    get ready() {
+      return (ready ??= execed(pgid, exited));
+    },
     async stop({ signal = 'SIGTERM', graceMs = 20_000 } = {}) {
       signalGroup(pgid, signal);
       const timer = setTimeout(() => signalGroup(pgid, 'SIGKILL'), graceMs);

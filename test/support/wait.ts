@@ -4,7 +4,7 @@
  * wait for has happened, so a generous bound costs a passing test nothing.
  * MAILWARDEN_TEST_WAIT_SCALE overrides the factor (e.g. 1 to find a slow wait while debugging).
  */
-export const WAIT_SCALE = Number(process.env.MAILWARDEN_TEST_WAIT_SCALE ?? 4);
+const WAIT_SCALE = Number(process.env.MAILWARDEN_TEST_WAIT_SCALE ?? 4);
 
 /** The real bound for a wait a test sizes at `ms` on a quiet machine. */
 export function bound(ms: number): number {

@@ -55,7 +55,7 @@ export function register(program: Command): void {
           const actor = resolveActor(config, opts.as);
           const attachments = checkAttachments(opts.attach);
           const status = opts.status ? checkReplyStatus(opts.status) : undefined;
-          const remindAt = opts.remindAt ? parseWhen(opts.remindAt, config.instance.timezone) : undefined;
+          const remindAt = opts.remindAt ? parseWhen(opts.remindAt, config.instance.timezone, '--remind-at') : undefined;
           const answers = parseAnswers(opts.answer);
           const text = await replyText(app, caseId, actor.id, opts);
           const result = await writeTx(db, (tx) =>
