@@ -10,7 +10,7 @@ import { formatTable, paint } from './output.js';
 const OVERDUE_MARK = '⚠ OVERDUE';
 
 /** `YYYY-MM-DD HH:MM` in the instance time zone. */
-function localTime(iso: string | null, timeZone: string): string {
+export function localTime(iso: string | null, timeZone: string): string {
   if (!iso) return '-';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;

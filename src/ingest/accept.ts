@@ -57,7 +57,7 @@ export function acceptMessage(db: Db, input: AcceptInput): Promise<AcceptResult>
   return writeTx(db, (tx) => acceptInTx(tx, input));
 }
 
-export async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptResult> {
+async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptResult> {
   const { mailbox, source, parsed } = input;
   const at = nowIso();
   const known = await findInbound(tx, mailbox.id, source);

@@ -32,7 +32,7 @@ export function createImapWorker(ctx: IngestContext, mailbox: MailboxConfig, opt
 
 // Shaped as a daemon Service (name, start, stop); src/daemon/run.ts supervises it. Ingest does not
 // import the daemon: the daemon depends on ingest, never the other way round.
-export class ImapWorker {
+class ImapWorker {
   readonly name: string;
   private stopping = false;
   private readonly abort = new AbortController();

@@ -13,7 +13,7 @@ import { addParticipant } from './thread.js';
 
 const RANK: Record<CasePriority, number> = { low: 0, normal: 1, high: 2, urgent: 3 };
 
-export function poolOf(config: Config, mailbox: MailboxConfig): PoolConfig {
+function poolOf(config: Config, mailbox: MailboxConfig): PoolConfig {
   const pool = config.pools.find((p) => p.id === mailbox.pool);
   // The config check guarantees it; a throw here rolls the transaction back, losing nothing.
   if (!pool) throw new Error(`mailbox ${mailbox.id} names unknown pool ${mailbox.pool}`);

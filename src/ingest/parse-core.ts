@@ -27,7 +27,7 @@ export interface ParseJob {
 }
 
 /** Text kept in the database per message; the raw file always has all of it. */
-export const MAX_TEXT_CHARS = 2_000_000;
+const MAX_TEXT_CHARS = 2_000_000;
 
 interface Decoded {
   headers: Headers | null;
