@@ -42,6 +42,8 @@ export interface ParsedMessage {
   contentType: string;
   /** primary subtag of Content-Language, lower case */
   contentLanguage: string | null;
+  /** language -> how much the subject and the non-quoted text look like it (language-scores.ts) */
+  languageScores: Record<string, number>;
   text: string;
   attachments: AttachmentInfo[];
   /** Message-IDs quoted inside the body (the original message of a bounce), bounded. */

@@ -7,7 +7,7 @@ import type { CasePriority, Config, MailboxConfig, PoolConfig } from '../config/
 import type { DB } from '../db/schema.js';
 import { allocateCaseId } from '../db/case-ids.js';
 import { recordEvent } from '../db/history.js';
-import { detectLanguage } from './language.js';
+import { caseLanguage } from './language.js';
 import type { ParsedMessage } from './message.js';
 import { addParticipant } from './thread.js';
 
@@ -65,7 +65,7 @@ export async function openCase(tx: Kysely<DB>, input: NewCaseInput): Promise<str
       subject: parsed.subject,
       customer_address: customer?.address ?? '',
       customer_name: customer?.name ?? null,
-      language: detectLanguage(parsed, pool.languages),
+      language: caseLanguage(parsed, pool.languages),
       assignee: null,
       received_at: input.receivedAt,
       deadline_at: addMs(input.receivedAt, pool.response_deadline),

@@ -3,13 +3,15 @@
 // max_header_bytes is not parsed at all (flag `unparsed`); parsing stops after max_parts MIME
 // parts (flag `truncated`). Attachments stream to data/blobs, so a 50 MB attachment costs disk,
 // not memory. Any parser failure ends in an `unparsed` result, never in a throw: the message is
-// kept raw and still becomes a case. Runs inside the parser thread (parse-worker.ts).
+// kept raw and still becomes a case. Runs inside the parser thread (parse-worker.ts), which is
+// also where the text's language scores are computed (language-scores.ts).
 import fs from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { MailParser, type AddressObject, type AttachmentStream, type Headers, type MessageText } from 'mailparser';
 import { storeBlob } from './raw-store.js';
 import { contentFingerprint } from './fingerprint.js';
 import { htmlToPlain, MAX_HTML_CHARS } from './html-text.js';
+import { languageScores } from './language-scores.js';
 import { allValues, firstValues, messageIdsIn, parseFields, readHead, type HeadInfo, type RawField } from './header-block.js';
 import { cleanAddress, cleanLine, cleanText, type Address, type AttachmentInfo, type ParsedMessage } from './message.js';
 import { looksLikeReport, scanReport } from './quoted-ids.js';
@@ -39,6 +41,11 @@ interface Decoded {
 }
 
 export async function parseMessageFile(job: ParseJob): Promise<ParsedMessage> {
+  const result = await readMessage(job);
+  return { ...result, languageScores: await languageScores(result.subject, result.text) };
+}
+
+async function readMessage(job: ParseJob): Promise<ParsedMessage> {
   const { file, limits } = job;
   const head = await readHead(file, limits.maxHeaderBytes);
   const fields = parseFields(head.block);
@@ -134,6 +141,9 @@ function fromRawFields(fields: RawField[], size: number, fingerprint: string): P
     date: Number.isNaN(date) ? null : new Date(date).toISOString(),
     contentType: cleanLine(headers['content-type'], 200).split(';')[0]!.toLowerCase() || 'text/plain',
     contentLanguage: languageTag(headers['content-language']),
+    // Filled in by parseMessageFile; the raw-header fallback runs outside the parser thread and
+    // leaves it empty (the case then gets its pool's first language).
+    languageScores: {},
     text: '',
     attachments: [],
     quotedMessageIds: [],

@@ -1,14 +1,20 @@
 // Entry of the parser thread. Parsing hostile mail runs here, not in the daemon's main thread:
 // a parser bug that throws asynchronously, loops or eats memory kills this thread only, and the
 // message becomes an `unparsed` case instead of a crashed daemon that would meet the same
-// message again after every restart.
+// message again after every restart. The language detector's table is loaded here too, at the
+// thread's start (so the first message does not wait for it), and never in the main thread.
 import { parentPort } from 'node:worker_threads';
+import { loadLanguageDetector } from './language-scores.js';
 import { parseMessageFile, type ParseJob } from './parse-core.js';
 
 interface Request {
   id: number;
   job: ParseJob;
 }
+
+// A table that cannot load fails each parse that needs it, and that message is kept as unparsed,
+// with the reason logged: loud, where a silent fallback language would hide a broken install.
+loadLanguageDetector().catch(() => undefined);
 
 parentPort?.on('message', (req: Request) => {
   parseMessageFile(req.job).then(

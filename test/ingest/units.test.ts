@@ -1,5 +1,5 @@
 // The pure pieces of ingest, without servers: the header-block reader, the content fingerprint,
-// classification, language detection, priority rules and the reconnect backoff.
+// classification, priority rules and the reconnect backoff (language detection: language.test.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,6 @@ import { backoffDelay } from '../../src/ingest/backoff';
 import { classifyInbound } from '../../src/ingest/classify';
 import { locateHead, parseFields, readHead } from '../../src/ingest/header-block';
 import { contentFingerprint } from '../../src/ingest/fingerprint';
-import { detectLanguage } from '../../src/ingest/language';
 import { priorityFor } from '../../src/ingest/new-case';
 import { parseMessageFile } from '../../src/ingest/parse-core';
 import type { PoolConfig } from '../../src/config/types';
@@ -118,17 +117,6 @@ describe('ingest units', () => {
     expect(classifyInbound(postmaster).kind).toBe('normal');
     const customer = await parse('normal', 'From: x@customer.test\nSubject: My payment bounced\n\nHelp.\n');
     expect(classifyInbound(customer).kind).toBe('normal');
-  });
-
-  it('detects the language only among the pool languages, honouring Content-Language (fails on a language outside the pool)', () => {
-    const pl = 'Dzień dobry, moja karta została zablokowana i nie mogę płacić. Proszę o pomoc.';
-    const en = 'Hello, my card has been blocked and I cannot pay. Could you please help me?';
-    expect(detectLanguage({ contentLanguage: null, subject: '', text: pl }, ['en', 'pl'])).toBe('pl');
-    expect(detectLanguage({ contentLanguage: null, subject: '', text: en }, ['pl', 'en'])).toBe('en');
-    expect(detectLanguage({ contentLanguage: 'en', subject: '', text: pl }, ['pl', 'en'])).toBe('en');
-    expect(detectLanguage({ contentLanguage: 'de', subject: '', text: pl }, ['en', 'pl'])).toBe('pl');
-    expect(detectLanguage({ contentLanguage: null, subject: '', text: 'Guten Tag, meine Karte ist gesperrt.' }, ['pl', 'en'])).toMatch(/^(pl|en)$/);
-    expect(detectLanguage({ contentLanguage: null, subject: '', text: '' }, ['pl', 'en'])).toBe('pl');
   });
 
   it('raises priority by the highest matching rule, never lowers it (fails on a wrong priority)', () => {
