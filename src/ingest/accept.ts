@@ -136,16 +136,7 @@ async function createCase(
     linkedCaseId: link.linkTo,
     reason: link.reason,
   });
-  const messageRowId = await insertMessage(tx, {
-    caseId,
-    kind: 'inbound',
-    parsed,
-    rawSha256: input.raw.sha256,
-    at,
-    flags,
-    isFeedback: false,
-    isAutoReply: autoReply,
-  });
+  const messageRowId = await insertInboundMessage(tx, input, caseId, at, flags, autoReply);
   await recordEvent(tx, {
     caseId,
     actor: 'system',
@@ -195,16 +186,7 @@ async function acceptBounce(tx: Kysely<DB>, input: AcceptInput, cls: Classificat
   const caseId = sent.case_id;
   const failure = cls.failure !== false;
   const flags = [...parsed.flags, failure ? 'bounce' : 'delivery_report'];
-  const messageRowId = await insertMessage(tx, {
-    caseId,
-    kind: 'inbound',
-    parsed,
-    rawSha256: input.raw.sha256,
-    at,
-    flags,
-    isFeedback: false,
-    isAutoReply: true,
-  });
+  const messageRowId = await insertInboundMessage(tx, input, caseId, at, flags, true);
   if (!failure) {
     // "Delayed" or "delivered": worth seeing on the case, but the mail has not bounced.
     await recordEvent(tx, {
@@ -236,6 +218,11 @@ async function acceptBounce(tx: Kysely<DB>, input: AcceptInput, cls: Classificat
   });
   await record('bounce', caseId, messageRowId);
   return { outcome: 'bounce', caseId, messageRowId, detail: `bounce of outbox #${sent.id}` };
+}
+
+/** The customer's message on the case it opened or bounced onto (never feedback: that is append.ts). */
+function insertInboundMessage(tx: Kysely<DB>, input: AcceptInput, caseId: string, at: string, flags: string[], isAutoReply: boolean): Promise<number> {
+  return insertMessage(tx, { caseId, kind: 'inbound', parsed: input.parsed, rawSha256: input.raw.sha256, at, flags, isFeedback: false, isAutoReply });
 }
 
 /** INTERNALDATE on the clock's timeline (tests shift "now"), never in the future. */
