@@ -30,8 +30,8 @@ export const createDrainerService: ServiceFactory = (ctx: ServiceContext): Servi
   async function run(): Promise<void> {
     while (!stopping) {
       try {
-        // Each batch gets its own sender, so a reloaded config's smtp settings apply from the next batch.
-        await drainOnce({ config, db: ctx.db, log: ctx.log }, { shouldStop: () => stopping });
+        // The config is asked before each row, so a reload's smtp settings apply from the next row.
+        await drainOnce({ config, db: ctx.db, log: ctx.log }, { shouldStop: () => stopping, currentConfig: () => config });
       } catch (err) {
         ctx.log.error(logEvent('outbox.drainer_error', { err }), 'outbox drainer error');
       }

@@ -42,6 +42,11 @@ export interface DrainOptions {
   shouldStop?: () => boolean;
   /** At most this many rows in this call. */
   limit?: number;
+  /**
+   * The config in force now, asked before each row (a daemon that reloads on SIGHUP): a row
+   * claimed after a reload goes out with the new smtp settings, not at the end of a long batch.
+   */
+  currentConfig?: () => Config;
 }
 
 /**
@@ -166,18 +171,23 @@ async function processRow(ctx: DrainContext, sender: Sender, row: OutboxRow): Pr
 
 /** Sends every row that is due now; returns how many rows it worked on. */
 export async function drainOnce(ctx: DrainContext, opts: DrainOptions = {}): Promise<number> {
-  let own: Sender | null = null;
+  let own: { sender: Sender; config: Config } | null = null;
   let count = 0;
   try {
     while (!(opts.shouldStop?.() ?? false) && (opts.limit === undefined || count < opts.limit)) {
       const row = await claimNext(ctx.db);
       if (!row) break;
-      const sender = opts.sender ?? (own ??= createSender(ctx.config));
-      await processRow(ctx, sender, row);
+      const config = opts.currentConfig?.() ?? ctx.config;
+      if (own && own.config !== config) {
+        own.sender.close();
+        own = null;
+      }
+      const sender = opts.sender ?? (own ??= { sender: createSender(config), config }).sender;
+      await processRow({ ...ctx, config }, sender, row);
       count += 1;
     }
   } finally {
-    own?.close();
+    own?.sender.close();
   }
   return count;
 }

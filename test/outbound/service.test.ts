@@ -7,6 +7,7 @@ import { writeTx } from '../../src/db/connection';
 import { silentLogger } from '../../src/log';
 import { queueMail } from '../../src/outbound/queue';
 import { createDrainerService } from '../../src/daemon/drainer';
+import { drainOnce } from '../../src/outbound/drainer';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
 import { waitFor } from '../support/wait';
 import { insertCase, outboundEnv, type OutboundEnv, replyInput } from './helpers';
@@ -47,5 +48,20 @@ describe('drainer service', () => {
     }
     const states = await env.opened.db.selectFrom('outbox').select('state').distinct().execute();
     expect(states).toEqual([{ state: 'sent' }]);
+  });
+
+  it('a row claimed after a reload goes out with the new settings, also within one batch (fails if a batch keeps its first sender)', async () => {
+    const caseId = await insertCase(env);
+    const first = await queue(caseId);
+    const second = await queue(caseId);
+    const fileConfig = (dir: string) => ({ ...env.config, smtp: { ...env.config.smtp, transport: 'file' as const, outbox_dir: path.join(env.cfg.dir, dir) } });
+    const before = fileConfig('before-reload');
+    const after = fileConfig('after-reload');
+    let asked = 0;
+    // The reload lands between the two rows of one batch: the first row sees the old config, the second the new.
+    const sent = await drainOnce({ config: before, db: env.opened.db, log: silentLogger() }, { currentConfig: () => (asked++ === 0 ? before : after) });
+    expect(sent).toBe(2);
+    expect(fs.readdirSync(before.smtp.outbox_dir)).toEqual([`${first.outboxId}-reply.eml`]);
+    expect(fs.readdirSync(after.smtp.outbox_dir)).toEqual([`${second.outboxId}-reply.eml`]);
   });
 });
