@@ -9,12 +9,13 @@ import type { Config, MailboxConfig } from '../config/types.js';
 import { writeTx, type Db } from '../db/connection.js';
 import type { DB } from '../db/schema.js';
 import { recordEvent } from '../db/history.js';
+import { insertMessage } from '../db/message-rows.js';
+import { appendToCase, reopenDecision } from '../cases/inbound-effects.js';
+import { openCase } from '../cases/open-from-mail.js';
 import { maybeQueueAutoResponse } from '../outbound/autoresponse.js';
 import { classifyInbound, type Classification } from './classify.js';
 import type { ParsedMessage } from './message.js';
-import { openCase } from './new-case.js';
-import { appendToCase, reopenDecision } from './append.js';
-import { advanceHighWater, findInbound, findSameContent, insertInbound, insertMessage, insertRaw, type InboundSource } from './records.js';
+import { advanceHighWater, findInbound, findSameContent, insertInbound, insertRaw, type InboundSource } from './records.js';
 import { findSentMail, findThread, referencedIds } from './thread.js';
 
 export type { InboundSource } from './records.js';
@@ -220,7 +221,7 @@ async function acceptBounce(tx: Kysely<DB>, input: AcceptInput, cls: Classificat
   return { outcome: 'bounce', caseId, messageRowId, detail: `bounce of outbox #${sent.id}` };
 }
 
-/** The customer's message on the case it opened or bounced onto (never feedback: that is append.ts). */
+/** The customer's message on the case it opened or bounced onto (never feedback: that is src/cases/inbound-effects.ts). */
 function insertInboundMessage(tx: Kysely<DB>, input: AcceptInput, caseId: string, at: string, flags: string[], isAutoReply: boolean): Promise<number> {
   return insertMessage(tx, { caseId, kind: 'inbound', parsed: input.parsed, rawSha256: input.raw.sha256, at, flags, isFeedback: false, isAutoReply });
 }

@@ -1,10 +1,10 @@
-// How much a message's own words look like each language, for language.ts to choose the case's
-// language among its pool's. Computed in the parser thread (parse-core.ts), never in the daemon's
-// main thread: the detector's n-gram table costs some 30 MB of heap and 50 MB of RSS to load, and
-// the main thread must stay small (it holds every box's connection and the accept transactions).
-// The parser does not know the pool (one LMTP delivery is parsed once for recipients in different
-// pools), so it scores every language the detector knows and finds a trace of; the accept side
-// picks. Scores only compare within one message.
+// How much a message's own words look like each language, for src/cases/case-language.ts to
+// choose the case's language among its pool's. Computed in the parser thread (parse-core.ts),
+// never in the daemon's main thread: the detector's n-gram table costs some 30 MB of heap and
+// 50 MB of RSS to load, and the main thread must stay small (it holds every box's connection and
+// the accept transactions). The parser does not know the pool (one LMTP delivery is parsed once
+// for recipients in different pools), so it scores every language the detector knows and finds a
+// trace of; the accept side picks. Scores only compare within one message.
 //
 // The detector is eld (Efficient Language Detector), its extra-small table. Measured on short
 // customer mails in ru, uk, nl, de, en and pl (pools [ru, uk], [nl, de], [en, pl] and all six),

@@ -1,7 +1,8 @@
-// The rows one accepted message writes: raw_messages, the messages row with its attachments, the
-// inbound row that makes it exactly-once, and the box's high-water mark.
+// The rows one accepted message writes for ingest itself: raw_messages, the inbound row that makes
+// it exactly-once, and the box's high-water mark. (Its messages row with the attachments is
+// src/db/message-rows.ts; what it does to a case, src/cases.)
 import type { Kysely } from 'kysely';
-import type { DB, MessageKind } from '../db/schema.js';
+import type { DB } from '../db/schema.js';
 import type { ParsedMessage } from './message.js';
 
 export type InboundSource = { kind: 'imap'; uidvalidity: number; uid: number } | { kind: 'lmtp' | 'smtp'; queueId: string };
@@ -91,77 +92,4 @@ export async function advanceHighWater(tx: Kysely<DB>, mailboxId: string, source
   }
   if (state.uidvalidity !== source.uidvalidity || state.last_uid >= source.uid) return;
   await tx.updateTable('mailbox_state').set({ last_uid: source.uid, last_sync_at: at }).where('mailbox_id', '=', mailboxId).execute();
-}
-
-export interface MessageRecord {
-  caseId: string;
-  kind: MessageKind;
-  parsed: ParsedMessage;
-  rawSha256: string;
-  at: string;
-  flags: string[];
-  isFeedback: boolean;
-  isAutoReply: boolean;
-}
-
-/** The `messages` columns taken from a parsed message's headers (ingest and reprocess alike). */
-export function headerColumns(m: ParsedMessage) {
-  return {
-    from_address: m.from?.address ?? null,
-    from_name: m.from?.name ?? null,
-    to_addresses: JSON.stringify(m.to.map((a) => a.address)),
-    cc_addresses: JSON.stringify(m.cc.map((a) => a.address)),
-    subject: m.subject,
-    message_id: m.messageId,
-    in_reply_to: m.inReplyTo,
-    references: m.references.length > 0 ? m.references.join(' ') : null,
-  };
-}
-
-export async function insertMessage(tx: Kysely<DB>, r: MessageRecord): Promise<number> {
-  const m = r.parsed;
-  const row = await tx
-    .insertInto('messages')
-    .values({
-      case_id: r.caseId,
-      kind: r.kind,
-      at: r.at,
-      author: null,
-      ...headerColumns(m),
-      text: m.text || placeholderText(m),
-      raw_sha256: r.rawSha256,
-      state: null,
-      is_feedback: r.isFeedback ? 1 : 0,
-      is_auto_reply: r.isAutoReply ? 1 : 0,
-      flags: JSON.stringify([...new Set(r.flags)]),
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  await insertAttachments(tx, row.id, m.attachments);
-  return row.id;
-}
-
-/** What `show` says for mail whose text could not be read. */
-function placeholderText(m: ParsedMessage): string {
-  if (m.status === 'oversize') return `[mailwarden: this message (${m.size} bytes) is over the size limit; it is kept raw and was not parsed]`;
-  if (m.status === 'unparsed') return `[mailwarden: this message could not be parsed (${m.problem ?? 'unknown problem'}); it is kept raw]`;
-  return '';
-}
-
-/** The attachment rows of a message (the files themselves are already in data/blobs). */
-export async function insertAttachments(tx: Kysely<DB>, messageRowId: number, attachments: ParsedMessage['attachments']): Promise<void> {
-  for (const a of attachments) {
-    await tx
-      .insertInto('attachments')
-      .values({
-        message_row_id: messageRowId,
-        filename: a.filename,
-        content_type: a.contentType,
-        size: a.size,
-        sha256: a.sha256,
-        content_id: a.contentId,
-        inline: a.inline ? 1 : 0,
-      })
-      .execute();
-  }
 }

@@ -9,6 +9,7 @@ import type { Config } from '../config/types.js';
 import { writeTx, type Db } from '../db/connection.js';
 import type { DB } from '../db/schema.js';
 import { changeCase, recordEvent } from '../db/history.js';
+import { headerColumns, insertAttachments } from '../db/message-rows.js';
 import { usageError } from '../errors.js';
 import type { ParsedMessage } from './message.js';
 import type { ParserPool } from './parse.js';
@@ -17,7 +18,6 @@ import { isTransientFailure } from './failures.js';
 import { markReprocessed, markStillParked, parkedForReprocess, parkedSource } from './park.js';
 import { acceptOrDegrade, parseLimits, type IngestContext } from './pipeline.js';
 import { rawPath } from './raw-store.js';
-import { headerColumns, insertAttachments } from './records.js';
 import { parseJsonList } from '../db/json-columns.js';
 
 const PARSE_FLAGS = new Set(['unparsed', 'oversize', 'truncated']);

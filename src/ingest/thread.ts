@@ -2,12 +2,12 @@
 // naming a Message-ID mailwarden stored or sent; (2) a case tag in the subject, but only from a
 // participant of that case (a stranger's tag opens a new case linked to it, so a guessed tag
 // cannot inject mail into someone else's case); (3) none: a new case.
-import type { Kysely, Selectable } from 'kysely';
-import type { CasesTable, DB, ParticipantRole } from '../db/schema.js';
+import type { Kysely } from 'kysely';
+import type { DB } from '../db/schema.js';
 import { tagsInSubject } from '../db/case-ids.js';
+import { isParticipant } from '../cases/participants.js';
+import type { CaseRow } from '../cases/view.js';
 import type { ParsedMessage } from './message.js';
-
-export type CaseRow = Selectable<CasesTable>;
 
 export type ThreadMatch =
   | { via: 'header'; caseRow: CaseRow; messageId: string; outboxKind: string | null }
@@ -54,26 +54,6 @@ async function findByHeaders(tx: Kysely<DB>, ids: string[]): Promise<ThreadMatch
     if (row) return { via: 'header', caseRow: row, messageId: id, outboxKind: out?.kind ?? null };
   }
   return null;
-}
-
-export async function isParticipant(tx: Kysely<DB>, caseId: string, address: string): Promise<boolean> {
-  const row = await tx
-    .selectFrom('case_participants')
-    .select('address')
-    .where('case_id', '=', caseId)
-    .where('address', '=', address.toLowerCase())
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
-/** Adds a participant; returns false when they already were one. */
-export async function addParticipant(tx: Kysely<DB>, caseId: string, address: string, role: ParticipantRole, at: string): Promise<boolean> {
-  const res = await tx
-    .insertInto('case_participants')
-    .values({ case_id: caseId, address: address.toLowerCase(), role, added_at: at })
-    .onConflict((oc) => oc.columns(['case_id', 'address']).doNothing())
-    .executeTakeFirst();
-  return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
 }
 
 /** Outbox rows (mail mailwarden sent) named by any of these Message-IDs, in the order given. */

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { caseLanguage } from '../../src/ingest/language';
+import { caseLanguage } from '../../src/cases/case-language';
 import { languageScores } from '../../src/ingest/language-scores';
 import { parseMessageFile } from '../../src/ingest/parse-core';
 import { runCli, startDaemon, type Daemon } from '../support/cli';

@@ -7,7 +7,7 @@ import { backoffDelay } from '../../src/ingest/backoff';
 import { classifyInbound } from '../../src/ingest/classify';
 import { locateHead, parseFields, readHead } from '../../src/ingest/header-block';
 import { contentFingerprint } from '../../src/ingest/fingerprint';
-import { priorityFor } from '../../src/ingest/new-case';
+import { priorityFor } from '../../src/cases/open-from-mail';
 import { parseMessageFile } from '../../src/ingest/parse-core';
 import type { PoolConfig } from '../../src/config/types';
 import { makeTempDir, removeTempDir } from '../support/tmp';

@@ -2,18 +2,19 @@
 // joins by the header match), the message row, and the status changes mail causes (SPEC §3, §5):
 // a customer writing within the reopen window reopens a solved/closed case as feedback; writing
 // on a postponed case wakes it; a department's answer ends the consultation. Automatic replies
-// (out-of-office) only add the message. The assignee hears of it by mail.
+// (out-of-office) only add the message. The assignee hears of it by mail. These are case rules:
+// ingest's accept transaction (src/ingest/accept.ts) finds the case and calls in here.
 import type { Kysely } from 'kysely';
 import type { Config, MailboxConfig } from '../config/types.js';
 import type { DB, MessageKind } from '../db/schema.js';
 import { changeCase, recordEvent } from '../db/history.js';
-import { setStatus } from '../cases/status.js';
+import { insertMessage } from '../db/message-rows.js';
 import { MailwardenError } from '../errors.js';
 import { boxSender, queueMail } from '../outbound/queue.js';
-import type { Classification } from './classify.js';
-import type { ParsedMessage } from './message.js';
-import { insertMessage } from './records.js';
-import { addParticipant, isParticipant, type CaseRow } from './thread.js';
+import type { InboundMail } from './inbound-mail.js';
+import { addParticipant, isParticipant } from './participants.js';
+import { setStatus } from './status.js';
+import type { CaseRow } from './view.js';
 import { parseJsonList } from '../db/json-columns.js';
 
 const CLOSED = new Set(['solved', 'closed']);
@@ -22,10 +23,11 @@ const QUOTE_CHARS = 2_000;
 export interface AppendInput {
   config: Config;
   mailbox: MailboxConfig;
-  parsed: ParsedMessage;
+  parsed: InboundMail;
   raw: { sha256: string };
   at: string;
-  cls: Classification;
+  /** what ingest's classification (src/ingest/classify.ts) made of it */
+  cls: { kind: 'normal' | 'bounce' | 'auto_reply' };
   caseRow: CaseRow;
   via: 'header' | 'tag';
   reopen: boolean;
@@ -34,7 +36,7 @@ export interface AppendInput {
 }
 
 /** `append` normally; for a customer writing on a solved/closed case, `reopen` within the window, else `too-late`. */
-export function reopenDecision(config: Config, row: CaseRow, cls: Classification, at: string, parsed?: ParsedMessage): 'append' | 'reopen' | 'too-late' {
+export function reopenDecision(config: Config, row: CaseRow, cls: AppendInput['cls'], at: string, parsed?: InboundMail): 'append' | 'reopen' | 'too-late' {
   if (!CLOSED.has(row.status) || cls.kind !== 'normal') return 'append';
   if (parsed && departmentOf(config, parsed)) return 'append';
   const pool = config.pools.find((p) => p.id === row.pool_id);
@@ -43,7 +45,7 @@ export function reopenDecision(config: Config, row: CaseRow, cls: Classification
   return Date.parse(at) - closedAt <= windowMs ? 'reopen' : 'too-late';
 }
 
-function departmentOf(config: Config, parsed: ParsedMessage) {
+function departmentOf(config: Config, parsed: InboundMail) {
   const sender = parsed.from?.address;
   return sender ? config.departments.find((d) => d.email.toLowerCase() === sender) : undefined;
 }

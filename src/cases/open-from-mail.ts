@@ -1,15 +1,17 @@
 // The fields of a case opened by inbound mail (SPEC §3): pool and mailbox, customer, subject,
 // language, received time, the pool's response deadline, priority `normal` raised by the pool's
-// rules, status `received`, flags.
+// rules, status `received`, flags. These are case rules, so they live in src/cases; ingest's
+// accept transaction (src/ingest/accept.ts) calls openCase when threading finds no case to join,
+// and writes the message row itself.
 import type { Kysely } from 'kysely';
 import { addMs } from '../clock.js';
 import type { CasePriority, Config, MailboxConfig, PoolConfig } from '../config/types.js';
 import type { DB } from '../db/schema.js';
 import { allocateCaseId } from '../db/case-ids.js';
 import { recordEvent } from '../db/history.js';
-import { caseLanguage } from './language.js';
-import type { ParsedMessage } from './message.js';
-import { addParticipant } from './thread.js';
+import { caseLanguage } from './case-language.js';
+import type { InboundMail } from './inbound-mail.js';
+import { addParticipant } from './participants.js';
 
 const RANK: Record<CasePriority, number> = { low: 0, normal: 1, high: 2, urgent: 3 };
 
@@ -40,7 +42,7 @@ export function priorityFor(pool: PoolConfig, subject: string, from: string | nu
 export interface NewCaseInput {
   config: Config;
   mailbox: MailboxConfig;
-  parsed: ParsedMessage;
+  parsed: InboundMail;
   receivedAt: string;
   at: string;
   flags: string[];

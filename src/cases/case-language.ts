@@ -1,7 +1,8 @@
 // The language of a new case: Content-Language when it names one of the pool's languages, else
 // the pool language the text looks most like, else the pool's first language. The looking was
-// done by the parser thread (language-scores.ts), which scored every language it knows, because
-// it cannot know the pool; here, in the accept transaction, only the pool's languages compete.
+// done by the parser thread (src/ingest/language-scores.ts), which scored every language it
+// knows, because it cannot know the pool; here, when the accept transaction opens the case
+// (open-from-mail.ts), only the pool's languages compete. A case rule, so it lives in src/cases.
 // Nothing here loads the detector: choosing is a lookup, so the main thread stays small.
 
 /** The pool's language for this message (pool languages in order of preference, the first is the fallback). */

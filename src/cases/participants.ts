@@ -1,0 +1,26 @@
+// Who takes part in a case: the customer who opened it, a colleague the customer copied, a
+// department consulted. Threading (src/ingest/thread.ts) asks it before letting a case tag in a
+// subject thread mail onto a case; the mail-borne case rules (open-from-mail.ts,
+// inbound-effects.ts) add to it. Addresses are kept lower case.
+import type { Kysely } from 'kysely';
+import type { DB, ParticipantRole } from '../db/schema.js';
+
+export async function isParticipant(tx: Kysely<DB>, caseId: string, address: string): Promise<boolean> {
+  const row = await tx
+    .selectFrom('case_participants')
+    .select('address')
+    .where('case_id', '=', caseId)
+    .where('address', '=', address.toLowerCase())
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Adds a participant; returns false when they already were one. */
+export async function addParticipant(tx: Kysely<DB>, caseId: string, address: string, role: ParticipantRole, at: string): Promise<boolean> {
+  const res = await tx
+    .insertInto('case_participants')
+    .values({ case_id: caseId, address: address.toLowerCase(), role, added_at: at })
+    .onConflict((oc) => oc.columns(['case_id', 'address']).doNothing())
+    .executeTakeFirst();
+  return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
+}
