@@ -18,7 +18,7 @@ export function findConsultant(config: Config, id: string): ConsultantConfig {
 export function resolveActor(config: Config, as: string | undefined, env: NodeJS.ProcessEnv = process.env): ConsultantConfig {
   const id = as ?? env.MAILWARDEN_AS;
   if (!id) {
-    throw usageError('ENOACTOR', `Say who acts with --as <consultant> or MAILWARDEN_AS (known: ${knownConsultants(config)}).`);
+    throw usageError('ENOACTOR', `No consultant was named (known: ${knownConsultants(config)}).`);
   }
   return findConsultant(config, id);
 }

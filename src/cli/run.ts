@@ -22,6 +22,7 @@ export function setJsonErrors(on: boolean): void {
  * flag that fixes them here, by code.
  */
 const HINTS: Partial<Record<ErrorCode, string>> = {
+  ENOACTOR: 'Say who acts with --as <consultant> or MAILWARDEN_AS.',
   EBADANSWER: 'Give each answer with --answer key=value.',
   EQUESTIONNAIRE: 'Give each answer with --answer key=value:',
   ENOREMIND: 'Give it with --remind-at <time>.',

@@ -75,7 +75,7 @@ describe('next: FIFO retrieval', () => {
   it('refuses to run without a consultant, or with an unknown one, naming the known ones', async () => {
     const none = await runCli(['next'], { env: { ...env, MAILWARDEN_AS: '' } });
     expect(none.code).toBe(64);
-    expect(none.stderr).toContain('Say who acts with --as <consultant> or MAILWARDEN_AS (known: sam, cody, tina).');
+    expect(none.stderr).toContain('No consultant was named (known: sam, cody, tina). Say who acts with --as <consultant> or MAILWARDEN_AS.');
     const unknown = await runCli(['next', '--as', 'zed'], { env });
     expect(unknown.code).toBe(64);
     expect(unknown.stderr).toContain('There is no consultant "zed" (known: sam, cody, tina).');
