@@ -7,13 +7,13 @@ import { loadConfig, formatIssue, requireConfig } from '../config/load.js';
 import type { Config, MailboxConfig } from '../config/types.js';
 import { openDatabase } from '../db/connection.js';
 import { createLogger, logEvent, type Logger } from '../log.js';
-import { createImapWorker } from '../ingest/imap-worker.js';
-import { Listener } from '../ingest/listener.js';
 import { ParserPool } from '../ingest/parse.js';
 import type { IngestContext } from '../ingest/pipeline.js';
 import { sweepTemp } from '../ingest/raw-store.js';
 import { drainOnce } from '../outbound/drainer.js';
 import { createDrainerService } from './drainer.js';
+import { createImapService } from './imap-service.js';
+import { ListenerService } from './listener-service.js';
 import { createSchedulerService } from './schedule.js';
 import { Supervisor } from './supervisor.js';
 import { acquireDaemonLock, type DaemonLock } from './lock.js';
@@ -59,7 +59,7 @@ async function runOnce(ctx: IngestContext): Promise<number> {
   let failed = 0;
   for (const box of config.mailboxes.filter((m) => m.imap)) {
     try {
-      await createImapWorker(ctx, box).syncOnce();
+      await createImapService(ctx, box).syncOnce();
     } catch (err) {
       failed++;
       ctx.log.error(logEvent('mailbox.sync_failed', { mailbox: box.id, err: (err as Error).message }), 'mailbox sync failed');
@@ -73,7 +73,7 @@ async function runOnce(ctx: IngestContext): Promise<number> {
 async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => void): Promise<number> {
   const { log } = ctx;
   const supervisor = new Supervisor(log);
-  let listener: Listener | null = null;
+  let listener: ListenerService | null = null;
   // Signals are handled from before the first service starts: a SIGTERM (systemd stopping the unit)
   // or a SIGHUP arriving while the daemon starts must never meet the default action, which kills
   // the process outright. A stop during start-up is taken once the services are up.
@@ -82,12 +82,12 @@ async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => v
 
   const startListener = async (config: Config): Promise<boolean> => {
     if (!config.ingest.listener.enabled) return true;
-    listener = new Listener(ctx, config.ingest.listener);
+    listener = new ListenerService(ctx, config.ingest.listener);
     return supervisor.add(listener);
   };
   const services = { config: ctx.getConfig(), db: ctx.db, log };
 
-  for (const box of ctx.getConfig().mailboxes) if (box.imap) await supervisor.add(createImapWorker(ctx, box));
+  for (const box of ctx.getConfig().mailboxes) if (box.imap) await supervisor.add(createImapService(ctx, box));
   if (!(await startListener(ctx.getConfig()))) {
     signals.release();
     await supervisor.stopAll();
@@ -127,7 +127,7 @@ async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => v
   log.info(
     logEvent('daemon.ready', {
       mailboxes: ctx.getConfig().mailboxes.map((m) => m.id),
-      listener: (listener as Listener | null)?.bound ?? null,
+      listener: (listener as ListenerService | null)?.bound ?? null,
       services: supervisor.names(),
     }),
     'daemon ready',
@@ -152,7 +152,7 @@ async function applyMailboxChanges(supervisor: Supervisor, ctx: IngestContext, o
   }
   for (const [id, box] of after) {
     if (supervisor.get(workerName(box))) continue;
-    await supervisor.add(createImapWorker(ctx, box));
+    await supervisor.add(createImapService(ctx, box));
     if (!before.has(id)) changes.push(`added ${id}`);
   }
   return changes;

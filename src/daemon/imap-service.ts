@@ -1,0 +1,177 @@
+// The IMAP worker of `mailwarden run`, one per supervised box: connect, sync the box, then IDLE
+// until the server reports new mail or the poll interval passes. Any failure drops the connection
+// and reconnects with capped exponential backoff and jitter; it is logged with the box id and
+// never touches the other boxes. The work on the box itself (UIDVALIDITY, fetching above the
+// high-water mark, accepting in UID order, marking) is in src/ingest/mailbox-sync.ts; this only
+// holds the connection and runs it in a loop.
+import { ImapFlow } from 'imapflow';
+import type { MailboxConfig } from '../config/types.js';
+import { backoffDelay, sleepUnlessAborted, DEFAULT_BACKOFF, type BackoffOptions } from '../ingest/backoff.js';
+import { imapClientOptions } from '../ingest/imap-connect.js';
+import { catchUpMarks, checkUidValidity, lastUid, prepareMarking, recordMailboxError, syncMailbox } from '../ingest/mailbox-sync.js';
+import type { IngestContext } from '../ingest/pipeline.js';
+import { logEvent, type LogEvent } from '../log.js';
+import { AcceptFailedError, ingestFailureKind } from '../ingest/failures.js';
+import type { Service } from './service.js';
+
+/** How long stop() lets an unresponsive server hold up the shutdown. */
+const STOP_GRACE_MS = 10_000;
+
+export interface ImapServiceOptions {
+  backoff?: BackoffOptions;
+}
+
+/** The worker for one box as a daemon service; syncOnce() serves `run --once`. */
+export function createImapService(ctx: IngestContext, mailbox: MailboxConfig, opts: ImapServiceOptions = {}): ImapService {
+  return new ImapService(ctx, mailbox, opts);
+}
+
+class ImapService implements Service {
+  readonly name: string;
+  private stopping = false;
+  private readonly abort = new AbortController();
+  private running: Promise<void> | null = null;
+  private woken = false;
+  private waiter: (() => void) | null = null;
+  private failures = 0;
+  private client: ImapFlow | null = null;
+  private connecting = false;
+  private readonly log: IngestContext['log'];
+
+  constructor(
+    private readonly ctx: IngestContext,
+    readonly mailbox: MailboxConfig,
+    private readonly opts: ImapServiceOptions = {},
+  ) {
+    this.name = `imap:${mailbox.id}`;
+    this.log = ctx.log.child({ mailbox: mailbox.id });
+  }
+
+  async start(): Promise<void> {
+    if (!this.mailbox.imap) throw new Error(`mailbox ${this.mailbox.id} has no imap section`);
+    this.running = this.loop();
+  }
+
+  /** Stops taking new mail; the message in hand is finished and marked, then the session logs out. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    this.wakeUp();
+    // Nothing is in hand while connecting: do not wait for a dead server's timeout.
+    if (this.connecting) this.client?.close();
+    const timer = setTimeout(() => {
+      this.log.warn(logEvent('mailbox.stop_timeout'), 'the IMAP server does not answer; closing the connection to stop');
+      this.client?.close();
+    }, STOP_GRACE_MS);
+    await this.running;
+    clearTimeout(timer);
+  }
+
+  /** Runs one sync of the box and returns (for `mailwarden run --once`). */
+  async syncOnce(): Promise<void> {
+    this.stopping = false;
+    await this.session(true);
+  }
+
+  private wakeUp(): void {
+    this.woken = true;
+    this.waiter?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await this.session(false);
+      } catch (err) {
+        if (this.stopping) break;
+        this.failures++;
+        const delay = backoffDelay(this.failures, this.opts.backoff ?? DEFAULT_BACKOFF);
+        const e = err as Error & { code?: string; responseText?: string; authenticationFailed?: boolean };
+        const level = e.authenticationFailed || this.failures > 3 ? 'error' : 'warn';
+        const [event, text] = describeFailure(e);
+        this.log[level](logEvent(event, { err: e.message, code: e.code, server: e.responseText, failures: this.failures, retry_in_ms: delay }), text);
+        await recordMailboxError(this.ctx, this.mailbox, `${e.message}${e.responseText ? ` (${e.responseText})` : ''}`);
+        await sleepUnlessAborted(delay, this.abort.signal);
+      }
+    }
+  }
+
+  /** One connection: returns when stopping (or after one pass when `once`), throws on failure. */
+  private async session(once: boolean): Promise<void> {
+    const imap = this.mailbox.imap!;
+    // Resolved now, not at load: a secret file replaced on disk counts at the next connection.
+    const client = new ImapFlow(imapClientOptions(imap));
+    let closed = false;
+    client.on('error', (err: Error) => this.log.debug({ err: err.message }, 'imap connection error'));
+    client.on('close', () => {
+      closed = true;
+      this.wakeUp();
+    });
+    client.on('exists', () => this.wakeUp());
+    this.client = client;
+    try {
+      this.connecting = true;
+      await client.connect();
+      const opened = await client.mailboxOpen(imap.folder);
+      this.connecting = false;
+      const uidvalidity = Number(opened.uidValidity);
+      await checkUidValidity(this.ctx, this.mailbox, uidvalidity);
+      await prepareMarking(client, this.ctx);
+      this.log.info(
+        logEvent('mailbox.connected', { folder: imap.folder, uidvalidity, exists: opened.exists, idle: this.idleAvailable(client) }),
+        'mailbox connected',
+      );
+      this.failures = 0;
+      await recordMailboxError(this.ctx, this.mailbox, null);
+      await catchUpMarks(client, this.ctx, this.mailbox);
+      while (!this.stopping) {
+        this.woken = false;
+        try {
+          await syncMailbox(client, this.ctx, this.mailbox, uidvalidity, () => this.stopping);
+        } catch (err) {
+          if (!(err instanceof AcceptFailedError)) throw err;
+          // A message failed to be accepted (logged as such by the pipeline): the connection is
+          // fine, so wait and take the box again from the same message; it is parked in the end.
+          await sleepUnlessAborted(backoffDelay(err.attempt, this.opts.backoff ?? DEFAULT_BACKOFF), this.abort.signal);
+          continue;
+        }
+        // A finished pass, at debug level: proves to a reader (and the tests) that the box was looked at.
+        this.log.debug(logEvent('mailbox.synced', { last_uid: await lastUid(this.ctx, this.mailbox) }), 'mailbox synced');
+        if (closed) throw new Error('connection closed by the server');
+        if (once || this.stopping) break;
+        if (!this.woken) await this.waitForMail(client);
+        if (closed) throw new Error('connection closed by the server');
+      }
+    } finally {
+      this.connecting = false;
+      this.client = null;
+      if (!closed) await client.logout().catch(() => client.close());
+    }
+  }
+
+  private idleAvailable(client: ImapFlow): boolean {
+    return this.ctx.getConfig().ingest.idle && client.capabilities.has('IDLE');
+  }
+
+  /** IDLE (or just wait, without IDLE) until new mail, the poll interval, a disconnect or stop(). */
+  private async waitForMail(client: ImapFlow): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.waiter = resolve;
+      timer = setTimeout(resolve, this.ctx.getConfig().ingest.poll_interval);
+      // The next command (the sync) ends the IDLE; its promise settles then.
+      if (this.idleAvailable(client)) client.idle().catch(() => undefined);
+    });
+    this.waiter = null;
+    clearTimeout(timer);
+  }
+}
+
+/** Each failure logged as what it is (SPEC §3): the disk, the database, the login or the connection. */
+function describeFailure(e: Error & { authenticationFailed?: boolean }): [LogEvent, string] {
+  if (e.authenticationFailed) return ['mailbox.login_failed', 'mailbox login failed; retrying'];
+  const kind = ingestFailureKind(e);
+  if (kind === 'storage') return ['ingest.store_failed', 'storing the message failed (disk); retrying'];
+  if (kind === 'database') return ['ingest.database_busy', 'the database is busy or full; retrying'];
+  return ['mailbox.connection_failed', 'mailbox connection failed; retrying'];
+}
