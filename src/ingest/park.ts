@@ -36,27 +36,19 @@ export type FailureOutcome =
 export async function recordAcceptFailure(db: Db, config: Config, failed: FailedAccept): Promise<FailureOutcome> {
   const max = config.ingest.max_attempts;
   const at = nowIso();
-  const counted = await writeTx(db, async (tx) => {
+  return writeTx(db, async (tx): Promise<FailureOutcome> => {
     const row = await countFailure(tx, failed, at);
     if (row.state === 'parked') {
       // Another copy of a message parked before (same box, same bytes): it waits with the first.
       await advanceHighWater(tx, failed.mailbox.id, failed.source, at);
-      return { parked: true as const, id: row.id, attempts: row.attempts, max, newly: false, notice: null, noticeProblem: null };
+      return { parked: true, id: row.id, attempts: row.attempts, max, newly: false, notice: null, noticeProblem: null };
     }
-    if (row.attempts < max) return { parked: false as const, id: row.id, attempts: row.attempts, max };
+    if (row.attempts < max) return { parked: false, id: row.id, attempts: row.attempts, max };
     await park(tx, row.id, failed, at);
-    return null;
+    // In the same transaction: no crash can leave a message parked and its notice never written.
+    const notice = await queueParkedNotice(tx, config, failed, at);
+    return { parked: true, id: row.id, attempts: row.attempts, max, newly: true, ...notice };
   });
-  if (counted) return counted;
-  // Parked in its own transaction first: the box goes on even when the notice cannot be written.
-  const notice = await writeTx(db, (tx) => queueParkedNotice(tx, config, failed, at));
-  const row = await db
-    .selectFrom('parked')
-    .select(['id', 'attempts'])
-    .where('mailbox_id', '=', failed.mailbox.id)
-    .where('sha256', '=', failed.raw.sha256)
-    .executeTakeFirstOrThrow();
-  return { parked: true, id: row.id, attempts: row.attempts, max, newly: true, ...notice };
 }
 
 async function countFailure(tx: Kysely<DB>, f: FailedAccept, at: string): Promise<{ id: number; attempts: number; state: ParkedState }> {
@@ -107,7 +99,8 @@ async function park(tx: Kysely<DB>, id: number, f: FailedAccept, at: string): Pr
 /**
  * The one mail to the supervisors of the box's pool. Its notice key makes it once per parked
  * message whatever retries. A template or address problem (the kind of fault that may have parked
- * the message in the first place) leaves the message parked without a mail, and says why.
+ * the message in the first place) leaves the message parked without a mail, and says why; queueMail
+ * finds those before it writes anything, so the transaction stays whole.
  */
 async function queueParkedNotice(
   tx: Kysely<DB>,
