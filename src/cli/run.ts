@@ -1,7 +1,7 @@
 // The one place where errors become exit codes: a user error is one sentence on stderr (plus
 // its detail lines, e.g. every config problem) and a sysexits status; only --verbose shows the
 // stack. Under --json the same error is one JSON object on stderr with its stable code. Nothing
-// else in the CLI calls process.exit.
+// else in the CLI calls process.exit, but for the daemon's own end (commands/run.ts says why).
 import { MailwardenError, exitCodeFor, type ErrorCode } from '../errors.js';
 
 let verbose = false;

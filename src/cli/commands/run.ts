@@ -19,9 +19,10 @@ export function register(program: Command): void {
         const global = program.opts<GlobalOptions>();
         const { runDaemon } = await import('../../daemon/run.js');
         const code = await runDaemon({ configPath: findConfigPath(global.config), once: Boolean(opts.once) });
-        // Everything is closed by now; should a library still hold a handle, do not hang on it.
-        setTimeout(() => process.exit(code), 3_000).unref();
-        return code;
+        // Everything is closed by now. Exit at once rather than drift through Node's teardown (worker
+        // threads, handles): during it the signal handlers are gone, and a SIGHUP or SIGTERM sent in
+        // that window would meet the default action and end a clean stop as death by signal.
+        process.exit(code);
       }),
     );
 }
