@@ -10,8 +10,13 @@ const TRANSIENT_ERRNO = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EMFILE', '
 
 /** The database is locked or full, or the disk refuses writes for now: retry later, count nothing. */
 export function isTransientFailure(err: unknown): boolean {
+  return isBusy(err) || isStorageFailure(err);
+}
+
+/** The file system refused for now (a full disk, a read-only remount, too many open files). */
+function isStorageFailure(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return isBusy(err) || (typeof code === 'string' && TRANSIENT_ERRNO.has(code));
+  return typeof code === 'string' && TRANSIENT_ERRNO.has(code);
 }
 
 /** An accept that failed and will be tried again (attempt `attempt` of `max`); already logged. */
@@ -31,7 +36,6 @@ export type IngestFailureKind = 'accept' | 'storage' | 'database' | 'connection'
 export function ingestFailureKind(err: unknown): IngestFailureKind {
   if (err instanceof AcceptFailedError) return 'accept';
   if (isBusy(err)) return 'database';
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && TRANSIENT_ERRNO.has(code)) return 'storage';
+  if (isStorageFailure(err)) return 'storage';
   return 'connection';
 }

@@ -46,12 +46,12 @@ export async function recordAcceptFailure(db: Db, config: Config, failed: Failed
     if (row.attempts < max) return { parked: false, id: row.id, attempts: row.attempts, max };
     await park(tx, row.id, failed, at);
     // In the same transaction: no crash can leave a message parked and its notice never written.
-    const notice = await queueParkedNotice(tx, config, failed, at);
+    const notice = await queueParkedNotice(tx, config, failed, { ...row, state: 'parked', parked_at: at }, at);
     return { parked: true, id: row.id, attempts: row.attempts, max, newly: true, ...notice };
   });
 }
 
-async function countFailure(tx: Kysely<DB>, f: FailedAccept, at: string): Promise<{ id: number; attempts: number; state: ParkedState }> {
+async function countFailure(tx: Kysely<DB>, f: FailedAccept, at: string): Promise<ParkedRow> {
   const where =
     f.source.kind === 'imap'
       ? { uidvalidity: f.source.uidvalidity, uid: f.source.uid, queue_id: null }
@@ -87,7 +87,7 @@ async function countFailure(tx: Kysely<DB>, f: FailedAccept, at: string): Promis
         last_failed_at: at,
       }),
     )
-    .returning(['id', 'attempts', 'state'])
+    .returningAll()
     .executeTakeFirstOrThrow();
 }
 
@@ -106,9 +106,9 @@ async function queueParkedNotice(
   tx: Kysely<DB>,
   config: Config,
   f: FailedAccept,
+  row: ParkedRow,
   at: string,
 ): Promise<{ notice: number | null; noticeProblem: string | null }> {
-  const row = await tx.selectFrom('parked').selectAll().where('mailbox_id', '=', f.mailbox.id).where('sha256', '=', f.raw.sha256).executeTakeFirstOrThrow();
   const to = poolSupervisors(config, f.mailbox.pool);
   if (to.length === 0) return { notice: null, noticeProblem: 'no consultant has the supervisor role' };
   try {
