@@ -2,7 +2,7 @@
 // They run on whatever parts of the document are well-formed (see ./salvage.ts), so every field
 // read here may be missing and is guarded; a missing field is already reported by the schema.
 import fs from 'node:fs';
-import type { Config, SnippetNode } from './types.js';
+import type { Config, LoginAuth, SnippetNode } from './types.js';
 import type { ConfigIssue } from './validate.js';
 import type { Loose } from './salvage.js';
 import { checkTemplates } from './templates.js';
@@ -72,6 +72,7 @@ export function checkReferences(loose: Loose<Config>): ConfigIssue[] {
     });
   });
   checkSnippets(config, issues);
+  checkLogins(config, add);
   issues.push(...checkTemplates(config));
   return issues;
 }
@@ -112,6 +113,40 @@ function checkSnippets(config: ReturnType<typeof withLists>, issues: ConfigIssue
     });
   };
   walk(config.snippets, 'snippets');
+}
+
+/**
+ * The fields each login method needs. The schema cannot say it field by field (which fields are
+ * required depends on `auth.method` and `auth.grant`), and here every missing one is listed at once.
+ */
+function checkLogins(config: ReturnType<typeof withLists>, add: (path: string, message: string) => void): void {
+  config.mailboxes.forEach((box, i) => {
+    if (!box.imap) return;
+    const at = `mailboxes[${i}].imap`;
+    if ((box.imap.auth?.method ?? 'password') === 'password') {
+      if (box.imap.password === undefined) add(`${at}.password`, 'is required (auth.method is password)');
+      return;
+    }
+    if (box.imap.password !== undefined) add(`${at}.password`, 'is not used with auth.method xoauth2; remove it');
+    checkOAuth2(box.imap.auth ?? {}, `${at}.auth`, add);
+  });
+  const smtp = config.smtp;
+  if (smtp?.auth?.method !== 'xoauth2') return;
+  if (smtp.user === undefined) add('smtp.user', 'is required with auth.method xoauth2 (the address of the mailbox that sends)');
+  if (smtp.password !== undefined) add('smtp.password', 'is not used with auth.method xoauth2; remove it');
+  checkOAuth2(smtp.auth, 'smtp.auth', add);
+}
+
+function checkOAuth2(auth: Loose<LoginAuth>, at: string, add: (path: string, message: string) => void): void {
+  if (auth.token_url === undefined) add(`${at}.token_url`, 'is required with auth.method xoauth2');
+  if (auth.client_id === undefined) add(`${at}.client_id`, 'is required with auth.method xoauth2');
+  if ((auth.grant ?? 'refresh_token') === 'refresh_token') {
+    if (auth.refresh_token === undefined) add(`${at}.refresh_token`, 'is required with the refresh_token grant');
+    return;
+  }
+  if (auth.client_secret === undefined) add(`${at}.client_secret`, 'is required with the client_credentials grant');
+  if (auth.scope === undefined) add(`${at}.scope`, 'is required with the client_credentials grant (Microsoft 365: https://outlook.office365.com/.default)');
+  if (auth.refresh_token !== undefined) add(`${at}.refresh_token`, 'is not used with the client_credentials grant; remove it');
 }
 
 function uniqueIds<T>(items: T[], section: string, key: keyof T, issues: ConfigIssue[]): Set<string> {

@@ -101,6 +101,25 @@ export function email(doc: string) {
   return documented(schema, { doc, type: 'email' });
 }
 
+/**
+ * An http(s) URL a secret is sent to (an OAuth2 token endpoint): https, or plain http only to this
+ * machine, where nothing on the network can read the secret on its way.
+ */
+export function secureUrl(doc: string) {
+  const schema = text(doc).transform((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return fail(ctx, `must be a URL like https://login.example/token (got ${got(value)})`);
+    }
+    const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname);
+    if (url.protocol === 'https:' || (url.protocol === 'http:' && loopback)) return url.href;
+    return fail(ctx, `must be an https:// URL (http:// only on this machine: 127.0.0.1, [::1], localhost) (got ${got(value)})`);
+  });
+  return documented(schema, { doc, type: 'URL' });
+}
+
 /** A path relative to the config file, made absolute. */
 export function filePath(ctx: SchemaContext, doc: string) {
   const schema = z.unknown().transform((value, rctx) => {

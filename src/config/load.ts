@@ -11,7 +11,7 @@ import { checkReferences } from './crossref.js';
 import { salvage, type Loose } from './salvage.js';
 import { expandReferences, isSecretPath, secretProblems } from './secrets.js';
 import { fromZodIssues, type ConfigIssue } from './validate.js';
-import type { Config, SnippetNode } from './types.js';
+import type { Config, LoginAuth, SnippetNode } from './types.js';
 
 export { BUILTIN_TEMPLATES_DIR };
 
@@ -60,7 +60,9 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, o
   const parsed = schema.safeParse(raw ?? {});
   if (!parsed.success) issues.push(...fromZodIssues(parsed.error.issues));
   const value = (parsed.success ? parsed.data : salvage(schema, raw ?? {})) as Loose<Config>;
-  issues.push(...checkReferences(value));
+  // A field the schema found wrong is not reported again as missing by the cross-checks.
+  const reported = new Set(issues.map((i) => i.path));
+  issues.push(...checkReferences(value).filter((i) => !reported.has(i.path)));
   if (opts.checkSecrets) issues.push(...checkSecrets(value, env));
   if (!parsed.success || issues.length > 0) return { config: null, path: file, issues };
   return { config: { ...parsed.data, sourcePath: file }, path: file, issues };
@@ -80,14 +82,20 @@ export function formatIssue(issue: ConfigIssue): string {
   return `${issue.path}: ${issue.message}`;
 }
 
-/** Every password that would not resolve now, by the field that holds it. */
+/** Every secret that would not resolve now (passwords, OAuth2 client secrets and refresh tokens), by the field that holds it. */
 function checkSecrets(config: Loose<Config>, env: NodeJS.ProcessEnv = process.env): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const check = (ref: { secret?: string } | undefined, at: string) => {
     if (ref?.secret !== undefined) for (const message of secretProblems({ secret: ref.secret }, env)) issues.push({ path: at, message });
   };
-  check(config.smtp?.password, 'smtp.password');
-  (config.mailboxes ?? []).forEach((box, i) => check(box.imap?.password, `mailboxes[${i}].imap.password`));
+  const checkLogin = (login: { password?: { secret?: string }; auth?: Loose<LoginAuth> } | undefined, at: string) => {
+    check(login?.password, `${at}.password`);
+    if (login?.auth?.method !== 'xoauth2') return;
+    check(login.auth.client_secret, `${at}.auth.client_secret`);
+    if (login.auth.grant !== 'client_credentials') check(login.auth.refresh_token, `${at}.auth.refresh_token`);
+  };
+  checkLogin(config.smtp, 'smtp');
+  (config.mailboxes ?? []).forEach((box, i) => checkLogin(box.imap, `mailboxes[${i}].imap`));
   return issues;
 }
 

@@ -20,6 +20,7 @@ import {
   readableFile,
   secret,
   secretText,
+  secureUrl,
   section,
   size,
   template,
@@ -36,6 +37,27 @@ const id = (doc: string) => text(doc, ID);
 const TEMPLATES_DOC = 'mail templates; relative to this file (default: the templates shipped with mailwarden)';
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
 const STARTTLS = ['required', 'allowed', 'refused'] as const;
+const AUTH_METHODS = ['password', 'xoauth2'] as const;
+const GRANTS = ['refresh_token', 'client_credentials'] as const;
+
+// How a login to IMAP or SMTP is made: the password, or an OAuth2 access token (SASL XOAUTH2)
+// fetched from `token_url` when connecting (src/config/oauth2.ts). Which fields each method and
+// grant needs is checked in ./crossref.ts, so every missing one is listed in one pass.
+const login = () =>
+  section(
+    {
+      method: oneOf(AUTH_METHODS, '`password` logs in with `password`; `xoauth2` with an OAuth2 access token (Microsoft 365, Google Workspace)').default(
+        'password',
+      ),
+      token_url: secureUrl('OAuth2 token endpoint (xoauth2), e.g. https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token').optional(),
+      client_id: text('OAuth2 client (application) id (xoauth2)').optional(),
+      client_secret: secret('OAuth2 client secret (xoauth2); write ${ENV_NAME} or ${file:/path}, read when a token is fetched').optional(),
+      grant: oneOf(GRANTS, '`refresh_token`: delegated, a user consented once; `client_credentials`: the app acts on its own').default('refresh_token'),
+      refresh_token: secret('refresh token for the `refresh_token` grant; write ${ENV_NAME} or ${file:/path}').optional(),
+      scope: text('scopes asked for, space-separated; required with `client_credentials` (the README names them for Microsoft 365 and Google)').optional(),
+    },
+    'how the login is made',
+  );
 
 const instance = (ctx: SchemaContext) =>
   section(
@@ -65,8 +87,9 @@ const smtp = (ctx: SchemaContext) =>
       secure: bool('TLS from the start (465)').default(false),
       starttls: oneOf(STARTTLS, 'without `secure`: `required` refuses a relay that does not offer STARTTLS, `refused` never upgrades').default('allowed'),
       ca_file: readableFile(ctx, "PEM file of the CA that signed the relay's certificate (a self-signed one, say); relative to this file").optional(),
-      user: text('SMTP login, if the relay wants one').optional(),
+      user: text('SMTP login, if the relay wants one (with `auth.method: xoauth2`, the mailbox that sends)').optional(),
       password: secret('SMTP password; write ${ENV_NAME} or ${file:/path}, read when connecting').optional(),
+      auth: login().prefault({}),
       outbox_dir: filePath(ctx, 'where the `file` transport writes (default: <data_dir>/outbox)').optional(),
       max_attempts: int('transient failures retried this many times before the row fails', { min: 1 }).prefault(12),
     },
@@ -112,7 +135,8 @@ const imap = (ctx: SchemaContext) =>
       starttls: oneOf(STARTTLS, 'without `tls`: `required` refuses a server that does not offer STARTTLS, `refused` never upgrades').default('allowed'),
       ca_file: readableFile(ctx, "PEM file of the CA that signed the server's certificate (a self-signed one, say); relative to this file").optional(),
       user: text('login name'),
-      password: secret('password; write ${ENV_NAME} or ${file:/path}, read when connecting'),
+      password: secret('password (`auth.method: password`); write ${ENV_NAME} or ${file:/path}, read when connecting').optional(),
+      auth: login().prefault({}),
       folder: text('folder watched for new mail').prefault('INBOX'),
     },
     'IMAP account supervised by this mailbox',

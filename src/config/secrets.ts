@@ -8,7 +8,7 @@ import fs from 'node:fs';
 
 const REFERENCE = /\$\{(?:file:([^}]+)|([A-Za-z_][A-Za-z0-9_]*))\}/g;
 
-/** A password as written in the config, resolved only where it is used (see resolveSecret). */
+/** A secret as written in the config, resolved only where it is used (see resolveSecret). */
 export interface SecretRef {
   readonly secret: string;
 }
@@ -19,7 +19,7 @@ export function secretRef(written: string): SecretRef {
 
 /** Config paths whose values are secrets: left unexpanded at load time. */
 export function isSecretPath(at: string): boolean {
-  return /^smtp\.password$|^mailboxes\[\d+\]\.imap\.password$/.test(at);
+  return /^(smtp|mailboxes\[\d+\]\.imap)\.(password|auth\.client_secret|auth\.refresh_token)$/.test(at);
 }
 
 /**
@@ -52,10 +52,19 @@ export function secretProblems(ref: SecretRef, env: NodeJS.ProcessEnv = process.
   return problems;
 }
 
-/** The secret's value now; throws when an environment variable is unset or a file unreadable. */
-export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * The secret's value now; throws when an environment variable is unset or a file unreadable. The
+ * message names the secret by `what` (the password, the OAuth2 client secret…), never its value.
+ */
+export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env, what = 'the password'): string {
   const problems: string[] = [];
   const value = expandReferences(ref.secret, env, (m) => problems.push(m));
-  if (problems.length > 0) throw new Error(`the password ${problems.join('; ')}`);
+  if (problems.length > 0) throw new Error(`${what} ${problems.join('; ')}`);
   return value;
+}
+
+/** Where a secret comes from, for reports: its `${…}` references, never a value written in the file. */
+export function describeSecretSource(ref: SecretRef): string {
+  const refs = ref.secret.match(REFERENCE);
+  return refs ? refs.join(' ') : 'the configuration file';
 }

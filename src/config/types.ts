@@ -20,6 +20,8 @@ export type IngestConfig = Config['ingest'];
 export type ListenerConfig = IngestConfig['listener'];
 export type MailboxConfig = Config['mailboxes'][number];
 export type ImapConfig = NonNullable<MailboxConfig['imap']>;
+/** How a login to IMAP or SMTP is made (the two sections have the same shape). */
+export type LoginAuth = ImapConfig['auth'];
 export type PoolConfig = Config['pools'][number];
 export type PriorityRule = PoolConfig['priority_rules'][number];
 export type CasePriority = PriorityRule['priority'];

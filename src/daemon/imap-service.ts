@@ -3,11 +3,15 @@
 // and reconnects with capped exponential backoff and jitter; it is logged with the box id and
 // never touches the other boxes. The work on the box itself (UIDVALIDITY, fetching above the
 // high-water mark, accepting in UID order, marking) is in src/ingest/mailbox-sync.ts; this only
-// holds the connection and runs it in a loop.
+// holds the connection and runs it in a loop. A box that logs in with OAuth2 gets its access
+// token before connecting; when the server refuses a token the cache handed out, the token is
+// dropped and the login tried once more with a new one, and a second refusal is a failure like
+// any other (backoff).
 import { ImapFlow } from 'imapflow';
-import type { MailboxConfig } from '../config/types.js';
+import { OAuth2Error, sharedTokens, type TokenCache } from '../config/oauth2.js';
+import type { ImapConfig, MailboxConfig } from '../config/types.js';
 import { backoffDelay, sleepUnlessAborted, DEFAULT_BACKOFF, type BackoffOptions } from '../ingest/backoff.js';
-import { imapClientOptions } from '../ingest/imap-connect.js';
+import { imapClientOptions, imapCredential, type ImapLogin } from '../ingest/imap-connect.js';
 import { catchUpMarks, checkUidValidity, lastUid, prepareMarking, recordMailboxError, syncMailbox } from '../ingest/mailbox-sync.js';
 import type { IngestContext } from '../ingest/pipeline.js';
 import { logEvent, type LogEvent } from '../log.js';
@@ -19,6 +23,14 @@ const STOP_GRACE_MS = 10_000;
 
 export interface ImapServiceOptions {
   backoff?: BackoffOptions;
+  /** OAuth2 access tokens (default: the daemon's shared cache). */
+  tokens?: TokenCache;
+}
+
+/** One connection and whether the server has closed it. */
+interface Connection {
+  client: ImapFlow;
+  closed: boolean;
 }
 
 /** The worker for one box as a daemon service; syncOnce() serves `run --once`. */
@@ -34,6 +46,8 @@ class ImapService implements Service {
   private woken = false;
   private waiter: (() => void) | null = null;
   private failures = 0;
+  /** The last refusal logged at error level; the same one again is logged as a warning. */
+  private lastRefusal: string | null = null;
   private client: ImapFlow | null = null;
   private connecting = false;
   private readonly log: IngestContext['log'];
@@ -87,31 +101,93 @@ class ImapService implements Service {
         this.failures++;
         const delay = backoffDelay(this.failures, this.opts.backoff ?? DEFAULT_BACKOFF);
         const e = err as Error & { code?: string; responseText?: string; authenticationFailed?: boolean };
-        const level = e.authenticationFailed || this.failures > 3 ? 'error' : 'warn';
         const [event, text] = describeFailure(e);
-        this.log[level](logEvent(event, { err: e.message, code: e.code, server: e.responseText, failures: this.failures, retry_in_ms: delay }), text);
+        this.log[this.levelFor(e, event)](
+          logEvent(event, {
+            err: e.message,
+            code: e.code,
+            server: e.responseText,
+            ...(e instanceof OAuth2Error ? { oauth_error: e.oauthError } : {}),
+            failures: this.failures,
+            retry_in_ms: delay,
+          }),
+          text,
+        );
         await recordMailboxError(this.ctx, this.mailbox, `${e.message}${e.responseText ? ` (${e.responseText})` : ''}`);
         await sleepUnlessAborted(delay, this.abort.signal);
       }
     }
   }
 
-  /** One connection: returns when stopping (or after one pass when `once`), throws on failure. */
-  private async session(once: boolean): Promise<void> {
-    const imap = this.mailbox.imap!;
-    // Resolved now, not at load: a secret file replaced on disk counts at the next connection.
-    const client = new ImapFlow(imapClientOptions(imap));
-    let closed = false;
+  /**
+   * A refusal (the server or the token endpoint says no: an admin must act) is an error the first
+   * time and a warning while the same one repeats, so the log says it once and clearly; other
+   * failures are warnings until the fourth in a row.
+   */
+  private levelFor(e: Error, event: LogEvent): 'error' | 'warn' {
+    const refusal = event === 'mailbox.login_failed' || (e instanceof OAuth2Error && e.kind !== 'unreachable');
+    if (!refusal) return this.failures > 3 ? 'error' : 'warn';
+    const key = `${event} ${e.message} ${(e as { responseText?: string }).responseText ?? ''}`;
+    if (key === this.lastRefusal) return 'warn';
+    this.lastRefusal = key;
+    return 'error';
+  }
+
+  /**
+   * Fetches the login and connects. An access token from the cache that the server refuses is
+   * dropped and replaced once (it may have been revoked or expired early); a fresh token refused,
+   * or a second refusal, is thrown as the login failure it is.
+   */
+  private async connect(imap: ImapConfig): Promise<Connection> {
+    const tokens = this.opts.tokens ?? sharedTokens;
+    for (let retried = false; ; retried = true) {
+      const credential = await imapCredential(imap, { tokens, signal: this.abort.signal });
+      if (credential.token?.fresh) {
+        this.log.debug(logEvent('mailbox.token_fetched', { grant: imap.auth.grant, expires_in_s: credential.token.expiresInS }), 'OAuth2 access token fetched');
+      }
+      const connection = this.newConnection(imap, credential.login);
+      try {
+        await connection.client.connect();
+        return connection;
+      } catch (err) {
+        if (!connection.closed) connection.client.close();
+        const token = credential.token;
+        if (!token || !(err as { authenticationFailed?: boolean }).authenticationFailed) throw err;
+        tokens.invalidate(token);
+        if (retried || token.fresh) throw err;
+        this.log.info(logEvent('mailbox.token_rejected', {}), 'the server refused the cached OAuth2 access token; logging in again with a new one');
+      }
+    }
+  }
+
+  private newConnection(imap: ImapConfig, login: ImapLogin): Connection {
+    const client = new ImapFlow(imapClientOptions(imap, login));
+    const connection: Connection = { client, closed: false };
     client.on('error', (err: Error) => this.log.debug({ err: err.message }, 'imap connection error'));
     client.on('close', () => {
-      closed = true;
+      connection.closed = true;
       this.wakeUp();
     });
     client.on('exists', () => this.wakeUp());
     this.client = client;
+    return connection;
+  }
+
+  /** One connection: returns when stopping (or after one pass when `once`), throws on failure. */
+  private async session(once: boolean): Promise<void> {
+    const imap = this.mailbox.imap!;
+    this.connecting = true;
+    // The login is resolved now, not at load: a secret file replaced on disk counts at the next connection.
+    let connection: Connection;
     try {
-      this.connecting = true;
-      await client.connect();
+      connection = await this.connect(imap);
+    } catch (err) {
+      this.connecting = false;
+      this.client = null;
+      throw err;
+    }
+    const { client } = connection;
+    try {
       const opened = await client.mailboxOpen(imap.folder);
       this.connecting = false;
       const uidvalidity = Number(opened.uidValidity);
@@ -122,6 +198,7 @@ class ImapService implements Service {
         'mailbox connected',
       );
       this.failures = 0;
+      this.lastRefusal = null;
       await recordMailboxError(this.ctx, this.mailbox, null);
       await catchUpMarks(client, this.ctx, this.mailbox);
       while (!this.stopping) {
@@ -137,15 +214,15 @@ class ImapService implements Service {
         }
         // A finished pass, at debug level: proves to a reader (and the tests) that the box was looked at.
         this.log.debug(logEvent('mailbox.synced', { last_uid: await lastUid(this.ctx, this.mailbox) }), 'mailbox synced');
-        if (closed) throw new Error('connection closed by the server');
+        if (connection.closed) throw new Error('connection closed by the server');
         if (once || this.stopping) break;
         if (!this.woken) await this.waitForMail(client);
-        if (closed) throw new Error('connection closed by the server');
+        if (connection.closed) throw new Error('connection closed by the server');
       }
     } finally {
       this.connecting = false;
       this.client = null;
-      if (!closed) await client.logout().catch(() => client.close());
+      if (!connection.closed) await client.logout().catch(() => client.close());
     }
   }
 
@@ -169,6 +246,7 @@ class ImapService implements Service {
 
 /** Each failure logged as what it is (SPEC §3): the disk, the database, the login or the connection. */
 function describeFailure(e: Error & { authenticationFailed?: boolean }): [LogEvent, string] {
+  if (e instanceof OAuth2Error) return ['mailbox.token_failed', 'no OAuth2 access token for the mailbox; retrying'];
   if (e.authenticationFailed) return ['mailbox.login_failed', 'mailbox login failed; retrying'];
   const kind = ingestFailureKind(e);
   if (kind === 'storage') return ['ingest.store_failed', 'storing the message failed (disk); retrying'];

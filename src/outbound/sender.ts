@@ -1,12 +1,18 @@
 // Hands one frozen outbox message to the outside world: nodemailer over SMTP, or an .eml file
 // (transport `file`, for the demo and development). It knows nothing about the database; it
-// says whether the message was accepted, and if not, whether trying again could help.
+// says whether the message was accepted, and if not, whether trying again could help. A relay
+// that wants OAuth2 (SASL XOAUTH2) gets its access token from the shared token cache through
+// nodemailer's provisionCallback: nodemailer asks again with `renew` when the server refuses the
+// token, and that request drops the refused token and fetches a new one.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import nodemailer, { type NodemailerError, type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
-import { resolveSecret } from '../config/secrets.js';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import { loginCheckError, type LoginReport, type LoginStep } from '../config/login-check.js';
+import { describeToken, sharedTokens, type AccessToken, type TokenCache } from '../config/oauth2.js';
+import { describeSecretSource, resolveSecret } from '../config/secrets.js';
 import type { Config, SmtpConfig } from '../config/types.js';
 
 export interface Outgoing {
@@ -74,23 +80,83 @@ function smtpSender(smtp: SmtpConfig): Sender {
   };
 }
 
+export interface SmtpLoginOptions {
+  env?: NodeJS.ProcessEnv;
+  tokens?: TokenCache;
+}
+
 /** nodemailer's pooled-transport options for the relay; resolves the password and reads the CA file. */
-export function smtpTransportOptions(smtp: SmtpConfig, env: NodeJS.ProcessEnv = process.env): SMTPPool.Options {
+export function smtpTransportOptions(smtp: SmtpConfig, opts: SmtpLoginOptions = {}): SMTPPool.Options {
+  return { pool: true, maxConnections: 1, maxMessages: 100, ...smtpConnectionOptions(smtp, opts) };
+}
+
+function smtpConnectionOptions(smtp: SmtpConfig, opts: SmtpLoginOptions): SMTPTransport.Options {
   return {
-    pool: true,
-    maxConnections: 1,
-    maxMessages: 100,
     host: smtp.host,
     port: smtp.port,
     secure: smtp.secure,
     ...smtpTlsOptions(smtp, (file) => fs.readFileSync(file)),
-    ...(smtp.user ? { auth: { user: smtp.user, pass: smtp.password ? resolveSecret(smtp.password, env) : '' } } : {}),
+    ...smtpAuth(smtp, opts),
     connectionTimeout: 30_000,
     greetingTimeout: 30_000,
     socketTimeout: 120_000,
     disableFileAccess: true,
     disableUrlAccess: true,
   };
+}
+
+/** The login: an OAuth2 access token, the password resolved now, or none (no `smtp.user`). */
+function smtpAuth(smtp: SmtpConfig, opts: SmtpLoginOptions): Pick<SMTPTransport.Options, 'auth'> {
+  const env = opts.env ?? process.env;
+  if (smtp.auth.method === 'xoauth2') {
+    const tokens = opts.tokens ?? sharedTokens;
+    let last: AccessToken | null = null;
+    return {
+      auth: {
+        type: 'OAuth2',
+        user: smtp.user ?? '',
+        // `renew`: the server refused the token nodemailer had; never hand the same one out again.
+        provisionCallback: (_user, renew, callback) => {
+          if (renew && last) tokens.invalidate(last);
+          tokens.get(smtp.auth, { env }).then(
+            (token) => {
+              last = token;
+              callback(null, token.value, token.usableUntil);
+            },
+            (err: Error) => callback(err),
+          );
+        },
+      },
+    };
+  }
+  return smtp.user ? { auth: { user: smtp.user, pass: smtp.password ? resolveSecret(smtp.password, env) : '' } } : {};
+}
+
+/** `mailwarden auth test smtp`: gets the login (the token first, to report it), logs in once and quits. */
+export async function testSmtpLogin(smtp: SmtpConfig, opts: SmtpLoginOptions = {}): Promise<LoginReport> {
+  const steps: LoginStep[] = [];
+  const method = smtp.auth.method === 'xoauth2' ? 'xoauth2' : smtp.user ? 'password' : 'none';
+  const report: LoginReport = { target: 'smtp', protocol: 'smtp', host: smtp.host, port: smtp.port, user: smtp.user ?? null, method, steps };
+  const tokens = opts.tokens ?? sharedTokens;
+  let transport: Transporter;
+  try {
+    if (method === 'xoauth2') steps.push({ step: 'token', detail: describeToken(smtp.auth, await tokens.get(smtp.auth, opts)) });
+    transport = nodemailer.createTransport(smtpConnectionOptions(smtp, { ...opts, tokens }));
+  } catch (err) {
+    throw loginCheckError(err, method === 'xoauth2' ? 'token' : 'password', steps);
+  }
+  if (method === 'password') steps.push({ step: 'password', detail: `read from ${smtp.password ? describeSecretSource(smtp.password) : '(none configured)'}` });
+  try {
+    await transport.verify();
+  } catch (err) {
+    throw loginCheckError(err, method === 'none' ? 'connect' : 'login', steps);
+  } finally {
+    transport.close();
+  }
+  const how =
+    method === 'none' ? 'connected (no smtp.user: no login)' : `logged in as ${smtp.user} with ${method === 'xoauth2' ? 'the access token' : 'the password'}`;
+  steps.push({ step: method === 'none' ? 'connect' : 'login', detail: `${how} at ${smtp.host}:${smtp.port}` });
+  return report;
 }
 
 /**

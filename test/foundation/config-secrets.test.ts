@@ -9,7 +9,7 @@ import YAML from 'yaml';
 import { formatIssue, loadConfig } from '../../src/config/load';
 import { referenceRows } from '../../src/config/reference';
 import { isSecretPath, resolveSecret, secretRef } from '../../src/config/secrets';
-import { imapClientOptions, imapTlsOptions } from '../../src/ingest/imap-connect';
+import { imapClientOptions, imapCredential, imapTlsOptions } from '../../src/ingest/imap-connect';
 import { smtpTlsOptions, smtpTransportOptions } from '../../src/outbound/sender';
 import { runCli } from '../support/cli';
 import { writeTestConfig, type TestConfig } from '../support/config';
@@ -82,7 +82,14 @@ describe('passwords are resolved by the part that connects', () => {
     const secretKeys = referenceRows()
       .filter((r) => r.type === 'secret')
       .map((r) => r.key);
-    expect(secretKeys).toEqual(['smtp.password', 'mailboxes[].imap.password']);
+    expect(secretKeys).toEqual([
+      'smtp.password',
+      'smtp.auth.client_secret',
+      'smtp.auth.refresh_token',
+      'mailboxes[].imap.password',
+      'mailboxes[].imap.auth.client_secret',
+      'mailboxes[].imap.auth.refresh_token',
+    ]);
     for (const key of secretKeys) expect(isSecretPath(key.replace('[]', '[3]'))).toBe(true);
     expect(isSecretPath('instance.secret')).toBe(false);
   });
@@ -90,8 +97,11 @@ describe('passwords are resolved by the part that connects', () => {
   it('the IMAP and SMTP options carry the password resolved at that moment', async () => {
     const cfg = await boxesWithPassword('${IMAP_PW}', { smtp: { transport: 'smtp', user: 'relay', password: '${SMTP_PW}' } });
     const config = loadConfig(cfg.configPath, {}).config!;
-    expect(imapClientOptions(config.mailboxes[0]!.imap!, { IMAP_PW: 'imap-pw' }).auth).toEqual({ user: 'alice@example.test', pass: 'imap-pw' });
-    expect(smtpTransportOptions(config.smtp, { SMTP_PW: 'smtp-pw' }).auth).toEqual({ user: 'relay', pass: 'smtp-pw' });
+    const imap = config.mailboxes[0]!.imap!;
+    const credential = await imapCredential(imap, { env: { IMAP_PW: 'imap-pw' } });
+    expect(credential).toEqual({ login: { user: 'alice@example.test', pass: 'imap-pw' }, token: null });
+    expect(imapClientOptions(imap, credential.login).auth).toEqual({ user: 'alice@example.test', pass: 'imap-pw' });
+    expect(smtpTransportOptions(config.smtp, { env: { SMTP_PW: 'smtp-pw' } }).auth).toEqual({ user: 'relay', pass: 'smtp-pw' });
   });
 });
 

@@ -34,7 +34,7 @@ describe('the committed example config', () => {
     expect(config!.consultants.some((c) => c.roles.includes('supervisor'))).toBe(true);
     expect(config!.departments).toHaveLength(2);
     expect(config!.questionnaires[0]!.questions.some((q) => q.dictionary)).toBe(true);
-    expect(resolveSecret(config!.mailboxes[0]!.imap!.password, EXAMPLE_ENV)).toBe('a');
+    expect(resolveSecret(config!.mailboxes[0]!.imap!.password!, EXAMPLE_ENV)).toBe('a');
     expect(config!.pools[0]!.response_deadline).toBe(8 * 3600_000);
   });
 
