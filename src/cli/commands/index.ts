@@ -1,6 +1,7 @@
 // Every command file, in the order `--help` lists them.
 import type { Command } from 'commander';
 import { register as config } from './config.js';
+import { register as auth } from './auth.js';
 import { register as init } from './init.js';
 import { register as demo } from './demo.js';
 import { register as cases } from './cases.js';
@@ -22,6 +23,7 @@ export const COMMANDS: Array<(program: Command) => void> = [
   demo,
   init,
   config,
+  auth,
   cases,
   show,
   next,
