@@ -45,6 +45,12 @@ export interface DovecotInstance {
 
 export interface StartDovecotOptions {
   users?: DovecotUser[];
+  /**
+   * Also log in with OAuth2 access tokens (SASL XOAUTH2, and OAUTHBEARER when listed), validated
+   * by Dovecot's oauth2 passdb against this RFC 7662 introspection endpoint (POST token=…), which
+   * must answer {active, username}. Passwords keep working for the same users.
+   */
+  oauth2?: { introspectionUrl: string; mechanisms?: Array<'xoauth2' | 'oauthbearer'> };
   /** Ports for the first start attempt (tests of the retry path); default: free ports. */
   ports?: { imap: number; lmtp: number };
 }
@@ -91,6 +97,29 @@ function accountSettings(): { uid: number; gid: number; vars: Record<string, str
     LOGIN_USER: uid === 0 ? 'dovenull' : me,
   };
   return { uid: mailUid, gid: mailGid, vars };
+}
+
+/** The template's OAuth2 placeholders, and the passdb's own settings file (empty without `oauth2`). */
+function oauth2Settings(baseDir: string, oauth2: StartDovecotOptions['oauth2']): { vars: Record<string, string>; file: { path: string; text: string } | null } {
+  if (!oauth2) return { vars: { OAUTH_MECHANISMS: '', OAUTH_PASSDB: '', PASSWD_FILE_MECHANISMS: '' }, file: null };
+  const mechanisms = (oauth2.mechanisms ?? ['xoauth2']).join(' ');
+  const extPath = path.join(baseDir, 'dovecot-oauth2.conf.ext');
+  const passdb = `passdb {\n  driver = oauth2\n  mechanisms = ${mechanisms}\n  args = ${extPath}\n}`;
+  // Dovecot 2.3: introspection alone (no tokeninfo_url) validates the token; the username it
+  // returns must equal the login name, and `active` must be true.
+  const text = [
+    `introspection_url = ${oauth2.introspectionUrl}`,
+    'introspection_mode = post',
+    'force_introspection = yes',
+    'username_attribute = username',
+    'active_attribute = active',
+    'active_value = true',
+    '',
+  ].join('\n');
+  return {
+    vars: { OAUTH_MECHANISMS: ` ${mechanisms}`, OAUTH_PASSDB: passdb, PASSWD_FILE_MECHANISMS: '  mechanisms = plain login none' },
+    file: { path: extPath, text },
+  };
 }
 
 function renderConfig(vars: Record<string, string>): string {
@@ -213,11 +242,13 @@ export async function startDovecot(opts: StartDovecotOptions = {}): Promise<Dove
   const usersPath = path.join(baseDir, 'users');
   await fs.writeFile(usersPath, users.map((u) => `${u.user}:{PLAIN}${u.password}\n`).join(''));
   const confPath = path.join(baseDir, 'dovecot.conf');
+  const oauth2 = oauth2Settings(baseDir, opts.oauth2);
+  if (oauth2.file) await fs.writeFile(oauth2.file.path, oauth2.file.text);
 
   let ports = opts.ports ?? (await twoFreePorts());
   let running: Running | undefined;
   for (let attempt = 1; !running; attempt++) {
-    await fs.writeFile(confPath, renderConfig({ ...account.vars, BASE: baseDir, PORT: `${ports.imap}`, LMTP_PORT: `${ports.lmtp}` }));
+    await fs.writeFile(confPath, renderConfig({ ...account.vars, ...oauth2.vars, BASE: baseDir, PORT: `${ports.imap}`, LMTP_PORT: `${ports.lmtp}` }));
     try {
       running = await launch(confPath, baseDir, ports.imap);
     } catch (err) {

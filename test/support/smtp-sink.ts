@@ -1,5 +1,5 @@
 // An in-process SMTP server that records what the daemon sends, and can be scripted to fail.
-import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { waitFor } from './wait';
 
@@ -29,6 +29,8 @@ export interface SmtpSink {
   messages: RecordedMail[];
   /** DATA transactions seen (accepted + rejected). */
   readonly attempts: number;
+  /** XOAUTH2 logins tried, in order (with the `xoauth2` option). */
+  logins: SinkLogin[];
   waitFor(predicate: (m: RecordedMail[]) => boolean, timeoutMs?: number, what?: string): Promise<void>;
   /** Message-ID -> how many times it arrived (duplicate detection). */
   byMessageId(): Map<string, number>;
@@ -38,6 +40,16 @@ export interface SmtpSink {
 
 export interface StartSmtpSinkOptions {
   script?: SinkScript;
+  /**
+   * Require SASL XOAUTH2 (as Microsoft 365 and Gmail relays do): only a client whose access token
+   * this says is good for its user may send. Every attempt is kept in `logins`.
+   */
+  xoauth2?: (user: string, accessToken: string) => boolean;
+}
+
+export interface SinkLogin {
+  user: string;
+  ok: boolean;
 }
 
 /** Thrown into smtp-server's callback; smtp-server replies with `responseCode` + message. */
@@ -62,7 +74,23 @@ export function readAll(stream: SMTPServerDataStream): Promise<Buffer> {
 
 export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<SmtpSink> {
   const messages: RecordedMail[] = [];
+  const logins: SinkLogin[] = [];
   let attempts = 0;
+  const xoauth2 = opts.xoauth2;
+  const authOptions: Partial<SMTPServerOptions> = xoauth2
+    ? {
+        authOptional: false,
+        authMethods: ['XOAUTH2'],
+        allowInsecureAuth: true, // plain loopback, no STARTTLS
+        onAuth(auth, _session, callback) {
+          const ok = auth.method === 'XOAUTH2' && xoauth2(auth.username ?? '', auth.accessToken ?? '');
+          logins.push({ user: auth.username ?? '', ok });
+          // A refused XOAUTH2 token gets the 334 error challenge Gmail and Microsoft 365 send.
+          if (ok) callback(null, { user: auth.username });
+          else callback(null, { data: { status: '401', schemes: 'bearer', scope: 'https://outlook.office.com/SMTP.Send' } });
+        },
+      }
+    : { authOptional: true };
 
   const handleData = async (stream: SMTPServerDataStream, session: SMTPServerSession) => {
     // Read the whole message first: smtp-server expects the stream consumed, and a real MTA
@@ -84,7 +112,7 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
   };
 
   const server = new SMTPServer({
-    authOptional: true,
+    ...authOptions,
     disabledCommands: ['STARTTLS'], // plain loopback; also keeps smtp-server's cert warning quiet
     logger: false,
     disableReverseLookup: true, // a reverse DNS lookup per connection costs ~90 ms here
@@ -109,6 +137,7 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
     get attempts() {
       return attempts;
     },
+    logins,
     async waitFor(predicate, timeoutMs = 10_000, what = 'condition') {
       await waitFor(() => predicate(messages), { timeoutMs, what: `smtp sink: ${what}` });
     },
