@@ -49,7 +49,7 @@ const login = () =>
       method: oneOf(AUTH_METHODS, '`password` logs in with `password`; `xoauth2` with an OAuth2 access token (Microsoft 365, Google Workspace)').default(
         'password',
       ),
-      token_url: secureUrl('OAuth2 token endpoint (xoauth2), e.g. https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token').optional(),
+      token_url: secureUrl('OAuth2 token endpoint (xoauth2), e.g. `https://login.microsoftonline.com/<tenant-id>/oauth2/v2.0/token`').optional(),
       client_id: text('OAuth2 client (application) id (xoauth2)').optional(),
       client_secret: secret('OAuth2 client secret (xoauth2); write ${ENV_NAME} or ${file:/path}, read when a token is fetched').optional(),
       grant: oneOf(GRANTS, '`refresh_token`: delegated, a user consented once; `client_credentials`: the app acts on its own').default('refresh_token'),
