@@ -36,8 +36,9 @@ export function loginCheckError(err: unknown, step: LoginStep['step'], done: Log
           : e.authenticationFailed || e.code === 'EAUTH'
             ? ['unavailable', 'ELOGIN', 'login refused']
             : ['unavailable', 'ECONNECT', 'cannot connect'];
+  // imapflow's message is just "Command failed": the server's own words say more.
   const server = e.responseText ?? (code === 'ELOGIN' ? e.response : undefined);
-  const message = `${what}: ${e.message}${server && !e.message.includes(server) ? ` (server: ${server})` : ''}`;
+  const message = `${what}: ${server ? `the server says "${server}"` : e.message}`;
   const details = [...done.map((s) => `${s.step}: ${s.detail}`), `${step}: failed`];
   return new MailwardenError(kind, code, message, details);
 }

@@ -255,6 +255,7 @@ describe('OAuth2 boxes', () => {
       [
         { id: 'o1', user: 'o1@example.test', refreshToken: '${O1_RT}' },
         { id: 'p5', user: 'p5@example.test' },
+        { id: 'other', user: 'o4@example.test', refreshToken: '${O1_RT}' }, // o1's consent, o4's box
       ],
       { smtp: true },
     );
@@ -295,9 +296,27 @@ describe('OAuth2 boxes', () => {
     expect(password.code, password.stderr).toBe(0);
     expect(password.stdout).toContain('  password: read from the configuration file\n');
 
+    // The server says no: a token for o1 does not open o4's box.
+    const refused = await runCli(['auth', 'test', 'other', '--config', cfg.configPath], { env });
+    expect(refused.code).toBe(69);
+    expect(refused.stderr.split('\n')).toEqual([
+      'mailwarden: login refused: the server says "Authentication failed."',
+      expect.stringMatching(/^ {2}token: access token fetched: /),
+      '  login: failed',
+      '',
+    ]);
+    const unset = await runCli(['auth', 'test', 'o1', '--config', cfg.configPath, '--json'], { env: { ...env, MW_IMAP_SECRET: undefined } });
+    expect(unset.code).toBe(78);
+    expect(JSON.parse(unset.stderr).error).toEqual({
+      code: 'ESECRET',
+      message: 'no access token: the OAuth2 client secret uses ${MW_IMAP_SECRET}, which is not set in the environment',
+      details: ['token: failed'],
+      exit: 78,
+    });
+
     const unknown = await runCli(['auth', 'test', 'nope', '--config', cfg.configPath], { env });
     expect(unknown.code).toBe(64);
-    expect(unknown.stderr).toBe('mailwarden: No mailbox "nope" (known: o1, p5, or smtp).\n');
-    expectNoSecret([box, smtp, password, unknown].map(cliText));
+    expect(unknown.stderr).toBe('mailwarden: No mailbox "nope" (known: o1, p5, other, or smtp).\n');
+    expectNoSecret([box, smtp, password, refused, unset, unknown].map(cliText));
   });
 });
