@@ -9,10 +9,11 @@ export const EXIT = {
   data: 65, // EX_DATAERR: input that cannot be used (bad file, invalid answer)
   unavailable: 69, // EX_UNAVAILABLE: a server or the database cannot be reached
   software: 70, // EX_SOFTWARE: a bug
+  ioerr: 74, // EX_IOERR: the output could not be written (its reader went away)
   config: 78, // EX_CONFIG: the configuration is invalid
 } as const;
 
-export type ErrorKind = 'usage' | 'data' | 'unavailable' | 'config' | 'software';
+export type ErrorKind = 'usage' | 'data' | 'unavailable' | 'config' | 'software' | 'ioerr';
 
 /**
  * Every error code mailwarden gives, with one line of meaning (as nodemailer's errors module
@@ -65,6 +66,7 @@ export const ERROR_CODES = {
   EINITEXISTS: 'init would overwrite existing files',
   ETIMEDOUT: 'a server or process did not answer in time',
   EDAEMON: 'the daemon exited before it was ready',
+  EPIPE: 'the output was closed before everything was written (a pager or `head` quit early)',
   EACCEPT: 'accepting an incoming message failed for a reason that is not transient; it is tried again, then parked',
   EINTERNAL: 'an unexpected error: a bug; --verbose shows the stack',
 } as const;

@@ -252,6 +252,10 @@ export function configSchema(ctx: SchemaContext) {
         {
           window: duration('at most one auto-response per sender in this window').prefault('4h'),
           daily_cap: int('at most this many auto-responses per recipient per day', { min: 0 }).prefault(10),
+          box_cap: int('at most this many auto-responses from one box per box_window, whoever they go to (breaks loops with rotating senders)', {
+            min: 0,
+          }).prefault(100),
+          box_window: duration('the window of box_cap').prefault('1h'),
         },
         'RFC 3834 limits on auto-responses',
       ).prefault({}),

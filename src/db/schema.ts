@@ -86,6 +86,7 @@ export const OUTBOX_KINDS = [
   'reminder',
   'notification',
   'parked_notice',
+  'supervisor_alert',
 ] as const;
 export type OutboxKind = (typeof OUTBOX_KINDS)[number];
 
