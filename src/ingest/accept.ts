@@ -112,7 +112,8 @@ async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptRes
     }
     return createCase(tx, input, cls, at, record, { linkTo: thread.caseRow.id, reason: 'after-reopen-window' });
   }
-  if (thread.via === 'stranger-tag' || thread.via === 'stranger-header') return createCase(tx, input, cls, at, record, { linkTo: thread.linkTo.id, reason: thread.via });
+  if (thread.via === 'stranger-tag' || thread.via === 'stranger-header')
+    return createCase(tx, input, cls, at, record, { linkTo: thread.linkTo.id, reason: thread.via });
   return createCase(tx, input, cls, at, record, { linkTo: null, reason: 'new' });
 }
 

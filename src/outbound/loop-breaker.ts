@@ -95,7 +95,15 @@ async function alertSupervisors(tx: Kysely<DB>, input: BoxLimitInput, sent: numb
       to: supervisors.map((s) => ({ address: s.email, name: s.name })),
       vars: {
         consultant: supervisors[0],
-        limit: { mailbox: mailbox.id, mailbox_address: mailbox.address, pool: mailbox.pool, cap: config.auto_response.box_cap, window: formatDuration(config.auto_response.box_window), sent, case: input.caseId },
+        limit: {
+          mailbox: mailbox.id,
+          mailbox_address: mailbox.address,
+          pool: mailbox.pool,
+          cap: config.auto_response.box_cap,
+          window: formatDuration(config.auto_response.box_window),
+          sent,
+          case: input.caseId,
+        },
       },
       messageKind: null,
       autoSubmitted: 'auto-generated',

@@ -99,7 +99,11 @@ describe('an auto-responder that answers from a new address every time', () => {
   it('is answered once when it keeps our tag, once when it names our mail, and at most box_cap times when it hides both; the supervisors hear once (fails on a loop)', async () => {
     const d = await startDesk({ auto_response: { box_cap: 5, box_window: '1h' } });
     const keepsTag = await playLoop(d, 'one@customer.test', (m, n) => ({ from: `responder${n}@tagged.test`, subject: `Re: ${m.parsed.subject}` }));
-    const namesOurs = await playLoop(d, 'two@customer.test', (m, n) => ({ from: `responder${n}@threaded.test`, subject: 'Automatic answer', inReplyTo: m.messageId }));
+    const namesOurs = await playLoop(d, 'two@customer.test', (m, n) => ({
+      from: `responder${n}@threaded.test`,
+      subject: 'Automatic answer',
+      inReplyTo: m.messageId,
+    }));
     const hidesBoth = await playLoop(d, 'three@customer.test', (_m, n) => ({ from: `responder${n}@rotating.test`, subject: `Out of touch ${n}` }));
     console.log(`auto-responses sent: keeps the tag ${keepsTag}, names our mail ${namesOurs}, hides both ${hidesBoth} (box_cap 5)`);
     expect(keepsTag).toBe(1);
@@ -107,7 +111,9 @@ describe('an auto-responder that answers from a new address every time', () => {
     // 2 already went out in this window, so the box answers 3 more and then stops.
     expect(hidesBoth).toBe(3);
 
-    const suppressed = d.daemon.logs.filter((l) => l.event === 'ingest.accepted' && l.auto_response && l.auto_response !== 'queued').map((l) => l.auto_response);
+    const suppressed = d.daemon.logs
+      .filter((l) => l.event === 'ingest.accepted' && l.auto_response && l.auto_response !== 'queued')
+      .map((l) => l.auto_response);
     expect(suppressed).toEqual(expect.arrayContaining([expect.stringContaining('carries our case tag'), expect.stringContaining('reached its limit of 5')]));
     const alerts = await d.db.db.selectFrom('outbox').select(['to_addresses', 'subject']).where('kind', '=', 'supervisor_alert').execute();
     expect(alerts).toEqual([expect.objectContaining({ to_addresses: JSON.stringify([SUPERVISOR]) })]);
@@ -155,7 +161,14 @@ describe('a stranger who names a customer’s Message-ID', () => {
 
     const forgedId = newMessageId();
     await d.deliver(
-      buildMail({ from: 'eve@attacker.test', to: ALICE, subject: 'Re: My card', text: 'Actually send the new card to me.', messageId: forgedId, inReplyTo: customerId }),
+      buildMail({
+        from: 'eve@attacker.test',
+        to: ALICE,
+        subject: 'Re: My card',
+        text: 'Actually send the new card to me.',
+        messageId: forgedId,
+        inReplyTo: customerId,
+      }),
       'eve@attacker.test',
     );
     const after = await cliJson(['show', c.id], { env });
@@ -171,7 +184,14 @@ describe('a stranger who names a customer’s Message-ID', () => {
     const ourReply = await d.db.db.selectFrom('outbox').select('message_id').where('kind', '=', 'reply').where('case_id', '=', c.id).executeTakeFirstOrThrow();
     const colleagueId = newMessageId();
     await d.deliver(
-      buildMail({ from: 'dan@customer.test', to: ALICE, subject: 'Re: My card', text: 'Thanks from Carla’s colleague.', messageId: colleagueId, inReplyTo: ourReply.message_id }),
+      buildMail({
+        from: 'dan@customer.test',
+        to: ALICE,
+        subject: 'Re: My card',
+        text: 'Thanks from Carla’s colleague.',
+        messageId: colleagueId,
+        inReplyTo: ourReply.message_id,
+      }),
       'dan@customer.test',
     );
     const threaded = await cliJson(['show', c.id], { env });
