@@ -9,10 +9,11 @@ export const EXIT = {
   data: 65, // EX_DATAERR: input that cannot be used (bad file, invalid answer)
   unavailable: 69, // EX_UNAVAILABLE: a server or the database cannot be reached
   software: 70, // EX_SOFTWARE: a bug
+  tempfail: 75, // EX_TEMPFAIL: the database is locked by another process or the disk is full; try again
   config: 78, // EX_CONFIG: the configuration is invalid
 } as const;
 
-export type ErrorKind = 'usage' | 'data' | 'unavailable' | 'config' | 'software';
+export type ErrorKind = 'usage' | 'data' | 'unavailable' | 'tempfail' | 'config' | 'software';
 
 /**
  * Every error code mailwarden gives, with one line of meaning (as nodemailer's errors module
@@ -59,6 +60,7 @@ export const ERROR_CODES = {
   EINVALIDCONFIG: 'the configuration file is invalid (every problem is listed)',
   EDBOPEN: 'the database cannot be opened',
   EMIGRATE: 'a database migration failed',
+  EBUSY: 'the database is locked by another process or the disk is full; try again',
   ELOCKED: 'another daemon already runs on this data dir',
   ECONFLICT: 'another writer changed the same case or row at the same moment; nothing was changed',
   EDEMODIR: 'the demo directory exists and was not made by the demo',
@@ -95,6 +97,10 @@ export function dataError(code: ErrorCode, message: string, details?: string[]):
 
 export function unavailableError(code: ErrorCode, message: string): MailwardenError {
   return new MailwardenError('unavailable', code, message);
+}
+
+export function tempfailError(code: ErrorCode, message: string): MailwardenError {
+  return new MailwardenError('tempfail', code, message);
 }
 
 export function exitCodeFor(err: unknown): number {
