@@ -96,6 +96,9 @@ const ingest = () =>
           protocol: oneOf(['lmtp', 'smtp'], 'protocol spoken').default('lmtp'),
           host: text('listen address (keep it on loopback)').prefault('127.0.0.1'),
           port: int('listen port', { min: 0, max: 65535 }).prefault(2424),
+          lock_wait: duration(
+            'how long a delivery waits while another process holds the database lock before it is answered 451 (the MTA keeps the message and retries)',
+          ).prefault('10s'),
         },
         'direct delivery by LMTP or SMTP from a local MTA',
       ).prefault({}),

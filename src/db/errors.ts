@@ -11,7 +11,18 @@ function codeOf(err: unknown): string {
 /** The database is locked or out of room for now (another process, a full disk): worth retrying later. */
 export function isBusy(err: unknown): boolean {
   const code = codeOf(err);
-  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || code === 'SQLITE_IOERR' || code === 'SQLITE_FULL';
+  return isLocked(err) || code === 'SQLITE_IOERR' || isDiskFull(err);
+}
+
+/** Another connection holds the lock: waiting may help, and it costs nothing to try again. */
+export function isLocked(err: unknown): boolean {
+  const code = codeOf(err);
+  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
+}
+
+/** The disk under the database has no room left: trying again helps only once space is freed. */
+function isDiskFull(err: unknown): boolean {
+  return codeOf(err) === 'SQLITE_FULL';
 }
 
 /** A unique key or primary key refused the row: another writer claimed it first. */

@@ -6,7 +6,7 @@
 import type { Kysely } from 'kysely';
 import { nowIso } from '../clock.js';
 import type { Config, MailboxConfig } from '../config/types.js';
-import { writeTx, type Db } from '../db/connection.js';
+import { writeTx, type Db, type TxOptions } from '../db/connection.js';
 import type { DB } from '../db/schema.js';
 import { recordEvent } from '../db/history.js';
 import { insertMessage } from '../db/message-rows.js';
@@ -31,6 +31,8 @@ export interface AcceptInput {
   envelopeFrom?: string | null;
   /** When the message reached the box (IMAP INTERNALDATE); defaults to now. */
   receivedAt?: string | null;
+  /** How long to wait for a lock held by another process (see writeTx). */
+  lock?: TxOptions;
 }
 
 export type AcceptOutcome =
@@ -56,7 +58,7 @@ export interface AcceptResult {
 }
 
 export function acceptMessage(db: Db, input: AcceptInput): Promise<AcceptResult> {
-  return writeTx(db, (tx) => acceptInTx(tx, input));
+  return writeTx(db, (tx) => acceptInTx(tx, input), input.lock);
 }
 
 async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptResult> {

@@ -1,4 +1,5 @@
 // CLI conventions (SPEC §7): one sentence on stderr, distinct exit codes, no stack traces.
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -56,6 +57,25 @@ describe('CLI conventions', () => {
     }
     expect(describeError(new TypeError('boom'))).toMatchObject({ code: 'EINTERNAL', exit: 70 });
     expect(describeError(usageError('ENOCASE', 'No case X-1.'))).toEqual({ code: 'ENOCASE', message: 'No case X-1.', exit: 64 });
+  });
+
+  it('a full database disk is EBUSY, exit 75, told as "free some space and try again" (fails on 70 "unexpected error")', () => {
+    const sqlite = new Database(':memory:');
+    sqlite.pragma('max_page_count = 8');
+    sqlite.exec('CREATE TABLE t (b BLOB)');
+    let full: unknown;
+    try {
+      sqlite.prepare('INSERT INTO t VALUES (?)').run(Buffer.alloc(64 * 1024));
+    } catch (err) {
+      full = err;
+    } finally {
+      sqlite.close();
+    }
+    expect(describeError(full)).toEqual({
+      code: 'EBUSY',
+      message: 'The disk holding the data directory is full or failing; free some space and try again.',
+      exit: 75,
+    });
   });
 
   it('--help prints the commands', async () => {
