@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { writeTx } from '../../src/db/connection';
-import { claimNext, LEASE_MS, nextDueAt } from '../../src/outbound/drainer';
+import { claimNext, LEASE_MS, nextDueAt } from '../../src/outbound/claims';
 import { queueMail } from '../../src/outbound/queue';
 import { listOutbox } from '../../src/outbound/outbox';
 import { setStatus } from '../../src/cases/status';

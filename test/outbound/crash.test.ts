@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeTx } from '../../src/db/connection';
 import { queueMail } from '../../src/outbound/queue';
-import { LEASE_MS } from '../../src/outbound/drainer';
+import { LEASE_MS } from '../../src/outbound/claims';
 import { BIN, REPO_ROOT, runCli, startDaemon } from '../support/cli';
 import { spawnOwned, type OwnedProcess } from '../support/processes';
 import { startSmtpSink, type SinkScript, type SmtpSink } from '../support/smtp-sink';
