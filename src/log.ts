@@ -58,6 +58,7 @@ export type LogEvent =
   | 'outbox.deferred'
   | 'outbox.failed'
   | 'outbox.lease_lost'
+  | 'outbox.reclaimed'
   | 'outbox.drained'
   | 'scheduler.started'
   | 'scheduler.tick'

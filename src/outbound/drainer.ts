@@ -2,10 +2,12 @@
 // records the outcome, each step its own transaction (DESIGN: the database is the queue).
 //
 // The one duplicate window: after the server's 250 and before the `sent` commit. A crash there
-// leaves the row `sending`; once its lease runs out another drainer sends it again, with the
-// same Message-ID, so the recipient's client can fold the two. Nowhere else can a row be sent
-// twice: a row is only claimed in `queued`, or in `sending` with an expired lease, and the
-// outcome is written only while the claim still holds.
+// leaves the row `sending`; another drainer sends it again, with the same Message-ID, so the
+// recipient's client can fold the two: at once when the dead drainer ran on the same machine
+// (its pid proves it gone, claims.ts), otherwise once its lease runs out. Nowhere else can a row
+// be sent twice: a row is only claimed in `queued`, or in `sending` once its drainer is provably
+// dead or its lease ran out, each claim one compare-and-set UPDATE, and the outcome is written
+// only while the claim still holds.
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/types.js';
 import { writeTx, type Db } from '../db/connection.js';
@@ -126,7 +128,7 @@ export async function drainOnce(ctx: DrainContext, opts: DrainOptions = {}): Pro
   let count = 0;
   try {
     while (!(opts.shouldStop?.() ?? false) && (opts.limit === undefined || count < opts.limit)) {
-      const row = await claimNext(ctx.db);
+      const row = await claimNext(ctx.db, ctx.log);
       if (!row) break;
       const config = opts.currentConfig?.() ?? ctx.config;
       if (own && own.config !== config) {
