@@ -58,6 +58,8 @@ export type LogEvent =
   | 'outbox.deferred'
   | 'outbox.failed'
   | 'outbox.lease_lost'
+  | 'outbox.record_retry'
+  | 'outbox.record_abandoned'
   | 'outbox.reclaimed'
   | 'outbox.drained'
   | 'scheduler.started'

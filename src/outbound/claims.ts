@@ -114,6 +114,13 @@ export function claimed(tx: Kysely<DB>, row: OutboxRow) {
   return tx.updateTable('outbox').where('id', '=', row.id).where('state', '=', 'sending').where('claim_token', '=', row.claim_token);
 }
 
+/** A new lease on a row we still hold; its end (ISO), or null when the claim is gone. */
+export async function extendLease(db: Db, row: OutboxRow): Promise<string | null> {
+  const until = addMs(nowIso(), LEASE_MS);
+  const r = await claimed(db, row).set({ lease_until: until }).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0 ? until : null;
+}
+
 /** When the next row falls due (ISO): now when a dead drainer left one, else by DUE_RULES; null when nothing waits. */
 export async function nextDueAt(db: Db): Promise<string | null> {
   if ((await findOrphans(db)).length > 0) return nowIso();
