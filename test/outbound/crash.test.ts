@@ -5,7 +5,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeTx } from '../../src/db/connection';
 import { queueMail } from '../../src/outbound/queue';
-import { LEASE_MS } from '../../src/outbound/claims';
 import { BIN, REPO_ROOT, runCli, startDaemon } from '../support/cli';
 import { spawnOwned, type OwnedProcess } from '../support/processes';
 import { waitFor } from '../support/wait';
@@ -69,14 +68,11 @@ describe('kill -9 while the outbox drains', () => {
     return inHand;
   }
 
-  // A new drainer leaves the dead one's row alone until its lease has run out: it runs with the
-  // clock moved past the lease (MAILWARDEN_CLOCK_OFFSET) instead of waiting ten minutes.
-  const pastLease = `+${Math.ceil(LEASE_MS / 60_000) + 1}m`;
-
   /** Runs a second drainer (unless one already finished the job), then checks the outcome. */
   async function finishAndCheck(ids: string[], inHand: Array<{ message_id: string }>, opts: { drain: boolean } = { drain: true }) {
     if (opts.drain) {
-      const r = await runCli(['outbox', 'drain', '--config', env.cfg.configPath], { env: { MAILWARDEN_CLOCK_OFFSET: pastLease }, timeoutMs: 60_000 });
+      // On the real clock: the dead drainer's row is taken over at once (its pid is gone), not after its lease.
+      const r = await runCli(['outbox', 'drain', '--config', env.cfg.configPath], { timeoutMs: 60_000 });
       expect(r.code, r.stderr).toBe(0);
     }
 
@@ -118,7 +114,7 @@ describe('kill -9 while the outbox drains', () => {
     }
     expect(sink.messages.length).toBeLessThan(ROWS);
     const inHand = await rowsInHand();
-    const again = await startDaemon(env.cfg.configPath, { env: { MAILWARDEN_CLOCK_OFFSET: pastLease } });
+    const again = await startDaemon(env.cfg.configPath);
     try {
       await sink.waitFor((m) => new Set(m.map((x) => x.messageId)).size >= ROWS, 30_000, `all ${ROWS} Message-IDs`);
     } finally {
