@@ -19,6 +19,7 @@ import * as m003 from './migrations/003-inbound-fingerprint.js';
 import * as m004 from './migrations/004-labels-ignore-case.js';
 import * as m005 from './migrations/005-compare-and-set.js';
 import * as m006 from './migrations/006-parked.js';
+import * as m007 from './migrations/007-claimed-by.js';
 import { cacheStatements } from './statement-cache.js';
 
 export type Db = Kysely<DB>;
@@ -30,6 +31,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '004-labels-ignore-case': m004,
   '005-compare-and-set': m005,
   '006-parked': m006,
+  '007-claimed-by': m007,
 };
 
 class StaticMigrations implements MigrationProvider {
