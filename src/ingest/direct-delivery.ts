@@ -15,7 +15,8 @@ import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { ListenerConfig, MailboxConfig } from '../config/types.js';
 import { acceptPrepared, prepareMessage, type IngestContext, type Prepared } from './pipeline.js';
 import { logEvent } from '../log.js';
-import { ingestFailureKind, isTransientFailure } from './failures.js';
+import { isTransientFailure } from '../db/errors.js';
+import { ingestFailureKind } from './failures.js';
 
 export type SmtpError = Error & { responseCode?: number };
 

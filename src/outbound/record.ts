@@ -12,7 +12,7 @@ import { writeTx, type Db } from '../db/connection.js';
 import type { DB } from '../db/schema.js';
 import { nowIso } from '../clock.js';
 import { recordEvent } from '../db/history.js';
-import { isTransientFailure } from '../ingest/failures.js';
+import { isTransientFailure } from '../db/errors.js';
 import { logEvent, type Logger } from '../log.js';
 import { claimed, extendLease, LEASE_MS, type OutboxRow } from './claims.js';
 import type { SendFailure } from './sender.js';
