@@ -257,7 +257,7 @@ export function configSchema(ctx: SchemaContext) {
           daily_cap: int('at most this many auto-responses per recipient per day', { min: 0 }).prefault(10),
           box_cap: int('at most this many auto-responses from one box per box_window, whoever they go to (breaks loops with rotating senders)', {
             min: 0,
-          }).prefault(100),
+          }).prefault(300),
           box_window: duration('the window of box_cap').prefault('1h'),
         },
         'RFC 3834 limits on auto-responses',

@@ -179,6 +179,10 @@ describe('kill -9 while the outbox drains', () => {
       return null;
     };
     await exited;
+    // The sink records message 60 after parsing it, which may end after the drainer's exit is
+    // seen (the soak caught 59 here once under load): wait for it rather than read the count
+    // at once. A 61st message could only come from a drainer that was not killed.
+    await sink.waitFor((m) => m.length >= 60, 30_000, 'message 60 recorded');
     expect(sink.messages.length).toBe(60);
     const r = await finishAndCheck(ids, await rowsInHand());
     expect(r).toEqual({ inHand: 1, twice: 1 });
