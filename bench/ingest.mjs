@@ -122,6 +122,8 @@ async function main() {
     YAML.stringify({
       instance: { name: 'Bench', case_prefix: 'BENCH', data_dir: path.join(cfgDir, 'data'), log_level: 'info' },
       smtp: { transport: 'file', outbox_dir: path.join(cfgDir, 'outbox') },
+      // Thousands of new customers in minutes is the benchmark's load, not a loop: lift the box's cap.
+      auto_response: { box_cap: 100000 },
       ingest: { poll_interval: '60s', idle: true, listener: { enabled: true, protocol: 'lmtp', host: '127.0.0.1', port: lmtpPort } },
       pools: [{ id: 'general', name: 'General', response_deadline: '8h', languages: ['en', 'pl'] }],
       mailboxes: [{ id: 'bench', address: USER, pool: 'general', imap: { host: '127.0.0.1', port: dovecot.port, tls: false, user: USER, password: 'secret' } }],

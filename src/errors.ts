@@ -9,10 +9,12 @@ export const EXIT = {
   data: 65, // EX_DATAERR: input that cannot be used (bad file, invalid answer)
   unavailable: 69, // EX_UNAVAILABLE: a server or the database cannot be reached
   software: 70, // EX_SOFTWARE: a bug
+  ioerr: 74, // EX_IOERR: the output could not be written (its reader went away)
+  tempfail: 75, // EX_TEMPFAIL: the database is locked by another process or the disk is full; try again
   config: 78, // EX_CONFIG: the configuration is invalid
 } as const;
 
-export type ErrorKind = 'usage' | 'data' | 'unavailable' | 'config' | 'software';
+export type ErrorKind = 'usage' | 'data' | 'unavailable' | 'tempfail' | 'config' | 'software' | 'ioerr';
 
 /**
  * Every error code mailwarden gives, with one line of meaning (as nodemailer's errors module
@@ -59,6 +61,7 @@ export const ERROR_CODES = {
   EINVALIDCONFIG: 'the configuration file is invalid (every problem is listed)',
   EDBOPEN: 'the database cannot be opened',
   EMIGRATE: 'a database migration failed',
+  EBUSY: 'the database is locked by another process or the disk is full; try again',
   ELOCKED: 'another daemon already runs on this data dir',
   ECONFLICT: 'another writer changed the same case or row at the same moment; nothing was changed',
   EDEMODIR: 'the demo directory exists and was not made by the demo',
@@ -70,6 +73,7 @@ export const ERROR_CODES = {
   ECONNECT: 'the IMAP or SMTP server cannot be reached',
   EFOLDER: 'the IMAP folder a mailbox watches cannot be opened',
   EDAEMON: 'the daemon exited before it was ready',
+  EPIPE: 'the output was closed before everything was written (a pager or `head` quit early)',
   EACCEPT: 'accepting an incoming message failed for a reason that is not transient; it is tried again, then parked',
   EINTERNAL: 'an unexpected error: a bug; --verbose shows the stack',
 } as const;
@@ -100,6 +104,10 @@ export function dataError(code: ErrorCode, message: string, details?: string[]):
 
 export function unavailableError(code: ErrorCode, message: string): MailwardenError {
   return new MailwardenError('unavailable', code, message);
+}
+
+export function tempfailError(code: ErrorCode, message: string): MailwardenError {
+  return new MailwardenError('tempfail', code, message);
 }
 
 export function exitCodeFor(err: unknown): number {

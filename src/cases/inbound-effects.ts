@@ -30,15 +30,27 @@ export interface AppendInput {
   cls: { kind: 'normal' | 'bounce' | 'auto_reply' };
   caseRow: CaseRow;
   via: 'header' | 'tag';
+  /** the sender took part before this mail; a newcomer's mail is added and changes no status */
+  participant: boolean;
   reopen: boolean;
   /** kind of our outbox row the message answers, when it threaded by header onto one */
   outboxKind: string | null;
 }
 
-/** `append` normally; for a customer writing on a solved/closed case, `reopen` within the window, else `too-late`. */
-export function reopenDecision(config: Config, row: CaseRow, cls: AppendInput['cls'], at: string, parsed?: InboundMail): 'append' | 'reopen' | 'too-late' {
+/**
+ * `append` normally; for a customer writing on a solved/closed case, `reopen` within the window,
+ * else `too-late`. Only someone who took part before reopens (and so gives feedback): a stranger's
+ * mail that threads by one of our Message-IDs is added, and changes nothing.
+ */
+export function reopenDecision(
+  config: Config,
+  row: CaseRow,
+  cls: AppendInput['cls'],
+  at: string,
+  sender: { parsed: InboundMail; participant: boolean },
+): 'append' | 'reopen' | 'too-late' {
   if (!CLOSED.has(row.status) || cls.kind !== 'normal') return 'append';
-  if (parsed && departmentOf(config, parsed)) return 'append';
+  if (!sender.participant || departmentOf(config, sender.parsed)) return 'append';
   const pool = config.pools.find((p) => p.id === row.pool_id);
   const windowMs = pool?.reopen_window ?? config.instance.reopen_window;
   const closedAt = Date.parse(row.closed_at ?? row.updated_at);
@@ -83,7 +95,7 @@ export async function appendToCase(tx: Kysely<DB>, input: AppendInput): Promise<
 
   if (input.reopen) {
     await setStatus(tx, caseRow, 'system', { status: 'in_progress' }, at, { kind: 'reopened' });
-  } else if (!autoReply && kind === 'inbound' && caseRow.status === 'postponed') {
+  } else if (!autoReply && kind === 'inbound' && input.participant && caseRow.status === 'postponed') {
     await setStatus(tx, caseRow, 'system', { status: 'in_progress' }, at);
   }
   if (kind === 'consult_in' && !autoReply) await endConsultation(tx, caseRow, dept?.id ?? null, at);
@@ -97,7 +109,9 @@ export async function appendToCase(tx: Kysely<DB>, input: AppendInput): Promise<
         ? `${dept?.name ?? sender ?? 'The department'} answered`
         : input.reopen
           ? 'The customer wrote again after closing (case reopened)'
-          : 'The customer wrote again';
+          : input.participant
+            ? 'The customer wrote again'
+            : 'Someone new wrote on the case';
     await notifyAssignee(tx, input, title);
   }
   return { messageRowId };

@@ -39,6 +39,21 @@ export function priorityFor(pool: PoolConfig, subject: string, from: string | nu
   return best;
 }
 
+/** At most this many copied addresses join a case (a mail to a whole list must not flood the table). */
+const MAX_COPIED = 20;
+
+/**
+ * Whom the customer copied on the mail that opens the case (To and Cc, but not our own boxes):
+ * they take part from the start, so a reply-all naming the customer's message threads (SPEC §3),
+ * while a stranger naming it does not (src/ingest/thread.ts).
+ */
+function copiedColleagues(config: Config, parsed: InboundMail): string[] {
+  const ours = new Set(config.mailboxes.map((m) => m.address.toLowerCase()));
+  const customer = parsed.from?.address.toLowerCase();
+  const copied = [...parsed.to, ...parsed.cc].map((a) => a.address.toLowerCase()).filter((a) => a.includes('@') && a !== customer && !ours.has(a));
+  return [...new Set(copied)].slice(0, MAX_COPIED);
+}
+
 export interface NewCaseInput {
   config: Config;
   mailbox: MailboxConfig;
@@ -47,7 +62,7 @@ export interface NewCaseInput {
   at: string;
   flags: string[];
   linkedCaseId: string | null;
-  /** how the threading decided (for the history): none | stranger-tag | after-reopen-window */
+  /** how the threading decided (for the history): new | stranger-tag | stranger-header | after-reopen-window */
   reason: string;
 }
 
@@ -81,6 +96,7 @@ export async function openCase(tx: Kysely<DB>, input: NewCaseInput): Promise<str
     })
     .execute();
   if (customer) await addParticipant(tx, id, customer.address, 'customer', input.at);
+  for (const address of copiedColleagues(config, parsed)) await addParticipant(tx, id, address, 'cc', input.at);
   await recordEvent(tx, {
     caseId: id,
     actor: 'system',

@@ -61,18 +61,23 @@ function footerImage(actor: ConsultantConfig): FileAttachment | null {
   }
 }
 
-/** Message-IDs of the customer-visible thread, oldest first, and the customer's latest one. */
-async function threadIds(tx: Kysely<DB>, caseId: string): Promise<{ inReplyTo: string | null; references: string[] }> {
+/**
+ * Message-IDs of the customer-visible thread, oldest first, and the customer's latest one: the
+ * reply answers the customer, not whoever else wrote on the case last (a copied colleague).
+ */
+async function threadIds(tx: Kysely<DB>, row: CaseRow): Promise<{ inReplyTo: string | null; references: string[] }> {
   const rows = await tx
     .selectFrom('messages')
-    .select(['kind', 'message_id'])
-    .where('case_id', '=', caseId)
+    .select(['kind', 'message_id', 'from_address'])
+    .where('case_id', '=', row.id)
     .where('kind', 'in', ['inbound', 'outbound', 'auto_response'])
     .where('message_id', 'is not', null)
     .orderBy('id')
     .execute();
   const inbound = rows.filter((r) => r.kind === 'inbound');
-  return { inReplyTo: inbound[inbound.length - 1]?.message_id ?? null, references: rows.map((r) => r.message_id!) };
+  const customer = row.customer_address.toLowerCase();
+  const answered = inbound.filter((r) => r.from_address?.toLowerCase() === customer).pop() ?? inbound[inbound.length - 1];
+  return { inReplyTo: answered?.message_id ?? null, references: rows.map((r) => r.message_id!) };
 }
 
 /** Where the reply leaves the case, with the checks that target needs. */
@@ -116,7 +121,7 @@ export async function replyToCase(tx: Kysely<DB>, config: Config, actor: Consult
   const held = actor.trainee;
   const footer = footerImage(actor);
   const files = [...input.attachments, ...(footer ? [footer] : [])];
-  const thread = await threadIds(tx, row.id);
+  const thread = await threadIds(tx, row);
   const at = nowIso();
 
   const queued = await queueMail(tx, {

@@ -2,7 +2,7 @@
 // of commander's own usage errors onto exit 64.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { EXIT } from '../errors.js';
+import { EXIT, MailwardenError } from '../errors.js';
 import { reportError, setJsonErrors, setVerbose } from './run.js';
 import { COMMANDS } from './commands/index.js';
 
@@ -39,9 +39,24 @@ export function buildProgram(opts: { jsonErrors?: boolean } = {}): Command {
   return program;
 }
 
+/**
+ * `mailwarden cases --json | head -c 100`: the reader goes away mid-output and the next write
+ * fails with EPIPE, which Node raises on process.stdout as an unhandled 'error' (a stack trace).
+ * There is nothing left to write to, so the command stops with one sentence on stderr. Only
+ * output is lost: every command writes to stdout after its transaction has committed.
+ */
+function stopWhenOutputCloses(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    const code = err.code === 'EPIPE' ? 'EPIPE' : 'EINTERNAL';
+    const cause = err.code === 'EPIPE' ? 'The output was closed before everything was written' : `Cannot write the output: ${err.message}`;
+    process.exit(reportError(new MailwardenError(err.code === 'EPIPE' ? 'ioerr' : 'software', code, `${cause}.`)));
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
   // Everything mailwarden creates (database, raw mail, .eml files) is for its own user only.
   process.umask(0o077);
+  stopWhenOutputCloses();
   // Decided before parsing, so that commander's own usage errors come out as JSON too.
   const json = argv.includes('--json');
   setJsonErrors(json);

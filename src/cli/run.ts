@@ -2,7 +2,10 @@
 // its detail lines, e.g. every config problem) and a sysexits status; only --verbose shows the
 // stack. Under --json the same error is one JSON object on stderr with its stable code. Nothing
 // else in the CLI calls process.exit, but for the daemon's own end (commands/run.ts says why).
-import { MailwardenError, exitCodeFor, type ErrorCode } from '../errors.js';
+// A database locked past the busy timeout or a full disk is no bug: the same command works later,
+// so it is told as such (EBUSY, EX_TEMPFAIL 75), not as an unexpected error.
+import { isBusy, isLocked } from '../db/errors.js';
+import { MailwardenError, exitCodeFor, tempfailError, type ErrorCode } from '../errors.js';
 
 let verbose = false;
 let jsonErrors = false;
@@ -40,7 +43,8 @@ export interface ErrorReport {
 }
 
 /** What the user is told about `err`: the sentence, its hint, its details and the exit status. */
-export function describeError(err: unknown): ErrorReport {
+export function describeError(thrown: unknown): ErrorReport {
+  const err = asTempfail(thrown) ?? thrown;
   const exit = exitCodeFor(err);
   if (err instanceof MailwardenError) {
     const hint = HINTS[err.code];
@@ -48,6 +52,16 @@ export function describeError(err: unknown): ErrorReport {
   }
   const message = err instanceof Error ? err.message : String(err);
   return { code: 'EINTERNAL', message: `unexpected error: ${message.split('\n')[0]}${verbose ? '' : ' (run with --verbose for details)'}`, exit };
+}
+
+/** The database locked by another process, or no room on the disk: "try again", as EBUSY; null for anything else. */
+function asTempfail(err: unknown): MailwardenError | null {
+  if (isLocked(err)) return tempfailError('EBUSY', 'The database is busy: another process holds its lock; try again in a moment.');
+  const errno = (err as { code?: unknown } | null)?.code;
+  if (isBusy(err) || errno === 'ENOSPC' || errno === 'EDQUOT') {
+    return tempfailError('EBUSY', 'The disk holding the data directory is full or failing; free some space and try again.');
+  }
+  return null;
 }
 
 export function reportError(err: unknown): number {

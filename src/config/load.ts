@@ -123,12 +123,31 @@ function expandInTree(node: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue
   return node;
 }
 
+/**
+ * The snippets tree from its own file. Only where that file went wrong is said, never what it
+ * holds: a path pointing at the wrong file (a key, /etc/shadow) must not put its lines into the
+ * `config check` output or the daemon's log.
+ */
 function readSnippetsFile(file: string, env: NodeJS.ProcessEnv, issues: ConfigIssue[]): SnippetNode[] | undefined {
-  try {
-    const parsed = YAML.parse(fs.readFileSync(file, 'utf8')) as unknown;
-    return expandInTree(parsed, env, issues, 'snippets') as SnippetNode[];
-  } catch (err) {
-    issues.push({ path: 'snippets', message: `cannot read snippets file ${file}: ${(err as Error).message.split('\n')[0]}` });
+  const problem = (why: string) => {
+    issues.push({ path: 'snippets', message: `the snippets file ${file} ${why}` });
     return undefined;
+  };
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return problem(code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (err as Error).message})`);
   }
+  const doc = YAML.parseDocument(text, { uniqueKeys: true });
+  const error = doc.errors[0];
+  if (error) {
+    const pos = error.linePos?.[0];
+    return problem(`is not valid YAML${pos ? ` (line ${pos.line}, column ${pos.col})` : ''}`);
+  }
+  const tree = doc.toJS() as unknown;
+  if (tree === null || tree === undefined) return [];
+  if (!Array.isArray(tree)) return problem(`must hold a YAML list of snippets, not ${typeof tree === 'object' ? 'a mapping' : 'text'}`);
+  return expandInTree(tree, env, issues, 'snippets') as SnippetNode[];
 }

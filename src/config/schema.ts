@@ -119,6 +119,9 @@ const ingest = () =>
           protocol: oneOf(['lmtp', 'smtp'], 'protocol spoken').default('lmtp'),
           host: text('listen address (keep it on loopback)').prefault('127.0.0.1'),
           port: int('listen port', { min: 0, max: 65535 }).prefault(2424),
+          lock_wait: duration(
+            'how long a delivery waits while another process holds the database lock before it is answered 451 (the MTA keeps the message and retries)',
+          ).prefault('10s'),
         },
         'direct delivery by LMTP or SMTP from a local MTA',
       ).prefault({}),
@@ -276,6 +279,10 @@ export function configSchema(ctx: SchemaContext) {
         {
           window: duration('at most one auto-response per sender in this window').prefault('4h'),
           daily_cap: int('at most this many auto-responses per recipient per day', { min: 0 }).prefault(10),
+          box_cap: int('at most this many auto-responses from one box per box_window, whoever they go to (breaks loops with rotating senders)', {
+            min: 0,
+          }).prefault(300),
+          box_window: duration('the window of box_cap').prefault('1h'),
         },
         'RFC 3834 limits on auto-responses',
       ).prefault({}),

@@ -20,6 +20,7 @@ export const TEMPLATE_NAMES = [
   'reminder',
   'staff-notification',
   'message-parked',
+  'auto-response-limit',
 ] as const;
 
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];

@@ -20,6 +20,20 @@ export function parseDuration(text: string): number | null {
   return total;
 }
 
+/** Writes milliseconds back in that grammar, largest units first: 5400000 -> `1h30m`. */
+export function formatDuration(ms: number): string {
+  let rest = Math.max(0, Math.round(ms));
+  let out = '';
+  for (const unit of ['w', 'd', 'h', 'm', 's', 'ms']) {
+    const size = UNITS_MS[unit]!;
+    if (rest >= size) {
+      out += `${Math.floor(rest / size)}${unit}`;
+      rest %= size;
+    }
+  }
+  return out || '0s';
+}
+
 /** Parses `25MB`, `512KB`, `1GB`, or a plain number of bytes. */
 export function parseSize(text: string | number): number | null {
   if (typeof text === 'number') return Number.isInteger(text) && text >= 0 ? text : null;

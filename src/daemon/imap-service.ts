@@ -1,12 +1,14 @@
 // The IMAP worker of `mailwarden run`, one per supervised box: connect, sync the box, then IDLE
 // until the server reports new mail or the poll interval passes. Any failure drops the connection
 // and reconnects with capped exponential backoff and jitter; it is logged with the box id and
-// never touches the other boxes. The work on the box itself (UIDVALIDITY, fetching above the
-// high-water mark, accepting in UID order, marking) is in src/ingest/mailbox-sync.ts; this only
-// holds the connection and runs it in a loop. A box that logs in with OAuth2 gets its access
-// token before connecting; when the server refuses a token the cache handed out, the token is
-// dropped and the login tried once more with a new one, and a second refusal is a failure like
-// any other (backoff).
+// never touches the other boxes. A failure after login (a full disk, a busy database, an accept
+// that failed) counts in the same run of failures as one before it: only a finished pass over the
+// box ends the run, so a box whose every pass fails knocks ever less often, not once a second.
+// The work on the box itself (UIDVALIDITY, fetching above the high-water mark, accepting in UID
+// order, marking) is in src/ingest/mailbox-sync.ts; this only holds the connection and runs it in
+// a loop. A box that logs in with OAuth2 gets its access token before connecting; when the server
+// refuses a token the cache handed out, the token is dropped and the login tried once more with a
+// new one, and a second refusal is a failure like any other (backoff).
 import { ImapFlow } from 'imapflow';
 import { OAuth2Error, sharedTokens, type TokenCache } from '../config/oauth2.js';
 import type { ImapConfig, MailboxConfig } from '../config/types.js';
@@ -45,9 +47,12 @@ class ImapService implements Service {
   private running: Promise<void> | null = null;
   private woken = false;
   private waiter: (() => void) | null = null;
+  /** Failures in a row; a finished pass over the box resets it. */
   private failures = 0;
   /** The last refusal logged at error level; the same one again is logged as a warning. */
   private lastRefusal: string | null = null;
+  /** The box's last error in the database is cleared (a pass finished since the last failure). */
+  private healthy = false;
   private client: ImapFlow | null = null;
   private connecting = false;
   private readonly log: IngestContext['log'];
@@ -98,8 +103,7 @@ class ImapService implements Service {
         await this.session(false);
       } catch (err) {
         if (this.stopping) break;
-        this.failures++;
-        const delay = backoffDelay(this.failures, this.opts.backoff ?? DEFAULT_BACKOFF);
+        const delay = this.nextDelay();
         const e = err as Error & { code?: string; responseText?: string; authenticationFailed?: boolean };
         const [event, text] = describeFailure(e);
         this.log[this.levelFor(e, event)](
@@ -131,6 +135,21 @@ class ImapService implements Service {
     if (key === this.lastRefusal) return 'warn';
     this.lastRefusal = key;
     return 'error';
+  }
+
+  /** One more failure in a row: the pause before trying again, capped, exponential, with jitter. */
+  private nextDelay(): number {
+    this.failures++;
+    this.healthy = false;
+    return backoffDelay(this.failures, this.opts.backoff ?? DEFAULT_BACKOFF);
+  }
+
+  /** A pass over the box finished: the run of failures is over, and `status` shows no error. */
+  private async passed(): Promise<void> {
+    this.failures = 0;
+    if (this.healthy) return;
+    this.healthy = true;
+    await recordMailboxError(this.ctx, this.mailbox, null);
   }
 
   /**
@@ -197,9 +216,7 @@ class ImapService implements Service {
         logEvent('mailbox.connected', { folder: imap.folder, uidvalidity, exists: opened.exists, idle: this.idleAvailable(client) }),
         'mailbox connected',
       );
-      this.failures = 0;
       this.lastRefusal = null;
-      await recordMailboxError(this.ctx, this.mailbox, null);
       await catchUpMarks(client, this.ctx, this.mailbox);
       while (!this.stopping) {
         this.woken = false;
@@ -209,9 +226,10 @@ class ImapService implements Service {
           if (!(err instanceof AcceptFailedError)) throw err;
           // A message failed to be accepted (logged as such by the pipeline): the connection is
           // fine, so wait and take the box again from the same message; it is parked in the end.
-          await sleepUnlessAborted(backoffDelay(err.attempt, this.opts.backoff ?? DEFAULT_BACKOFF), this.abort.signal);
+          await sleepUnlessAborted(this.nextDelay(), this.abort.signal);
           continue;
         }
+        await this.passed();
         // A finished pass, at debug level: proves to a reader (and the tests) that the box was looked at.
         this.log.debug(logEvent('mailbox.synced', { last_uid: await lastUid(this.ctx, this.mailbox) }), 'mailbox synced');
         if (connection.closed) throw new Error('connection closed by the server');

@@ -27,11 +27,29 @@ export interface DaemonOptions {
 
 const workerName = (box: MailboxConfig) => `imap:${box.id}`;
 
+/**
+ * SQLite's own wait for another process's lock, which sleeps the whole daemon (better-sqlite3 is
+ * synchronous): long enough to ride out a typical command's write without a round trip, short
+ * enough that no box, delivery or drainer notices it.
+ */
+const DAEMON_BUSY_TIMEOUT_MS = 20;
+/**
+ * How long a write goes on trying for the lock, pausing on the event loop, when nothing bounds it
+ * sooner (the listener does: ingest.listener.lock_wait). Far longer than any command's write; a
+ * lock held longer is somebody's stuck transaction, and the box's backoff takes over.
+ */
+const DAEMON_LOCK_WAIT_MS = 30_000;
+
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
   // The daemon connects, so its passwords must resolve before anything starts (SPEC §2).
   const first = requireConfig(opts.configPath, process.env, { checkSecrets: true });
   const log = opts.log ?? createLogger({ level: first.instance.log_level });
-  const opened = await openDatabase({ dataDir: first.instance.data_dir, reuseStatements: true });
+  const opened = await openDatabase({
+    dataDir: first.instance.data_dir,
+    reuseStatements: true,
+    busyTimeoutMs: DAEMON_BUSY_TIMEOUT_MS,
+    lockWaitMs: DAEMON_LOCK_WAIT_MS,
+  });
   let lock: DaemonLock;
   try {
     lock = acquireDaemonLock(first.instance.data_dir);

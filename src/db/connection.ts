@@ -1,11 +1,17 @@
 // Opens the SQLite database under the data dir: WAL so readers never block the daemon,
 // foreign keys on, a busy timeout so short-lived CLI processes wait for the lock instead of
 // failing, and every migration applied before anything else touches it.
+// better-sqlite3 is synchronous: SQLite's busy timeout sleeps inside the call, and in the daemon
+// that sleep stops every box, the listener and the drainer at once. So a long-lived process asks
+// for a short busy timeout and a lock wait instead: writeTx tries BEGIN IMMEDIATE again after
+// short pauses on the event loop, up to a deadline the caller may bring closer (a delivery whose
+// sender is waiting for an answer), while reads (WAL) and the other services go on.
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import { MailwardenError, unavailableError } from '../errors.js';
+import { isLocked } from './errors.js';
 import type { DB } from './schema.js';
 import * as m001 from './migrations/001-initial.js';
 import * as m002 from './migrations/002-next-queue.js';
@@ -13,6 +19,7 @@ import * as m003 from './migrations/003-inbound-fingerprint.js';
 import * as m004 from './migrations/004-labels-ignore-case.js';
 import * as m005 from './migrations/005-compare-and-set.js';
 import * as m006 from './migrations/006-parked.js';
+import * as m007 from './migrations/007-claimed-by.js';
 import { cacheStatements } from './statement-cache.js';
 
 export type Db = Kysely<DB>;
@@ -24,6 +31,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '004-labels-ignore-case': m004,
   '005-compare-and-set': m005,
   '006-parked': m006,
+  '007-claimed-by': m007,
 };
 
 class StaticMigrations implements MigrationProvider {
@@ -32,10 +40,21 @@ class StaticMigrations implements MigrationProvider {
   }
 }
 
+/** How long SQLite waits for another process's lock unless told otherwise (and always while migrating). */
+const DEFAULT_BUSY_TIMEOUT_MS = 15_000;
+
 export interface OpenOptions {
   dataDir: string;
-  /** Milliseconds a writer waits for another process's lock before giving up. */
+  /**
+   * Milliseconds SQLite itself waits for another process's lock before giving up, asleep inside
+   * the call (the whole process waits). Migrations at open always wait the default.
+   */
   busyTimeoutMs?: number;
+  /**
+   * Milliseconds writeTx goes on trying for another process's lock, pausing on the event loop
+   * between tries, when its caller names no deadline; 0 (the default) tries once. For the daemon.
+   */
+  lockWaitMs?: number;
   /** A long-lived process (the daemon) that runs the same statements again and again: keep them prepared. */
   reuseStatements?: boolean;
 }
@@ -61,7 +80,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Opened> {
   fs.chmodSync(file, 0o600);
   let sqlite: Database.Database;
   try {
-    sqlite = new Database(file, { timeout: opts.busyTimeoutMs ?? 15_000 });
+    sqlite = new Database(file, { timeout: DEFAULT_BUSY_TIMEOUT_MS });
   } catch (err) {
     throw unavailableError('EDBOPEN', `Cannot open the database ${file}: ${(err as Error).message}.`);
   }
@@ -70,6 +89,9 @@ export async function openDatabase(opts: OpenOptions): Promise<Opened> {
   sqlite.pragma('synchronous = NORMAL');
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
   await migrate(db);
+  // Only now: a daemon starting while a command writes must wait for it rather than fail to migrate.
+  if (opts.busyTimeoutMs !== undefined) sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
+  if (opts.lockWaitMs) lockWaits.set(db, opts.lockWaitMs);
   if (opts.reuseStatements) cacheStatements(sqlite);
   for (const suffix of ['-wal', '-shm']) {
     if (fs.existsSync(file + suffix)) fs.chmodSync(file + suffix, 0o600);
@@ -88,21 +110,69 @@ export async function migrate(db: Kysely<DB>): Promise<string[]> {
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
+/** Per database: how long writeTx waits for another process's lock when the caller names no deadline. */
+const lockWaits = new WeakMap<Db, number>();
+
+/** The first pause between tries for the lock, and the longest; each try doubles it, with jitter. */
+const LOCK_PAUSE_FIRST_MS = 25;
+const LOCK_PAUSE_MAX_MS = 500;
+
+export interface TxOptions {
+  /**
+   * Stop waiting for another process's lock at this time (ms since the epoch, as Date.now());
+   * the error is then the database's own "busy" (isBusy). Default: the database's lock wait.
+   */
+  lockDeadline?: number;
+  /** Called once, when the first try finds the lock held and writeTx starts to wait (for a log line). */
+  onWait?: () => void;
+}
+
 /**
  * Runs fn in a write transaction taken with BEGIN IMMEDIATE, so two processes never both read
  * "free" and then both write (the `next` race): the second waits on the lock, then sees the first's
- * commit. Everything fn writes commits together or not at all.
+ * commit. Everything fn writes commits together or not at all. While another process holds the
+ * lock, BEGIN is tried again after growing pauses until the deadline (TxOptions); fn runs once,
+ * only after the lock is ours.
  */
-export async function writeTx<T>(db: Db, fn: (tx: Kysely<DB>) => Promise<T>): Promise<T> {
-  return db.connection().execute(async (conn) => {
-    await sql`begin immediate`.execute(conn);
+export async function writeTx<T>(db: Db, fn: (tx: Kysely<DB>) => Promise<T>, opts: TxOptions = {}): Promise<T> {
+  const deadline = opts.lockDeadline ?? Date.now() + (lockWaits.get(db) ?? 0);
+  for (let tries = 1; ; tries++) {
+    const attempt = await tryTx(db, fn);
+    if (attempt.ran) return attempt.value;
+    const left = deadline - Date.now();
+    if (left <= 0) throw attempt.busy;
+    if (tries === 1) opts.onWait?.();
+    await new Promise((resolve) => setTimeout(resolve, Math.min(left, lockPause(tries))));
+  }
+}
+
+type Attempt<T> = { ran: true; value: T } | { ran: false; busy: unknown };
+
+/**
+ * One try: BEGIN IMMEDIATE, fn, COMMIT. A lock held elsewhere ends the try before fn runs, and the
+ * connection is given back, so the daemon's reads go on while this one waits.
+ */
+async function tryTx<T>(db: Db, fn: (tx: Kysely<DB>) => Promise<T>): Promise<Attempt<T>> {
+  return db.connection().execute(async (conn): Promise<Attempt<T>> => {
     try {
-      const result = await fn(conn);
+      await sql`begin immediate`.execute(conn);
+    } catch (err) {
+      if (isLocked(err)) return { ran: false, busy: err };
+      throw err;
+    }
+    try {
+      const value = await fn(conn);
       await sql`commit`.execute(conn);
-      return result;
+      return { ran: true, value };
     } catch (err) {
       await sql`rollback`.execute(conn).catch(() => undefined);
       throw err;
     }
   });
+}
+
+/** The pause before try n+1: between half and all of min(max, first * 2^(n-1)), so waiters do not knock in step. */
+function lockPause(tries: number): number {
+  const ceiling = Math.min(LOCK_PAUSE_MAX_MS, LOCK_PAUSE_FIRST_MS * 2 ** Math.min(tries - 1, 10));
+  return Math.round(ceiling * (0.5 + Math.random() / 2));
 }

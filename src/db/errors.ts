@@ -11,7 +11,35 @@ function codeOf(err: unknown): string {
 /** The database is locked or out of room for now (another process, a full disk): worth retrying later. */
 export function isBusy(err: unknown): boolean {
   const code = codeOf(err);
-  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || code === 'SQLITE_IOERR' || code === 'SQLITE_FULL';
+  // SQLITE_IOERR and its extended codes (SQLITE_IOERR_WRITE, _FSYNC…): the disk failed this write.
+  return isLocked(err) || code.startsWith('SQLITE_IOERR') || isDiskFull(err);
+}
+
+/** Another connection holds the lock: waiting may help, and it costs nothing to try again. */
+export function isLocked(err: unknown): boolean {
+  const code = codeOf(err);
+  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
+}
+
+/** The disk under the database has no room left: trying again helps only once space is freed. */
+function isDiskFull(err: unknown): boolean {
+  return codeOf(err) === 'SQLITE_FULL';
+}
+
+/** errno codes of the file system that say "not now" rather than "never". */
+const TRANSIENT_ERRNO = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY']);
+
+/**
+ * The database is locked or full, or the disk refuses writes for now: retry later, count nothing.
+ * Asked by ingest (raw files and the accept) and by the drainer (recording an outcome) alike.
+ */
+export function isTransientFailure(err: unknown): boolean {
+  return isBusy(err) || isStorageFailure(err);
+}
+
+/** The file system refused for now (a full disk, a read-only remount, too many open files). */
+export function isStorageFailure(err: unknown): boolean {
+  return TRANSIENT_ERRNO.has(codeOf(err));
 }
 
 /** A unique key or primary key refused the row: another writer claimed it first. */

@@ -86,6 +86,7 @@ export const OUTBOX_KINDS = [
   'reminder',
   'notification',
   'parked_notice',
+  'supervisor_alert',
 ] as const;
 export type OutboxKind = (typeof OUTBOX_KINDS)[number];
 
@@ -192,6 +193,8 @@ export interface OutboxTable {
   sent_at: string | null;
   /** random token of the drainer that holds the row while `sending` */
   claim_token: Generated<string | null>;
+  /** the drainer process holding the row while `sending` (src/outbound/claimer.ts); null before migration 007 */
+  claimed_by: Generated<string | null>;
   /** unique key of a scheduled notice (kind:case:due time), so it is queued at most once */
   notice_key: Generated<string | null>;
 }

@@ -6,17 +6,18 @@
 import type { Kysely } from 'kysely';
 import { nowIso } from '../clock.js';
 import type { Config, MailboxConfig } from '../config/types.js';
-import { writeTx, type Db } from '../db/connection.js';
+import { writeTx, type Db, type TxOptions } from '../db/connection.js';
 import type { DB } from '../db/schema.js';
 import { recordEvent } from '../db/history.js';
 import { insertMessage } from '../db/message-rows.js';
 import { appendToCase, reopenDecision } from '../cases/inbound-effects.js';
 import { openCase } from '../cases/open-from-mail.js';
+import { poolSupervisors } from '../cases/actors.js';
 import { maybeQueueAutoResponse } from '../outbound/autoresponse.js';
 import { classifyInbound, type Classification } from './classify.js';
 import type { ParsedMessage } from './message.js';
 import { advanceHighWater, findInbound, findSameContent, insertInbound, insertRaw, type InboundSource } from './records.js';
-import { findSentMail, findThread, referencedIds } from './thread.js';
+import { findOwnCopy, findSentMail, findThread, referencedIds } from './thread.js';
 
 export type { InboundSource } from './records.js';
 
@@ -30,6 +31,8 @@ export interface AcceptInput {
   envelopeFrom?: string | null;
   /** When the message reached the box (IMAP INTERNALDATE); defaults to now. */
   receivedAt?: string | null;
+  /** How long to wait for a lock held by another process (see writeTx). */
+  lock?: TxOptions;
 }
 
 export type AcceptOutcome =
@@ -55,7 +58,7 @@ export interface AcceptResult {
 }
 
 export function acceptMessage(db: Db, input: AcceptInput): Promise<AcceptResult> {
-  return writeTx(db, (tx) => acceptInTx(tx, input));
+  return writeTx(db, (tx) => acceptInTx(tx, input), input.lock);
 }
 
 async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptResult> {
@@ -72,8 +75,8 @@ async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptRes
       advanceHighWater(tx, mailbox.id, source, at),
     );
 
-  // Mail mailwarden sent coming back (a Cc to a supervised box, a loop): never a new case.
-  const own = parsed.messageId ? await findSentMail(tx, [parsed.messageId]) : null;
+  // A copy of mail mailwarden sent coming back (a Cc to a supervised box, a loop): never a new case.
+  const own = await findOwnCopy(tx, parsed);
   if (own) {
     await record('duplicate', own.case_id, null);
     return { outcome: 'duplicate', caseId: own.case_id, messageRowId: null, detail: `our own outbox #${own.id}` };
@@ -89,7 +92,7 @@ async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptRes
 
   const thread = await findThread(tx, input.config.instance.case_prefix, parsed);
   if (thread.via === 'header' || thread.via === 'tag') {
-    const decision = reopenDecision(input.config, thread.caseRow, cls, at, parsed);
+    const decision = reopenDecision(input.config, thread.caseRow, cls, at, { parsed, participant: thread.participant });
     if (decision !== 'too-late') {
       const appended = await appendToCase(tx, {
         ...input,
@@ -97,6 +100,7 @@ async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptRes
         cls,
         caseRow: thread.caseRow,
         via: thread.via,
+        participant: thread.participant,
         reopen: decision === 'reopen',
         outboxKind: thread.via === 'header' ? thread.outboxKind : null,
       });
@@ -110,7 +114,8 @@ async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptRes
     }
     return createCase(tx, input, cls, at, record, { linkTo: thread.caseRow.id, reason: 'after-reopen-window' });
   }
-  if (thread.via === 'stranger-tag') return createCase(tx, input, cls, at, record, { linkTo: thread.linkTo.id, reason: 'stranger-tag' });
+  if (thread.via === 'stranger-tag' || thread.via === 'stranger-header')
+    return createCase(tx, input, cls, at, record, { linkTo: thread.linkTo.id, reason: thread.via });
   return createCase(tx, input, cls, at, record, { linkTo: null, reason: 'new' });
 }
 
@@ -158,10 +163,12 @@ async function createCase(
         from: parsed.from,
         envelopeFrom: input.envelopeFrom ?? null,
         messageId: parsed.messageId,
+        inReplyTo: parsed.inReplyTo,
         references: parsed.references,
         subject: parsed.subject,
         headers: parsed.headers,
       },
+      supervisors: poolSupervisors(config, mailbox.pool).map((c) => ({ id: c.id, name: c.name, email: c.email })),
     });
     autoResponse = { queued: r.queued, reason: r.reason };
   }

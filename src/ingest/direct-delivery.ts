@@ -5,11 +5,17 @@
 // the MTA keeps the message and tries again. LMTP answers per recipient, so one box failing does
 // not make the MTA deliver again to the others. The server that listens and stops is
 // src/daemon/listener-service.ts.
+// The sender waits for the answer, so a database locked by another process is waited for only
+// `ingest.listener.lock_wait` (asynchronously: the boxes and the drainer go on meanwhile), then
+// answered 451. Every 451 is logged, one warn line per refused message (an error line when the
+// cause is a bug): the MTA paces its retries itself (Postfix: minutes apart per message), so the
+// lines cannot flood, and each names the session an operator finds again in the MTA's log.
 import crypto from 'node:crypto';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { ListenerConfig, MailboxConfig } from '../config/types.js';
-import { acceptPrepared, prepareMessage, type IngestContext } from './pipeline.js';
+import { acceptPrepared, prepareMessage, type IngestContext, type Prepared } from './pipeline.js';
 import { logEvent } from '../log.js';
+import { isTransientFailure } from '../db/errors.js';
 import { ingestFailureKind } from './failures.js';
 
 export type SmtpError = Error & { responseCode?: number };
@@ -35,15 +41,24 @@ export async function deliver(
   stream: SMTPServerDataStream,
   session: SMTPServerSession,
 ): Promise<Array<string | SmtpError>> {
-  // Streamed to disk, parsed once, then accepted for each recipient's box.
-  const prepared = await prepareMessage(ctx, stream);
+  const recipients = session.envelope.rcptTo.map((r) => r.address);
+  let prepared: Prepared;
+  try {
+    // Streamed to disk, parsed once, then accepted for each recipient's box.
+    prepared = await prepareMessage(ctx, stream);
+  } catch (err) {
+    logRefusal(ctx, session, { recipients }, err);
+    throw smtpError(451, '4.3.0 temporary failure, try again later');
+  }
   if (stream.sizeExceeded) throw smtpError(552, '5.3.4 message too big');
   const envelopeFrom = session.envelope.mailFrom === false ? null : session.envelope.mailFrom.address;
+  // One bound for the whole delivery: the sender waits for all the replies at once.
+  const lockDeadline = Date.now() + ctx.getConfig().ingest.listener.lock_wait;
   const replies: Array<string | SmtpError> = [];
-  for (const rcpt of session.envelope.rcptTo) {
-    const box = mailboxFor(ctx, rcpt.address);
+  for (const rcpt of recipients) {
+    const box = mailboxFor(ctx, rcpt);
     if (!box) {
-      replies.push(smtpError(550, `5.1.1 <${rcpt.address}>: no such mailbox here`));
+      replies.push(smtpError(550, `5.1.1 <${rcpt}>: no such mailbox here`));
       continue;
     }
     try {
@@ -51,17 +66,24 @@ export async function deliver(
         mailbox: box,
         source: { kind: protocol, queueId: `${session.id}.${crypto.randomBytes(6).toString('hex')}` },
         envelopeFrom,
+        lockDeadline,
       });
       // A parked message is ours (kept raw, recorded, supervisors told): the sender's job is done.
       const as = result.outcome === 'parked' ? ', parked for review' : result.caseId ? ` as ${result.caseId}` : '';
-      replies.push(`2.0.0 <${rcpt.address}> accepted${as}`);
+      replies.push(`2.0.0 <${rcpt}> accepted${as}`);
     } catch (err) {
-      ctx.log.error(
-        logEvent('listener.delivery_failed', { mailbox: box.id, kind: ingestFailureKind(err), err: (err as Error).message }),
-        'direct delivery failed; the sender will retry',
-      );
-      replies.push(smtpError(451, `4.3.0 <${rcpt.address}> temporary failure, try again later`));
+      logRefusal(ctx, session, { mailbox: box.id, recipients: [rcpt] }, err);
+      replies.push(smtpError(451, `4.3.0 <${rcpt}> temporary failure, try again later`));
     }
   }
   return replies;
+}
+
+/** One line per 451, with why: the disk, the database (locked or full), a failing accept, or a bug. */
+function logRefusal(ctx: IngestContext, session: SMTPServerSession, where: { mailbox?: string; recipients: string[] }, err: unknown): void {
+  const kind = ingestFailureKind(err);
+  const e = err as Error & { code?: unknown };
+  const fields = { ...where, session: session.id, kind: kind === 'connection' ? 'internal' : kind, code: e.code, err: e.message };
+  const level = isTransientFailure(err) ? 'warn' : 'error';
+  ctx.log[level](logEvent('listener.delivery_failed', fields), 'direct delivery answered 451; the sender will retry');
 }

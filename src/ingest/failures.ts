@@ -1,23 +1,9 @@
 // What went wrong while taking a message in, asked of the error, so every failure is logged as
-// what it is (SPEC §3): the database busy or the disk full (transient: the same message is
+// what it is (SPEC §3): the database busy or the disk full (transient, src/db/errors.ts: the same message is
 // simply tried again later, nothing is counted), an accept that failed for a reason that is not
 // transient (counted, then parked: src/ingest/park.ts), or the connection to the server.
-import { isBusy } from '../db/errors.js';
+import { isBusy, isStorageFailure } from '../db/errors.js';
 import { MailwardenError } from '../errors.js';
-
-/** errno codes of the file system that say "not now" rather than "never". */
-const TRANSIENT_ERRNO = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY']);
-
-/** The database is locked or full, or the disk refuses writes for now: retry later, count nothing. */
-export function isTransientFailure(err: unknown): boolean {
-  return isBusy(err) || isStorageFailure(err);
-}
-
-/** The file system refused for now (a full disk, a read-only remount, too many open files). */
-function isStorageFailure(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && TRANSIENT_ERRNO.has(code);
-}
 
 /** An accept that failed and will be tried again (attempt `attempt` of `max`); already logged. */
 export class AcceptFailedError extends MailwardenError {

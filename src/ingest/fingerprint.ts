@@ -4,9 +4,13 @@
 // delivered to two boxes differs in exactly those trace headers and, over IMAP versus LMTP, in
 // line endings; its fingerprint does not. Everything the sender wrote, Message-ID included,
 // still counts, so two different messages never share one.
+//
+// The body hash alone (same normalising) says whether a message that carries one of our own
+// Message-IDs is a copy of what we sent: relays and the receiving side add header fields of their
+// own (DKIM-Signature, Authentication-Results, spam scores), but a copy's body is ours byte for byte.
 import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
-import { logicalLines, type HeadInfo } from './header-block.js';
+import { locateHead, logicalLines, type HeadInfo } from './header-block.js';
 
 const TRACE_FIELDS = new Set([
   'received',
@@ -21,8 +25,16 @@ const TRACE_FIELDS = new Set([
   'x-original-recipient',
 ]);
 
-export async function contentFingerprint(file: string, head: HeadInfo): Promise<string> {
+export interface ContentHashes {
+  /** header fields without trace fields, and the body: the same message whatever delivered it */
+  fingerprint: string;
+  /** the body alone: what a copy of our own mail shares with the outbox row (see accept.ts) */
+  bodySha256: string;
+}
+
+export async function contentFingerprint(file: string, head: HeadInfo): Promise<ContentHashes> {
   const hash = crypto.createHash('sha256');
+  const bodyHash = crypto.createHash('sha256');
   // Every header line counts, fields or junk, except the trace fields deliveries add.
   for (const line of logicalLines(head.block)) {
     const text = line.toString('latin1');
@@ -31,7 +43,19 @@ export async function contentFingerprint(file: string, head: HeadInfo): Promise<
     hash.update(`${text.replace(/\s+/g, ' ').trim()}\n`);
   }
   hash.update('\n');
-  if (head.bodyOffset < head.size) await hashBody(file, head.bodyOffset, new BodyNormaliser((chunk) => hash.update(chunk)));
+  const both = new BodyNormaliser((chunk) => {
+    hash.update(chunk);
+    bodyHash.update(chunk);
+  });
+  if (head.bodyOffset < head.size) await hashBody(file, head.bodyOffset, both);
+  return { fingerprint: hash.digest('hex'), bodySha256: bodyHash.digest('hex') };
+}
+
+/** The body hash of a message held in memory (a frozen outbox row), by the same rule as contentFingerprint. */
+export function bodySha256Of(mime: Buffer): string {
+  const head = locateHead(mime, mime.length, mime.length);
+  const hash = crypto.createHash('sha256');
+  if (head.bodyOffset < mime.length) new BodyNormaliser((chunk) => hash.update(chunk)).write(mime.subarray(head.bodyOffset));
   return hash.digest('hex');
 }
 

@@ -22,6 +22,10 @@ const boxLog = (ctx: IngestContext, mailbox: MailboxConfig): Logger => ctx.log.c
 
 /** A new UIDVALIDITY means the UIDs start over: rescan from 0 (dedupe keeps it exactly-once). */
 export async function checkUidValidity(ctx: IngestContext, mailbox: MailboxConfig, uidvalidity: number): Promise<void> {
+  // The usual case, nothing changed, is a plain read: a box reconnects and fetches (to disk) even
+  // while another process holds the write lock.
+  const known = await ctx.db.selectFrom('mailbox_state').select('uidvalidity').where('mailbox_id', '=', mailbox.id).executeTakeFirst();
+  if (known?.uidvalidity === uidvalidity) return;
   const previous = await writeTx(ctx.db, async (tx) => {
     const state = await tx.selectFrom('mailbox_state').selectAll().where('mailbox_id', '=', mailbox.id).executeTakeFirst();
     if (!state) {

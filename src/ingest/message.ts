@@ -27,6 +27,8 @@ export interface ParsedMessage {
   size: number;
   /** Same message, whatever box or delivery brought it (see fingerprint.ts). */
   fingerprint: string;
+  /** The body alone, line endings normalised (fingerprint.ts): tells a copy of our own mail from a forgery. */
+  bodySha256: string;
   /** lower-case name -> raw value of its first occurrence (for RFC 3834 and classification) */
   headers: Record<string, string>;
   messageId: string | null;

@@ -8,7 +8,7 @@
 import { sql, type Kysely } from 'kysely';
 import { nowIso } from '../clock.js';
 import type { Config, MailboxConfig } from '../config/types.js';
-import { writeTx, type Db } from '../db/connection.js';
+import { writeTx, type Db, type TxOptions } from '../db/connection.js';
 import type { DB, ParkedState } from '../db/schema.js';
 import { MailwardenError } from '../errors.js';
 import { boxSender, queueMail } from '../outbound/queue.js';
@@ -33,22 +33,26 @@ export type FailureOutcome =
   | { parked: true; id: number; attempts: number; max: number; newly: boolean; notice: number | null; noticeProblem: string | null };
 
 /** Counts one failed accept of a message and parks it when the count reaches the limit. */
-export async function recordAcceptFailure(db: Db, config: Config, failed: FailedAccept): Promise<FailureOutcome> {
+export async function recordAcceptFailure(db: Db, config: Config, failed: FailedAccept, lock: TxOptions = {}): Promise<FailureOutcome> {
   const max = config.ingest.max_attempts;
   const at = nowIso();
-  return writeTx(db, async (tx): Promise<FailureOutcome> => {
-    const row = await countFailure(tx, failed, at);
-    if (row.state === 'parked') {
-      // Another copy of a message parked before (same box, same bytes): it waits with the first.
-      await advanceHighWater(tx, failed.mailbox.id, failed.source, at);
-      return { parked: true, id: row.id, attempts: row.attempts, max, newly: false, notice: null, noticeProblem: null };
-    }
-    if (row.attempts < max) return { parked: false, id: row.id, attempts: row.attempts, max };
-    await park(tx, row.id, failed, at);
-    // In the same transaction: no crash can leave a message parked and its notice never written.
-    const notice = await queueParkedNotice(tx, config, failed, { ...row, state: 'parked', parked_at: at }, at);
-    return { parked: true, id: row.id, attempts: row.attempts, max, newly: true, ...notice };
-  });
+  return writeTx(
+    db,
+    async (tx): Promise<FailureOutcome> => {
+      const row = await countFailure(tx, failed, at);
+      if (row.state === 'parked') {
+        // Another copy of a message parked before (same box, same bytes): it waits with the first.
+        await advanceHighWater(tx, failed.mailbox.id, failed.source, at);
+        return { parked: true, id: row.id, attempts: row.attempts, max, newly: false, notice: null, noticeProblem: null };
+      }
+      if (row.attempts < max) return { parked: false, id: row.id, attempts: row.attempts, max };
+      await park(tx, row.id, failed, at);
+      // In the same transaction: no crash can leave a message parked and its notice never written.
+      const notice = await queueParkedNotice(tx, config, failed, { ...row, state: 'parked', parked_at: at }, at);
+      return { parked: true, id: row.id, attempts: row.attempts, max, newly: true, ...notice };
+    },
+    lock,
+  );
 }
 
 async function countFailure(tx: Kysely<DB>, f: FailedAccept, at: string): Promise<ParkedRow> {

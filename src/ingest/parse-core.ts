@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { MailParser, type AddressObject, type AttachmentStream, type Headers, type MessageText } from 'mailparser';
 import { storeBlob } from './raw-store.js';
-import { contentFingerprint } from './fingerprint.js';
+import { contentFingerprint, type ContentHashes } from './fingerprint.js';
 import { htmlToPlain, MAX_HTML_CHARS } from './html-text.js';
 import { languageScores } from './language-scores.js';
 import { allValues, firstValues, messageIdsIn, parseFields, readHead, type HeadInfo, type RawField } from './header-block.js';
@@ -49,8 +49,7 @@ async function readMessage(job: ParseJob): Promise<ParsedMessage> {
   const { file, limits } = job;
   const head = await readHead(file, limits.maxHeaderBytes);
   const fields = parseFields(head.block);
-  const fingerprint = await contentFingerprint(file, head);
-  const base = fromRawFields(fields, head.size, fingerprint);
+  const base = fromRawFields(fields, head.size, await contentFingerprint(file, head));
   if (looksLikeReport(base.headers)) {
     const report = await scanReport(file, Math.min(head.size, 10 * 1024 * 1024));
     base.quotedMessageIds = report.messageIds;
@@ -118,7 +117,7 @@ export async function fingerprintOnly(job: ParseJob, problem: string): Promise<P
 }
 
 /** What the raw header block alone says: the fallback for everything the decoder cannot give. */
-function fromRawFields(fields: RawField[], size: number, fingerprint: string): ParsedMessage {
+function fromRawFields(fields: RawField[], size: number, hashes: ContentHashes): ParsedMessage {
   const headers = firstValues(fields);
   const from = rawAddress(headers['from']) ?? rawAddress(headers['sender']);
   const references = allValues(fields, 'references').flatMap(messageIdsIn);
@@ -128,7 +127,8 @@ function fromRawFields(fields: RawField[], size: number, fingerprint: string): P
     flags: [],
     problem: null,
     size,
-    fingerprint,
+    fingerprint: hashes.fingerprint,
+    bodySha256: hashes.bodySha256,
     headers,
     messageId: messageIdsIn(headers['message-id'])[0] ?? null,
     inReplyTo: messageIdsIn(headers['in-reply-to'])[0] ?? null,

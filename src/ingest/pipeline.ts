@@ -3,10 +3,11 @@
 // The same steps, dedupe and threading for every source (SPEC §3 "the same pipeline").
 import type { Readable } from 'node:stream';
 import type { Config, MailboxConfig } from '../config/types.js';
-import type { Db } from '../db/connection.js';
+import type { Db, TxOptions } from '../db/connection.js';
 import { logEvent, type LogEvent, type Logger } from '../log.js';
 import { acceptMessage, type AcceptResult, type InboundSource } from './accept.js';
-import { AcceptFailedError, isTransientFailure } from './failures.js';
+import { isTransientFailure } from '../db/errors.js';
+import { AcceptFailedError } from './failures.js';
 import { recordAcceptFailure } from './park.js';
 import type { ParsedMessage } from './message.js';
 import type { ParserPool, ParseLimits } from './parse.js';
@@ -26,6 +27,11 @@ export interface IngestInput {
   bytes: Buffer | Readable;
   envelopeFrom?: string | null;
   receivedAt?: string | null;
+  /**
+   * Give up waiting for a database locked by another process at this time (Date.now() ms): the
+   * listener's sender is waiting for an answer. Default: the database's own lock wait.
+   */
+  lockDeadline?: number;
 }
 
 export interface IngestResult extends AcceptResult {
@@ -109,6 +115,7 @@ export async function acceptOrDegrade(
   prepared: Pick<Prepared, 'sha256' | 'size' | 'parsed'>,
   input: Omit<IngestInput, 'bytes'>,
 ): Promise<AcceptResult> {
+  const lock = lockOptions(ctx, input);
   const accept = (p: ParsedMessage) =>
     acceptMessage(ctx.db, {
       config: ctx.getConfig(),
@@ -118,6 +125,7 @@ export async function acceptOrDegrade(
       parsed: p,
       envelopeFrom: input.envelopeFrom ?? null,
       receivedAt: input.receivedAt ?? null,
+      lock,
     });
   try {
     return await accept(prepared.parsed);
@@ -133,15 +141,20 @@ export async function acceptOrDegrade(
 
 /** A failure that is not transient: counted, and the message parked once it has failed often enough (SPEC §3). */
 async function parkOrRetry(ctx: IngestContext, prepared: Prepared, input: Omit<IngestInput, 'bytes'>, err: Error): Promise<IngestResult> {
-  const failure = await recordAcceptFailure(ctx.db, ctx.getConfig(), {
-    mailbox: input.mailbox,
-    source: input.source,
-    raw: { sha256: prepared.sha256, size: prepared.size },
-    parsed: prepared.parsed,
-    envelopeFrom: input.envelopeFrom ?? null,
-    receivedAt: input.receivedAt ?? null,
-    error: err.message,
-  });
+  const failure = await recordAcceptFailure(
+    ctx.db,
+    ctx.getConfig(),
+    {
+      mailbox: input.mailbox,
+      source: input.source,
+      raw: { sha256: prepared.sha256, size: prepared.size },
+      parsed: prepared.parsed,
+      envelopeFrom: input.envelopeFrom ?? null,
+      receivedAt: input.receivedAt ?? null,
+      error: err.message,
+    },
+    lockOptions(ctx, input),
+  );
   const fields = {
     mailbox: input.mailbox.id,
     sha256: prepared.sha256,
@@ -177,6 +190,17 @@ async function parkOrRetry(ctx: IngestContext, prepared: Prepared, input: Omit<I
     size: prepared.size,
     parseStatus: prepared.parsed.status,
   };
+}
+
+/** How the accept waits for a lock held by another process: until the input's deadline, saying so once in the log. */
+function lockOptions(ctx: IngestContext, input: Omit<IngestInput, 'bytes'>): TxOptions {
+  const where = input.source.kind === 'imap' ? { uid: input.source.uid } : { queue_id: input.source.queueId };
+  const onWait = () =>
+    ctx.log.debug(
+      logEvent('ingest.lock_wait', { mailbox: input.mailbox.id, source: input.source.kind, ...where }),
+      'another process holds the database lock; waiting for it',
+    );
+  return input.lockDeadline === undefined ? { onWait } : { lockDeadline: input.lockDeadline, onWait };
 }
 
 function degrade(p: ParsedMessage, problem: string): ParsedMessage {

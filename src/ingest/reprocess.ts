@@ -14,7 +14,7 @@ import { usageError } from '../errors.js';
 import type { ParsedMessage } from './message.js';
 import type { ParserPool } from './parse.js';
 import type { AcceptOutcome } from './accept.js';
-import { isTransientFailure } from './failures.js';
+import { isTransientFailure } from '../db/errors.js';
 import { markReprocessed, markStillParked, parkedForReprocess, parkedSource } from './park.js';
 import { acceptOrDegrade, parseLimits, type IngestContext } from './pipeline.js';
 import { rawPath } from './raw-store.js';

@@ -2,17 +2,25 @@
 // naming a Message-ID mailwarden stored or sent; (2) a case tag in the subject, but only from a
 // participant of that case (a stranger's tag opens a new case linked to it, so a guessed tag
 // cannot inject mail into someone else's case); (3) none: a new case.
+//
+// Header threading trusts only what cannot be guessed. Our own Message-IDs are random (128 bits):
+// whoever names one has seen our mail (a colleague the customer forwarded it to), so the mail
+// threads, from anyone. A customer's Message-ID is often predictable (a counter, a timestamp), so
+// naming one threads only a participant's mail; a stranger's opens a new case linked to it, as a
+// stranger's tag does, and the solved case stays untouched.
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { tagsInSubject } from '../db/case-ids.js';
 import { isParticipant } from '../cases/participants.js';
 import type { CaseRow } from '../cases/view.js';
+import { bodySha256Of } from './fingerprint.js';
 import type { ParsedMessage } from './message.js';
 
 export type ThreadMatch =
-  | { via: 'header'; caseRow: CaseRow; messageId: string; outboxKind: string | null }
-  | { via: 'tag'; caseRow: CaseRow }
-  | { via: 'stranger-tag'; linkTo: CaseRow }
+  /** `participant`: the sender took part before this mail (only participants reopen or give feedback) */
+  | { via: 'header'; caseRow: CaseRow; messageId: string; outboxKind: string | null; participant: boolean }
+  | { via: 'tag'; caseRow: CaseRow; participant: true }
+  | { via: 'stranger-tag' | 'stranger-header'; linkTo: CaseRow }
   | { via: 'none' };
 
 /** IDs this message refers to, most specific first: In-Reply-To, then References newest first. */
@@ -22,22 +30,27 @@ export function referencedIds(m: ParsedMessage): string[] {
 }
 
 export async function findThread(tx: Kysely<DB>, prefix: string, m: ParsedMessage): Promise<ThreadMatch> {
-  const byHeader = await findByHeaders(tx, referencedIds(m));
+  const sender = m.from?.address ?? null;
+  const byHeader = await findByHeaders(tx, referencedIds(m), sender);
   if (byHeader) return byHeader;
 
-  const sender = m.from?.address ?? null;
   let firstTagged: CaseRow | null = null;
   for (const id of tagsInSubject(m.subject, prefix).slice(0, 10)) {
-    const row = await tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await caseById(tx, id);
     if (!row) continue;
-    if (sender && (await isParticipant(tx, row.id, sender))) return { via: 'tag', caseRow: row };
+    if (sender && (await isParticipant(tx, row.id, sender))) return { via: 'tag', caseRow: row, participant: true };
     firstTagged ??= row;
   }
   if (firstTagged) return { via: 'stranger-tag', linkTo: firstTagged };
   return { via: 'none' };
 }
 
-async function findByHeaders(tx: Kysely<DB>, ids: string[]): Promise<ThreadMatch | null> {
+function caseById(tx: Kysely<DB>, id: string): Promise<CaseRow | undefined> {
+  return tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The first referenced ID that names a case: ours thread anyone's mail, stored ones only a participant's. */
+async function findByHeaders(tx: Kysely<DB>, ids: string[], sender: string | null): Promise<ThreadMatch | null> {
   if (ids.length === 0) return null;
   const stored = await tx.selectFrom('messages').select(['case_id', 'message_id']).where('message_id', 'in', ids).execute();
   const sent = await tx
@@ -46,14 +59,30 @@ async function findByHeaders(tx: Kysely<DB>, ids: string[]): Promise<ThreadMatch
     .where('message_id', 'in', ids)
     .where('case_id', 'is not', null)
     .execute();
+  let strangerTo: CaseRow | null = null;
   for (const id of ids) {
     const out = sent.find((s) => s.message_id === id);
     const caseId = out?.case_id ?? stored.find((s) => s.message_id === id)?.case_id;
     if (!caseId) continue;
-    const row = await tx.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirst();
-    if (row) return { via: 'header', caseRow: row, messageId: id, outboxKind: out?.kind ?? null };
+    const row = await caseById(tx, caseId);
+    if (!row) continue;
+    const participant = sender !== null && (await isParticipant(tx, row.id, sender));
+    if (out || participant) return { via: 'header', caseRow: row, messageId: id, outboxKind: out?.kind ?? null, participant };
+    strangerTo ??= row;
   }
-  return null;
+  return strangerTo ? { via: 'stranger-header', linkTo: strangerTo } : null;
+}
+
+/**
+ * Our outbox row that this message is a copy of: the same Message-ID and the same body (relays add
+ * header fields, never change a body). A message that only reuses one of our Message-IDs is not
+ * ours: it is someone's mail, and lands on a case like any other.
+ */
+export async function findOwnCopy(tx: Kysely<DB>, m: ParsedMessage): Promise<{ id: number; case_id: string | null } | null> {
+  if (!m.messageId) return null;
+  const row = await tx.selectFrom('outbox').select(['id', 'case_id', 'mime']).where('message_id', '=', m.messageId).executeTakeFirst();
+  if (!row || bodySha256Of(row.mime) !== m.bodySha256) return null;
+  return { id: row.id, case_id: row.case_id };
 }
 
 /** Outbox rows (mail mailwarden sent) named by any of these Message-IDs, in the order given. */

@@ -1,6 +1,7 @@
 // The auto-response to a new case, decided and queued inside ingest's accept transaction, so a
 // crash never sends one twice or forgets one. The rate limits are read from the outbox itself
-// (rows of kind auto_response): no other state to keep in step.
+// (rows of kind auto_response): no other state to keep in step. RFC 3834 decides from the mail
+// (rfc3834.ts), the loop breaker from our own mail and the box's rate (loop-breaker.ts).
 import type { Kysely } from 'kysely';
 import type { Config, MailboxConfig } from '../config/types.js';
 import type { DB } from '../db/schema.js';
@@ -10,6 +11,7 @@ import { MailwardenError } from '../errors.js';
 import { isValidAddress } from './headers.js';
 import { boxSender, queueMail } from './queue.js';
 import { autoResponseRefusal, type InboundFacts } from './rfc3834.js';
+import { answersOurMail, boxLimitRefusal, type AlertRecipient } from './loop-breaker.js';
 
 export type { InboundFacts } from './rfc3834.js';
 
@@ -18,6 +20,8 @@ export interface AutoResponseInput {
   caseId: string;
   mailbox: MailboxConfig;
   inbound: InboundFacts;
+  /** who is told when the box's own limit trips (the pool's supervisors) */
+  supervisors: AlertRecipient[];
 }
 
 export interface AutoResponseResult {
@@ -65,11 +69,12 @@ async function decide(tx: Kysely<DB>, input: AutoResponseInput): Promise<{ templ
   const template = autoResponseTemplate(input.config, input.mailbox);
   if (!template) return { reason: 'no auto-response configured for this mailbox' };
   const own = new Set(input.config.mailboxes.map((m) => m.address.toLowerCase()));
-  const refusal = autoResponseRefusal(input.inbound, own);
+  const refusal = autoResponseRefusal(input.inbound, own) ?? (await answersOurMail(tx, input.config, input.inbound));
   if (refusal) return { reason: refusal };
   const recipient = input.inbound.from!.address.trim().toLowerCase();
   if (!isValidAddress(recipient)) return { reason: 'invalid sender address' };
-  const limited = await rateRefusal(tx, input.config, recipient);
+  // The box's own limit comes last: only mail that would otherwise be answered counts against it.
+  const limited = (await rateRefusal(tx, input.config, recipient)) ?? (await boxLimitRefusal(tx, input));
   return limited ? { reason: limited } : { template };
 }
 

@@ -8,6 +8,7 @@ export interface InboundFacts {
   /** SMTP MAIL FROM (or the Return-Path header): '' or '<>' is the null sender. */
   envelopeFrom?: string | null;
   messageId: string | null;
+  inReplyTo: string | null;
   references: string[];
   subject: string;
   /** lower-case header name -> raw value */

@@ -1,6 +1,7 @@
 // The database: WAL, foreign keys, migrations that are idempotent, private files.
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrate, openDatabase, writeTx } from '../../src/db/connection';
 import { allocateCaseId } from '../../src/db/case-ids';
@@ -96,5 +97,30 @@ describe('database', () => {
     expect(isBusy(new Error('plain'))).toBe(false);
     await second.close();
     await first.close();
+  });
+
+  it('writeTx waits for a lock held by another connection with the event loop free, up to its deadline (fails if it sleeps inside SQLite)', async () => {
+    const dir = await makeTempDir('mw-db-');
+    dirs.push(dir);
+    const waiter = await openDatabase({ dataDir: path.join(dir, 'data'), busyTimeoutMs: 0, lockWaitMs: 60_000 });
+    const holder = new Database(waiter.file);
+    try {
+      holder.exec('BEGIN IMMEDIATE');
+      // A deadline already passed: one try, and the lock's own error.
+      const refused = await writeTx(waiter.db, (tx) => allocateCaseId(tx, 'ACME'), { lockDeadline: Date.now() }).catch((e: unknown) => e);
+      expect(isBusy(refused)).toBe(true);
+      // The lock is released from the event loop, which only runs if the wait leaves it free.
+      let waits = 0;
+      const id = await writeTx(waiter.db, (tx) => allocateCaseId(tx, 'ACME'), {
+        onWait: () => {
+          waits++;
+          setImmediate(() => holder.exec('ROLLBACK'));
+        },
+      });
+      expect([waits, id]).toEqual([1, 'ACME-000001']);
+    } finally {
+      holder.close();
+      await waiter.close();
+    }
   });
 });

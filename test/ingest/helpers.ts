@@ -1,12 +1,15 @@
 // Helpers shared by the ingest tests: reading the daemon's database, waiting for cases through
-// the real CLI, and building MIME mail (attachments, bounces) with CRLF line endings.
+// the real CLI, delivering by LMTP as an MTA does, holding the database's write lock from another
+// process, and building MIME mail (attachments, bounces) with CRLF line endings.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import nodemailer from 'nodemailer';
 import { openDatabase, type Opened } from '../../src/db/connection';
-import { cliJson } from '../support/cli';
+import { REPO_ROOT, cliJson } from '../support/cli';
 import type { TestConfig } from '../support/config';
-import { waitFor } from '../support/wait';
+import { spawnOwned } from '../support/processes';
+import { StopWaiting, waitFor } from '../support/wait';
 
 export async function openDb(cfg: TestConfig): Promise<Opened> {
   return openDatabase({ dataDir: cfg.dataDir });
@@ -28,6 +31,71 @@ export async function waitForCase(cfg: TestConfig, pred: (c: any) => boolean, wh
 /** Waits until the inbound table holds a row for this Message-ID (faster than the CLI for loops). */
 export async function waitForInbound(db: Opened, messageId: string, what: string, timeoutMs = 15_000) {
   return waitFor(() => db.db.selectFrom('inbound').selectAll().where('message_id', '=', messageId).executeTakeFirst(), { what, timeoutMs, intervalMs: 100 });
+}
+
+/** One LMTP delivery to one recipient, as an MTA makes it: the reply code and text for that recipient. */
+export async function deliverLmtp(port: number, from: string, to: string, raw: string | Buffer): Promise<{ code: number; text: string }> {
+  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, lmtp: true, ignoreTLS: true, secure: false } as any);
+  try {
+    const info = await transport.sendMail({ envelope: { from, to: [to] }, raw });
+    // LMTP answers each recipient on its own: nodemailer reports a 451 as a rejected recipient.
+    const refused = (info as { rejectedErrors?: Array<{ responseCode?: number; response?: string }> }).rejectedErrors?.[0];
+    return refused ? { code: refused.responseCode ?? 0, text: String(refused.response) } : { code: 250, text: String(info.response) };
+  } catch (err) {
+    // A refusal of the whole message (DATA) rejects the send.
+    const e = err as { responseCode?: number; response?: string };
+    if (!e.responseCode) throw err;
+    return { code: e.responseCode, text: String(e.response) };
+  } finally {
+    transport.close();
+  }
+}
+
+/** Holds SQLite's write lock from a process of its own, as a long `sqlite3` session or a stuck command would. */
+const LOCK_HOLDER = `
+const Database = require('better-sqlite3');
+const db = new Database(process.argv[1], { timeout: 5000 });
+db.exec('BEGIN IMMEDIATE');
+process.stdout.write('locked\\n');
+process.stdin.once('data', () => {
+  db.exec('ROLLBACK');
+  db.close();
+  process.stdout.write('released\\n');
+  process.exit(0);
+});
+`;
+
+export interface HeldLock {
+  /** True while the other process still runs (and so holds the lock). */
+  held(): boolean;
+  /** Rolls back, lets the process end, and waits until it is gone; again: the same wait. */
+  release(): Promise<void>;
+}
+
+/** Starts a node process that takes the write lock (BEGIN IMMEDIATE) on the database file and keeps it until release(). */
+export async function holdWriteLock(dbFile: string): Promise<HeldLock> {
+  const proc = spawnOwned(process.execPath, ['-e', LOCK_HOLDER, dbFile], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  await waitFor(
+    () => {
+      if (proc.child.exitCode !== null) throw new StopWaiting(`the lock holder exited with ${proc.child.exitCode}: ${err}`);
+      return out.includes('locked');
+    },
+    { what: 'another process to take the write lock' },
+  );
+  let released: Promise<void> | null = null;
+  const release = async () => {
+    proc.child.stdin!.end('release\n');
+    await waitFor(() => out.includes('released') || proc.child.exitCode !== null, { what: 'the lock holder to roll back' });
+    await proc.stop();
+  };
+  return {
+    held: () => proc.child.exitCode === null && !out.includes('released'),
+    release: () => (released ??= release()),
+  };
 }
 
 export function newMessageId(): string {

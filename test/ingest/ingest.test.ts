@@ -40,9 +40,15 @@ describe('ingest from IMAP boxes', () => {
   const autoResponseOf = (id: string) =>
     db.db.selectFrom('outbox').selectAll().where('case_id', '=', id).where('kind', '=', 'auto_response').executeTakeFirst();
 
-  async function newCase(from: string, subject: string, text = 'Hello, I need help with my account. Thank you.', box = ALICE) {
+  async function newCase(
+    from: string,
+    subject: string,
+    text = 'Hello, I need help with my account. Thank you.',
+    box = ALICE,
+    headers: Record<string, string> = {},
+  ) {
     const messageId = newMessageId();
-    await appendMail(dovecot, box, 'INBOX', buildMail({ from, to: box, subject, text, messageId }));
+    await appendMail(dovecot, box, 'INBOX', buildMail({ from, to: box, subject, text, messageId, headers }));
     const inbound = await waitForInbound(db, messageId, `the case for "${subject}"`);
     return { id: inbound.case_id!, messageId };
   }
@@ -167,8 +173,8 @@ describe('ingest from IMAP boxes', () => {
     expect(history.map((h) => h.to_value)).toEqual([strangerCase]);
   });
 
-  it('threads a colleague the customer copied by the header match and adds them as a participant (fails if they are refused)', async () => {
-    const first = await newCase('Ewa <ewa@customer.test>', 'Loan papers');
+  it('threads the reply-all of a colleague the customer copied on the first mail by the header match: they take part from the start (fails if they are refused)', async () => {
+    const first = await newCase('Ewa <ewa@customer.test>', 'Loan papers', undefined, ALICE, { Cc: 'Adam <adam@customer.test>' });
     const fromColleague = newMessageId();
     await appendMail(
       dovecot,

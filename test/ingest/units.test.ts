@@ -31,7 +31,7 @@ describe('ingest units', () => {
   };
   const fingerprint = async (name: string, bytes: string) => {
     const p = file(name, bytes);
-    return contentFingerprint(p, await readHead(p, LIMITS.maxHeaderBytes));
+    return (await contentFingerprint(p, await readHead(p, LIMITS.maxHeaderBytes))).fingerprint;
   };
 
   it('gives one fingerprint to a message whatever its line endings and trace headers, and a new one for any other change (fails on false dedupe)', async () => {

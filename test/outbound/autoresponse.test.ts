@@ -35,7 +35,7 @@ async function respond(
     subject: inbound.subject,
     ...(opts.language ? { language: opts.language } : {}),
   });
-  const result = await writeTx(env.opened.db, (tx) => maybeQueueAutoResponse(tx, { config: env.config, caseId, mailbox: box, inbound }));
+  const result = await writeTx(env.opened.db, (tx) => maybeQueueAutoResponse(tx, { config: env.config, caseId, mailbox: box, inbound, supervisors: [] }));
   return { caseId, result, inbound };
 }
 

@@ -3,12 +3,14 @@
 // races forced by hand instead of hoped for.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { writeTx } from '../../src/db/connection';
-import { claimNext, LEASE_MS, nextDueAt } from '../../src/outbound/drainer';
+import { openDatabase, writeTx, type Opened } from '../../src/db/connection';
+import { claimNext, LEASE_MS, nextDueAt } from '../../src/outbound/claims';
+import { currentClaimer } from '../../src/outbound/claimer';
 import { queueMail } from '../../src/outbound/queue';
 import { listOutbox } from '../../src/outbound/outbox';
 import { setStatus } from '../../src/cases/status';
-import { setClockOffset } from '../../src/clock';
+import { addMs, nowIso, setClockOffset } from '../../src/clock';
+import { spawnOwned } from '../support/processes';
 import { insertCase, outboundEnv, replyInput, type OutboundEnv } from './helpers';
 
 describe('compare-and-set claims', () => {
@@ -100,5 +102,78 @@ describe('compare-and-set claims', () => {
       message: expect.stringContaining('known: auto_response, reply,'),
     });
     expect((await listOutbox(env.opened.db, { kind: 'reply' })).every((e) => e.kind === 'reply')).toBe(true);
+  });
+});
+
+// A drainer killed on this machine leaves its row `sending`; the next drainer takes it over at
+// once when the claimer is provably gone, and only then. The claimer is `<pid>/<start>@<scope>`
+// (src/outbound/claimer.ts): the tests write rows as other drainers would have claimed them.
+describe('taking over the row of a dead drainer', () => {
+  let env: OutboundEnv;
+  let second: Opened;
+  let deadPid: number;
+  const scope = () => currentClaimer().slice(currentClaimer().indexOf('@') + 1);
+
+  beforeAll(async () => {
+    env = await outboundEnv();
+    second = await openDatabase({ dataDir: env.config.instance.data_dir });
+    const gone = spawnOwned(process.execPath, ['-e', '']);
+    await gone.exited; // exited and reaped by Node: the pid names no process now
+    deadPid = gone.pgid;
+  });
+  afterAll(async () => {
+    setClockOffset(0);
+    await second?.close();
+    await env?.close();
+  });
+
+  /** A row another drainer claimed and never finished. */
+  async function orphanedRow(claimedBy: string): Promise<number> {
+    await env.opened.db.deleteFrom('outbox').execute();
+    const caseId = await insertCase(env);
+    const q = await writeTx(env.opened.db, (tx) => queueMail(tx, replyInput(env, caseId)));
+    await env.opened.db
+      .updateTable('outbox')
+      .set({ state: 'sending', attempts: 1, claim_token: 'the-old-claim', claimed_by: claimedBy, lease_until: addMs(nowIso(), LEASE_MS) })
+      .where('id', '=', q.outboxId)
+      .execute();
+    return q.outboxId;
+  }
+
+  it('claims at once a row whose drainer on this machine is gone, as one more attempt under a new claim', async () => {
+    const id = await orphanedRow(`${deadPid}/@${scope()}`);
+    expect(await nextDueAt(env.opened.db)).not.toBe(null);
+    const row = await claimNext(env.opened.db);
+    expect(row).toMatchObject({ id, state: 'sending', attempts: 2, claimed_by: currentClaimer() });
+    expect(row!.claim_token).not.toBe('the-old-claim');
+    expect(await claimNext(env.opened.db)).toBeNull(); // now ours, and we are alive
+  });
+
+  it('claims a row whose pid now belongs to a process that started at another time (pid reuse)', async () => {
+    const id = await orphanedRow(`${process.pid}/1@${scope()}`);
+    expect(await claimNext(env.opened.db)).toMatchObject({ id, attempts: 2 });
+  });
+
+  it('leaves alone a row whose drainer is alive until its lease runs out', async () => {
+    const id = await orphanedRow(currentClaimer());
+    expect(await claimNext(env.opened.db)).toBeNull();
+    setClockOffset(LEASE_MS + 60_000);
+    expect(await claimNext(env.opened.db)).toMatchObject({ id, attempts: 2 });
+    setClockOffset(0);
+  });
+
+  it('leaves alone a row claimed on another machine until its lease runs out, whatever its pid says here', async () => {
+    const id = await orphanedRow(`${deadPid}/@elsewhere.example/other-boot/4026531836`);
+    expect(await claimNext(env.opened.db)).toBeNull();
+    expect(await claimNext(env.opened.db)).toBeNull();
+    setClockOffset(LEASE_MS + 60_000);
+    expect(await claimNext(env.opened.db)).toMatchObject({ id, attempts: 2 });
+    setClockOffset(0);
+  });
+
+  it('of two drainers that find the same orphan, exactly one takes it over', async () => {
+    const id = await orphanedRow(`${deadPid}/@${scope()}`);
+    const [a, b] = await Promise.all([claimNext(env.opened.db), claimNext(second.db)]);
+    expect([a, b].filter((r) => r !== null).map((r) => [r.id, r.attempts])).toEqual([[id, 2]]);
   });
 });

@@ -90,7 +90,7 @@ describe('header injection through real mail', () => {
     expect(inbound.subject).toContain('\nBcc:');
     const box = env.config.mailboxes[0]!;
     const caseId = await insertCase(env, { customer: inbound.from!.address, customerName: inbound.from!.name!, subject: inbound.subject });
-    const result = await writeTx(env.opened.db, (tx) => maybeQueueAutoResponse(tx, { config: env.config, caseId, mailbox: box, inbound }));
+    const result = await writeTx(env.opened.db, (tx) => maybeQueueAutoResponse(tx, { config: env.config, caseId, mailbox: box, inbound, supervisors: [] }));
     expect(result.queued).toBe(true);
     await drainOnce({ config: env.config, db: env.opened.db, log: silentLogger() });
 

@@ -124,6 +124,7 @@ export async function factsFromRaw(raw: string | Buffer, envelopeFrom?: string |
     from: from?.address ? { address: from.address, ...(from.name ? { name: from.name } : {}) } : null,
     envelopeFrom: envelopeFrom ?? null,
     messageId: parsed.messageId ?? null,
+    inReplyTo: parsed.inReplyTo ?? null,
     references: refs,
     subject: parsed.subject ?? '',
     headers,

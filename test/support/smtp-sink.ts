@@ -19,8 +19,13 @@ export interface SinkScriptContext {
   from: string;
 }
 
-/** Return null to accept, or an SMTP reply (e.g. 421 / 550) to reject at end of DATA. */
-export type SinkScript = (ctx: SinkScriptContext) => { code: number; message: string } | null;
+type SinkReply = { code: number; message: string } | null;
+
+/**
+ * Return null to accept, or an SMTP reply (e.g. 421 / 550) to reject at end of DATA. A promise
+ * makes a slow server: the reply (and the recording of an accepted message) waits for it.
+ */
+export type SinkScript = (ctx: SinkScriptContext) => SinkReply | Promise<SinkReply>;
 
 export interface SmtpSink {
   host: '127.0.0.1';
@@ -99,7 +104,7 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
     attempts += 1;
     const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
     const to = session.envelope.rcptTo.map((a) => a.address);
-    const reply = opts.script?.({ attempt: attempts, rcpt: to, from }) ?? null;
+    const reply = (await opts.script?.({ attempt: attempts, rcpt: to, from })) ?? null;
     if (reply) throw new SmtpReply(reply.message, reply.code);
     const parsed = await simpleParser(raw);
     messages.push({

@@ -6,6 +6,7 @@ import { isSupervisor, resolveActor } from '../../cases/actors.js';
 import { writeTx } from '../../db/connection.js';
 import { usageError } from '../../errors.js';
 import { createLogger, logEvent } from '../../log.js';
+import { nextDueAt } from '../../outbound/claims.js';
 import { listOutbox, outboxCounts, retryOutbox, type OutboxEntry } from '../../outbound/outbox.js';
 import { now } from '../../clock.js';
 import { openApp, withApp, type GlobalOptions } from '../app.js';
@@ -123,7 +124,7 @@ export function register(program: Command): void {
         process.once('SIGINT', stop);
         let total = 0;
         // nodemailer loads only for this subcommand, so listing the outbox starts fast.
-        const { drainOnce, nextDueAt } = await import('../../outbound/drainer.js');
+        const { drainOnce } = await import('../../outbound/drainer.js');
         try {
           for (;;) {
             total += await drainOnce(app, { shouldStop: () => stopping });

@@ -1,0 +1,137 @@
+// Claims on outbox rows: which rows are due, how a drainer takes one (one compare-and-set UPDATE,
+// so two drainers never both take the same row, on any database), and how it proves later that
+// the row is still its own. The drainer (drainer.ts) sends what it claimed here.
+import { randomUUID } from 'node:crypto';
+import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
+import type { Db } from '../db/connection.js';
+import type { DB, OutboxTable } from '../db/schema.js';
+import { addMs, nowIso } from '../clock.js';
+import { logEvent, type Logger } from '../log.js';
+import { claimerIsDead, currentClaimer } from './claimer.js';
+
+export type OutboxRow = Selectable<OutboxTable>;
+
+/** How long a claim holds; far longer than one SMTP transaction can take (see sender.ts timeouts). */
+export const LEASE_MS = 10 * 60_000;
+
+/**
+ * When a row falls due, by state: a queued row at its next attempt, a sending row once its lease
+ * ran out (its drainer died on another machine, or hangs). Claiming (isDue) and waiting
+ * (nextDueAt) both read this, so the rule is written once. A sending row whose drainer died on
+ * this machine is due at once (findOrphans), which no SQL can see.
+ */
+const DUE_RULES = [
+  { state: 'queued', at: 'next_attempt_at', op: '<=' },
+  { state: 'sending', at: 'lease_until', op: '<' },
+] as const;
+
+/** Due now, by DUE_RULES. */
+function isDue(now: string) {
+  return (eb: ExpressionBuilder<DB, 'outbox'>) => eb.or(DUE_RULES.map((rule) => eb.and([eb('state', '=', rule.state), eb(rule.at, rule.op, now)])));
+}
+
+/** How often a drainer looks again when another one claimed the row it found. */
+const CLAIM_ATTEMPTS = 5;
+
+/** What every claim writes: the row is ours (token, claimer) until the lease ends, one more attempt. */
+function claimValues(now: string) {
+  return (eb: ExpressionBuilder<DB, 'outbox'>) => ({
+    state: 'sending' as const,
+    lease_until: addMs(now, LEASE_MS),
+    claim_token: randomUUID(),
+    claimed_by: currentClaimer(),
+    attempts: eb('attempts', '+', 1),
+  });
+}
+
+/**
+ * Claims the next due row, graphile-worker's way: a plain read finds a candidate (so an idle
+ * drainer never takes the write lock), then one conditional UPDATE claims it with a random
+ * token if it is still due. The row count says who won, on any database; the loser looks again.
+ * The rows of a drainer that died on this machine come first: they were due before it took them.
+ */
+export async function claimNext(db: Db, log?: Logger): Promise<OutboxRow | null> {
+  for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+    const now = nowIso();
+    const orphan = (await findOrphans(db))[0];
+    if (orphan) {
+      const row = await takeOver(db, orphan, now);
+      if (!row) continue; // another drainer took it over first
+      log?.warn(
+        logEvent('outbox.reclaimed', { outbox_id: row.id, message_id: row.message_id, claimed_by: orphan.claimed_by }),
+        'took over a row whose drainer died',
+      );
+      return row;
+    }
+    const due = await db.selectFrom('outbox').select('id').where(isDue(now)).orderBy('next_attempt_at').orderBy('id').limit(1).executeTakeFirst();
+    if (!due) return null;
+    const row = await db.updateTable('outbox').set(claimValues(now)).where('id', '=', due.id).where(isDue(now)).returningAll().executeTakeFirst();
+    if (row) return row;
+  }
+  return null;
+}
+
+interface Orphan {
+  id: number;
+  claim_token: string;
+  claimed_by: string;
+}
+
+/**
+ * Rows in `sending` whose drainer provably died on this machine (claimer.ts), oldest due first.
+ * A plain read of the rows being sent: at most one per live drainer, plus the orphans.
+ */
+async function findOrphans(db: Db): Promise<Orphan[]> {
+  const sending = await db
+    .selectFrom('outbox')
+    .select(['id', 'claim_token', 'claimed_by'])
+    .where('state', '=', 'sending')
+    .where('claimed_by', 'is not', null)
+    .where('claim_token', 'is not', null)
+    .orderBy('next_attempt_at')
+    .orderBy('id')
+    .execute();
+  return sending.filter((r): r is Orphan => claimerIsDead(r.claimed_by));
+}
+
+/**
+ * Takes over an orphan with one UPDATE guarded by the dead drainer's token: of two drainers that
+ * both found it, exactly one matches; so does a late write of the dead one, which can no longer come.
+ */
+function takeOver(db: Db, orphan: Orphan, now: string): Promise<OutboxRow | undefined> {
+  return db
+    .updateTable('outbox')
+    .set(claimValues(now))
+    .where('id', '=', orphan.id)
+    .where('state', '=', 'sending')
+    .where('claim_token', '=', orphan.claim_token)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Our claim still holds: nobody took the row over after our lease ran out (the token says). */
+export function claimed(tx: Kysely<DB>, row: OutboxRow) {
+  return tx.updateTable('outbox').where('id', '=', row.id).where('state', '=', 'sending').where('claim_token', '=', row.claim_token);
+}
+
+/** A new lease on a row we still hold; its end (ISO), or null when the claim is gone. */
+export async function extendLease(db: Db, row: OutboxRow): Promise<string | null> {
+  const until = addMs(nowIso(), LEASE_MS);
+  const r = await claimed(db, row).set({ lease_until: until }).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0 ? until : null;
+}
+
+/** When the next row falls due (ISO): now when a dead drainer left one, else by DUE_RULES; null when nothing waits. */
+export async function nextDueAt(db: Db): Promise<string | null> {
+  if ((await findOrphans(db)).length > 0) return nowIso();
+  const times: string[] = [];
+  for (const rule of DUE_RULES) {
+    const row = await db
+      .selectFrom('outbox')
+      .select((eb) => eb.fn.min<string | null>(rule.at).as('at'))
+      .where('state', '=', rule.state)
+      .executeTakeFirst();
+    if (typeof row?.at === 'string') times.push(row.at);
+  }
+  return times.length > 0 ? times.sort()[0]! : null;
+}
