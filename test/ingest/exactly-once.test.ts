@@ -208,9 +208,12 @@ describe('exactly once', () => {
         });
       }
 
+      // While its folder is gone, every pass of the box fails and it backs off (1 s doubling up to
+      // 60 s, reset only by a finished pass): on a loaded machine two tries may fail before the
+      // folder is whole again, so the bound covers two full backoff steps, inside the test's 240 s.
       await waitFor(async () => (await db.db.selectFrom('inbound').select('id').where('message_id', '=', extra.messageId).execute()).length === 1, {
         what: 'the new message after the rescan',
-        timeoutMs: 30_000,
+        timeoutMs: 50_000,
       });
       const after = await db.db.selectFrom('mailbox_state').selectAll().executeTakeFirstOrThrow();
       expect(after.uidvalidity).not.toBe(before.uidvalidity);
