@@ -75,6 +75,14 @@ export const ERROR_CODES = {
   EDAEMON: 'the daemon exited before it was ready',
   EPIPE: 'the output was closed before everything was written (a pager or `head` quit early)',
   EACCEPT: 'accepting an incoming message failed for a reason that is not transient; it is tried again, then parked',
+  ENOSUPERVISOR: 'nobody has the supervisor role, so a trainee reply cannot be approved',
+  ENOAPPROVAL: 'no approval has that id',
+  ENOREASON: 'a rejection needs a reason for the trainee',
+  EDECIDED: 'the approval was already decided; a second decision is refused',
+  EHELDCHANGED: 'the held reply is no longer the draft that was sent for approval',
+  ENOQUARANTINE: 'no quarantined mail has that id',
+  ENORELEASE: 'that quarantined mail may not be released (a bad signature, failed authentication…) or was already released or dropped',
+  ESTAFFMAIL: 'a staff mail (an answer from a mail client) asked for something that cannot be done',
   EINTERNAL: 'an unexpected error: a bug; --verbose shows the stack',
 } as const;
 

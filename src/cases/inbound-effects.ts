@@ -147,6 +147,8 @@ async function notifyAssignee(tx: Kysely<DB>, input: AppendInput, title: string)
       messageKind: 'notification',
       author: null,
       autoSubmitted: 'auto-generated',
+      // Her answer to this mail goes to the customer (SPEC §5A): the token says so.
+      token: { purpose: 'reply', ref: null, recipient: { kind: 'consultant', id: consultant.id } },
     });
   } catch (err) {
     // A broken template must not lose the customer's message: record it and go on.

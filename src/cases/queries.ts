@@ -7,6 +7,7 @@ import type { CaseStatus, DB, MessageKind } from '../db/schema.js';
 import { usageError } from '../errors.js';
 import { DEADLINE_RUNNING, caseView, caseViews, type CaseRow, type CaseView } from './view.js';
 import { parseJsonList } from '../db/json-columns.js';
+import { listQuarantine, type QuarantineEntry } from './quarantine.js';
 
 const STATUSES: readonly CaseStatus[] = ['received', 'in_progress', 'under_consultation', 'postponed', 'solved', 'closed'];
 
@@ -79,7 +80,9 @@ export interface MessageView {
   text: string;
   message_id: string | null;
   state: string | null;
-  /** bounce, auto_reply, feedback, unparsed, truncated… */
+  /** the consultant who wrote it (replies, comments), null for mail from outside and automatic mail */
+  author: string | null;
+  /** bounce, auto_reply, feedback, unparsed, truncated, via_mail (relayed from the author's mail client)… */
   flags: string[];
   attachments: Array<{ name: string | null; type: string; size: number }>;
 }
@@ -103,6 +106,8 @@ export interface CaseDetail {
   messages: MessageView[];
   history: HistoryView[];
   viewers: ViewerView[];
+  /** staff mail about this case that was not acted on (SPEC §5A) */
+  quarantined: QuarantineEntry[];
 }
 
 /** Kinds written by staff or by mailwarden itself, as opposed to mail from outside. */
@@ -132,6 +137,7 @@ async function caseMessages(db: Kysely<DB>, caseId: string): Promise<MessageView
     text: m.text,
     message_id: m.message_id,
     state: m.state,
+    author: m.author,
     flags: [...parseJsonList(m.flags), ...(m.is_feedback ? ['feedback'] : []), ...(m.is_auto_reply ? ['auto_reply'] : [])].filter(
       (f, i, all) => all.indexOf(f) === i,
     ),
@@ -175,6 +181,7 @@ export async function getCaseDetail(db: Kysely<DB>, id: string, opts: { viewer?:
     messages: await caseMessages(db, row.id),
     history: await caseHistory(db, row.id),
     viewers,
+    quarantined: await listQuarantine(db, { all: true, caseId: row.id }),
   };
 }
 

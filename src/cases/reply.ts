@@ -16,6 +16,7 @@ import { getCaseRow } from './queries.js';
 import { checkAnswers, poolQuestionnaire, questionnaireRequired, storeAnswers, type Answers } from './questionnaire.js';
 import { expandSnippets, type SnippetUse } from './snippets.js';
 import { checkTransition, isClosing, setStatus } from './status.js';
+import { requestApproval } from './approvals.js';
 import type { CaseRow } from './view.js';
 
 /** Statuses a reply may set (`--status`). */
@@ -30,6 +31,8 @@ export interface ReplyInput {
   /** When a postponed case comes back; required with postponed. */
   remindAt?: Date;
   answers?: Answers;
+  /** `mail`: relayed from the consultant's own mail client (SPEC §5A); shown as such */
+  via?: 'cli' | 'mail';
 }
 
 export interface ReplyResult {
@@ -142,6 +145,7 @@ export async function replyToCase(tx: Kysely<DB>, config: Config, actor: Consult
     state: held ? 'held' : 'queued',
     messageKind: 'outbound',
     author: actor.id,
+    ...(input.via === 'mail' ? { messageFlags: ['via_mail'] } : {}),
   });
 
   if (queued.messageRowId !== null) {
@@ -163,39 +167,32 @@ export async function replyToCase(tx: Kysely<DB>, config: Config, actor: Consult
   for (const use of expanded.uses) {
     await tx.insertInto('snippet_uses').values({ case_id: row.id, code: use.code, language: use.language, consultant: actor.id, at }).execute();
   }
-  if (questionnaire) await storeAnswers(tx, row.id, questionnaire.q, questionnaire.answers, actor.id, at);
-
-  let approvalId: number | null = null;
-  if (held) {
-    const approval = await tx
-      .insertInto('approvals')
-      .values({
-        case_id: row.id,
-        outbox_id: queued.outboxId,
-        trainee: actor.id,
-        supervisor: actor.supervisor ?? '',
-        state: 'pending',
-        reason: null,
-        decided_by: null,
-        decided_at: null,
-        created_at: at,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    approvalId = approval.id;
-  }
   await recordEvent(tx, {
     caseId: row.id,
     actor: actor.id,
     kind: 'reply',
     to: held ? 'held' : 'queued',
     at,
-    data: { outbox: queued.outboxId, message_id: queued.messageId },
+    data: { outbox: queued.outboxId, message_id: queued.messageId, ...(input.via === 'mail' ? { via: 'mail' } : {}) },
   });
 
-  await moveAfterReply(tx, row, actor, target, input.remindAt ?? null, at);
-  // The first response is the first one that can reach the customer; a held reply is not yet.
-  if (!held && row.first_response_at === null) await changeCase(tx, row.id, actor.id, { first_response_at: at }, { at });
+  let approvalId: number | null = null;
+  if (held) {
+    // Four eyes (SPEC §5B): replying takes the case, but what the reply asks for waits for approval.
+    await takeCase(tx, row, actor, at);
+    approvalId = await requestApproval(tx, config, {
+      row,
+      trainee: actor,
+      outboxId: queued.outboxId,
+      text: expanded.text,
+      effects: { status: target, remindAt: input.remindAt?.toISOString() ?? null, answers: questionnaire?.answers ?? {} },
+      at,
+    });
+  } else {
+    if (questionnaire) await storeAnswers(tx, row.id, questionnaire.q, questionnaire.answers, actor.id, at);
+    await moveAfterReply(tx, row, actor, target, input.remindAt ?? null, at);
+    if (row.first_response_at === null) await changeCase(tx, row.id, actor.id, { first_response_at: at }, { at });
+  }
 
   return {
     caseId: row.id,
@@ -203,22 +200,55 @@ export async function replyToCase(tx: Kysely<DB>, config: Config, actor: Consult
     messageId: queued.messageId,
     messageRowId: queued.messageRowId,
     state: held ? 'held' : 'queued',
-    status: target,
+    status: held ? (await getCaseRow(tx, row.id)).status : target,
     snippets: expanded.uses,
     approvalId,
   };
 }
 
-/** Takes a waiting or unassigned case for the replier, then moves it to the target status. */
-async function moveAfterReply(tx: Kysely<DB>, row: CaseRow, actor: ConsultantConfig, target: CaseStatus, remindAt: Date | null, at: string): Promise<void> {
-  let current = row;
+/** Takes a waiting or unassigned case for the replier; returns the case as it is then. */
+async function takeCase(tx: Kysely<DB>, row: CaseRow, actor: ConsultantConfig, at: string): Promise<CaseRow> {
   if (row.status === 'received') {
     await setStatus(tx, row, actor.id, { status: 'in_progress', ...(row.assignee === null ? { assignee: actor.id } : {}) }, at);
-    current = await getCaseRow(tx, row.id);
-  } else if (row.assignee === null) {
-    await changeCase(tx, row.id, actor.id, { assignee: actor.id }, { at });
+    return getCaseRow(tx, row.id);
   }
+  if (row.assignee === null) await changeCase(tx, row.id, actor.id, { assignee: actor.id }, { at });
+  return row;
+}
+
+/** Takes the case for the replier, then moves it to the target status. */
+async function moveAfterReply(tx: Kysely<DB>, row: CaseRow, actor: ConsultantConfig, target: CaseStatus, remindAt: Date | null, at: string): Promise<void> {
+  const current = await takeCase(tx, row, actor, at);
   if (target !== current.status) {
     await setStatus(tx, current, actor.id, { status: target, remindAt: remindAt ? remindAt.toISOString() : null }, at);
   }
+}
+
+export interface StatusInput {
+  caseId: string;
+  status: CaseStatus;
+  remindAt?: Date;
+  answers?: Answers;
+}
+
+/**
+ * A status change without mail to the customer (a `#status` line alone in a mail from the
+ * consultant's mail client): the checks a reply's status gets, questionnaire included.
+ */
+export async function changeStatusWithoutMail(tx: Kysely<DB>, config: Config, actor: ConsultantConfig, input: StatusInput): Promise<CaseStatus> {
+  const row = await getCaseRow(tx, input.caseId);
+  checkMayWorkOn(actor, row, 'change');
+  const replyLike: ReplyInput = {
+    caseId: input.caseId,
+    text: '',
+    attachments: [],
+    status: input.status,
+    ...(input.remindAt ? { remindAt: input.remindAt } : {}),
+  };
+  const target = targetStatus(row, replyLike);
+  const questionnaire = checkQuestionnaire(config, row, target, input.answers ?? {});
+  const at = nowIso();
+  if (questionnaire) await storeAnswers(tx, row.id, questionnaire.q, questionnaire.answers, actor.id, at);
+  await moveAfterReply(tx, row, actor, target, input.remindAt ?? null, at);
+  return target;
 }

@@ -2,14 +2,16 @@
 // Each case is handled in its own write transaction that re-checks the condition, so a case is
 // woken or notified once even if two daemons or two ticks overlap.
 import type { Kysely } from 'kysely';
-import { nowIso } from '../clock.js';
+import { now, nowIso } from '../clock.js';
+import { formatInZone } from '../time-format.js';
+import { listQuarantine } from './quarantine.js';
 import { MailwardenError } from '../errors.js';
 import type { Config, ConsultantConfig } from '../config/types.js';
 import { writeTx, type Db } from '../db/connection.js';
 import type { DB, OutboxKind } from '../db/schema.js';
 import type { TemplateName } from '../config/templates.js';
-import { queueMail } from '../outbound/queue.js';
-import { poolSupervisors } from './actors.js';
+import { boxSender, queueMail } from '../outbound/queue.js';
+import { isSupervisor, poolSupervisors } from './actors.js';
 import { changeCase, recordEvent } from '../db/history.js';
 import { setStatus } from './status.js';
 import { DEADLINE_RUNNING, type CaseRow } from './view.js';
@@ -29,8 +31,9 @@ function caseWatchers(config: Config, row: CaseRow): ConsultantConfig[] {
 }
 
 /**
- * Queues a notice about a case to staff. `noticeKey` names this one notice (kind, case, the
- * time it is about): the outbox holds each key once, so no tick, daemon or retry sends it twice.
+ * Queues a notice about a case to each member of staff in `to`, one mail each, so each carries
+ * its own reply token (SPEC §5A). `noticeKey` names this one notice (kind, case, the time it is
+ * about): the outbox holds each key once per recipient, so no tick, daemon or retry sends it twice.
  */
 async function notifyStaff(
   tx: Kysely<DB>,
@@ -40,25 +43,29 @@ async function notifyStaff(
   template: TemplateName,
   to: ConsultantConfig[],
   noticeKey: string,
-): Promise<number | null> {
-  if (to.length === 0) return null;
+): Promise<number[]> {
   const box = config.mailboxes.find((m) => m.id === row.mailbox_id) ?? config.mailboxes[0];
-  if (!box) return null;
-  const queued = await queueMail(tx, {
-    config,
-    caseId: row.id,
-    kind,
-    template,
-    scope: { pool: row.pool_id, mailbox: box.id },
-    from: { address: box.address, name: config.instance.name },
-    to: to.map((c) => ({ address: c.email, name: c.name })),
-    vars: { consultant: { id: to[0]!.id, name: to[0]!.name, email: to[0]!.email } },
-    messageKind: 'notification',
-    author: null,
-    autoSubmitted: 'auto-generated',
-    noticeKey,
-  });
-  return queued.outboxId;
+  if (!box) return [];
+  const ids: number[] = [];
+  for (const c of to) {
+    const queued = await queueMail(tx, {
+      config,
+      caseId: row.id,
+      kind,
+      template,
+      scope: { pool: row.pool_id, mailbox: box.id },
+      from: { address: box.address, name: config.instance.name },
+      to: [{ address: c.email, name: c.name }],
+      vars: { consultant: { id: c.id, name: c.name, email: c.email } },
+      messageKind: 'notification',
+      author: null,
+      autoSubmitted: 'auto-generated',
+      noticeKey: `${noticeKey}:${c.id}`,
+      token: { purpose: 'reply', ref: null, recipient: { kind: 'consultant', id: c.id } },
+    });
+    ids.push(queued.outboxId);
+  }
+  return ids;
 }
 
 /**
@@ -128,4 +135,48 @@ export async function notifyOverdueCases(db: Db, config: Config): Promise<JobRes
     });
     return true;
   });
+}
+
+/**
+ * While mail waits in quarantine, each supervisor is told once a day (SPEC §5A). The key names
+ * the day in the instance time zone and the supervisor, so ticks, restarts and several daemons
+ * send it once.
+ */
+export async function notifyQuarantine(db: Db, config: Config): Promise<JobResult> {
+  const result: JobResult = { handled: [], failed: [] };
+  const held = await listQuarantine(db);
+  if (held.length === 0) return result;
+  const box = config.mailboxes[0];
+  if (!box) return result;
+  const day = formatInZone(now(), config.instance.timezone, false).slice(0, 10);
+  const reasons = [...new Set(held.map((q) => q.reason))].join(', ');
+  for (const supervisor of config.consultants.filter(isSupervisor)) {
+    const noticeKey = `quarantine:${day}:${supervisor.id}`;
+    try {
+      const sent = await writeTx(db, async (tx) => {
+        if (await tx.selectFrom('outbox').select('id').where('notice_key', '=', noticeKey).executeTakeFirst()) return false;
+        await queueMail(tx, {
+          config,
+          caseId: null,
+          kind: 'supervisor_alert',
+          template: 'quarantine-notice',
+          scope: { mailbox: box.id, pool: box.pool },
+          from: boxSender(config, box),
+          to: [{ address: supervisor.email, name: supervisor.name }],
+          vars: {
+            consultant: { id: supervisor.id, name: supervisor.name, email: supervisor.email },
+            quarantine: { count: held.length, reasons, oldest_local: formatInZone(new Date(held[0]!.at), config.instance.timezone, false) },
+          },
+          messageKind: null,
+          autoSubmitted: 'auto-generated',
+          noticeKey,
+        });
+        return true;
+      });
+      if (sent) result.handled.push(noticeKey);
+    } catch (err) {
+      result.failed.push({ caseId: noticeKey, error: (err as Error).message });
+    }
+  }
+  return result;
 }

@@ -68,12 +68,28 @@ function formatCaseHeader(c: CaseView, tz: string): string {
   return lines.join('\n');
 }
 
-function whoLabel(m: MessageView): string {
-  if (m.kind === 'comment') return paint('yellow', 'internal comment');
+/** Consultant ids to names, for telling staff apart in a thread. */
+export type StaffNames = (id: string) => string;
+
+function byline(m: MessageView, names: StaffNames): string {
+  if (!m.author) return '';
+  return ` by ${names(m.author)}${m.flags.includes('via_mail') ? ' (from their mail client)' : ''}`;
+}
+
+function whoLabel(m: MessageView, names: StaffNames): string {
+  if (m.kind === 'comment') return paint('yellow', `internal comment${byline(m, names)}`);
   if (m.kind === 'inbound') return paint('blue', 'customer');
   if (m.kind === 'consult_in') return paint('magenta', 'department');
-  if (STAFF_KINDS.includes(m.kind)) return paint('green', m.kind === 'outbound' ? 'staff' : m.kind.replace('_', '-'));
+  if (m.kind === 'outbound') return paint('green', `reply${byline(m, names)}`);
+  if (STAFF_KINDS.includes(m.kind)) return paint('green', m.kind.replace('_', '-'));
   return m.kind;
+}
+
+function formatQuarantined(d: CaseDetail, tz: string): string[] {
+  return d.quarantined.map(
+    (q) =>
+      `${paint('red', '── quarantined staff mail')}  ${q.from ?? '-'}  ${localTime(q.at, tz)}  [${q.state}]\n   ${q.reason}: ${q.detail ?? ''}\n   mailwarden quarantine show ${q.id}\n`,
+  );
 }
 
 function formatSize(n: number): string {
@@ -82,9 +98,9 @@ function formatSize(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
-function formatMessage(m: MessageView, tz: string): string {
+function formatMessage(m: MessageView, tz: string, names: StaffNames): string {
   const state = m.state && m.state !== 'sent' ? `  [${m.state}]` : m.state === 'sent' ? '  [sent]' : '';
-  const head = `── ${whoLabel(m)}  ${m.from ?? '-'}  ${localTime(m.at, tz)}${state}`;
+  const head = `── ${whoLabel(m, names)}  ${m.from ?? '-'}  ${localTime(m.at, tz)}${state}`;
   const lines = [head];
   if (m.to.length) lines.push(paint('grey', `   to ${m.to.join(', ')}`));
   lines.push('', m.text.trimEnd());
@@ -106,11 +122,11 @@ function formatViewers(viewers: ViewerView[], tz: string): string {
   return paint('cyan', `Also looking at it: ${viewers.map((v) => `${v.consultant} (since ${localTime(v.at, tz)})`).join(', ')}`);
 }
 
-export function formatCaseDetail(d: CaseDetail, tz: string): string {
+export function formatCaseDetail(d: CaseDetail, tz: string, names: StaffNames = (id) => id): string {
   const parts = [formatCaseHeader(d.case, tz)];
   const viewers = formatViewers(d.viewers, tz);
   if (viewers) parts.push(viewers);
-  parts.push('', ...d.messages.map((m) => formatMessage(m, tz) + '\n'));
+  parts.push('', ...d.messages.map((m) => formatMessage(m, tz, names) + '\n'), ...formatQuarantined(d, tz));
   if (d.history.length) parts.push('History:', formatHistory(d.history, tz));
   return parts.join('\n');
 }

@@ -6,6 +6,7 @@ import type { Config, LoginAuth, SnippetNode } from './types.js';
 import type { ConfigIssue } from './validate.js';
 import type { Loose } from './salvage.js';
 import { checkTemplates } from './templates.js';
+import { tokenLength } from '../tokens.js';
 
 export function checkReferences(loose: Loose<Config>): ConfigIssue[] {
   const config = withLists(loose);
@@ -27,6 +28,15 @@ export function checkReferences(loose: Loose<Config>): ConfigIssue[] {
   });
   config.departments.forEach((d, i) => {
     if (d.email && boxAddresses.has(d.email)) add(`departments[${i}].email`, `is also a supervised mailbox address (${d.email})`);
+  });
+  checkStaffAddresses(config, boxAddresses, add);
+  const prefix = config.instance?.case_prefix;
+  config.mailboxes.forEach((m, i) => {
+    if (!m.subaddress || !m.address || !prefix) return;
+    const local = m.address.slice(0, m.address.lastIndexOf('@'));
+    const room = 64 - 1 - tokenLength(prefix);
+    if (local.length > room)
+      add(`mailboxes[${i}].subaddress`, `needs a local part of at most ${room} characters to fit a token (${local} has ${local.length})`);
   });
 
   config.mailboxes.forEach((m, i) => {
@@ -75,6 +85,25 @@ export function checkReferences(loose: Loose<Config>): ConfigIssue[] {
   checkLogins(config, add);
   issues.push(...checkTemplates(config));
   return issues;
+}
+
+/**
+ * Staff mail is told apart by its sender, so every staff address (a consultant's email or alias, a
+ * department's email) names one person or team and is no supervised box.
+ */
+function checkStaffAddresses(config: ReturnType<typeof withLists>, boxAddresses: Set<string | undefined>, add: (path: string, message: string) => void): void {
+  const owner = new Map<string, string>();
+  config.consultants.forEach((c, i) => owner.set(c.email?.toLowerCase() ?? '', `consultants[${i}]`));
+  config.departments.forEach((d, i) => owner.set(d.email?.toLowerCase() ?? '', `departments[${i}]`));
+  config.consultants.forEach((c, i) => {
+    (c.aliases ?? []).forEach((alias, j) => {
+      const at = `consultants[${i}].aliases[${j}]`;
+      const key = alias.toLowerCase();
+      if (boxAddresses.has(alias)) add(at, `is also a supervised mailbox address (${alias})`);
+      else if (owner.has(key) && owner.get(key) !== `consultants[${i}]`) add(at, `is already the address of ${owner.get(key)} (${alias})`);
+      else owner.set(key, `consultants[${i}]`);
+    });
+  });
 }
 
 /** The document with every top-level list present (empty when missing or invalid). */

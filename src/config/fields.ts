@@ -153,9 +153,9 @@ export function template(doc: string) {
   return documented(schema, { doc, type: 'template name or false' });
 }
 
-/** Text of a minimum length whose value is never repeated in a message (a signing key). */
+/** Text of a minimum length in bytes (UTF-8) whose value is never repeated in a message (a signing key). */
 export function secretText(doc: string, min: number) {
-  const schema = text(doc).refine((s) => s.length >= min, { error: `must be at least ${min} characters long` });
+  const schema = text(doc).refine((s) => Buffer.byteLength(s) >= min, { error: `must be at least ${min} bytes long` });
   return documented(schema, { doc, type: 'string' });
 }
 

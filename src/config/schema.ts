@@ -72,7 +72,11 @@ const instance = (ctx: SchemaContext) =>
       // The default is an absolute path on this machine: the reference shows none.
       templates_dir: documented(filePath(ctx, TEMPLATES_DOC).default(BUILTIN_TEMPLATES_DIR), { doc: TEMPLATES_DOC, type: 'path', defaultText: '' }),
       reopen_window: duration('a customer message within this time after closing reopens the case').prefault('14d'),
-      secret: secretText('key that signs reply tokens, at least 16 characters; write ${ENV_NAME} or ${file:/path}', 16).optional(),
+      secret: secretText(
+        'key that signs the tokens in mail to staff and departments (HMAC-SHA-256), at least 32 bytes; write ${ENV_NAME} or ${file:/path}; without it, mail naming a token is quarantined',
+        32,
+      ).optional(),
+      token_ttl: duration('a token in staff mail is honoured this long after the mail was sent').prefault('30d'),
       log_level: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal'], 'pino log level').default('info'),
     },
     'this installation',
@@ -125,6 +129,9 @@ const ingest = () =>
         },
         'direct delivery by LMTP or SMTP from a local MTA',
       ).prefault({}),
+      authentication_results: text(
+        "authserv-id of your own MTA's Authentication-Results header; when set, staff mail must show DMARC (or aligned DKIM/SPF) passing there",
+      ).optional(),
     },
     'how mail comes in',
   );
@@ -154,6 +161,9 @@ const mailbox = (ctx: SchemaContext) =>
       pool: text('pool this box belongs to'),
       imap: imap(ctx).optional(),
       auto_response: template('template overriding the pool auto-response; false sends none').optional(),
+      subaddress: bool(
+        'mail to staff from this box also carries its token in `Reply-To: <box>+<token>@<domain>` (the MTA must deliver sub-addresses to the box)',
+      ).default(false),
     },
     'one mailbox',
   );
@@ -195,6 +205,7 @@ const consultant = (ctx: SchemaContext) =>
       id: id('unique id, used with --as'),
       name: text('full name'),
       email: email('their own address'),
+      aliases: list(email('another address'), 'other addresses they may answer staff mail from').default([]),
       roles: list(oneOf(['consultant', 'supervisor', 'admin'], 'role'), 'consultant, supervisor, admin').default(['consultant']),
       pools: list(
         section({ pool: text('pool id'), priority: int('1 is taken first', { min: 1 }).prefault(1) }, 'one pool'),

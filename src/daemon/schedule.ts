@@ -2,7 +2,7 @@
 // overdue notices. The work itself is in src/cases/schedule-jobs.ts; this only times it.
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Config } from '../config/types.js';
-import { notifyOverdueCases, wakeDueReminders, type JobResult } from '../cases/schedule-jobs.js';
+import { notifyOverdueCases, notifyQuarantine, wakeDueReminders, type JobResult } from '../cases/schedule-jobs.js';
 import type { Service, ServiceFactory } from './service.js';
 import { logEvent } from '../log.js';
 
@@ -44,6 +44,12 @@ export const createSchedulerService: ServiceFactory = (ctx) => {
         config.schedule.overdue_check,
         job('overdue', () => notifyOverdueCases(ctx.db, config)),
         { ...options, name: 'overdue' },
+      ),
+      // Checked on the overdue tick; the notice itself goes out once a day.
+      cron.schedule(
+        config.schedule.overdue_check,
+        job('quarantine', () => notifyQuarantine(ctx.db, config)),
+        { ...options, name: 'quarantine' },
       ),
     ];
   };

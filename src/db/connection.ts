@@ -20,6 +20,7 @@ import * as m004 from './migrations/004-labels-ignore-case.js';
 import * as m005 from './migrations/005-compare-and-set.js';
 import * as m006 from './migrations/006-parked.js';
 import * as m007 from './migrations/007-claimed-by.js';
+import * as m008 from './migrations/008-staff-mail.js';
 import { cacheStatements } from './statement-cache.js';
 
 export type Db = Kysely<DB>;
@@ -32,6 +33,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '005-compare-and-set': m005,
   '006-parked': m006,
   '007-claimed-by': m007,
+  '008-staff-mail': m008,
 };
 
 class StaticMigrations implements MigrationProvider {
@@ -143,6 +145,27 @@ export async function writeTx<T>(db: Db, fn: (tx: Kysely<DB>) => Promise<T>, opt
     if (left <= 0) throw attempt.busy;
     if (tries === 1) opts.onWait?.();
     await new Promise((resolve) => setTimeout(resolve, Math.min(left, lockPause(tries))));
+  }
+}
+
+let savepoints = 0;
+
+/**
+ * Runs `fn` inside a savepoint of the caller's transaction: when it throws, its writes are undone
+ * and the error rethrown, while the transaction goes on (a staff mail whose action is refused is
+ * still recorded, in quarantine). The same SQL on SQLite and PostgreSQL.
+ */
+export async function withSavepoint<T>(tx: Kysely<DB>, fn: () => Promise<T>): Promise<T> {
+  const name = sql.raw(`mw_sp_${++savepoints}`);
+  await sql`savepoint ${name}`.execute(tx);
+  try {
+    const value = await fn();
+    await sql`release savepoint ${name}`.execute(tx);
+    return value;
+  } catch (err) {
+    await sql`rollback to savepoint ${name}`.execute(tx);
+    await sql`release savepoint ${name}`.execute(tx);
+    throw err;
   }
 }
 

@@ -110,7 +110,10 @@ export type CaseEventKind =
   | 'overdue_notice'
   | 'reprocessed'
   | 'reply'
-  | 'notification';
+  | 'notification'
+  | 'approval'
+  | 'staff_mail'
+  | 'quarantine';
 
 /** How a participant belongs to a case. */
 export type ParticipantRole = 'customer' | 'cc' | 'staff' | 'department';
@@ -223,6 +226,15 @@ export interface ApprovalsTable {
   decided_by: string | null;
   decided_at: string | null;
   created_at: string;
+  /** what the reply asked for, applied on approval: status, reminder (ISO), questionnaire answers (JSON) */
+  status: string | null;
+  remind_at: string | null;
+  answers: string | null;
+  /** SHA-256 of the held outbox row's bytes: approval releases exactly these */
+  mime_sha256: string | null;
+  /** cli | mail */
+  decided_via: string | null;
+  request_outbox_id: number | null;
 }
 
 export interface QuestionnaireAnswersTable {
@@ -264,8 +276,20 @@ export interface QuarantineTable {
   mailbox_id: string | null;
   case_id: string | null;
   from_address: string | null;
+  /** one of QUARANTINE_REASONS (src/cases/quarantine.ts) */
   reason: string;
   at: string;
+  /** the sentence shown with the reason (who the token was issued to, what the header said…) */
+  detail: string | null;
+  subject: string | null;
+  message_id: string | null;
+  token_purpose: string | null;
+  token_ref: number | null;
+  /** `consultant:<id>` or `department:<id>`: who the token's MAC names, when one does */
+  issued_to: string | null;
+  state: Generated<string>;
+  decided_by: string | null;
+  decided_at: string | null;
 }
 
 /** States of a message whose accept failed (SPEC §3 no poison message); see migration 006. */

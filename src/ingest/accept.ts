@@ -16,7 +16,9 @@ import { poolSupervisors } from '../cases/actors.js';
 import { maybeQueueAutoResponse } from '../outbound/autoresponse.js';
 import { classifyInbound, type Classification } from './classify.js';
 import type { ParsedMessage } from './message.js';
-import { advanceHighWater, findInbound, findSameContent, insertInbound, insertRaw, type InboundSource } from './records.js';
+import { advanceHighWater, findInbound, findSameContent, insertInbound, insertRaw, type InboundRecord, type InboundSource } from './records.js';
+import { acceptStaffMail } from './staff-accept.js';
+import { findStaffToken } from './staff-mail.js';
 import { findOwnCopy, findSentMail, findThread, referencedIds } from './thread.js';
 
 export type { InboundSource } from './records.js';
@@ -46,7 +48,11 @@ export type AcceptOutcome =
   /** a bounce of our mail, threaded; or an unrelated one, kept but suppressed (caseId null) */
   | 'bounce'
   /** its accept failed max_attempts times: kept raw, parked for `reprocess --parked` (src/ingest/park.ts) */
-  | 'parked';
+  | 'parked'
+  /** staff mail acted on: a consultant's answer from their mail client, a decision on an approval (SPEC §5A) */
+  | 'staff'
+  /** staff mail kept in quarantine, not acted on */
+  | 'quarantined';
 
 export interface AcceptResult {
   outcome: AcceptOutcome;
@@ -70,7 +76,7 @@ async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptRes
     return { outcome: 'already', caseId: known.case_id, messageRowId: known.message_row_id, detail: `inbound #${known.id}` };
   }
   await insertRaw(tx, input.raw, at);
-  const record = (outcome: 'case' | 'duplicate' | 'bounce', caseId: string | null, messageRowId: number | null) =>
+  const record = (outcome: InboundRecord['outcome'], caseId: string | null, messageRowId: number | null) =>
     insertInbound(tx, { mailboxId: mailbox.id, source, rawSha256: input.raw.sha256, parsed, outcome, caseId, messageRowId, at }).then(() =>
       advanceHighWater(tx, mailbox.id, source, at),
     );
@@ -89,6 +95,9 @@ async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptRes
 
   const cls = classifyInbound(parsed, input.envelopeFrom);
   if (cls.kind === 'bounce') return acceptBounce(tx, input, cls, at, record);
+  // Staff mail is told apart before customer threading: it is never a customer message.
+  const token = findStaffToken(parsed);
+  if (token !== null) return acceptStaffMail(tx, input, cls, token, at, record);
 
   const thread = await findThread(tx, input.config.instance.case_prefix, parsed);
   if (thread.via === 'header' || thread.via === 'tag') {
@@ -119,7 +128,7 @@ async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptRes
   return createCase(tx, input, cls, at, record, { linkTo: null, reason: 'new' });
 }
 
-type Recorder = (outcome: 'case' | 'duplicate' | 'bounce', caseId: string | null, messageRowId: number | null) => Promise<void>;
+type Recorder = (outcome: InboundRecord['outcome'], caseId: string | null, messageRowId: number | null) => Promise<void>;
 
 async function createCase(
   tx: Kysely<DB>,

@@ -52,6 +52,10 @@ export interface ParsedMessage {
   quotedMessageIds: string[];
   /** DSN Action fields found in a report (failed, delayed, delivered…); empty when none. */
   reportActions: string[];
+  /** every Authentication-Results header, topmost first, bounded (staff mail, SPEC §5A) */
+  authResults: string[];
+  /** Delivered-To / X-Original-To values: where an MTA says it delivered (a sub-addressed token) */
+  deliveredTo: string[];
 }
 
 /** Header-ish text: control characters (CR/LF included) become spaces, runs collapse, length bounded. */

@@ -148,6 +148,10 @@ function fromRawFields(fields: RawField[], size: number, hashes: ContentHashes):
     attachments: [],
     quotedMessageIds: [],
     reportActions: [],
+    authResults: allValues(fields, 'authentication-results')
+      .slice(0, 20)
+      .map((v) => cleanLine(v, 2000)),
+    deliveredTo: [...allValues(fields, 'delivered-to'), ...allValues(fields, 'x-original-to')].slice(0, 20).map((v) => cleanLine(v, 320).toLowerCase()),
   };
 }
 

@@ -48,7 +48,7 @@ export interface InboundRecord {
   source: InboundSource;
   rawSha256: string;
   parsed: ParsedMessage;
-  outcome: 'case' | 'duplicate' | 'bounce';
+  outcome: 'case' | 'duplicate' | 'bounce' | 'staff' | 'quarantine';
   caseId: string | null;
   messageRowId: number | null;
   at: string;

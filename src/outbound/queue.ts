@@ -9,7 +9,8 @@ import type { TemplateName } from '../config/templates.js';
 import { now, nowIso } from '../clock.js';
 import { caseTag } from '../db/case-ids.js';
 import { composeMessage, newMessageId, type OutgoingAttachment } from './compose.js';
-import { headerText, safeMailbox, safeMessageId, safeReferences, type Mailbox } from './headers.js';
+import { domainOf, headerText, safeMailbox, safeMessageId, safeReferences, type Mailbox } from './headers.js';
+import { issueToken, tokenMessageId, tokenSubaddress, type TokenPurpose, type TokenRecipient } from '../tokens.js';
 import { renderTemplate } from './render.js';
 import { mergeVars, standardVars } from './vars.js';
 
@@ -44,6 +45,14 @@ export interface QueueMailInput {
   autoSubmitted?: 'auto-replied' | 'auto-generated' | null;
   /** unique key of a scheduled notice: a second row with the same key is refused by the database */
   noticeKey?: string;
+  /**
+   * Mail to one member of staff or one department about the case: its Message-ID carries a signed
+   * token for their answer (SPEC §5A), and so does `Reply-To` where the box enables sub-addressing.
+   * Without `instance.secret` no token is issued (their answers are then quarantined).
+   */
+  token?: { purpose: TokenPurpose; ref: number | null; recipient: TokenRecipient };
+  /** flags of the `messages` row (`via_mail` for a reply relayed from a consultant's mail client) */
+  messageFlags?: string[];
 }
 
 export interface QueuedMail {
@@ -68,6 +77,16 @@ function addressList(list: Mailbox[]): string {
   return JSON.stringify(list.map((m) => m.address));
 }
 
+/** The token for the one recipient of `input`, or null without a signing key. */
+function tokenFor(input: QueueMailInput, at: string): string | null {
+  const secret = input.config.instance.secret;
+  if (!secret || !input.token) return null;
+  if (!input.caseId || input.to.length !== 1 || (input.cc ?? []).length > 0) {
+    throw new Error(`internal: a token is issued for one recipient of mail about a case (kind ${input.kind})`);
+  }
+  return issueToken(secret, { purpose: input.token.purpose, caseId: input.caseId, ref: input.token.ref, issuedAt: new Date(at) }, input.token.recipient);
+}
+
 export async function queueMail(tx: Kysely<DB>, input: QueueMailInput): Promise<QueuedMail> {
   const { config } = input;
   const from = safeMailbox(input.from, 'sender address');
@@ -82,10 +101,14 @@ export async function queueMail(tx: Kysely<DB>, input: QueueMailInput): Promise<
 
   const inReplyTo = safeMessageId(input.inReplyTo);
   const references = safeReferences([...(input.references ?? []), inReplyTo]);
-  const messageId = newMessageId(from.address);
   const at = nowIso();
+  const token = input.token ? tokenFor(input, at) : null;
+  const messageId = token ? tokenMessageId(token, domainOf(from.address)) : newMessageId(from.address);
 
   const headers: Record<string, string> = { [INSTANCE_HEADER]: config.instance.case_prefix };
+  const box = config.mailboxes.find((m) => m.id === input.scope.mailbox);
+  const replyTo = token && box?.subaddress ? tokenSubaddress(box.address, token) : null;
+  if (replyTo) headers['Reply-To'] = replyTo;
   if (input.autoSubmitted) headers['Auto-Submitted'] = input.autoSubmitted;
   // Asks Exchange and friends not to answer our automatic mail with their own (out-of-office…).
   if (input.autoSubmitted) headers['X-Auto-Response-Suppress'] = 'All';
@@ -126,6 +149,7 @@ export async function queueMail(tx: Kysely<DB>, input: QueueMailInput): Promise<
         raw_sha256: null,
         state,
         is_auto_reply: input.autoSubmitted ? 1 : 0,
+        flags: JSON.stringify(input.messageFlags ?? []),
       })
       .returning('id')
       .executeTakeFirstOrThrow();

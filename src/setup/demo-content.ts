@@ -23,7 +23,7 @@ export function demoConfigYaml(opts: { dir: string; listenerPort: number }): str
       case_prefix: 'ACME',
       data_dir: './data',
       timezone: 'Europe/Warsaw',
-      secret: 'demo-only-secret',
+      secret: 'demo-only-secret-not-for-production-use',
       log_level: 'info',
     },
     smtp: { transport: 'file', outbox_dir: './outbox' },

@@ -44,7 +44,7 @@ describe('values are checked for what they mean', () => {
 
   it('refuses a short secret without repeating it', async () => {
     const { lines } = await config((doc) => (doc.instance.secret = 'hunter2'));
-    expect(lines).toEqual(['instance.secret: must be at least 16 characters long']);
+    expect(lines).toEqual(['instance.secret: must be at least 32 bytes long']);
   });
 
   it('refuses a data_dir that is a file', async () => {

@@ -56,7 +56,7 @@ export async function writeTestConfig(opts: TestConfigOptions = {}): Promise<Tes
       case_prefix: opts.prefix ?? 'TEST',
       data_dir: dataDir,
       timezone: 'UTC',
-      secret: 'test-secret-0123456789',
+      secret: 'test-secret-0123456789-abcdefghijklmnop',
       log_level: 'debug',
     },
     smtp: opts.smtp

@@ -18,6 +18,8 @@ import { register as outbox } from './outbox.js';
 import { register as run } from './run.js';
 import { register as reprocess } from './reprocess.js';
 import { register as parked } from './parked.js';
+import { register as approvals } from './approvals.js';
+import { register as quarantine } from './quarantine.js';
 
 export const COMMANDS: Array<(program: Command) => void> = [
   demo,
@@ -28,6 +30,7 @@ export const COMMANDS: Array<(program: Command) => void> = [
   show,
   next,
   reply,
+  approvals,
   comment,
   assign,
   priority,
@@ -38,4 +41,5 @@ export const COMMANDS: Array<(program: Command) => void> = [
   run,
   reprocess,
   parked,
+  quarantine,
 ];

@@ -13,7 +13,7 @@ export function register(program: Command): void {
     .description('show a case: the whole thread, attachments, history, deadlines, and who else is looking')
     .argument('<case>', 'case ID, e.g. ACME-000042')
     .option('--as <consultant>', 'who is looking (default: $MAILWARDEN_AS); recorded for presence')
-    .option('--json', 'print {case, messages, history, viewers}')
+    .option('--json', 'print {case, messages, history, viewers, quarantined}')
     .addHelpText('after', '\nExample:\n  mailwarden show ACME-000042 --as anna')
     .action(
       action(async (caseId: string, opts: { as?: string; json?: boolean }) => {
@@ -21,7 +21,8 @@ export function register(program: Command): void {
           const viewer = optionalActor(config, opts.as);
           const detail = await getCaseDetail(db, caseId, { viewer: viewer?.id ?? null });
           if (opts.json) return printJson(detail);
-          printLine(formatCaseDetail(detail, config.instance.timezone));
+          const names = (id: string) => config.consultants.find((c) => c.id === id)?.name ?? id;
+          printLine(formatCaseDetail(detail, config.instance.timezone, names));
         });
       }),
     );
