@@ -62,7 +62,7 @@ export async function approverFor(tx: Kysely<DB>, config: Config, trainee: Consu
 }
 
 /** Binds a held reply to an approval and mails the approver the draft with an approve token. */
-export async function requestApproval(tx: Kysely<DB>, config: Config, req: ApprovalRequest): Promise<number> {
+export async function requestApproval(tx: Kysely<DB>, config: Config, req: ApprovalRequest): Promise<{ id: number; approver: string }> {
   const held = await tx.selectFrom('outbox').select('mime').where('id', '=', req.outboxId).executeTakeFirstOrThrow();
   const approver = await approverFor(tx, config, req.trainee, req.at);
   const approval = await tx
@@ -117,7 +117,7 @@ export async function requestApproval(tx: Kysely<DB>, config: Config, req: Appro
     at: req.at,
     data: { approval: approval.id, approver: approver.id },
   });
-  return approval.id;
+  return { id: approval.id, approver: approver.id };
 }
 
 export interface DecisionInput {

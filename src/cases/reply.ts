@@ -44,6 +44,8 @@ export interface ReplyResult {
   status: CaseStatus;
   snippets: SnippetUse[];
   approvalId: number | null;
+  /** the supervisor asked to approve a held reply */
+  approver: string | null;
 }
 
 export function checkReplyStatus(text: string): CaseStatus {
@@ -176,11 +178,11 @@ export async function replyToCase(tx: Kysely<DB>, config: Config, actor: Consult
     data: { outbox: queued.outboxId, message_id: queued.messageId, ...(input.via === 'mail' ? { via: 'mail' } : {}) },
   });
 
-  let approvalId: number | null = null;
+  let approval: { id: number; approver: string } | null = null;
   if (held) {
     // Four eyes (SPEC §5B): replying takes the case, but what the reply asks for waits for approval.
     await takeCase(tx, row, actor, at);
-    approvalId = await requestApproval(tx, config, {
+    approval = await requestApproval(tx, config, {
       row,
       trainee: actor,
       outboxId: queued.outboxId,
@@ -202,7 +204,8 @@ export async function replyToCase(tx: Kysely<DB>, config: Config, actor: Consult
     state: held ? 'held' : 'queued',
     status: held ? (await getCaseRow(tx, row.id)).status : target,
     snippets: expanded.uses,
-    approvalId,
+    approvalId: approval?.id ?? null,
+    approver: approval?.approver ?? null,
   };
 }
 

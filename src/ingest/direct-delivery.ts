@@ -24,9 +24,12 @@ export function smtpError(code: number, message: string): SmtpError {
   return Object.assign(new Error(message), { responseCode: code });
 }
 
+/** The box an address names; a sub-address (`box+<token>@domain`, SPEC §5A) is the box's own. */
 function mailboxFor(ctx: IngestContext, address: string): MailboxConfig | undefined {
   const wanted = address.trim().toLowerCase();
-  return ctx.getConfig().mailboxes.find((m) => m.address.toLowerCase() === wanted);
+  const base = wanted.replace(/\+[^@]*@/, '@');
+  const boxes = ctx.getConfig().mailboxes;
+  return boxes.find((m) => m.address.toLowerCase() === wanted) ?? boxes.find((m) => m.address.toLowerCase() === base);
 }
 
 /** RCPT TO: the 550 for an address no box has, or null when some box takes it. */

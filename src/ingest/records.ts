@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import type { ParsedMessage } from './message.js';
 
-export type InboundSource = { kind: 'imap'; uidvalidity: number; uid: number } | { kind: 'lmtp' | 'smtp'; queueId: string };
+export type InboundSource = { kind: 'imap'; uidvalidity: number; uid: number } | { kind: 'lmtp' | 'smtp' | 'pipe'; queueId: string };
 
 export interface InboundRow {
   id: number;

@@ -21,7 +21,7 @@ describe('mailwarden init', () => {
     expect(r.stdout).toContain('MAILWARDEN_SECRET=');
     const configPath = path.join(dir, 'config', 'mailwarden.yaml');
     expect(fs.existsSync(path.join(dir, 'templates', 'auto-response.hbs'))).toBe(true);
-    const env = Object.fromEntries([...r.stdout.matchAll(/([A-Z_]+)=…/g)].map((m) => [m[1]!, 'x'.repeat(20)]));
+    const env = Object.fromEntries([...r.stdout.matchAll(/([A-Z_]+)=…/g)].map((m) => [m[1]!, 'x'.repeat(40)]));
     expect(Object.keys(env).length).toBeGreaterThanOrEqual(2);
     const check = await runCli(['config', 'check', '--config', configPath], { env });
     expect(check.stderr).toBe('');

@@ -20,6 +20,7 @@ import { register as reprocess } from './reprocess.js';
 import { register as parked } from './parked.js';
 import { register as approvals } from './approvals.js';
 import { register as quarantine } from './quarantine.js';
+import { register as deliver } from './deliver.js';
 
 export const COMMANDS: Array<(program: Command) => void> = [
   demo,
@@ -39,6 +40,7 @@ export const COMMANDS: Array<(program: Command) => void> = [
   snippets,
   outbox,
   run,
+  deliver,
   reprocess,
   parked,
   quarantine,

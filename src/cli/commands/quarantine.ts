@@ -71,6 +71,10 @@ export function register(program: Command): void {
       }),
     );
 
+  // Commander gives an option the parent command also defines (`--json`) to the parent, wherever
+  // it stands: `quarantine show 4 --json` sets the parent's. Each subcommand honours both.
+  const wantsJson = (opts: { json?: boolean }): boolean => Boolean(opts.json || quarantine.opts<{ json?: boolean }>().json);
+
   quarantine
     .command('show')
     .description('one quarantined mail: why it was kept, what its token claimed, whether it may be released')
@@ -80,7 +84,7 @@ export function register(program: Command): void {
       action(async (id: string, opts: { json?: boolean }) => {
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const entry = await getQuarantine(db, quarantineId(id));
-          if (opts.json) return printJson(entry);
+          if (wantsJson(opts)) return printJson(entry);
           printEntry(entry, config.instance.timezone);
         });
       }),
@@ -103,7 +107,7 @@ export function register(program: Command): void {
           const parsers = new ParserPool({ size: 1 });
           try {
             const r = await releaseQuarantined(db, config, parsers, actor, quarantineId(id));
-            if (opts.json) return printJson(r);
+            if (wantsJson(opts)) return printJson(r);
             printLine(`Quarantined mail ${id} released: ${r.detail}.`);
           } finally {
             await parsers.close();
@@ -123,7 +127,7 @@ export function register(program: Command): void {
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
           const entry = await writeTx(db, (tx) => decideQuarantine(tx, actor, quarantineId(id), 'dropped'));
-          if (opts.json) return printJson(entry);
+          if (wantsJson(opts)) return printJson(entry);
           printLine(`Quarantined mail ${entry.id} dropped (${entry.reason as QuarantineReason}); it stays kept.`);
         });
       }),

@@ -43,7 +43,7 @@ export function register(program: Command): void {
     .option('--status <status>', 'then set the status: in_progress, postponed, solved or closed')
     .option('--remind-at <time>', 'with --status postponed: when the case comes back ("YYYY-MM-DD HH:MM" in the instance time zone, or ISO-8601)')
     .option('--answer <key=value>', 'questionnaire answer, required when closing in a pool with a questionnaire (repeatable)', collect, [])
-    .option('--json', 'print {caseId, outboxId, messageId, state, status, snippets, approvalId}')
+    .option('--json', 'print {caseId, outboxId, messageId, messageRowId, state, status, snippets, approvalId, approver}')
     .addHelpText(
       'after',
       '\nExample:\n  mailwarden reply ACME-000042 --as anna -m "#hello #cardblock" --status solved --answer partner=Visa --answer topic="blocked card"',
@@ -70,7 +70,7 @@ export function register(program: Command): void {
           );
           if (opts.json) return printJson(result);
           if (result.state === 'held') {
-            printLine(`Reply on ${result.caseId} is held for approval by ${actor.supervisor ?? 'a supervisor'}; nothing reaches the customer before that.`);
+            printLine(`Reply on ${result.caseId} is held for approval by ${result.approver ?? 'a supervisor'}; nothing reaches the customer before that.`);
           } else {
             printLine(`Reply on ${result.caseId} queued for the customer (Message-ID ${result.messageId}).`);
           }
