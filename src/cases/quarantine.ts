@@ -13,7 +13,6 @@ import { usageError } from '../errors.js';
 import { isSupervisor } from './actors.js';
 
 export const QUARANTINE_REASONS = {
-  no_secret: { releasable: false, says: 'no instance.secret is configured, so no token can be verified' },
   malformed: { releasable: false, says: 'the token is damaged or truncated' },
   bad_signature: { releasable: false, says: 'the token was not signed by this installation (forged or altered)' },
   wrong_sender: { releasable: true, says: 'the token was issued to someone else than the sender (an alias not yet configured?)' },

@@ -14,6 +14,7 @@ import type { CaseStatus, DB } from '../db/schema.js';
 import { usageError } from '../errors.js';
 import type { TokenPurpose } from '../tokens.js';
 import { decideApproval, getApproval } from './approvals.js';
+import type { FileAttachment } from './attachments.js';
 import { addComment } from './edit.js';
 import { parseAnswers, type Answers } from './questionnaire.js';
 import { changeStatusWithoutMail, checkReplyStatus, replyToCase } from './reply.js';
@@ -26,6 +27,8 @@ export interface StaffMailInput {
   ref: number | null;
   /** the mail's text, quotes included */
   text: string;
+  /** files the mail carried (not inline images): relayed with a reply, as `reply --attach` does */
+  attachments: FileAttachment[];
 }
 
 export type StaffMailResult =
@@ -99,7 +102,7 @@ export async function applyStaffMail(tx: Kysely<DB>, config: Config, actor: Cons
   const r = await replyToCase(tx, config, actor, {
     caseId: input.caseId,
     text: cmd.body,
-    attachments: [],
+    attachments: input.attachments,
     answers: cmd.answers,
     via: 'mail',
     ...(cmd.status ? { status: cmd.status } : {}),

@@ -73,9 +73,9 @@ const instance = (ctx: SchemaContext) =>
       templates_dir: documented(filePath(ctx, TEMPLATES_DOC).default(BUILTIN_TEMPLATES_DIR), { doc: TEMPLATES_DOC, type: 'path', defaultText: '' }),
       reopen_window: duration('a customer message within this time after closing reopens the case').prefault('14d'),
       secret: secretText(
-        'key that signs the tokens in mail to staff and departments (HMAC-SHA-256), at least 32 bytes; write ${ENV_NAME} or ${file:/path}; without it, mail naming a token is quarantined',
+        'key that signs the tokens in mail to staff and departments (HMAC-SHA-256), at least 32 bytes; write ${ENV_NAME} or ${file:/path}',
         32,
-      ).optional(),
+      ),
       token_ttl: duration('a token in staff mail is honoured this long after the mail was sent').prefault('30d'),
       log_level: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal'], 'pino log level').default('info'),
     },

@@ -82,7 +82,8 @@ export async function acceptPrepared(ctx: IngestContext, prepared: Prepared, inp
     return parkOrRetry(ctx, prepared, input, err as Error);
   }
   const where = input.source.kind === 'imap' ? { uidvalidity: input.source.uidvalidity, uid: input.source.uid } : { queue_id: input.source.queueId };
-  const level = parsed.status === 'parsed' && !parsed.flags.length ? 'info' : 'warn';
+  // Unparsed mail and quarantined staff mail (a forged or expired token…) are worth an operator's look.
+  const level = parsed.status === 'parsed' && !parsed.flags.length && result.outcome !== 'quarantined' ? 'info' : 'warn';
   ctx.log[level](
     {
       event: 'ingest.accepted' satisfies LogEvent,

@@ -29,6 +29,11 @@ export function rawPath(dataDir: string, sha256: string): string {
   return path.join(rawDir(dataDir), sha256.slice(0, 2), sha256);
 }
 
+/** Where the decoded attachment with this SHA-256 lives (whether or not it exists). */
+export function blobPath(dataDir: string, sha256: string): string {
+  return path.join(blobsDir(dataDir), sha256.slice(0, 2), sha256);
+}
+
 /** Stores a raw message (a Buffer or a stream of its bytes). */
 export function storeRaw(dataDir: string, input: Buffer | Readable): Promise<StoredFile> {
   return storeContent(rawDir(dataDir), input);

@@ -6,6 +6,8 @@
 // mail is quarantined as `refused` and its sender is told why by mail.
 import type { Kysely } from 'kysely';
 import type { ConsultantConfig } from '../config/types.js';
+import type { FileAttachment } from '../cases/attachments.js';
+import { blobPath } from './raw-store.js';
 import { withSavepoint } from '../db/connection.js';
 import type { DB } from '../db/schema.js';
 import { MailwardenError } from '../errors.js';
@@ -59,7 +61,8 @@ export async function acceptStaffMail(
   const actor = verdict.sender.consultant;
   const token = verdict.token;
   try {
-    const result = await withSavepoint(tx, () => applyStaffMail(tx, config, actor, { purpose: token.purpose, caseId, ref: token.ref, text: parsed.text }));
+    const attachments = relayedFiles(input);
+    const result = await withSavepoint(tx, () => applyStaffMail(tx, config, actor, { purpose: token.purpose, caseId, ref: token.ref, text: parsed.text, attachments }));
     await record('staff', caseId, messageRowOf(result));
     return { outcome: 'staff', caseId, messageRowId: messageRowOf(result), detail: `${result.action} by ${actor.id} from their mail client` };
   } catch (err) {
@@ -68,6 +71,14 @@ export async function acceptStaffMail(
     await tellRefused(tx, input, caseId, actor, err.message, token.purpose === 'reply');
     return held;
   }
+}
+
+/** The files of the mail, decoded on disk when it was parsed; inline parts (a signature's logo) stay behind. */
+function relayedFiles(input: AcceptInput): FileAttachment[] {
+  const dataDir = input.config.instance.data_dir;
+  return input.parsed.attachments
+    .filter((a) => !a.inline)
+    .map((a) => ({ path: blobPath(dataDir, a.sha256), filename: a.filename ?? 'attachment', contentType: a.contentType, size: a.size, sha256: a.sha256 }));
 }
 
 function issuedTo(verdict: StaffVerdict): string | null {

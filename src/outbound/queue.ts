@@ -48,7 +48,6 @@ export interface QueueMailInput {
   /**
    * Mail to one member of staff or one department about the case: its Message-ID carries a signed
    * token for their answer (SPEC §5A), and so does `Reply-To` where the box enables sub-addressing.
-   * Without `instance.secret` no token is issued (their answers are then quarantined).
    */
   token?: { purpose: TokenPurpose; ref: number | null; recipient: TokenRecipient };
   /** flags of the `messages` row (`via_mail` for a reply relayed from a consultant's mail client) */
@@ -77,14 +76,13 @@ function addressList(list: Mailbox[]): string {
   return JSON.stringify(list.map((m) => m.address));
 }
 
-/** The token for the one recipient of `input`, or null without a signing key. */
+/** The token for the one recipient of `input`. */
 function tokenFor(input: QueueMailInput, at: string): string | null {
-  const secret = input.config.instance.secret;
-  if (!secret || !input.token) return null;
+  if (!input.token) return null;
   if (!input.caseId || input.to.length !== 1 || (input.cc ?? []).length > 0) {
     throw new Error(`internal: a token is issued for one recipient of mail about a case (kind ${input.kind})`);
   }
-  return issueToken(secret, { purpose: input.token.purpose, caseId: input.caseId, ref: input.token.ref, issuedAt: new Date(at) }, input.token.recipient);
+  return issueToken(input.config.instance.secret, { purpose: input.token.purpose, caseId: input.caseId, ref: input.token.ref, issuedAt: new Date(at) }, input.token.recipient);
 }
 
 export async function queueMail(tx: Kysely<DB>, input: QueueMailInput): Promise<QueuedMail> {

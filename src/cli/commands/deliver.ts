@@ -23,6 +23,7 @@ export function register(program: Command): void {
           const key = wanted.toLowerCase();
           const mailbox = config.mailboxes.find((m) => m.id === wanted || m.address.toLowerCase() === key);
           if (!mailbox) throw usageError('ENOMAILBOX', `There is no mailbox "${wanted}" (known: ${config.mailboxes.map((m) => m.id).join(', ')}).`);
+          if (process.stdin.isTTY) throw usageError('EUSAGE', 'Give the message on standard input (mailwarden deliver <mailbox> < message.eml).');
           const { ParserPool } = await import('../../ingest/parse.js');
           const { ingestMessage } = await import('../../ingest/pipeline.js');
           const parsers = new ParserPool({ size: 1 });
