@@ -85,7 +85,7 @@ export interface QuarantineEntry {
   decided_at: string | null;
 }
 
-export function isReleasable(reason: string): boolean {
+function isReleasable(reason: string): boolean {
   return (QUARANTINE_REASONS as Record<string, { releasable: boolean }>)[reason]?.releasable ?? false;
 }
 
@@ -152,14 +152,4 @@ export async function decideQuarantine(tx: Kysely<DB>, actor: ConsultantConfig, 
   if (current.case)
     await recordEvent(tx, { caseId: current.case, actor: actor.id, kind: 'quarantine', from: 'held', to: decision, at, data: { quarantine: id } });
   return { ...current, state: decision, decided_by: actor.id, decided_at: at, releasable: false };
-}
-
-/** How many mails wait in quarantine (for the daily notice to supervisors). */
-export async function heldCount(tx: Kysely<DB>): Promise<number> {
-  const row = await tx
-    .selectFrom('quarantine')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('state', '=', 'held')
-    .executeTakeFirst();
-  return Number(row?.n ?? 0);
 }

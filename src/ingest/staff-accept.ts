@@ -62,7 +62,9 @@ export async function acceptStaffMail(
   const token = verdict.token;
   try {
     const attachments = relayedFiles(input);
-    const result = await withSavepoint(tx, () => applyStaffMail(tx, config, actor, { purpose: token.purpose, caseId, ref: token.ref, text: parsed.text, attachments }));
+    const result = await withSavepoint(tx, () =>
+      applyStaffMail(tx, config, actor, { purpose: token.purpose, caseId, ref: token.ref, text: parsed.text, attachments }),
+    );
     await record('staff', caseId, messageRowOf(result));
     return { outcome: 'staff', caseId, messageRowId: messageRowOf(result), detail: `${result.action} by ${actor.id} from their mail client` };
   } catch (err) {

@@ -43,7 +43,7 @@ function identities(config: Config): StaffIdentity[] {
 }
 
 /** The staff member or department whose address (or alias) this is. */
-export function staffByAddress(config: Config, address: string | null | undefined): StaffIdentity | null {
+function staffByAddress(config: Config, address: string | null | undefined): StaffIdentity | null {
   if (!address) return null;
   const a = address.toLowerCase();
   const c = config.consultants.find((x) => x.email.toLowerCase() === a || x.aliases.some((alias) => alias.toLowerCase() === a));

@@ -82,7 +82,11 @@ function tokenFor(input: QueueMailInput, at: string): string | null {
   if (!input.caseId || input.to.length !== 1 || (input.cc ?? []).length > 0) {
     throw new Error(`internal: a token is issued for one recipient of mail about a case (kind ${input.kind})`);
   }
-  return issueToken(input.config.instance.secret, { purpose: input.token.purpose, caseId: input.caseId, ref: input.token.ref, issuedAt: new Date(at) }, input.token.recipient);
+  return issueToken(
+    input.config.instance.secret,
+    { purpose: input.token.purpose, caseId: input.caseId, ref: input.token.ref, issuedAt: new Date(at) },
+    input.token.recipient,
+  );
 }
 
 export async function queueMail(tx: Kysely<DB>, input: QueueMailInput): Promise<QueuedMail> {

@@ -11,7 +11,12 @@ import { writeTestConfig } from '../support/config';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
 const EXAMPLE = path.join(REPO_ROOT, 'config', 'mailwarden.example.yaml');
-const EXAMPLE_ENV = { MAILWARDEN_SECRET: 's3cret-signing-key-0123-4567-89ab-cdef', CARDS_PL_IMAP_PASSWORD: 'a', CARDS_EN_IMAP_PASSWORD: 'b', API_IMAP_PASSWORD: 'c' };
+const EXAMPLE_ENV = {
+  MAILWARDEN_SECRET: 's3cret-signing-key-0123-4567-89ab-cdef',
+  CARDS_PL_IMAP_PASSWORD: 'a',
+  CARDS_EN_IMAP_PASSWORD: 'b',
+  API_IMAP_PASSWORD: 'c',
+};
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await removeTempDir(d);
