@@ -49,7 +49,7 @@ describe('staff actions on a case', () => {
     });
     expect(d.history.at(-1)).toMatchObject({ actor: 'cody', kind: 'comment' });
     const text = await runCli(['show', c.id], { env });
-    expect(text.stdout).toContain('internal comment  cody@staff.test');
+    expect(text.stdout).toContain('internal comment by Cody Consultant  cody@staff.test');
   });
 
   it('refuses an empty comment', async () => {
