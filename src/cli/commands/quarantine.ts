@@ -80,6 +80,7 @@ export function register(program: Command): void {
     .description('one quarantined mail: why it was kept, what its token claimed, whether it may be released')
     .argument('<id>', 'quarantine id')
     .option('--json', `print ${ENTRY_SHAPE}`)
+    .addHelpText('after', '\nExample:\n  mailwarden quarantine show 4')
     .action(
       action(async (id: string, opts: { json?: boolean }) => {
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
@@ -98,6 +99,7 @@ export function register(program: Command): void {
     .argument('<id>', 'quarantine id')
     .option('--as <supervisor>', 'who releases (default: $MAILWARDEN_AS); a supervisor')
     .option('--json', 'print {quarantine, outcome, detail}')
+    .addHelpText('after', '\nExample:\n  mailwarden quarantine release 4 --as sam')
     .action(
       action(async (id: string, opts: { as?: string; json?: boolean }) => {
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
@@ -122,6 +124,7 @@ export function register(program: Command): void {
     .argument('<id>', 'quarantine id')
     .option('--as <supervisor>', 'who drops it (default: $MAILWARDEN_AS); a supervisor')
     .option('--json', `print ${ENTRY_SHAPE}`)
+    .addHelpText('after', '\nExample:\n  mailwarden quarantine drop 4 --as sam')
     .action(
       action(async (id: string, opts: { as?: string; json?: boolean }) => {
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
