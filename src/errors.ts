@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   EBADREMIND: 'a reminder time was given without postponing the case',
   EBADTIME: 'a time that cannot be read, or one in the past',
   EBADZONE: 'instance.timezone is not an IANA time zone',
+  ECALENDAR: 'a deadline names a calendar that does not exist, or one with no working time within a year',
   EBADANSWER: 'a questionnaire answer that is not key=value',
   EQUESTIONNAIRE: "the pool's questionnaire is not answered correctly",
   ENOQUESTIONNAIRE: 'answers were given for a pool without a questionnaire',

@@ -1,10 +1,10 @@
 // The fields of a case opened by inbound mail (SPEC §3): pool and mailbox, customer, subject,
-// language, received time, the pool's response deadline, priority `normal` raised by the pool's
-// rules, status `received`, flags. These are case rules, so they live in src/cases; ingest's
+// language, received time, the pool's response deadline (working time when the pool names a
+// calendar: src/calendar.ts), priority `normal` raised by the pool's rules, status `received`, flags. These are case rules, so they live in src/cases; ingest's
 // accept transaction (src/ingest/accept.ts) calls openCase when threading finds no case to join,
 // and writes the message row itself.
 import type { Kysely } from 'kysely';
-import { addMs } from '../clock.js';
+import { deadlineAfter } from '../calendar.js';
 import type { CasePriority, Config, MailboxConfig, PoolConfig } from '../config/types.js';
 import type { DB } from '../db/schema.js';
 import { allocateCaseId } from '../db/case-ids.js';
@@ -85,7 +85,7 @@ export async function openCase(tx: Kysely<DB>, input: NewCaseInput): Promise<str
       language: caseLanguage(parsed, pool.languages),
       assignee: null,
       received_at: input.receivedAt,
-      deadline_at: addMs(input.receivedAt, pool.response_deadline),
+      deadline_at: deadlineAfter(config, pool.calendar, input.receivedAt, pool.response_deadline),
       first_response_at: null,
       closed_at: null,
       remind_at: null,

@@ -7,6 +7,7 @@ import type { ConfigIssue } from './validate.js';
 import type { Loose } from './salvage.js';
 import { checkTemplates } from './templates.js';
 import { tokenLength } from '../tokens.js';
+import { isEmail } from './validate.js';
 
 export function checkReferences(loose: Loose<Config>): ConfigIssue[] {
   const config = withLists(loose);
@@ -19,6 +20,7 @@ export function checkReferences(loose: Loose<Config>): ConfigIssue[] {
   uniqueIds(config.mailboxes, 'mailboxes', 'address', issues);
   uniqueIds(config.consultants, 'consultants', 'email', issues);
   uniqueIds(config.departments, 'departments', 'id', issues);
+  const calendarIds = uniqueIds(config.calendars, 'calendars', 'id', issues);
   const questionnaireIds = uniqueIds(config.questionnaires, 'questionnaires', 'id', issues);
   const dictionaryIds = uniqueIds(config.dictionaries, 'dictionaries', 'id', issues);
 
@@ -46,7 +48,23 @@ export function checkReferences(loose: Loose<Config>): ConfigIssue[] {
     if (p.questionnaire && !questionnaireIds.has(p.questionnaire)) {
       add(`pools[${i}].questionnaire`, `names unknown questionnaire "${p.questionnaire}" (known: ${list(questionnaireIds)})`);
     }
+    (p.notify_overdue ?? []).forEach((n, j) => {
+      const at = `pools[${i}].notify_overdue[${j}]`;
+      if (n.includes('@')) {
+        if (!isEmail(n)) add(at, `must be a consultant id or an e-mail address (got "${n}")`);
+      } else if (!consultantIds.has(n)) add(at, `names unknown consultant "${n}" (known: ${list(consultantIds)})`);
+    });
   });
+  // A deadline counted in a calendar that does not exist could not be counted at all.
+  for (const [section, items] of [
+    ['pools', config.pools],
+    ['departments', config.departments],
+  ] as const) {
+    items.forEach((item, i) => {
+      if (item.calendar !== undefined && !calendarIds.has(item.calendar))
+        add(`${section}[${i}].calendar`, `names unknown calendar "${item.calendar}" (known: ${list(calendarIds)})`);
+    });
+  }
   config.consultants.forEach((c, i) => {
     (c.pools ?? []).forEach((cp, j) => {
       if (cp.pool !== undefined && !poolIds.has(cp.pool))
@@ -114,6 +132,7 @@ function withLists(config: Loose<Config>) {
     pools: config.pools ?? [],
     consultants: config.consultants ?? [],
     departments: config.departments ?? [],
+    calendars: config.calendars ?? [],
     questionnaires: config.questionnaires ?? [],
     dictionaries: config.dictionaries ?? [],
     snippets: config.snippets ?? [],

@@ -28,6 +28,7 @@ import {
   timeZone,
   type SchemaContext,
 } from './fields.js';
+import { calendar } from './calendar-schema.js';
 
 /** The templates shipped with mailwarden (used when instance.templates_dir is not set). */
 export const BUILTIN_TEMPLATES_DIR = fileURLToPath(new URL('../../templates', import.meta.url));
@@ -175,6 +176,11 @@ const pool = () =>
       name: text('display name'),
       auto_response: template('auto-response template; false sends none').prefault('auto-response'),
       response_deadline: duration('time to answer a new case'),
+      calendar: text('calendar the response deadline counts working time in (default: wall-clock time)').optional(),
+      notify_overdue: list(
+        text('consultant id or address'),
+        "consultant ids or addresses told when a case is overdue, besides its assignee (default: the pool's supervisors)",
+      ).optional(),
       reopen_window: duration('overrides instance.reopen_window').optional(),
       questionnaire: text('questionnaire answered when closing').optional(),
       languages: list(
@@ -229,6 +235,7 @@ const department = () =>
       name: text('display name'),
       email: email('their address'),
       deadline: duration('time they have to answer'),
+      calendar: text('calendar the deadline counts working time in (default: wall-clock time)').optional(),
       notify_overdue: list(text('id or address'), 'consultant ids or addresses told when overdue').default([]),
     },
     'one department',
@@ -308,6 +315,7 @@ export function configSchema(ctx: SchemaContext) {
       pools: list(pool(), 'themes grouping mailboxes'),
       consultants: list(consultant(ctx), 'people who answer cases'),
       departments: list(department(), 'teams consulted by e-mail').default([]),
+      calendars: list(calendar(), 'working hours, holidays and a time zone that deadlines count in').default([]),
       questionnaires: list(questionnaire(), 'questions answered when closing').default([]),
       dictionaries: list(dictionary(), 'allowed answers').default([]),
       snippets: list(snippet, 'reply snippets as a tree (or a path to a YAML file holding the tree)').default([]),

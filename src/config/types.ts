@@ -27,3 +27,4 @@ export type PriorityRule = PoolConfig['priority_rules'][number];
 export type CasePriority = PriorityRule['priority'];
 export type ConsultantConfig = Config['consultants'][number];
 export type QuestionnaireConfig = Config['questionnaires'][number];
+export type CalendarConfig = Config['calendars'][number];
