@@ -30,10 +30,37 @@ function caseWatchers(config: Config, row: CaseRow): ConsultantConfig[] {
   return assignee ? [assignee] : poolSupervisors(config, row.pool_id);
 }
 
+/** An address in a pool's `notify_overdue` that is no consultant's: told, but not staff, so given no token. */
+interface Outsider {
+  email: string;
+}
+type Recipient = ConsultantConfig | Outsider;
+
+/** A `notify_overdue` entry: a consultant by id, or by one of their addresses, else the address itself. */
+function recipientNamed(config: Config, entry: string): Recipient | undefined {
+  if (!entry.includes('@')) return config.consultants.find((c) => c.id === entry);
+  const address = entry.toLowerCase();
+  return config.consultants.find((c) => c.email === address || c.aliases.includes(address)) ?? { email: address };
+}
+
 /**
- * Queues a notice about a case to each member of staff in `to`, one mail each, so each carries
- * its own reply token (SPEC §5A). `noticeKey` names this one notice (kind, case, the time it is
- * about): the outbox holds each key once per recipient, so no tick, daemon or retry sends it twice.
+ * Who is told that a case is overdue (SPEC §5C): its assignee and the pool's `notify_overdue`
+ * list, or without one the pool's supervisors; each once, however often they are named.
+ */
+function overdueRecipients(config: Config, row: CaseRow): Recipient[] {
+  const assignee = row.assignee ? config.consultants.find((c) => c.id === row.assignee) : undefined;
+  const list = config.pools.find((p) => p.id === row.pool_id)?.notify_overdue;
+  const others = list ? list.map((n) => recipientNamed(config, n)) : poolSupervisors(config, row.pool_id);
+  const byAddress = new Map<string, Recipient>();
+  for (const r of [assignee, ...others]) if (r && !byAddress.has(r.email)) byAddress.set(r.email, r);
+  return [...byAddress.values()];
+}
+
+/**
+ * Queues a notice about a case to each recipient in `to`, one mail each, so each member of staff
+ * gets their own reply token (SPEC §5A); an outsider's mail carries none. `noticeKey` names this
+ * one notice (kind, case, the time it is about): the outbox holds each key once per recipient, so
+ * no tick, daemon or retry sends it twice.
  */
 async function notifyStaff(
   tx: Kysely<DB>,
@@ -41,13 +68,14 @@ async function notifyStaff(
   row: CaseRow,
   kind: OutboxKind,
   template: TemplateName,
-  to: ConsultantConfig[],
+  to: Recipient[],
   noticeKey: string,
 ): Promise<number[]> {
   const box = config.mailboxes.find((m) => m.id === row.mailbox_id) ?? config.mailboxes[0];
   if (!box) return [];
   const ids: number[] = [];
-  for (const c of to) {
+  for (const r of to) {
+    const c = 'id' in r ? r : null;
     const queued = await queueMail(tx, {
       config,
       caseId: row.id,
@@ -55,13 +83,13 @@ async function notifyStaff(
       template,
       scope: { pool: row.pool_id, mailbox: box.id },
       from: { address: box.address, name: config.instance.name },
-      to: [{ address: c.email, name: c.name }],
-      vars: { consultant: { id: c.id, name: c.name, email: c.email } },
+      to: [c ? { address: c.email, name: c.name } : { address: r.email }],
+      vars: c ? { consultant: { id: c.id, name: c.name, email: c.email } } : {},
       messageKind: 'notification',
       author: null,
       autoSubmitted: 'auto-generated',
-      noticeKey: `${noticeKey}:${c.id}`,
-      token: { purpose: 'reply', ref: null, recipient: { kind: 'consultant', id: c.id } },
+      noticeKey: `${noticeKey}:${c ? c.id : r.email}`,
+      ...(c ? { token: { purpose: 'reply' as const, ref: null, recipient: { kind: 'consultant' as const, id: c.id } } } : {}),
     });
     ids.push(queued.outboxId);
   }
@@ -110,7 +138,10 @@ export async function wakeDueReminders(db: Db, config: Config): Promise<JobResul
   });
 }
 
-/** Open cases past their response deadline that nobody was told about yet: told once, by mail. */
+/**
+ * Open cases past their response deadline that nobody was told about yet: told once, by mail, to
+ * the assignee and the supervisors or the pool's `notify_overdue` list (overdueRecipients).
+ */
 export async function notifyOverdueCases(db: Db, config: Config): Promise<JobResult> {
   const due = await db
     .selectFrom('cases')
@@ -123,14 +154,14 @@ export async function notifyOverdueCases(db: Db, config: Config): Promise<JobRes
     .execute();
   return eachCase(db, due, async (tx, row) => {
     if (row.overdue_notified_at !== null || !DEADLINE_RUNNING.includes(row.status) || row.deadline_at >= nowIso()) return false;
-    const watchers = caseWatchers(config, row);
+    const watchers = overdueRecipients(config, row);
     const outbox = await notifyStaff(tx, config, row, 'case_overdue', 'case-overdue', watchers, `case_overdue:${row.id}:${row.deadline_at}`);
     await changeCase(tx, row.id, SCHEDULER_ACTOR, { overdue_notified_at: nowIso() }, { expectVersion: row.version });
     await recordEvent(tx, {
       caseId: row.id,
       actor: SCHEDULER_ACTOR,
       kind: 'overdue_notice',
-      to: watchers.map((w) => w.id).join(',') || null,
+      to: watchers.map((w) => ('id' in w ? w.id : w.email)).join(',') || null,
       data: { outbox },
     });
     return true;

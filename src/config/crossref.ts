@@ -52,6 +52,7 @@ export function checkReferences(loose: Loose<Config>): ConfigIssue[] {
       const at = `pools[${i}].notify_overdue[${j}]`;
       if (n.includes('@')) {
         if (!isEmail(n)) add(at, `must be a consultant id or an e-mail address (got "${n}")`);
+        else if (boxAddresses.has(n.toLowerCase())) add(at, `is a supervised mailbox address (${n}); notices must go to people`);
       } else if (!consultantIds.has(n)) add(at, `names unknown consultant "${n}" (known: ${list(consultantIds)})`);
     });
   });

@@ -136,7 +136,7 @@ describe('config check of calendars', () => {
       { id: 'holidays', timezone: 'UTC', hours: { fri: ['09:00-17:00'] } },
     ];
     cfg.doc.pools[0].calendar = 'office';
-    cfg.doc.pools[0].notify_overdue = ['sam', 'nobody', 'risk@staff.test', 'risk@'];
+    cfg.doc.pools[0].notify_overdue = ['sam', 'nobody', 'risk@staff.test', 'risk@', 'Alice@example.test'];
     cfg.doc.departments[0].calendar = 'weekdays';
     fs.writeFileSync(cfg.configPath, YAML.stringify(cfg.doc));
     const { issues } = loadConfig(cfg.configPath, {});
@@ -154,6 +154,7 @@ describe('config check of calendars', () => {
         'pools[0].calendar: names unknown calendar "office" (known: bad-zone, bad-ranges, overlap, closed, holidays)',
         'pools[0].notify_overdue[1]: names unknown consultant "nobody" (known: sam, cody, tina)',
         'pools[0].notify_overdue[3]: must be a consultant id or an e-mail address (got "risk@")',
+        'pools[0].notify_overdue[4]: is a supervised mailbox address (Alice@example.test); notices must go to people',
         'departments[0].calendar: names unknown calendar "weekdays" (known: bad-zone, bad-ranges, overlap, closed, holidays)',
       ].sort(),
     );

@@ -1,6 +1,7 @@
 // The daemon's scheduler (node-cron, fast schedules from the test config): a postponed case comes
 // back at its reminder time and its assignee is told once; an overdue case is notified once, to
-// its assignee or else to the pool's supervisors.
+// its assignee and the pool's supervisors (SPEC §5C; test/cases/deadlines-mail.test.ts has the
+// pool's notify_overdue list and working-time deadlines).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTestConfig, type TestConfig } from '../support/config';
 import { cliJson, startDaemon, type Daemon } from '../support/cli';
@@ -45,7 +46,7 @@ describe('scheduler: reminders and overdue notices', () => {
     if (cfg) await removeTempDir(cfg.dir);
   });
 
-  it('notifies each overdue case once: the assignee, or the supervisors of an unassigned case', async () => {
+  it('notifies each overdue case once: the assignee and the supervisors, or only the supervisors of an unassigned case', async () => {
     const tenHoursAgo = addMs(nowIso(), -10 * 3600_000);
     const assigned = await insertCase(opened.db, {
       pool: 'cards',
@@ -60,27 +61,28 @@ describe('scheduler: reminders and overdue notices', () => {
 
     scheduler = createSchedulerService({ config, db: opened.db, log: captured.log });
     await scheduler.start();
-    await waitFor(async () => (await outboxOf(assigned.id, 'case_overdue')).length === 1 && (await outboxOf(unassigned.id, 'case_overdue')).length === 1, {
+    await waitFor(async () => (await outboxOf(assigned.id, 'case_overdue')).length === 2 && (await outboxOf(unassigned.id, 'case_overdue')).length === 1, {
       timeoutMs: 15_000,
       what: 'overdue notices for both late cases',
     });
     await drain();
-    const toAssignee = (await outboxOf(assigned.id, 'case_overdue'))[0]!;
+    const [toAssignee, toSupervisor] = await outboxOf(assigned.id, 'case_overdue');
     const toSupervisors = (await outboxOf(unassigned.id, 'case_overdue'))[0]!;
-    expect(JSON.parse(toAssignee.to_addresses)).toEqual(['cody@staff.test']);
+    expect(JSON.parse(toAssignee!.to_addresses)).toEqual(['cody@staff.test']);
+    expect(JSON.parse(toSupervisor!.to_addresses)).toEqual(['sam@staff.test']);
     expect(JSON.parse(toSupervisors.to_addresses)).toEqual(['sam@staff.test']);
     await sink.waitFor(
-      (m) => m.some((x) => x.messageId === toAssignee.message_id) && m.some((x) => x.messageId === toSupervisors.message_id),
+      (m) => m.some((x) => x.messageId === toAssignee!.message_id) && m.some((x) => x.messageId === toSupervisors.message_id),
       10_000,
       'both overdue notices',
     );
-    const mail = sink.messages.find((x) => x.messageId === toAssignee.message_id)!;
+    const mail = sink.messages.find((x) => x.messageId === toAssignee!.message_id)!;
     expect(mail.parsed.subject).toBe(`[${assigned.id}] Case overdue: Assigned and late`);
     expect(mail.parsed.text).toContain('in pool Payment cards');
 
     // Two more whole ticks of the overdue job: nothing is notified twice.
     await waitForLogged(captured.lines, captured.lines.length, tick('overdue'), 2, 'two more overdue ticks');
-    expect(await outboxOf(assigned.id, 'case_overdue')).toHaveLength(1);
+    expect(await outboxOf(assigned.id, 'case_overdue')).toHaveLength(2);
     expect(await outboxOf(unassigned.id, 'case_overdue')).toHaveLength(1);
     expect(await outboxOf(onTime.id, 'case_overdue')).toHaveLength(0);
     expect(await outboxOf(solvedLate.id, 'case_overdue')).toHaveLength(0);
