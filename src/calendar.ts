@@ -81,7 +81,7 @@ function addWorkingTime(cal: WorkingCalendar, from: DateTime, ms: number): DateT
   let remaining = ms;
   let cursor = from;
   let day = from.startOf('day');
-  for (let closed = 0; closed <= MAX_CLOSED_DAYS; ) {
+  for (let closed = 0; closed <= MAX_CLOSED_DAYS;) {
     let worked = false;
     for (const r of openings(cal, day)) {
       if (r.end <= cursor) continue;
@@ -113,7 +113,7 @@ function addWorkingDays(cal: WorkingCalendar, from: DateTime, days: number): Dat
   const start = addWorkingTime(cal, from, 0);
   let day = start.startOf('day');
   let today: Opening[] = [];
-  for (let left = days, closed = 0; left > 0; ) {
+  for (let left = days, closed = 0; left > 0;) {
     day = day.plus({ days: 1 }).startOf('day');
     today = openings(cal, day);
     if (today.length > 0) {

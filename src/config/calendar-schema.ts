@@ -28,7 +28,7 @@ export function parseRange(textRange: string): MinuteRange | null {
 }
 
 /** `2026-12-24` is a real day of the calendar (not 2026-02-30). */
-export function isCalendarDate(value: string): boolean {
+function isCalendarDate(value: string): boolean {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
   if (!m) return false;
   const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
@@ -64,16 +64,14 @@ const hoursShape = Object.fromEntries(WEEKDAYS.map((d) => [d, dayHours(d)])) as 
 
 const HOURS_DOC = 'working hours per weekday (mon … sun), e.g. `mon: [09:00-17:00]`; a day left out is closed';
 const hours = () => {
-  const schema = section(hoursShape, HOURS_DOC).superRefine(
-    (value, ctx) => {
-      for (const day of WEEKDAYS) {
-        for (const problem of overlaps(value[day] ?? [])) ctx.addIssue({ code: 'custom', path: [day], message: `has ranges that overlap (${problem})` });
-      }
-      if (WEEKDAYS.every((day) => (value[day] ?? []).length === 0)) {
-        ctx.addIssue({ code: 'custom', message: 'names no working hours on any day, so no deadline could ever end' });
-      }
-    },
-  );
+  const schema = section(hoursShape, HOURS_DOC).superRefine((value, ctx) => {
+    for (const day of WEEKDAYS) {
+      for (const problem of overlaps(value[day] ?? [])) ctx.addIssue({ code: 'custom', path: [day], message: `has ranges that overlap (${problem})` });
+    }
+    if (WEEKDAYS.every((day) => (value[day] ?? []).length === 0)) {
+      ctx.addIssue({ code: 'custom', message: 'names no working hours on any day, so no deadline could ever end' });
+    }
+  });
   return documented(schema, { doc: HOURS_DOC, type: 'section' });
 };
 

@@ -160,13 +160,20 @@ describe('config check of calendars', () => {
     );
   });
 
-  it('accepts the calendars of the shipped example config', () => {
-    const { issues } = loadConfig(new URL('../../config/mailwarden.example.yaml', import.meta.url).pathname, {
+  it('reads the calendar of the shipped example config, split Friday included', () => {
+    const { config: example, issues } = loadConfig(new URL('../../config/mailwarden.example.yaml', import.meta.url).pathname, {
       MAILWARDEN_SECRET: 'x'.repeat(40),
       CARDS_PL_IMAP_PASSWORD: 'p',
       CARDS_EN_IMAP_PASSWORD: 'p',
       API_IMAP_PASSWORD: 'p',
     });
-    expect(issues.filter((i) => /calendar|notify_overdue/.test(i.path)).map(formatIssue)).toEqual([]);
+    expect(issues).toEqual([]);
+    const cards = example!.pools.find((p) => p.id === 'cards')!;
+    expect(cards.calendar).toBe('warsaw-office');
+    expect(cards.notify_overdue).toEqual(['maria', 'cards-lead@acme.example']);
+    // Friday 2027-01-15 12:00 CET: one hour before the break, three after it, four on Monday.
+    expect(deadlineAfter(example!, cards.calendar, '2027-01-15T11:00:00.000Z', cards.response_deadline)).toBe('2027-01-18T12:00:00.000Z');
+    // 2026-12-24 to 26 are holidays: 8h from Wednesday 23 Dec 16:00 ends Monday 28 Dec 16:00.
+    expect(deadlineAfter(example!, cards.calendar, '2026-12-23T15:00:00.000Z', cards.response_deadline)).toBe('2026-12-28T15:00:00.000Z');
   });
 });
