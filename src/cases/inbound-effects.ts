@@ -1,7 +1,7 @@
 // A message that threads onto an existing case: participants (a colleague the customer copied
 // joins by the header match), the message row, and the status changes mail causes (SPEC §3, §5):
 // a customer writing within the reopen window reopens a solved/closed case as feedback; writing
-// on a postponed case wakes it; a department's answer ends the consultation. Automatic replies
+// on a postponed case wakes it. Automatic replies
 // (out-of-office) only add the message. The assignee hears of it by mail. These are case rules:
 // ingest's accept transaction (src/ingest/accept.ts) finds the case and calls in here.
 import type { Kysely } from 'kysely';
@@ -33,8 +33,6 @@ export interface AppendInput {
   /** the sender took part before this mail; a newcomer's mail is added and changes no status */
   participant: boolean;
   reopen: boolean;
-  /** kind of our outbox row the message answers, when it threaded by header onto one */
-  outboxKind: string | null;
 }
 
 /**
@@ -59,7 +57,7 @@ export function reopenDecision(
 
 function departmentOf(config: Config, parsed: InboundMail) {
   const sender = parsed.from?.address;
-  return sender ? config.departments.find((d) => d.email.toLowerCase() === sender) : undefined;
+  return sender ? config.departments.find((d) => [d.email, ...d.aliases].some((a) => a.toLowerCase() === sender)) : undefined;
 }
 
 export async function appendToCase(tx: Kysely<DB>, input: AppendInput): Promise<{ messageRowId: number }> {
@@ -68,7 +66,9 @@ export async function appendToCase(tx: Kysely<DB>, input: AppendInput): Promise<
   const sender = parsed.from?.address ?? null;
   const dept = departmentOf(config, parsed);
   const autoReply = cls.kind === 'auto_reply';
-  const kind: MessageKind = dept || input.outboxKind === 'consultation' ? 'consult_in' : 'inbound';
+  // A department's answer to a consultation takes its own way (src/ingest/consult-accept.ts); a
+  // department's mail that gets here answers nothing and is only shown as theirs.
+  const kind: MessageKind = dept ? 'consult_in' : 'inbound';
 
   if (input.via === 'header' && sender && !autoReply && !(await isParticipant(tx, caseId, sender))) {
     await addParticipant(tx, caseId, sender, dept ? 'department' : 'cc', at);
@@ -98,7 +98,6 @@ export async function appendToCase(tx: Kysely<DB>, input: AppendInput): Promise<
   } else if (!autoReply && kind === 'inbound' && input.participant && caseRow.status === 'postponed') {
     await setStatus(tx, caseRow, 'system', { status: 'in_progress' }, at);
   }
-  if (kind === 'consult_in' && !autoReply) await endConsultation(tx, caseRow, dept?.id ?? null, at);
   const caseFlags = parseJsonList(caseRow.flags);
   const missing = parsed.flags.filter((f) => f === 'unparsed' || f === 'oversize').filter((f) => !caseFlags.includes(f));
   if (missing.length > 0) await changeCase(tx, caseId, 'system', { flags: JSON.stringify([...caseFlags, ...missing]) }, { at });
@@ -115,14 +114,6 @@ export async function appendToCase(tx: Kysely<DB>, input: AppendInput): Promise<
     await notifyAssignee(tx, input, title);
   }
   return { messageRowId };
-}
-
-/** The department answered: the open consultation ends and the case goes back to its consultant. */
-async function endConsultation(tx: Kysely<DB>, row: CaseRow, deptId: string | null, at: string): Promise<void> {
-  let q = tx.updateTable('consultations').set({ answered_at: at }).where('case_id', '=', row.id).where('answered_at', 'is', null);
-  if (deptId) q = q.where('dept_id', '=', deptId);
-  await q.execute();
-  if (row.status === 'under_consultation') await setStatus(tx, row, 'system', { status: 'in_progress' }, at);
 }
 
 async function notifyAssignee(tx: Kysely<DB>, input: AppendInput, title: string): Promise<void> {
@@ -157,7 +148,8 @@ async function notifyAssignee(tx: Kysely<DB>, input: AppendInput, title: string)
   }
 }
 
-function quote(text: string): string {
+/** The text as a mail quote (`> ` lines), cut at QUOTE_CHARS. */
+export function quote(text: string): string {
   const cut = text.length > QUOTE_CHARS ? `${text.slice(0, QUOTE_CHARS)}\n[…]` : text;
   return cut
     .split('\n')

@@ -210,7 +210,7 @@ export async function replyToCase(tx: Kysely<DB>, config: Config, actor: Consult
 }
 
 /** Takes a waiting or unassigned case for the replier; returns the case as it is then. */
-async function takeCase(tx: Kysely<DB>, row: CaseRow, actor: ConsultantConfig, at: string): Promise<CaseRow> {
+export async function takeCase(tx: Kysely<DB>, row: CaseRow, actor: ConsultantConfig, at: string): Promise<CaseRow> {
   if (row.status === 'received') {
     await setStatus(tx, row, actor.id, { status: 'in_progress', ...(row.assignee === null ? { assignee: actor.id } : {}) }, at);
     return getCaseRow(tx, row.id);

@@ -228,6 +228,7 @@ const department = () =>
       id: id('unique id'),
       name: text('display name'),
       email: email('their address'),
+      aliases: list(email('another address'), 'other addresses their answers may come from (a shared box, a member of the team)').default([]),
       deadline: duration('time they have to answer'),
       notify_overdue: list(text('id or address'), 'consultant ids or addresses told when overdue').default([]),
     },

@@ -19,6 +19,7 @@ export const TEMPLATE_NAMES = [
   'quarantine-notice',
   'consultation',
   'consultation-overdue',
+  'consultation-withdrawn',
   'case-overdue',
   'reminder',
   'staff-notification',

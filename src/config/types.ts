@@ -26,4 +26,5 @@ export type PoolConfig = Config['pools'][number];
 export type PriorityRule = PoolConfig['priority_rules'][number];
 export type CasePriority = PriorityRule['priority'];
 export type ConsultantConfig = Config['consultants'][number];
+export type DepartmentConfig = Config['departments'][number];
 export type QuestionnaireConfig = Config['questionnaires'][number];

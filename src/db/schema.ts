@@ -113,7 +113,8 @@ export type CaseEventKind =
   | 'notification'
   | 'approval'
   | 'staff_mail'
-  | 'quarantine';
+  | 'quarantine'
+  | 'consultation';
 
 /** How a participant belongs to a case. */
 export type ParticipantRole = 'customer' | 'cc' | 'staff' | 'department';
@@ -212,7 +213,19 @@ export interface ConsultationsTable {
   deadline_at: string;
   answered_at: string | null;
   overdue_notified_at: string | null;
+  /** open | answered | withdrawn (migration 009) */
+  state: Generated<ConsultationState>;
+  /** the consult_out message that asked */
+  question_row_id: number | null;
+  /** the consult_in message that answered */
+  answer_row_id: number | null;
+  /** token | tag: how the department's answer was recognised */
+  answered_via: string | null;
+  withdrawn_by: string | null;
+  withdrawn_at: string | null;
 }
+
+export type ConsultationState = 'open' | 'answered' | 'withdrawn';
 
 export interface ApprovalsTable {
   id: Generated<number>;

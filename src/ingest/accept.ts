@@ -17,6 +17,7 @@ import { maybeQueueAutoResponse } from '../outbound/autoresponse.js';
 import { classifyInbound, type Classification } from './classify.js';
 import type { ParsedMessage } from './message.js';
 import { advanceHighWater, findInbound, findSameContent, insertInbound, insertRaw, type InboundRecord, type InboundSource } from './records.js';
+import { acceptTaggedDepartmentAnswer, findTaggedDepartmentAnswer } from './consult-accept.js';
 import { acceptStaffMail } from './staff-accept.js';
 import { findStaffToken } from './staff-mail.js';
 import { findOwnCopy, findSentMail, findThread, referencedIds } from './thread.js';
@@ -49,7 +50,7 @@ export type AcceptOutcome =
   | 'bounce'
   /** its accept failed max_attempts times: kept raw, parked for `reprocess --parked` (src/ingest/park.ts) */
   | 'parked'
-  /** staff mail acted on: a consultant's answer from their mail client, a decision on an approval (SPEC §5A) */
+  /** staff mail acted on: a consultant's answer from their mail client, a decision on an approval, a department's answer (SPEC §5A, §5C) */
   | 'staff'
   /** staff mail kept in quarantine, not acted on */
   | 'quarantined';
@@ -98,6 +99,8 @@ async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptRes
   // Staff mail is told apart before customer threading: it is never a customer message.
   const token = findStaffToken(parsed);
   if (token !== null) return acceptStaffMail(tx, input, cls, token, at, record);
+  const departmentAnswer = await findTaggedDepartmentAnswer(tx, input.config, parsed);
+  if (departmentAnswer) return acceptTaggedDepartmentAnswer(tx, input, cls, departmentAnswer, at, record);
 
   const thread = await findThread(tx, input.config.instance.case_prefix, parsed);
   if (thread.via === 'header' || thread.via === 'tag') {
@@ -111,7 +114,6 @@ async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptRes
         via: thread.via,
         participant: thread.participant,
         reopen: decision === 'reopen',
-        outboxKind: thread.via === 'header' ? thread.outboxKind : null,
       });
       await record('case', thread.caseRow.id, appended.messageRowId);
       return {

@@ -8,6 +8,7 @@ import { register as cases } from './cases.js';
 import { register as show } from './show.js';
 import { register as next } from './next.js';
 import { register as reply } from './reply.js';
+import { register as consult } from './consult.js';
 import { register as comment } from './comment.js';
 import { register as assign } from './assign.js';
 import { register as priority } from './priority.js';
@@ -31,6 +32,7 @@ export const COMMANDS: Array<(program: Command) => void> = [
   show,
   next,
   reply,
+  consult,
   approvals,
   comment,
   assign,
