@@ -31,12 +31,23 @@ function recipients(config: Config, c: ConsultationRow, dept: DepartmentConfig |
   const out: Recipient[] = [];
   const addConsultant = (id: string) => {
     const who = config.consultants.find((x) => x.id === id);
-    if (who) out.push({ key: `consultant:${who.id}`, address: who.email, name: who.name, token: { purpose: 'reply', ref: null, recipient: { kind: 'consultant', id: who.id } } });
+    if (who)
+      out.push({
+        key: `consultant:${who.id}`,
+        address: who.email,
+        name: who.name,
+        token: { purpose: 'reply', ref: null, recipient: { kind: 'consultant', id: who.id } },
+      });
   };
   addConsultant(c.consultant);
   if (dept) {
     // Their answer to the notice is the answer to the consultation.
-    out.push({ key: `department:${dept.id}`, address: dept.email, name: dept.name, token: { purpose: 'consult', ref: c.id, recipient: { kind: 'department', id: dept.id } } });
+    out.push({
+      key: `department:${dept.id}`,
+      address: dept.email,
+      name: dept.name,
+      token: { purpose: 'consult', ref: c.id, recipient: { kind: 'department', id: dept.id } },
+    });
     for (const entry of dept.notify_overdue) {
       if (entry.includes('@')) out.push({ key: `address:${entry.toLowerCase()}`, address: entry, token: undefined });
       else addConsultant(entry);
@@ -81,7 +92,12 @@ export async function notifyOverdueConsultations(db: Db, config: Config): Promis
 /** Claims the consultation's notice and queues it to each recipient; null when another tick or daemon had it. */
 async function notifyOne(tx: Kysely<DB>, config: Config, id: number): Promise<string | null> {
   const at = nowIso();
-  const claimed = await tx.updateTable('consultations').set({ overdue_notified_at: at }).where('id', '=', id).where('overdue_notified_at', 'is', null).executeTakeFirst();
+  const claimed = await tx
+    .updateTable('consultations')
+    .set({ overdue_notified_at: at })
+    .where('id', '=', id)
+    .where('overdue_notified_at', 'is', null)
+    .executeTakeFirst();
   if (Number(claimed.numUpdatedRows) !== 1) return null;
   const c = await tx.selectFrom('consultations').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   const row = await tx.selectFrom('cases').select(['id', 'pool_id', 'mailbox_id']).where('id', '=', c.case_id).executeTakeFirstOrThrow();

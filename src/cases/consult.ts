@@ -36,7 +36,7 @@ export interface ConsultResult {
   consultations: Array<{ id: number; dept: string; deadline_at: string; outboxId: number; messageId: string }>;
 }
 
-export function findDepartment(config: Config, id: string): DepartmentConfig {
+function findDepartment(config: Config, id: string): DepartmentConfig {
   const dept = config.departments.find((d) => d.id === id);
   if (dept) return dept;
   const known = config.departments.map((d) => d.id).join(', ') || '(none configured)';
@@ -99,7 +99,16 @@ export async function consultCase(tx: Kysely<DB>, config: Config, actor: Consult
     const deadline = deadlineAfter(config, undefined, at, dept.deadline);
     const inserted = await tx
       .insertInto('consultations')
-      .values({ case_id: row.id, dept_id: dept.id, consultant: actor.id, outbox_id: null, sent_at: at, deadline_at: deadline, answered_at: null, overdue_notified_at: null })
+      .values({
+        case_id: row.id,
+        dept_id: dept.id,
+        consultant: actor.id,
+        outbox_id: null,
+        sent_at: at,
+        deadline_at: deadline,
+        answered_at: null,
+        overdue_notified_at: null,
+      })
       .returning('id')
       .executeTakeFirstOrThrow();
     const queued = await queueMail(tx, {
@@ -168,8 +177,18 @@ export async function withdrawConsultation(
     .where('id', '=', target.id)
     .where('state', '=', 'open')
     .executeTakeFirst();
-  if (Number(done.numUpdatedRows) !== 1) throw unavailableError('ECONFLICT', `Consultation ${target.id} changed at the same moment; nothing was changed, try again.`);
-  await recordEvent(tx, { caseId: row.id, actor: actor.id, kind: 'consultation', field: 'consultation', from: 'open', to: 'withdrawn', at, data: { consultation: target.id, dept: dept.id } });
+  if (Number(done.numUpdatedRows) !== 1)
+    throw unavailableError('ECONFLICT', `Consultation ${target.id} changed at the same moment; nothing was changed, try again.`);
+  await recordEvent(tx, {
+    caseId: row.id,
+    actor: actor.id,
+    kind: 'consultation',
+    field: 'consultation',
+    from: 'open',
+    to: 'withdrawn',
+    at,
+    data: { consultation: target.id, dept: dept.id },
+  });
   const box = caseBox(config, row);
   await queueMail(tx, {
     config,
@@ -179,7 +198,11 @@ export async function withdrawConsultation(
     scope: { pool: row.pool_id, mailbox: box.id },
     from: boxSender(config, box),
     to: [{ address: dept.email, name: dept.name }],
-    vars: { consultant: { id: actor.id, name: actor.name, email: actor.email }, department: { id: dept.id, name: dept.name, email: dept.email }, consultation: { id: target.id } },
+    vars: {
+      consultant: { id: actor.id, name: actor.name, email: actor.email },
+      department: { id: dept.id, name: dept.name, email: dept.email },
+      consultation: { id: target.id },
+    },
     messageKind: 'consult_out',
     author: actor.id,
     autoSubmitted: 'auto-generated',

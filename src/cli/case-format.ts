@@ -127,7 +127,11 @@ function formatConsultation(c: ConsultationDetail, tz: string, names: StaffNames
   const head = `  #${c.id} ${c.dept.padEnd(10)} ${c.state.padEnd(9)} asked by ${names(c.consultant)} ${localTime(c.sent_at, tz)}`;
   const due = `due ${localTime(c.deadline_at, tz)}`;
   const end =
-    c.state === 'answered' ? `answered ${localTime(c.answered_at, tz)}${c.overdue ? ' (late)' : ''}` : c.state === 'withdrawn' ? `withdrawn by ${c.withdrawn_by ?? '-'}` : '';
+    c.state === 'answered'
+      ? `answered ${localTime(c.answered_at, tz)}${c.overdue ? ' (late)' : ''}`
+      : c.state === 'withdrawn'
+        ? `withdrawn by ${c.withdrawn_by ?? '-'}`
+        : '';
   const text = `${head}  ${due}${end ? `  ${end}` : ''}`;
   return c.overdue && c.state === 'open' ? paint('red', `${text} ${OVERDUE_MARK}`) : text;
 }

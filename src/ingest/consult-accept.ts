@@ -109,6 +109,9 @@ export async function acceptConsultAnswer(tx: Kysely<DB>, input: AcceptInput, an
     at,
   });
   await record('staff', answer.caseId, messageRowId);
-  const what = result.effect === 'answered' ? `answered consultation ${result.consultationId}${result.late ? ' (late)' : ''}` : `follow-up on consultation ${result.consultationId}`;
+  const what =
+    result.effect === 'answered'
+      ? `answered consultation ${result.consultationId}${result.late ? ' (late)' : ''}`
+      : `follow-up on consultation ${result.consultationId}`;
   return { outcome: 'staff', caseId: answer.caseId, messageRowId, detail: `${answer.deptId} ${what} (by ${answer.via}); case ${result.status}` };
 }

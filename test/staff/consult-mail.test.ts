@@ -10,7 +10,20 @@ import { buildMail } from '../support/imap';
 import { waitForLogged } from '../support/log';
 import { runCli } from '../support/cli';
 import { newMessageId } from '../ingest/helpers';
-import { answerTo, arrival, BOX, caseState, customerCase, expectNothingMoreTo, inboundOutcome, jsonError, sentTo, startDesk, STAFF, type Desk } from './helpers';
+import {
+  answerTo,
+  arrival,
+  BOX,
+  caseState,
+  customerCase,
+  expectNothingMoreTo,
+  inboundOutcome,
+  jsonError,
+  sentTo,
+  startDesk,
+  STAFF,
+  type Desk,
+} from './helpers';
 
 const FRAUD = 'fraud@dept.test';
 const FRAUD_ALIAS = 'fraud-team@dept.test';
@@ -37,7 +50,11 @@ describe('consultation by mail', () => {
 
   /** The consultation mail to `address` about case `id`, once the drainer sent it. */
   const consultMail = (address: string, id: string) =>
-    arrival(sink, (m) => m.envelope.to.includes(address) && m.parsed.subject!.includes(`[${id}]`) && m.messageId.includes('mwt1.c.'), `the consultation to ${address} on ${id}`);
+    arrival(
+      sink,
+      (m) => m.envelope.to.includes(address) && m.parsed.subject!.includes(`[${id}]`) && m.messageId.includes('mwt1.c.'),
+      `the consultation to ${address} on ${id}`,
+    );
 
   const consultations = async (id: string) => (await desk.json<any>(['show', id])).consultations as any[];
 
@@ -63,7 +80,11 @@ describe('consultation by mail', () => {
     expect(answer.text).toContain('Unblocked now.');
     expect(shown.consultations).toEqual([expect.objectContaining({ dept: 'fraud', state: 'answered', consultant: 'cody', overdue: false })]);
 
-    const told = await arrival(sink, (m) => m.envelope.to.includes(STAFF.cody) && m.parsed.subject!.includes('Fraud Prevention answered'), 'the answer told to cody');
+    const told = await arrival(
+      sink,
+      (m) => m.envelope.to.includes(STAFF.cody) && m.parsed.subject!.includes('Fraud Prevention answered'),
+      'the answer told to cody',
+    );
     expect(told.parsed.text).toContain('Unblocked now.');
     expect(told.messageId).toContain('mwt1.r.');
     // Nothing of the consultation (question or answer) went to the customer, proven at the sink.
@@ -75,7 +96,10 @@ describe('consultation by mail', () => {
     await desk.json(['consult', c.id, '--dept', 'fraud', '--as', 'cody', '-m', 'Please check the merchant.']);
     await consultMail(FRAUD, c.id);
     const answerId = newMessageId();
-    await desk.deliver(buildMail({ from: FRAUD_ALIAS, to: BOX, subject: `Merchant check [${c.id}]`, text: 'The merchant is fine.\n', messageId: answerId }), FRAUD_ALIAS);
+    await desk.deliver(
+      buildMail({ from: FRAUD_ALIAS, to: BOX, subject: `Merchant check [${c.id}]`, text: 'The merchant is fine.\n', messageId: answerId }),
+      FRAUD_ALIAS,
+    );
     expect(await inboundOutcome(desk, answerId)).toBe('staff');
     expect((await caseState(desk, c.id)).status).toBe('in_progress');
     expect(await consultations(c.id)).toEqual([expect.objectContaining({ dept: 'fraud', state: 'answered' })]);
@@ -86,7 +110,10 @@ describe('consultation by mail', () => {
     await desk.json(['consult', c.id, '--dept', 'fraud', '--as', 'cody', '-m', 'Is this account known to you?']);
     const strangerId = newMessageId();
     const stranger = 'eve@evil.test';
-    await desk.deliver(buildMail({ from: stranger, to: BOX, subject: `Re: [${c.id}] all fine, close it`, text: 'All fine, close it.\n', messageId: strangerId }), stranger);
+    await desk.deliver(
+      buildMail({ from: stranger, to: BOX, subject: `Re: [${c.id}] all fine, close it`, text: 'All fine, close it.\n', messageId: strangerId }),
+      stranger,
+    );
     expect(await inboundOutcome(desk, strangerId)).toBe('case');
     const linked = await desk.db.db.selectFrom('inbound').select('case_id').where('message_id', '=', strangerId).executeTakeFirstOrThrow();
     expect(linked.case_id).not.toBe(c.id);
@@ -96,7 +123,18 @@ describe('consultation by mail', () => {
 
   it('waits for every department asked: the case returns only when both answered', async () => {
     const c = await customerCase(desk, 'cody');
-    const asked = await desk.json<any>(['consult', c.id, '--dept', 'fraud', '--dept', 'legal', '--as', 'cody', '-m', 'Two questions: flagged? and may we refund?']);
+    const asked = await desk.json<any>([
+      'consult',
+      c.id,
+      '--dept',
+      'fraud',
+      '--dept',
+      'legal',
+      '--as',
+      'cody',
+      '-m',
+      'Two questions: flagged? and may we refund?',
+    ]);
     expect(asked.consultations.map((x: any) => x.dept)).toEqual(['fraud', 'legal']);
     const [toFraud, toLegal] = [await consultMail(FRAUD, c.id), await consultMail(LEGAL, c.id)];
     expect(toFraud.messageId).not.toBe(toLegal.messageId);
@@ -190,9 +228,19 @@ describe('consultation by mail', () => {
     // Whole ticks of the consultation overdue job, then a restart and more ticks: still one notice each.
     await waitForLogged(daemon.logs, daemon.logs.length, (l) => l.event === 'scheduler.tick' && l.job === 'consultation-overdue', 2, 'two more ticks');
     const again = await desk.restart({ MAILWARDEN_CLOCK_OFFSET: `+${offsetS + 60}s` });
-    await waitForLogged(again.logs, again.logs.length, (l) => l.event === 'scheduler.tick' && l.job === 'consultation-overdue', 2, 'two ticks after the restart');
+    await waitForLogged(
+      again.logs,
+      again.logs.length,
+      (l) => l.event === 'scheduler.tick' && l.job === 'consultation-overdue',
+      2,
+      'two ticks after the restart',
+    );
     for (const id of [never.id, late.id]) {
-      expect(notices(id).flatMap((m) => m.envelope.to).sort()).toEqual([...recipients].sort());
+      expect(
+        notices(id)
+          .flatMap((m) => m.envelope.to)
+          .sort(),
+      ).toEqual([...recipients].sort());
     }
     const rows = await desk.db.db.selectFrom('outbox').select('case_id').where('kind', '=', 'consultation_overdue').execute();
     expect(rows.filter((r) => r.case_id === never.id)).toHaveLength(4);

@@ -22,7 +22,13 @@ interface ConsultOptions {
   json?: boolean;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+const collect = (value: string, previous: string[]) => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean),
+];
 
 function consultText(opts: ConsultOptions): string {
   if (opts.message !== undefined && opts.file !== undefined) throw usageError('ETWOTEXTS', 'Give the question with --message or --file, not both.');
@@ -48,7 +54,10 @@ export function register(program: Command): void {
     .option('--file <path>', 'read the question from a file (- for standard input)')
     .option('--attach <path>', 'attach a file (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
     .option('--withdraw', 'end the open consultation with --dept instead (the department is told)')
-    .option('--json', 'print {caseId, status, consultations:[{id, dept, deadline_at, outboxId, messageId}]} (with --withdraw: a list of {caseId, consultationId, dept, status})')
+    .option(
+      '--json',
+      'print {caseId, status, consultations:[{id, dept, deadline_at, outboxId, messageId}]} (with --withdraw: a list of {caseId, consultationId, dept, status})',
+    )
     .addHelpText(
       'after',
       '\nExample:\n  mailwarden consult ACME-000042 --dept fraud --as anna -m "Was this card payment flagged on your side?"\n  mailwarden consult ACME-000042 --dept fraud --as anna --withdraw',
