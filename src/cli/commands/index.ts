@@ -19,6 +19,7 @@ import { register as run } from './run.js';
 import { register as reprocess } from './reprocess.js';
 import { register as parked } from './parked.js';
 import { register as approvals } from './approvals.js';
+import { register as absence } from './absence.js';
 import { register as quarantine } from './quarantine.js';
 import { register as deliver } from './deliver.js';
 
@@ -32,6 +33,7 @@ export const COMMANDS: Array<(program: Command) => void> = [
   next,
   reply,
   approvals,
+  absence,
   comment,
   assign,
   priority,
