@@ -15,12 +15,24 @@ import type { CaseRow } from './view.js';
 /** Where each status may go, whoever moves the case. */
 export const TRANSITIONS: Readonly<Record<CaseStatus, readonly CaseStatus[]>> = {
   received: ['in_progress'],
-  in_progress: ['under_consultation', 'postponed', 'solved', 'closed', 'received'],
-  under_consultation: ['in_progress', 'received'],
-  postponed: ['in_progress', 'received'],
+  in_progress: ['under_consultation', 'postponed', 'solved', 'closed'],
+  under_consultation: ['in_progress'],
+  postponed: ['in_progress'],
   solved: ['in_progress', 'closed'],
   closed: ['in_progress'],
 };
+
+/**
+ * Back to the pool (SPEC §5D): an open case becomes `received` again only when nobody holds it
+ * any more (its consultant went away without a replacement). Not a move anyone chooses, so it is
+ * kept apart from TRANSITIONS and the allowed moves refusals list.
+ */
+const RETURNS_FROM: readonly CaseStatus[] = ['in_progress', 'postponed', 'under_consultation'];
+
+function isReturn(row: CaseRow, change: StatusChange): boolean {
+  const assignee = change.assignee !== undefined ? change.assignee : row.assignee;
+  return change.status === 'received' && assignee === null && RETURNS_FROM.includes(row.status);
+}
 
 const CLOSING: readonly CaseStatus[] = ['solved', 'closed'];
 
@@ -51,11 +63,10 @@ export interface StatusChange {
  * Work resuming on a case nobody holds puts it back in the pool (`received`, for `next`) rather
  * than in progress with nobody: the case of a consultant who went away without a replacement.
  */
-function resumed(row: CaseRow, change: StatusChange): { status: CaseStatus; kind?: CaseEventKind } {
+function resumed(row: CaseRow, change: StatusChange): CaseStatus {
   const assignee = change.assignee !== undefined ? change.assignee : row.assignee;
   const resuming = row.status === 'postponed' || row.status === 'under_consultation';
-  if (change.status === 'in_progress' && assignee === null && resuming) return { status: 'received', kind: 'returned' };
-  return { status: change.status };
+  return change.status === 'in_progress' && assignee === null && resuming ? 'received' : change.status;
 }
 
 /**
@@ -72,9 +83,9 @@ export async function setStatus(
   at = nowIso(),
   opts: { kind?: CaseEventKind } = {},
 ): Promise<string[]> {
-  const target = resumed(row, asked);
-  const change = { ...asked, status: target.status };
-  checkTransition(row.id, row.status, change.status);
+  const change = { ...asked, status: resumed(row, asked) };
+  const returning = isReturn(row, change);
+  if (!returning) checkTransition(row.id, row.status, change.status);
   const fields: Parameters<typeof changeCase>[3] = { status: change.status };
   if (change.assignee !== undefined) fields.assignee = change.assignee;
   if (change.status === 'postponed') fields.remind_at = change.remindAt ?? null;
@@ -82,6 +93,6 @@ export async function setStatus(
   if (isClosing(change.status) && !isClosing(row.status)) fields.closed_at = at;
   else if (!isClosing(change.status) && row.closed_at !== null) fields.closed_at = null;
   // The move was checked against `row`: it applies only if the case is still that version.
-  const kind = opts.kind ?? target.kind;
+  const kind = opts.kind ?? (returning ? 'returned' : undefined);
   return changeCase(tx, row.id, actor, fields, { at, expectVersion: row.version, ...(kind ? { kind } : {}) });
 }

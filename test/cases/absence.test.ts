@@ -13,6 +13,7 @@ import { requireConfig } from '../../src/config/load';
 import type { Opened } from '../../src/db/connection';
 import { onDuty } from '../../src/cases/absence';
 import { approverFor } from '../../src/cases/approvals';
+import { wakeDueReminders } from '../../src/cases/schedule-jobs';
 import { insertCase, openTestDb } from './fixtures';
 
 const HOUR = 3600_000;
@@ -147,6 +148,21 @@ describe('absence and replacement (CLI)', () => {
     const pia = await cli(['next', '--as', 'pia']);
     expect(pia.code).toBe(64);
     expect(pia.stderr).toContain('pia is absent until');
+
+    // The postponed one comes back at its reminder: into the pool (nobody holds it), its pool's supervisors told.
+    setClockOffset(4 * HOUR);
+    try {
+      const woken = await wakeDueReminders(opened.db, requireConfig(cfg.configPath));
+      expect(woken).toEqual({ handled: [postponed.id], failed: [] });
+    } finally {
+      setClockOffset(0);
+    }
+    expect(await row(postponed.id)).toEqual({ status: 'received', assignee: null, remind_at: null });
+    expect((await events(postponed.id)).filter((e) => e.field === 'status')).toEqual([
+      { actor: 'daemon', kind: 'returned', field: 'status', from_value: 'postponed', to_value: 'received' },
+    ]);
+    const reminders = await opened.db.selectFrom('outbox').select('to_addresses').where('case_id', '=', postponed.id).where('kind', '=', 'reminder').execute();
+    expect(reminders.map((r) => JSON.parse(r.to_addresses))).toEqual([['sam@staff.test']]);
   });
 
   it('setting again replaces the absence and is logged; --clear ends it; cases do not move back', async () => {
