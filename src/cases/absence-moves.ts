@@ -18,7 +18,7 @@ import { setStatus } from './status.js';
 import type { CaseRow } from './view.js';
 
 /** The statuses of a case someone is working on, which leave with an absent assignee. */
-export const OPEN_STATUSES: readonly CaseStatus[] = ['received', 'in_progress', 'postponed', 'under_consultation'];
+const OPEN_STATUSES: readonly CaseStatus[] = ['received', 'in_progress', 'postponed', 'under_consultation'];
 
 export interface MovedCase {
   case: string;
