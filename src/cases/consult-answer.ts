@@ -10,6 +10,8 @@ import type { DB } from '../db/schema.js';
 import { recordEvent } from '../db/history.js';
 import { MailwardenError, usageError } from '../errors.js';
 import { boxSender, queueMail } from '../outbound/queue.js';
+import { onDuty } from './absence.js';
+import { handOverIfAway } from './absence-moves.js';
 import { openConsultations, type ConsultationRow } from './consult.js';
 import { quote } from './inbound-effects.js';
 import { getCaseRow } from './queries.js';
@@ -80,7 +82,9 @@ export async function recordConsultAnswer(tx: Kysely<DB>, config: Config, input:
     await setStatus(tx, row, actor, { status: 'in_progress' }, input.at);
     row = await getCaseRow(tx, input.caseId);
   }
-  const consultant = config.consultants.find((c) => c.id === (row.assignee ?? consultation.consultant));
+  // The consultant hears of it, or whoever stands in while they are away (SPEC §5D).
+  row = await handOverIfAway(tx, config, row.id, input.at);
+  const consultant = await onDuty(tx, config, row.assignee ?? consultation.consultant, input.at);
   if (consultant) await notifyConsultant(tx, config, row, consultant, input, effect);
   return { consultationId: consultation.id, effect, late, status: row.status };
 }
@@ -100,8 +104,8 @@ async function notifyConsultant(
   const name = dept?.name ?? input.deptId;
   const title = effect === 'answered' ? `${name} answered the consultation` : `${name} wrote again on the consultation`;
   const text =
-    effect === 'answered' && row.status === 'in_progress'
-      ? `${name} answered on case ${row.id}; the case is back in progress with you.`
+    effect === 'answered' && row.status !== 'under_consultation'
+      ? `${name} answered on case ${row.id}; the case is ${row.status} again.`
       : `${name} wrote on case ${row.id} (the case is ${row.status}).`;
   try {
     await queueMail(tx, {

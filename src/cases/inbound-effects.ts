@@ -1,8 +1,9 @@
 // A message that threads onto an existing case: participants (a colleague the customer copied
 // joins by the header match), the message row, and the status changes mail causes (SPEC §3, §5):
 // a customer writing within the reopen window reopens a solved/closed case as feedback; writing
-// on a postponed case wakes it. Automatic replies
-// (out-of-office) only add the message. The assignee hears of it by mail. These are case rules:
+// on a postponed case wakes it. Automatic replies (out-of-office) only add the message. The
+// assignee hears of it by mail, or while they are away whoever stands in for them (SPEC §5D), to
+// whom a case opening again is handed over. These are case rules:
 // ingest's accept transaction (src/ingest/accept.ts) finds the case and calls in here.
 import type { Kysely } from 'kysely';
 import type { Config, MailboxConfig } from '../config/types.js';
@@ -12,6 +13,8 @@ import { insertMessage } from '../db/message-rows.js';
 import { MailwardenError } from '../errors.js';
 import { boxSender, queueMail } from '../outbound/queue.js';
 import type { InboundMail } from './inbound-mail.js';
+import { onDuty } from './absence.js';
+import { handOverIfAway } from './absence-moves.js';
 import { addParticipant, isParticipant } from './participants.js';
 import { setStatus } from './status.js';
 import type { CaseRow } from './view.js';
@@ -103,6 +106,7 @@ export async function appendToCase(tx: Kysely<DB>, input: AppendInput): Promise<
   if (missing.length > 0) await changeCase(tx, caseId, 'system', { flags: JSON.stringify([...caseFlags, ...missing]) }, { at });
 
   if (!autoReply && caseRow.assignee) {
+    const { assignee } = await handOverIfAway(tx, config, caseId, at);
     const title =
       kind === 'consult_in'
         ? `${dept?.name ?? sender ?? 'The department'} answered`
@@ -111,14 +115,15 @@ export async function appendToCase(tx: Kysely<DB>, input: AppendInput): Promise<
           : input.participant
             ? 'The customer wrote again'
             : 'Someone new wrote on the case';
-    await notifyAssignee(tx, input, title);
+    if (assignee) await notifyAssignee(tx, input, assignee, title);
   }
   return { messageRowId };
 }
 
-async function notifyAssignee(tx: Kysely<DB>, input: AppendInput, title: string): Promise<void> {
+/** Tells the assignee, or who is on duty for them (absence.ts); nobody when they left no replacement. */
+async function notifyAssignee(tx: Kysely<DB>, input: AppendInput, assignee: string, title: string): Promise<void> {
   const { config, caseRow, parsed } = input;
-  const consultant = config.consultants.find((c) => c.id === caseRow.assignee);
+  const consultant = await onDuty(tx, config, assignee, input.at);
   if (!consultant) return;
   const box = config.mailboxes.find((m) => m.id === caseRow.mailbox_id) ?? input.mailbox;
   const from = parsed.from ? `${parsed.from.name ? `${parsed.from.name} ` : ''}<${parsed.from.address}>` : 'an unknown sender';

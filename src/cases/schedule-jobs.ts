@@ -14,6 +14,7 @@ import { boxSender, queueMail } from '../outbound/queue.js';
 import { isSupervisor, poolSupervisors } from './actors.js';
 import { changeCase, recordEvent } from '../db/history.js';
 import { setStatus } from './status.js';
+import { handOverIfAway } from './absence-moves.js';
 import { DEADLINE_RUNNING, type CaseRow } from './view.js';
 
 const SCHEDULER_ACTOR = 'daemon';
@@ -90,7 +91,10 @@ async function eachCase(db: Db, ids: Array<{ id: string }>, fn: (tx: Kysely<DB>,
   return result;
 }
 
-/** Postponed cases whose reminder time has come: back to in_progress, the assignee told by mail. */
+/**
+ * Postponed cases whose reminder time has come: back to in_progress, the assignee told by mail (an
+ * unassigned one, whose consultant went away, back to the pool, its pool's supervisors told).
+ */
 export async function wakeDueReminders(db: Db, config: Config): Promise<JobResult> {
   const due = await db
     .selectFrom('cases')
@@ -102,10 +106,12 @@ export async function wakeDueReminders(db: Db, config: Config): Promise<JobResul
     .execute();
   return eachCase(db, due, async (tx, row) => {
     if (row.status !== 'postponed' || row.remind_at === null || row.remind_at > nowIso()) return false;
+    // An absent assignee's case goes to who stands in (or the pool) first, so they get the notice (SPEC §5D).
+    const current = await handOverIfAway(tx, config, row.id, nowIso());
     // Rendered before the status change, so the mail can say when the reminder was set for.
-    const outbox = await notifyStaff(tx, config, row, 'reminder', 'reminder', caseWatchers(config, row), `reminder:${row.id}:${row.remind_at}`);
-    await setStatus(tx, row, SCHEDULER_ACTOR, { status: 'in_progress' });
-    await recordEvent(tx, { caseId: row.id, actor: SCHEDULER_ACTOR, kind: 'reminder', to: row.assignee, data: { outbox } });
+    const outbox = await notifyStaff(tx, config, current, 'reminder', 'reminder', caseWatchers(config, current), `reminder:${row.id}:${row.remind_at}`);
+    await setStatus(tx, current, SCHEDULER_ACTOR, { status: 'in_progress' });
+    await recordEvent(tx, { caseId: row.id, actor: SCHEDULER_ACTOR, kind: 'reminder', to: current.assignee, data: { outbox } });
     return true;
   });
 }

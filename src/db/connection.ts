@@ -22,6 +22,7 @@ import * as m006 from './migrations/006-parked.js';
 import * as m007 from './migrations/007-claimed-by.js';
 import * as m008 from './migrations/008-staff-mail.js';
 import * as m009 from './migrations/009-consultations.js';
+import * as m010 from './migrations/010-absence-log.js';
 import { cacheStatements } from './statement-cache.js';
 
 export type Db = Kysely<DB>;
@@ -36,6 +37,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '007-claimed-by': m007,
   '008-staff-mail': m008,
   '009-consultations': m009,
+  '010-absence-log': m010,
 };
 
 class StaticMigrations implements MigrationProvider {

@@ -114,7 +114,9 @@ export type CaseEventKind =
   | 'approval'
   | 'staff_mail'
   | 'quarantine'
-  | 'consultation';
+  | 'consultation'
+  | 'absence'
+  | 'returned';
 
 /** How a participant belongs to a case. */
 export type ParticipantRole = 'customer' | 'cc' | 'staff' | 'department';
@@ -283,6 +285,21 @@ export interface AbsencesTable {
   at: string;
 }
 
+/** One set, replace or clear of an absence (migration 010). */
+export type AbsenceAction = 'set' | 'replaced' | 'cleared';
+
+export interface AbsenceLogTable {
+  id: Generated<number>;
+  consultant: string;
+  action: AbsenceAction;
+  until: string | null;
+  replacement: string | null;
+  by: string;
+  at: string;
+  /** JSON {until, replacement, set_by, at}: the absence this entry replaced or cleared */
+  previous: string | null;
+}
+
 export interface QuarantineTable {
   id: Generated<number>;
   raw_sha256: string;
@@ -352,6 +369,7 @@ export interface DB {
   snippet_uses: SnippetUsesTable;
   case_views: CaseViewsTable;
   absences: AbsencesTable;
+  absence_log: AbsenceLogTable;
   quarantine: QuarantineTable;
   parked: ParkedTable;
 }

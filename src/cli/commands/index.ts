@@ -20,6 +20,7 @@ import { register as run } from './run.js';
 import { register as reprocess } from './reprocess.js';
 import { register as parked } from './parked.js';
 import { register as approvals } from './approvals.js';
+import { register as absence } from './absence.js';
 import { register as quarantine } from './quarantine.js';
 import { register as deliver } from './deliver.js';
 
@@ -34,6 +35,7 @@ export const COMMANDS: Array<(program: Command) => void> = [
   reply,
   consult,
   approvals,
+  absence,
   comment,
   assign,
   priority,
