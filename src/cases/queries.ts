@@ -8,6 +8,7 @@ import { usageError } from '../errors.js';
 import { DEADLINE_RUNNING, caseView, caseViews, type CaseRow, type CaseView } from './view.js';
 import { parseJsonList } from '../db/json-columns.js';
 import { listQuarantine, type QuarantineEntry } from './quarantine.js';
+import { caseRatings, type RatingView } from './ratings.js';
 
 const STATUSES: readonly CaseStatus[] = ['received', 'in_progress', 'under_consultation', 'postponed', 'solved', 'closed'];
 
@@ -108,6 +109,8 @@ export interface CaseDetail {
   viewers: ViewerView[];
   /** staff mail about this case that was not acted on (SPEC §5A) */
   quarantined: QuarantineEntry[];
+  /** the customers' ratings of the replies (SPEC §5E), the latest per reply and customer */
+  ratings: RatingView[];
 }
 
 /** Kinds written by staff or by mailwarden itself, as opposed to mail from outside. */
@@ -182,6 +185,7 @@ export async function getCaseDetail(db: Kysely<DB>, id: string, opts: { viewer?:
     history: await caseHistory(db, row.id),
     viewers,
     quarantined: await listQuarantine(db, { all: true, caseId: row.id }),
+    ratings: await caseRatings(db, row.id),
   };
 }
 
