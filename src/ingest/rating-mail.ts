@@ -20,15 +20,7 @@ const MARKER = /mwt1\.g\./i;
 const MAX_COMMENT = 2000;
 
 export type RatingIgnoredReason =
-  | 'malformed'
-  | 'conflicting_tokens'
-  | 'bad_signature'
-  | 'unknown_reply'
-  | 'wrong_sender'
-  | 'automatic_reply'
-  | 'expired'
-  | 'not_sent'
-  | 'score_mismatch';
+  'malformed' | 'conflicting_tokens' | 'bad_signature' | 'unknown_reply' | 'wrong_sender' | 'automatic_reply' | 'expired' | 'not_sent' | 'score_mismatch';
 
 /** The rated reply as the outbox and messages tables have it. */
 export interface RatedReply {

@@ -26,7 +26,7 @@ export interface RatingChoice {
 }
 
 /** The line a rating mail's body starts with; ingest compares its word with the token's score. */
-export function ratingBodyLine(score: string): string {
+function ratingBodyLine(score: string): string {
   return `Rating: ${score}`;
 }
 
