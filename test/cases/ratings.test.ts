@@ -6,18 +6,22 @@
 // the history keeps both. The rating mails themselves go through Dovecot in
 // test/staff/ratings-mail.test.ts.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simpleParser } from 'mailparser';
 import { requireConfig } from '../../src/config/load';
+import { checkTemplates } from '../../src/config/templates';
 import type { Config } from '../../src/config/types';
 import { writeTx, type Opened } from '../../src/db/connection';
 import { replyToCase } from '../../src/cases/reply';
 import { caseRatings, recordRating } from '../../src/cases/ratings';
-import { findRatingMail, ratingComment, visibleScore } from '../../src/ingest/rating-mail';
+import { checkRatingMail, findRatingMail, ratingComment, visibleScore } from '../../src/ingest/rating-mail';
 import { mailtoUrl } from '../../src/outbound/rating-line';
 import type { ParsedMessage } from '../../src/ingest/message';
 import { findRatingTokens, issueRatingToken, ratingTokenFor, readRatingToken, tokenSubaddress, type RatingClaims } from '../../src/tokens';
 import { writeTestConfig, type TestConfig } from '../support/config';
+import { REPO_ROOT } from '../support/cli';
 import { removeTempDir } from '../support/tmp';
 import { insertCase, openTestDb } from './fixtures';
 
@@ -258,5 +262,82 @@ describe('the rating line in replies, and recording', () => {
       ['bad', 'good'],
     ]);
     expect(JSON.parse(events[1]!.data!).replaced).toEqual({ score: 'bad', comment: 'Too slow.', at: '2026-12-02T10:00:00.000Z' });
+  });
+  /** The choices' tokens of a reply, by score. */
+  async function tokensOf(outboxId: number): Promise<Record<string, string>> {
+    const mime = (await outbox(outboxId)).mime;
+    const text = (await simpleParser(mime)).text!;
+    const subjects = [...text.matchAll(/subject=([^&]+)/g)].map((m) => findRatingTokens(decodeURIComponent(m[1]!))[0]!);
+    return Object.fromEntries(subjects.map((t) => [readRatingToken(t)!.score, t]));
+  }
+
+  it('links to the sub-address box+token@ when the box has `subaddress: true`, and takes an overriding rating template', async () => {
+    const templates = path.join(cfg.dir, 'templates');
+    fs.cpSync(path.join(REPO_ROOT, 'templates'), templates, { recursive: true });
+    fs.mkdirSync(path.join(templates, 'pools', 'general'), { recursive: true });
+    fs.writeFileSync(
+      path.join(templates, 'pools', 'general', 'rating.hbs'),
+      'Subject: Ocena {{choice.label}}\n\nJak nam poszło?\n{{#each rating.choices}}* {{{link}}}\n{{/each}}',
+    );
+    const own: Config = {
+      ...config,
+      instance: { ...config.instance, templates_dir: templates },
+      mailboxes: config.mailboxes.map((m) => ({ ...m, subaddress: m.id === 'support' })),
+    };
+    const c = await insertCase(opened.db, { pool: 'general', customer: CUSTOMER });
+    const r = await writeTx(opened.db, (tx) => replyToCase(tx, own, actor('sam'), { caseId: c.id, text: 'Sorted.', attachments: [] }));
+    const text = (await simpleParser((await outbox(r.outboxId)).mime)).text!;
+    expect(text).toContain('Jak nam poszło?');
+    const tokens = await tokensOf(r.outboxId);
+    expect(text).toContain(`* good <mailto:alice+${tokens.good}@example.test?subject=Ocena%20good%20${tokens.good}&body=`);
+  });
+
+  it('config check asks for rating.hbs only when a pool has ratings (an older templates_dir stays valid)', () => {
+    const old = path.join(cfg.dir, 'old-templates');
+    fs.cpSync(path.join(REPO_ROOT, 'templates'), old, { recursive: true });
+    fs.rmSync(path.join(old, 'rating.hbs'));
+    const withDir = (c: Config): Config => ({ ...c, instance: { ...c.instance, templates_dir: old } });
+    const off: Config = { ...config, pools: config.pools.map((p) => ({ ...p, ratings: false })) };
+    expect(checkTemplates(withDir(off))).toEqual([]);
+    expect(checkTemplates(withDir(config))).toEqual([{ path: 'instance.templates_dir', message: `lacks the template rating.hbs (${old})` }]);
+  });
+
+  describe('checking a rating mail', () => {
+    const now = new Date();
+    const check = (tokens: string[], over: Partial<ParsedMessage> = {}, at = now, cls: any = { kind: 'normal' }) =>
+      writeTx(opened.db, (tx) => checkRatingMail(tx, { config, parsed: parsed(over), cls, tokens, now: at }));
+    const body = (t: string, score = readRatingToken(t)!.score) => `Rating: ${score}\nRef: ${t}\n\nThanks`;
+
+    it("accepts the customer's own choice and gives the comment; refuses each broken promise with its reason", async () => {
+      const c = await insertCase(opened.db, { pool: 'general', customer: CUSTOMER });
+      const r = await writeTx(opened.db, (tx) => replyToCase(tx, config, actor('cody'), { caseId: c.id, text: 'Fixed.', attachments: [] }));
+      const t = await tokensOf(r.outboxId);
+      expect(await check([t.good!], { text: body(t.good!) })).toMatchObject({ ok: true, customer: CUSTOMER, comment: 'Thanks', reply: { consultant: 'cody' } });
+
+      const reasons = async (...args: Parameters<typeof check>) => {
+        const v = await check(...args);
+        return v.ok ? 'ok' : v.reason;
+      };
+      expect(await reasons([], { subject: 'Rating: good mwt1.g.broken' })).toBe('malformed');
+      expect(await reasons([t.good!, t.bad!])).toBe('conflicting_tokens');
+      expect(await reasons([t.good!], { from: { address: 'someone@else.test' } })).toBe('wrong_sender');
+      expect(await reasons([t.good!], { text: body(t.good!, 'excellent') })).toBe('score_mismatch');
+      expect(await reasons([t.good!], { subject: `Rating: bad ${t.good!}` })).toBe('score_mismatch');
+      expect(await reasons([t.good!], {}, new Date(now.getTime() + config.instance.rating_ttl + 3600_000))).toBe('expired');
+      expect(await reasons([t.good!], {}, now, { kind: 'auto_reply', reason: 'Auto-Submitted' })).toBe('automatic_reply');
+      // A token that verifies but names a case the reply is not on, or a reply that does not exist.
+      const other = await insertCase(opened.db, { pool: 'general', customer: CUSTOMER });
+      const moved = issueRatingToken(config.instance.secret, { caseId: other.id, outboxId: r.outboxId, score: 'good', issuedAt: now }, CUSTOMER);
+      expect(await reasons([moved])).toBe('unknown_reply');
+      const none = issueRatingToken(config.instance.secret, { caseId: c.id, outboxId: 999_999, score: 'good', issuedAt: now }, CUSTOMER);
+      expect(await reasons([none])).toBe('unknown_reply');
+    });
+
+    it("refuses a rating of a trainee's reply that was never sent (held)", async () => {
+      const c = await insertCase(opened.db, { pool: 'general', customer: CUSTOMER });
+      const r = await writeTx(opened.db, (tx) => replyToCase(tx, config, actor('tina'), { caseId: c.id, text: 'Draft.', attachments: [] }));
+      const t = await tokensOf(r.outboxId);
+      expect(await check([t.okay!])).toMatchObject({ ok: false, reason: 'not_sent' });
+    });
   });
 });
