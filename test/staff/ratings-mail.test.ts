@@ -11,7 +11,19 @@ import { buildMail } from '../support/imap';
 import { startSmtpSink, type RecordedMail, type SmtpSink } from '../support/smtp-sink';
 import { newMessageId } from '../ingest/helpers';
 import { findRatingTokens, tokenSubaddress } from '../../src/tokens';
-import { BOX, answerTo, arrival, caseState, customerCase, expectNothingMoreTo, inboundOutcome, sentTo, startDesk, type CustomerCase, type Desk } from './helpers';
+import {
+  BOX,
+  answerTo,
+  arrival,
+  caseState,
+  customerCase,
+  expectNothingMoreTo,
+  inboundOutcome,
+  sentTo,
+  startDesk,
+  type CustomerCase,
+  type Desk,
+} from './helpers';
 
 let sink: SmtpSink;
 let desk: Desk | undefined;
@@ -110,7 +122,13 @@ describe('a rating sent from the customer’s mail client', () => {
     expect(await inboundOutcome(d, id)).toBe('rating');
     const ratings = await ratingsOf(d, c.id);
     expect(ratings).toEqual([
-      expect.objectContaining({ score: 'good', consultant: 'cody', customer: c.customer, comment: 'Quick and clear, thank you!', message_id: c.reply.messageId }),
+      expect.objectContaining({
+        score: 'good',
+        consultant: 'cody',
+        customer: c.customer,
+        comment: 'Quick and clear, thank you!',
+        message_id: c.reply.messageId,
+      }),
     ]);
     await d.daemon.waitForLog((l) => l.event === 'rating.recorded' && l.message_id === id, 'rating.recorded');
 
@@ -156,7 +174,11 @@ describe('a rating sent from the customer’s mail client', () => {
     const rescored = token!.replace(/\.g\.([a-z2-7]{21})$/, '.b.$1');
     const made = token!.replace(/[a-z2-7]{21}$/, 'a'.repeat(21));
     for (const forged of [rescored, made]) {
-      const swap = (s: string) => s.split(token!).join(forged).replace('Rating: good', forged === rescored ? 'Rating: bad' : 'Rating: good');
+      const swap = (s: string) =>
+        s
+          .split(token!)
+          .join(forged)
+          .replace('Rating: good', forged === rescored ? 'Rating: bad' : 'Rating: good');
       const id = await rate(d, good, { from: c.customer, subject: swap(good.subject), body: swap(good.body) });
       expect(await inboundOutcome(d, id)).toBe('rating_ignored');
       expect((await ignoredLog(d, id)).reason).toBe('bad_signature');
