@@ -9,6 +9,7 @@ import { DEADLINE_RUNNING, caseView, caseViews, type CaseRow, type CaseView } fr
 import { parseJsonList } from '../db/json-columns.js';
 import { listQuarantine, type QuarantineEntry } from './quarantine.js';
 import { caseConsultations } from './consult.js';
+import { caseRatings, type RatingView } from './ratings.js';
 
 const STATUSES: readonly CaseStatus[] = ['received', 'in_progress', 'under_consultation', 'postponed', 'solved', 'closed'];
 
@@ -127,6 +128,8 @@ export interface CaseDetail {
   quarantined: QuarantineEntry[];
   /** every consultation of the case, oldest first (SPEC §5C) */
   consultations: ConsultationDetail[];
+  /** the customers' ratings of the replies (SPEC §5E), the latest per reply and customer */
+  ratings: RatingView[];
 }
 
 export interface ConsultationDetail {
@@ -233,6 +236,7 @@ export async function getCaseDetail(db: Kysely<DB>, id: string, opts: { viewer?:
     viewers,
     quarantined: await listQuarantine(db, { all: true, caseId: row.id }),
     consultations: await consultationDetails(db, row.id),
+    ratings: await caseRatings(db, row.id),
   };
 }
 

@@ -93,6 +93,15 @@ function formatQuarantined(d: CaseDetail, tz: string): string[] {
   );
 }
 
+function formatRatings(d: CaseDetail, tz: string, names: StaffNames): string[] {
+  if (d.ratings.length === 0) return [];
+  const lines = d.ratings.map((r) => {
+    const head = `  ${r.score.padEnd(5)}  the reply of ${localTime(r.reply_at, tz)} by ${r.consultant ? names(r.consultant) : '-'}  from ${r.customer}  ${localTime(r.at, tz)}`;
+    return r.comment ? `${head}\n     "${clip(r.comment.replace(/\s+/g, ' '), 200)}"` : head;
+  });
+  return ['Ratings:', ...lines, ''];
+}
+
 function formatSize(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
@@ -141,7 +150,7 @@ export function formatCaseDetail(d: CaseDetail, tz: string, names: StaffNames = 
   if (d.consultations.length) parts.push('Consultations:', ...d.consultations.map((c) => formatConsultation(c, tz, names)));
   const viewers = formatViewers(d.viewers, tz);
   if (viewers) parts.push(viewers);
-  parts.push('', ...d.messages.map((m) => formatMessage(m, tz, names) + '\n'), ...formatQuarantined(d, tz));
+  parts.push('', ...d.messages.map((m) => formatMessage(m, tz, names) + '\n'), ...formatQuarantined(d, tz), ...formatRatings(d, tz, names));
   if (d.history.length) parts.push('History:', formatHistory(d.history, tz));
   return parts.join('\n');
 }

@@ -77,6 +77,7 @@ const instance = (ctx: SchemaContext) =>
         32,
       ),
       token_ttl: duration('a token in staff mail is honoured this long after the mail was sent').prefault('30d'),
+      rating_ttl: duration("a customer's rating of a reply (SPEC §5E) counts this long after the reply was written").prefault('90d'),
       log_level: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal'], 'pino log level').default('info'),
     },
     'this installation',
@@ -177,6 +178,7 @@ const pool = () =>
       response_deadline: duration('time to answer a new case'),
       reopen_window: duration('overrides instance.reopen_window').optional(),
       questionnaire: text('questionnaire answered when closing').optional(),
+      ratings: bool('replies to customers end with a rating line (template `rating`): good / okay / bad as mailto: links to the box').default(false),
       languages: list(
         text('ISO 639-1 code', { re: /^[a-z]{2}$/, says: 'must be a two-letter language code' }),
         'languages of this pool, at least one; the first is the fallback',

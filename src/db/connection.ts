@@ -23,6 +23,7 @@ import * as m007 from './migrations/007-claimed-by.js';
 import * as m008 from './migrations/008-staff-mail.js';
 import * as m009 from './migrations/009-consultations.js';
 import * as m010 from './migrations/010-absence-log.js';
+import * as m011 from './migrations/011-ratings.js';
 import { cacheStatements } from './statement-cache.js';
 
 export type Db = Kysely<DB>;
@@ -38,6 +39,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '008-staff-mail': m008,
   '009-consultations': m009,
   '010-absence-log': m010,
+  '011-ratings': m011,
 };
 
 class StaticMigrations implements MigrationProvider {

@@ -116,7 +116,8 @@ export type CaseEventKind =
   | 'quarantine'
   | 'consultation'
   | 'absence'
-  | 'returned';
+  | 'returned'
+  | 'rating';
 
 /** How a participant belongs to a case. */
 export type ParticipantRole = 'customer' | 'cc' | 'staff' | 'department';
@@ -168,7 +169,7 @@ export interface InboundTable {
   /** content fingerprint (src/ingest/fingerprint.ts): the dedupe key across boxes and rescans */
   content_sha256: string | null;
   message_id: string | null;
-  /** case | duplicate | quarantined | bounce */
+  /** case | duplicate | bounce | staff | quarantine | rating | rating_ignored */
   outcome: string;
   case_id: string | null;
   message_row_id: number | null;
@@ -322,6 +323,27 @@ export interface QuarantineTable {
   decided_at: string | null;
 }
 
+/** A customer's rating of one reply (SPEC §5E, migration 011): the latest one per reply and customer. */
+export interface RatingsTable {
+  id: Generated<number>;
+  case_id: string;
+  /** the outbox row of the rated reply */
+  outbox_id: number;
+  message_row_id: number | null;
+  /** the consultant who wrote the rated reply */
+  consultant: string | null;
+  /** the customer address the rating token was issued for, lower case */
+  customer: string;
+  /** good | okay | bad (RATING_SCORES in src/tokens.ts) */
+  score: string;
+  /** what the customer wrote beside the choice */
+  comment: Generated<string>;
+  /** the rating mail's Message-ID and raw bytes */
+  message_id: string | null;
+  raw_sha256: string | null;
+  at: string;
+}
+
 /** States of a message whose accept failed (SPEC §3 no poison message); see migration 006. */
 export type ParkedState = 'failing' | 'parked' | 'reprocessed';
 
@@ -372,4 +394,5 @@ export interface DB {
   absence_log: AbsenceLogTable;
   quarantine: QuarantineTable;
   parked: ParkedTable;
+  ratings: RatingsTable;
 }
