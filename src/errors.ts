@@ -84,6 +84,13 @@ export const ERROR_CODES = {
   ENOQUARANTINE: 'no quarantined mail has that id',
   ENORELEASE: 'that quarantined mail may not be released (a bad signature, failed authentication…) or was already released or dropped',
   ESTAFFMAIL: 'a staff mail (an answer from a mail client) asked for something that cannot be done',
+  EUNKNOWNDEPT: 'no department has that id',
+  ENODEPT: 'a consultation needs the department to ask (--dept)',
+  ECONSULTOPEN: 'the case already waits for that department',
+  ENOCONSULT: 'the case has no open consultation with that department',
+  EABSENT: 'the consultant is absent (mailwarden absences) and gets no cases until the absence ends',
+  EBADREPLACEMENT: 'the replacement named for an absence is the absent consultant or is absent too',
+  ENOABSENCE: 'the consultant is not absent, so there is no absence to clear',
   EINTERNAL: 'an unexpected error: a bug; --verbose shows the stack',
 } as const;
 

@@ -55,6 +55,8 @@ export type LogEvent =
   | 'ingest.store_failed'
   | 'ingest.database_busy'
   | 'ingest.lock_wait'
+  | 'rating.recorded'
+  | 'rating.ignored'
   | 'outbox.drainer_started'
   | 'outbox.drainer_stopped'
   | 'outbox.drainer_error'

@@ -68,8 +68,14 @@ function base32(bytes: Buffer): string {
   return out;
 }
 
+/** The truncated HMAC of the signed fields, one per line. */
+function macOver(secret: string, fields: Array<string | number>): string {
+  const signed = fields.join('\n');
+  return base32(crypto.createHmac('sha256', secret).update(signed).digest().subarray(0, MAC_BYTES)).slice(0, MAC_CHARS);
+}
+
 function macOf(secret: string, claims: TokenClaims, recipient: TokenRecipient): string {
-  const signed = [
+  return macOver(secret, [
     VERSION,
     claims.purpose,
     claims.caseId.toUpperCase(),
@@ -77,8 +83,14 @@ function macOf(secret: string, claims: TokenClaims, recipient: TokenRecipient): 
     Math.floor(claims.issuedAt.getTime() / 1000),
     recipient.kind,
     recipient.id,
-  ].join('\n');
-  return base32(crypto.createHmac('sha256', secret).update(signed).digest().subarray(0, MAC_BYTES)).slice(0, MAC_CHARS);
+  ]);
+}
+
+/** True when two MACs are equal, compared in constant time. */
+function sameMac(expected: string, given: string): boolean {
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
 }
 
 /** The token for mail to `recipient`. */
@@ -96,9 +108,7 @@ export function issueToken(secret: string, claims: TokenClaims, recipient: Token
 
 /** True when the token's MAC is the one issued to `recipient` (compared in constant time). */
 export function tokenIssuedTo(secret: string, token: ReadToken, recipient: TokenRecipient): boolean {
-  const expected = Buffer.from(macOf(secret, token, recipient));
-  const given = Buffer.from(token.mac);
-  return expected.length === given.length && crypto.timingSafeEqual(expected, given);
+  return sameMac(macOf(secret, token, recipient), token.mac);
 }
 
 /** The first token-like text in `value` (a Message-ID, an address), as written; null when none. */
@@ -130,4 +140,79 @@ export function tokenSubaddress(address: string, token: string): string | null {
   const at = address.lastIndexOf('@');
   const local = `${address.slice(0, at)}+${token}`;
   return local.length <= 64 ? `${local}${address.slice(at)}` : null;
+}
+
+// Rating tokens (SPEC §5E) ride in the `mailto:` choices of a reply to a customer: the subject and
+// body a mail client prefills (and the sub-address, where the box has one). One token per choice:
+// `mwt1.g.<case>.<rated outbox row>.<issued>.<score>.<mac>`. The score is written (the customer's
+// mail must say which choice it was) and signed; the customer the reply went to is only signed,
+// like a staff token's recipient, so the rating counts only from that address.
+
+/** The choices of a rating, best first (reports count the share of `good`). */
+export const RATING_SCORES = ['good', 'okay', 'bad'] as const;
+export type RatingScore = (typeof RATING_SCORES)[number];
+const SCORE_CODE: Record<RatingScore, string> = { good: 'g', okay: 'o', bad: 'b' };
+const RATING_PATTERN = 'mwt1\\.g\\.([a-z][a-z0-9]{1,9}-\\d{6,})\\.([0-9a-z]{1,8})\\.([0-9a-z]{1,8})\\.([gob])\\.([a-z2-7]{21})';
+const RATING_SHAPE = new RegExp(`^${RATING_PATTERN}$`);
+
+export interface RatingClaims {
+  caseId: string;
+  /** the outbox row of the rated reply */
+  outboxId: number;
+  score: RatingScore;
+  issuedAt: Date;
+}
+
+/** A rating token as read from mail: its claims and the MAC it carries (not yet checked). */
+export interface ReadRatingToken extends RatingClaims {
+  text: string;
+  mac: string;
+}
+
+function ratingMac(secret: string, claims: RatingClaims, customer: string): string {
+  return macOver(secret, [
+    VERSION,
+    'rate',
+    claims.caseId.toUpperCase(),
+    claims.outboxId,
+    Math.floor(claims.issuedAt.getTime() / 1000),
+    claims.score,
+    'customer',
+    customer.trim().toLowerCase(),
+  ]);
+}
+
+/** The token of one rating choice in a reply to `customer`. */
+export function issueRatingToken(secret: string, claims: RatingClaims, customer: string): string {
+  return [
+    VERSION,
+    'g',
+    claims.caseId.toLowerCase(),
+    claims.outboxId.toString(36),
+    Math.floor(claims.issuedAt.getTime() / 1000).toString(36),
+    SCORE_CODE[claims.score],
+    ratingMac(secret, claims, customer),
+  ].join('.');
+}
+
+/** The claims of a rating token, or null when the text is not a well-formed one. */
+export function readRatingToken(text: string): ReadRatingToken | null {
+  const m = RATING_SHAPE.exec(text.toLowerCase());
+  if (!m) return null;
+  const outboxId = parseInt(m[2]!, 36);
+  const seconds = parseInt(m[3]!, 36);
+  if (!Number.isSafeInteger(outboxId) || outboxId <= 0 || !Number.isSafeInteger(seconds)) return null;
+  const score = RATING_SCORES.find((s) => SCORE_CODE[s] === m[4])!;
+  return { text: m[0], caseId: m[1]!.toUpperCase(), outboxId, score, issuedAt: new Date(seconds * 1000), mac: m[5]! };
+}
+
+/** True when the token's MAC is the one issued for `customer` (compared in constant time). */
+export function ratingTokenFor(secret: string, token: ReadRatingToken, customer: string): boolean {
+  return sameMac(ratingMac(secret, token, customer), token.mac);
+}
+
+/** Every distinct rating token in `value` (a subject, an address, a body), lower case, in order of appearance. */
+export function findRatingTokens(value: string): string[] {
+  const found = [...value.matchAll(new RegExp(RATING_PATTERN, 'gi'))].map((m) => m[0].toLowerCase());
+  return found.filter((t, i) => found.indexOf(t) === i);
 }

@@ -15,6 +15,7 @@ import { changeCase, recordEvent } from '../db/history.js';
 import { usageError } from '../errors.js';
 import { boxSender, queueMail } from '../outbound/queue.js';
 import { rejectHeld, releaseHeld } from '../outbound/outbox.js';
+import { isAbsent, onDuty } from './absence.js';
 import { isSupervisor } from './actors.js';
 import { getCaseRow } from './queries.js';
 import { poolQuestionnaire, storeAnswers, type Answers } from './questionnaire.js';
@@ -39,22 +40,18 @@ export interface ApprovalRequest {
   at: string;
 }
 
-/** Whether a consultant is away now (SPEC §5D: the `absences` table, set by `mailwarden absence`). */
-async function isAbsent(tx: Kysely<DB>, id: string, at: string): Promise<boolean> {
-  const row = await tx.selectFrom('absences').select('until').where('consultant', '=', id).where('until', '>', at).executeTakeFirst();
-  return row !== undefined;
-}
-
 /**
- * Who is asked to approve: the trainee's supervisor; while they are away, their replacement if
- * that is a supervisor who is here; else any supervisor who is here (never the trainee).
+ * Who is asked to approve: the trainee's supervisor; while they are away, whoever stands in for
+ * them (absence.ts: the replacement named for the absence) if that is a supervisor; else any
+ * supervisor who is here (never the trainee).
  */
 export async function approverFor(tx: Kysely<DB>, config: Config, trainee: ConsultantConfig, at: string): Promise<ConsultantConfig> {
   const supervisors = config.consultants.filter((c) => isSupervisor(c) && c.id !== trainee.id);
   const own = supervisors.find((c) => c.id === trainee.supervisor);
-  if (own && !(await isAbsent(tx, own.id, at))) return own;
-  const replacement = own?.replacement ? supervisors.find((c) => c.id === own.replacement) : undefined;
-  if (replacement && !(await isAbsent(tx, replacement.id, at))) return replacement;
+  if (own) {
+    const duty = await onDuty(tx, config, own.id, at);
+    if (duty && supervisors.some((c) => c.id === duty.id)) return duty;
+  }
   for (const c of supervisors) if (!(await isAbsent(tx, c.id, at))) return c;
   const fallback = own ?? supervisors[0];
   if (!fallback) throw usageError('ENOSUPERVISOR', `Nobody can approve ${trainee.id}'s reply: no consultant has the supervisor role.`);
@@ -86,29 +83,7 @@ export async function requestApproval(tx: Kysely<DB>, config: Config, req: Appro
     })
     .returning('id')
     .executeTakeFirstOrThrow();
-  const box = config.mailboxes.find((m) => m.id === req.row.mailbox_id);
-  if (box) {
-    const mail = await queueMail(tx, {
-      config,
-      caseId: req.row.id,
-      kind: 'approval_request',
-      template: 'approval-request',
-      scope: { pool: req.row.pool_id, mailbox: box.id },
-      from: boxSender(config, box),
-      to: [{ address: approver.email, name: approver.name }],
-      vars: {
-        reply: { text: req.text },
-        trainee: { id: req.trainee.id, name: req.trainee.name },
-        supervisor: { id: approver.id, name: approver.name },
-        approval: { id: approval.id, status: req.effects.status },
-      },
-      messageKind: 'notification',
-      author: null,
-      autoSubmitted: 'auto-generated',
-      token: { purpose: 'approve', ref: approval.id, recipient: { kind: 'consultant', id: approver.id } },
-    });
-    await tx.updateTable('approvals').set({ request_outbox_id: mail.outboxId }).where('id', '=', approval.id).execute();
-  }
+  await mailRequest(tx, config, { row: req.row, approvalId: approval.id, status: req.effects.status, trainee: req.trainee, approver, text: req.text });
   await recordEvent(tx, {
     caseId: req.row.id,
     actor: req.trainee.id,
@@ -118,6 +93,90 @@ export async function requestApproval(tx: Kysely<DB>, config: Config, req: Appro
     data: { approval: approval.id, approver: approver.id },
   });
   return { id: approval.id, approver: approver.id };
+}
+
+interface RequestMail {
+  row: CaseRow;
+  approvalId: number;
+  status: string | null;
+  trainee: ConsultantConfig;
+  approver: ConsultantConfig;
+  text: string;
+}
+
+/** Mails the approver the draft with an approve token issued to them, and remembers that mail on the approval. */
+async function mailRequest(tx: Kysely<DB>, config: Config, r: RequestMail): Promise<void> {
+  const box = config.mailboxes.find((m) => m.id === r.row.mailbox_id);
+  if (!box) return;
+  const mail = await queueMail(tx, {
+    config,
+    caseId: r.row.id,
+    kind: 'approval_request',
+    template: 'approval-request',
+    scope: { pool: r.row.pool_id, mailbox: box.id },
+    from: boxSender(config, box),
+    to: [{ address: r.approver.email, name: r.approver.name }],
+    vars: {
+      reply: { text: r.text },
+      trainee: { id: r.trainee.id, name: r.trainee.name },
+      supervisor: { id: r.approver.id, name: r.approver.name },
+      approval: { id: r.approvalId, status: r.status },
+    },
+    messageKind: 'notification',
+    author: null,
+    autoSubmitted: 'auto-generated',
+    token: { purpose: 'approve', ref: r.approvalId, recipient: { kind: 'consultant', id: r.approver.id } },
+  });
+  await tx.updateTable('approvals').set({ request_outbox_id: mail.outboxId }).where('id', '=', r.approvalId).execute();
+}
+
+export interface RerouteResult {
+  approval: number;
+  case: string;
+  from: string;
+  to: string;
+}
+
+/**
+ * Approvals pending with a supervisor who is now away go to whoever approverFor names instead, who
+ * is mailed the draft with a token of their own (SPEC §5D). The first request's token stays valid:
+ * the absent supervisor may still decide, and the first decision wins either way.
+ */
+export async function rerouteApprovals(tx: Kysely<DB>, config: Config, supervisor: string, actor: string, at: string): Promise<RerouteResult[]> {
+  const pending = await tx.selectFrom('approvals').selectAll().where('supervisor', '=', supervisor).where('state', '=', 'pending').orderBy('id').execute();
+  const moved: RerouteResult[] = [];
+  for (const approval of pending) {
+    const trainee = config.consultants.find((c) => c.id === approval.trainee);
+    if (!trainee) continue;
+    const approver = await approverFor(tx, config, trainee, at);
+    if (approver.id === supervisor) continue;
+    await tx.updateTable('approvals').set({ supervisor: approver.id }).where('id', '=', approval.id).where('state', '=', 'pending').execute();
+    const row = await getCaseRow(tx, approval.case_id);
+    const text = await draftText(tx, approval.outbox_id);
+    await mailRequest(tx, config, { row, approvalId: approval.id, status: approval.status, trainee, approver, text });
+    await recordEvent(tx, {
+      caseId: row.id,
+      actor,
+      kind: 'approval',
+      from: supervisor,
+      to: approver.id,
+      at,
+      data: { approval: approval.id, rerouted: `${supervisor} is absent` },
+    });
+    moved.push({ approval: approval.id, case: row.id, from: supervisor, to: approver.id });
+  }
+  return moved;
+}
+
+/** The text of a held reply (the draft an approval is about). */
+async function draftText(tx: Kysely<DB>, outboxId: number): Promise<string> {
+  const draft = await tx
+    .selectFrom('messages')
+    .select('text')
+    .innerJoin('outbox', 'outbox.message_row_id', 'messages.id')
+    .where('outbox.id', '=', outboxId)
+    .executeTakeFirst();
+  return draft?.text ?? '';
 }
 
 export interface DecisionInput {
@@ -218,12 +277,6 @@ async function reject(tx: Kysely<DB>, config: Config, actor: ConsultantConfig, a
   await rejectHeld(tx, approval.outbox_id);
   const trainee = config.consultants.find((c) => c.id === approval.trainee);
   const box = config.mailboxes.find((m) => m.id === row.mailbox_id);
-  const draft = await tx
-    .selectFrom('messages')
-    .select('text')
-    .innerJoin('outbox', 'outbox.message_row_id', 'messages.id')
-    .where('outbox.id', '=', approval.outbox_id)
-    .executeTakeFirst();
   if (trainee && box) {
     await queueMail(tx, {
       config,
@@ -237,7 +290,7 @@ async function reject(tx: Kysely<DB>, config: Config, actor: ConsultantConfig, a
         consultant: { id: trainee.id, name: trainee.name, email: trainee.email },
         supervisor: { id: actor.id, name: actor.name },
         approval: { id: approval.id, reason },
-        reply: { text: draft?.text ?? '' },
+        reply: { text: await draftText(tx, approval.outbox_id) },
       },
       messageKind: 'notification',
       author: null,

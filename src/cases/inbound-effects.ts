@@ -1,8 +1,9 @@
 // A message that threads onto an existing case: participants (a colleague the customer copied
 // joins by the header match), the message row, and the status changes mail causes (SPEC §3, §5):
 // a customer writing within the reopen window reopens a solved/closed case as feedback; writing
-// on a postponed case wakes it; a department's answer ends the consultation. Automatic replies
-// (out-of-office) only add the message. The assignee hears of it by mail. These are case rules:
+// on a postponed case wakes it. Automatic replies (out-of-office) only add the message. The
+// assignee hears of it by mail, or while they are away whoever stands in for them (SPEC §5D), to
+// whom a case opening again is handed over. These are case rules:
 // ingest's accept transaction (src/ingest/accept.ts) finds the case and calls in here.
 import type { Kysely } from 'kysely';
 import type { Config, MailboxConfig } from '../config/types.js';
@@ -12,6 +13,8 @@ import { insertMessage } from '../db/message-rows.js';
 import { MailwardenError } from '../errors.js';
 import { boxSender, queueMail } from '../outbound/queue.js';
 import type { InboundMail } from './inbound-mail.js';
+import { onDuty } from './absence.js';
+import { handOverIfAway } from './absence-moves.js';
 import { addParticipant, isParticipant } from './participants.js';
 import { setStatus } from './status.js';
 import type { CaseRow } from './view.js';
@@ -33,8 +36,6 @@ export interface AppendInput {
   /** the sender took part before this mail; a newcomer's mail is added and changes no status */
   participant: boolean;
   reopen: boolean;
-  /** kind of our outbox row the message answers, when it threaded by header onto one */
-  outboxKind: string | null;
 }
 
 /**
@@ -59,7 +60,7 @@ export function reopenDecision(
 
 function departmentOf(config: Config, parsed: InboundMail) {
   const sender = parsed.from?.address;
-  return sender ? config.departments.find((d) => d.email.toLowerCase() === sender) : undefined;
+  return sender ? config.departments.find((d) => [d.email, ...d.aliases].some((a) => a.toLowerCase() === sender)) : undefined;
 }
 
 export async function appendToCase(tx: Kysely<DB>, input: AppendInput): Promise<{ messageRowId: number }> {
@@ -68,7 +69,9 @@ export async function appendToCase(tx: Kysely<DB>, input: AppendInput): Promise<
   const sender = parsed.from?.address ?? null;
   const dept = departmentOf(config, parsed);
   const autoReply = cls.kind === 'auto_reply';
-  const kind: MessageKind = dept || input.outboxKind === 'consultation' ? 'consult_in' : 'inbound';
+  // A department's answer to a consultation takes its own way (src/ingest/consult-accept.ts); a
+  // department's mail that gets here answers nothing and is only shown as theirs.
+  const kind: MessageKind = dept ? 'consult_in' : 'inbound';
 
   if (input.via === 'header' && sender && !autoReply && !(await isParticipant(tx, caseId, sender))) {
     await addParticipant(tx, caseId, sender, dept ? 'department' : 'cc', at);
@@ -98,12 +101,12 @@ export async function appendToCase(tx: Kysely<DB>, input: AppendInput): Promise<
   } else if (!autoReply && kind === 'inbound' && input.participant && caseRow.status === 'postponed') {
     await setStatus(tx, caseRow, 'system', { status: 'in_progress' }, at);
   }
-  if (kind === 'consult_in' && !autoReply) await endConsultation(tx, caseRow, dept?.id ?? null, at);
   const caseFlags = parseJsonList(caseRow.flags);
   const missing = parsed.flags.filter((f) => f === 'unparsed' || f === 'oversize').filter((f) => !caseFlags.includes(f));
   if (missing.length > 0) await changeCase(tx, caseId, 'system', { flags: JSON.stringify([...caseFlags, ...missing]) }, { at });
 
   if (!autoReply && caseRow.assignee) {
+    const { assignee } = await handOverIfAway(tx, config, caseId, at);
     const title =
       kind === 'consult_in'
         ? `${dept?.name ?? sender ?? 'The department'} answered`
@@ -112,22 +115,15 @@ export async function appendToCase(tx: Kysely<DB>, input: AppendInput): Promise<
           : input.participant
             ? 'The customer wrote again'
             : 'Someone new wrote on the case';
-    await notifyAssignee(tx, input, title);
+    if (assignee) await notifyAssignee(tx, input, assignee, title);
   }
   return { messageRowId };
 }
 
-/** The department answered: the open consultation ends and the case goes back to its consultant. */
-async function endConsultation(tx: Kysely<DB>, row: CaseRow, deptId: string | null, at: string): Promise<void> {
-  let q = tx.updateTable('consultations').set({ answered_at: at }).where('case_id', '=', row.id).where('answered_at', 'is', null);
-  if (deptId) q = q.where('dept_id', '=', deptId);
-  await q.execute();
-  if (row.status === 'under_consultation') await setStatus(tx, row, 'system', { status: 'in_progress' }, at);
-}
-
-async function notifyAssignee(tx: Kysely<DB>, input: AppendInput, title: string): Promise<void> {
+/** Tells the assignee, or who is on duty for them (absence.ts); nobody when they left no replacement. */
+async function notifyAssignee(tx: Kysely<DB>, input: AppendInput, assignee: string, title: string): Promise<void> {
   const { config, caseRow, parsed } = input;
-  const consultant = config.consultants.find((c) => c.id === caseRow.assignee);
+  const consultant = await onDuty(tx, config, assignee, input.at);
   if (!consultant) return;
   const box = config.mailboxes.find((m) => m.id === caseRow.mailbox_id) ?? input.mailbox;
   const from = parsed.from ? `${parsed.from.name ? `${parsed.from.name} ` : ''}<${parsed.from.address}>` : 'an unknown sender';
@@ -157,7 +153,8 @@ async function notifyAssignee(tx: Kysely<DB>, input: AppendInput, title: string)
   }
 }
 
-function quote(text: string): string {
+/** The text as a mail quote (`> ` lines), cut at QUOTE_CHARS. */
+export function quote(text: string): string {
   const cut = text.length > QUOTE_CHARS ? `${text.slice(0, QUOTE_CHARS)}\n[…]` : text;
   return cut
     .split('\n')

@@ -6,7 +6,9 @@ import type { ConsultantConfig } from '../config/types.js';
 import { writeTx, type Db } from '../db/connection.js';
 import type { DB } from '../db/schema.js';
 import { nowIso } from '../clock.js';
-import { MailwardenError } from '../errors.js';
+import { MailwardenError, usageError } from '../errors.js';
+import { formatInZone } from '../time-format.js';
+import { activeAbsence } from './absence.js';
 import { recordEvent } from '../db/history.js';
 import { setStatus } from './status.js';
 import type { CaseRow } from './view.js';
@@ -51,13 +53,22 @@ async function peekNext(tx: Kysely<DB>, consultant: ConsultantConfig): Promise<C
 /** How often `next` looks again when another consultant took the case it picked. */
 const TAKE_ATTEMPTS = 5;
 
+/** An absent consultant gets no case (SPEC §5D); `timeZone` is the instance's, for the sentence. */
+async function checkHere(db: Db, consultant: ConsultantConfig, timeZone: string): Promise<void> {
+  const away = await activeAbsence(db, consultant.id);
+  if (!away) return;
+  const until = formatInZone(new Date(away.until), timeZone, true);
+  throw usageError('EABSENT', `${consultant.id} is absent until ${until} and gets no cases.`);
+}
+
 /**
  * Takes the next waiting case for the consultant: assigned to them, in_progress. Null when none
- * waits. The take is a compare-and-set on the case's version (src/cases/history.ts), so two
+ * waits; refused while the consultant is absent. The take is a compare-and-set on the case's version (src/cases/history.ts), so two
  * consultants can never both take a case whatever the database's locking; the one who loses
  * looks again.
  */
-export async function takeNext(db: Db, consultant: ConsultantConfig): Promise<CaseRow | null> {
+export async function takeNext(db: Db, consultant: ConsultantConfig, timeZone: string): Promise<CaseRow | null> {
+  await checkHere(db, consultant, timeZone);
   for (let attempt = 1; ; attempt++) {
     try {
       return await writeTx(db, async (tx) => {

@@ -8,6 +8,8 @@ import { usageError } from '../errors.js';
 import { DEADLINE_RUNNING, caseView, caseViews, type CaseRow, type CaseView } from './view.js';
 import { parseJsonList } from '../db/json-columns.js';
 import { listQuarantine, type QuarantineEntry } from './quarantine.js';
+import { caseConsultations } from './consult.js';
+import { caseRatings, type RatingView } from './ratings.js';
 
 const STATUSES: readonly CaseStatus[] = ['received', 'in_progress', 'under_consultation', 'postponed', 'solved', 'closed'];
 
@@ -45,7 +47,23 @@ export async function listCases(db: Kysely<DB>, config: Config, f: CaseFilters =
   if (f.pool) q = q.where('pool_id', '=', f.pool);
   if (f.assignee === 'none') q = q.where('assignee', 'is', null);
   else if (f.assignee) q = q.where('assignee', '=', f.assignee);
-  if (f.overdue) q = q.where('status', 'in', [...DEADLINE_RUNNING]).where('deadline_at', '<', nowIso());
+  if (f.overdue) {
+    const at = nowIso();
+    // Overdue: the case's own deadline passed while it runs, or a department it waits for is late.
+    q = q.where((eb) =>
+      eb.or([
+        eb.and([eb('status', 'in', [...DEADLINE_RUNNING]), eb('deadline_at', '<', at)]),
+        eb.exists(
+          eb
+            .selectFrom('consultations')
+            .select('consultations.id')
+            .whereRef('consultations.case_id', '=', 'cases.id')
+            .where('consultations.state', '=', 'open')
+            .where('consultations.deadline_at', '<', at),
+        ),
+      ]),
+    );
+  }
   q = q.orderBy('received_at').orderBy('id');
   if (f.limit) q = q.limit(f.limit);
   return caseViews(db, await q.execute());
@@ -108,6 +126,41 @@ export interface CaseDetail {
   viewers: ViewerView[];
   /** staff mail about this case that was not acted on (SPEC §5A) */
   quarantined: QuarantineEntry[];
+  /** every consultation of the case, oldest first (SPEC §5C) */
+  consultations: ConsultationDetail[];
+  /** the customers' ratings of the replies (SPEC §5E), the latest per reply and customer */
+  ratings: RatingView[];
+}
+
+export interface ConsultationDetail {
+  id: number;
+  dept: string;
+  consultant: string;
+  state: 'open' | 'answered' | 'withdrawn';
+  sent_at: string;
+  deadline_at: string;
+  answered_at: string | null;
+  /** open past its deadline, or answered after it */
+  overdue: boolean;
+  withdrawn_by: string | null;
+}
+
+async function consultationDetails(db: Kysely<DB>, caseId: string): Promise<ConsultationDetail[]> {
+  const at = Date.parse(nowIso());
+  const rows = await caseConsultations(db, caseId);
+  // An open consultation is overdue once its deadline passed; an answered one if the answer came after it.
+  const endOf = (c: (typeof rows)[number]) => (c.state === 'open' ? at : c.state === 'answered' && c.answered_at ? Date.parse(c.answered_at) : null);
+  return rows.map((c) => ({
+    id: c.id,
+    dept: c.dept_id,
+    consultant: c.consultant,
+    state: c.state,
+    sent_at: c.sent_at,
+    deadline_at: c.deadline_at,
+    answered_at: c.answered_at,
+    overdue: (endOf(c) ?? 0) > Date.parse(c.deadline_at),
+    withdrawn_by: c.withdrawn_by,
+  }));
 }
 
 /** Kinds written by staff or by mailwarden itself, as opposed to mail from outside. */
@@ -182,6 +235,8 @@ export async function getCaseDetail(db: Kysely<DB>, id: string, opts: { viewer?:
     history: await caseHistory(db, row.id),
     viewers,
     quarantined: await listQuarantine(db, { all: true, caseId: row.id }),
+    consultations: await consultationDetails(db, row.id),
+    ratings: await caseRatings(db, row.id),
   };
 }
 

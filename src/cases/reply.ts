@@ -9,6 +9,7 @@ import type { CaseStatus, DB } from '../db/schema.js';
 import type { Config, ConsultantConfig } from '../config/types.js';
 import { dataError, usageError } from '../errors.js';
 import { boxSender, queueMail } from '../outbound/queue.js';
+import { ratingAppendix } from '../outbound/rating-line.js';
 import { checkMayWorkOn } from './actors.js';
 import { describe, type FileAttachment } from './attachments.js';
 import { changeCase, recordEvent } from '../db/history.js';
@@ -85,6 +86,10 @@ async function threadIds(tx: Kysely<DB>, row: CaseRow): Promise<{ inReplyTo: str
   return { inReplyTo: answered?.message_id ?? null, references: rows.map((r) => r.message_id!) };
 }
 
+function ratingsOn(config: Config, poolId: string): boolean {
+  return config.pools.find((p) => p.id === poolId)?.ratings === true;
+}
+
 /** Where the reply leaves the case, with the checks that target needs. */
 function targetStatus(row: CaseRow, input: ReplyInput): CaseStatus {
   // Replying to a waiting case takes it, so the requested status is checked from in_progress.
@@ -148,6 +153,8 @@ export async function replyToCase(tx: Kysely<DB>, config: Config, actor: Consult
     messageKind: 'outbound',
     author: actor.id,
     ...(input.via === 'mail' ? { messageFlags: ['via_mail'] } : {}),
+    // Rated replies (SPEC §5E): a held reply's frozen bytes carry the line too, so approval sends it unchanged.
+    ...(ratingsOn(config, row.pool_id) ? { appendix: ratingAppendix({ config, box: mailbox, caseId: row.id, customer: row.customer_address }) } : {}),
   });
 
   if (queued.messageRowId !== null) {
@@ -210,7 +217,7 @@ export async function replyToCase(tx: Kysely<DB>, config: Config, actor: Consult
 }
 
 /** Takes a waiting or unassigned case for the replier; returns the case as it is then. */
-async function takeCase(tx: Kysely<DB>, row: CaseRow, actor: ConsultantConfig, at: string): Promise<CaseRow> {
+export async function takeCase(tx: Kysely<DB>, row: CaseRow, actor: ConsultantConfig, at: string): Promise<CaseRow> {
   if (row.status === 'received') {
     await setStatus(tx, row, actor.id, { status: 'in_progress', ...(row.assignee === null ? { assignee: actor.id } : {}) }, at);
     return getCaseRow(tx, row.id);

@@ -14,6 +14,8 @@ import { boxSender, queueMail } from '../outbound/queue.js';
 import { isSupervisor, poolSupervisors } from './actors.js';
 import { changeCase, recordEvent } from '../db/history.js';
 import { setStatus } from './status.js';
+import { onDuty } from './absence.js';
+import { handOverIfAway } from './absence-moves.js';
 import { DEADLINE_RUNNING, type CaseRow } from './view.js';
 
 const SCHEDULER_ACTOR = 'daemon';
@@ -44,11 +46,11 @@ function recipientNamed(config: Config, entry: string): Recipient | undefined {
 }
 
 /**
- * Who is told that a case is overdue (SPEC §5C): its assignee and the pool's `notify_overdue`
- * list, or without one the pool's supervisors; each once, however often they are named.
+ * Who is told that a case is overdue (SPEC §5C): its assignee (or who stands in for them, SPEC §5D)
+ * and the pool's `notify_overdue` list, or without one the pool's supervisors; each once, however
+ * often they are named.
  */
-function overdueRecipients(config: Config, row: CaseRow): Recipient[] {
-  const assignee = row.assignee ? config.consultants.find((c) => c.id === row.assignee) : undefined;
+function overdueRecipients(config: Config, row: CaseRow, assignee: ConsultantConfig | null): Recipient[] {
   const list = config.pools.find((p) => p.id === row.pool_id)?.notify_overdue;
   const others = list ? list.map((n) => recipientNamed(config, n)) : poolSupervisors(config, row.pool_id);
   const byAddress = new Map<string, Recipient>();
@@ -118,7 +120,10 @@ async function eachCase(db: Db, ids: Array<{ id: string }>, fn: (tx: Kysely<DB>,
   return result;
 }
 
-/** Postponed cases whose reminder time has come: back to in_progress, the assignee told by mail. */
+/**
+ * Postponed cases whose reminder time has come: back to in_progress, the assignee told by mail (an
+ * unassigned one, whose consultant went away, back to the pool, its pool's supervisors told).
+ */
 export async function wakeDueReminders(db: Db, config: Config): Promise<JobResult> {
   const due = await db
     .selectFrom('cases')
@@ -130,10 +135,12 @@ export async function wakeDueReminders(db: Db, config: Config): Promise<JobResul
     .execute();
   return eachCase(db, due, async (tx, row) => {
     if (row.status !== 'postponed' || row.remind_at === null || row.remind_at > nowIso()) return false;
+    // An absent assignee's case goes to who stands in (or the pool) first, so they get the notice (SPEC §5D).
+    const current = await handOverIfAway(tx, config, row.id, nowIso());
     // Rendered before the status change, so the mail can say when the reminder was set for.
-    const outbox = await notifyStaff(tx, config, row, 'reminder', 'reminder', caseWatchers(config, row), `reminder:${row.id}:${row.remind_at}`);
-    await setStatus(tx, row, SCHEDULER_ACTOR, { status: 'in_progress' });
-    await recordEvent(tx, { caseId: row.id, actor: SCHEDULER_ACTOR, kind: 'reminder', to: row.assignee, data: { outbox } });
+    const outbox = await notifyStaff(tx, config, current, 'reminder', 'reminder', caseWatchers(config, current), `reminder:${row.id}:${row.remind_at}`);
+    await setStatus(tx, current, SCHEDULER_ACTOR, { status: 'in_progress' });
+    await recordEvent(tx, { caseId: row.id, actor: SCHEDULER_ACTOR, kind: 'reminder', to: current.assignee, data: { outbox } });
     return true;
   });
 }
@@ -154,7 +161,8 @@ export async function notifyOverdueCases(db: Db, config: Config): Promise<JobRes
     .execute();
   return eachCase(db, due, async (tx, row) => {
     if (row.overdue_notified_at !== null || !DEADLINE_RUNNING.includes(row.status) || row.deadline_at >= nowIso()) return false;
-    const watchers = overdueRecipients(config, row);
+    const assignee = row.assignee ? await onDuty(tx, config, row.assignee) : null;
+    const watchers = overdueRecipients(config, row, assignee);
     const outbox = await notifyStaff(tx, config, row, 'case_overdue', 'case-overdue', watchers, `case_overdue:${row.id}:${row.deadline_at}`);
     await changeCase(tx, row.id, SCHEDULER_ACTOR, { overdue_notified_at: nowIso() }, { expectVersion: row.version });
     await recordEvent(tx, {

@@ -53,10 +53,10 @@ export async function caseViews(db: Kysely<DB>, rows: CaseRow[]): Promise<CaseVi
       .selectFrom('consultations')
       .select(['case_id', 'dept_id', 'deadline_at', 'id'])
       .where('case_id', 'in', chunk)
-      .where('answered_at', 'is', null)
-      .orderBy('id')
+      .where('state', '=', 'open')
+      .orderBy('deadline_at', 'desc')
       .execute();
-    // The latest open consultation is the one the case waits for.
+    // Of several open consultations, the one due first is shown (the last one set wins).
     for (const c of openConsults) consultations.set(c.case_id, { dept_id: c.dept_id, deadline_at: c.deadline_at });
   }
   const at = now();

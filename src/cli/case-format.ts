@@ -1,7 +1,7 @@
 // Plain-text rendering of cases for the terminal: listings, the full thread, history. Colour only
 // through paint(), so pipes and tests see plain text; overdue is also marked with an icon so it
 // shows without colour.
-import type { CaseDetail, HistoryView, MessageView, ViewerView } from '../cases/queries.js';
+import type { CaseDetail, ConsultationDetail, HistoryView, MessageView, ViewerView } from '../cases/queries.js';
 import { STAFF_KINDS } from '../cases/queries.js';
 import type { CaseView } from '../cases/view.js';
 import { formatInZone } from '../time-format.js';
@@ -80,6 +80,7 @@ function whoLabel(m: MessageView, names: StaffNames): string {
   if (m.kind === 'comment') return paint('yellow', `internal comment${byline(m, names)}`);
   if (m.kind === 'inbound') return paint('blue', 'customer');
   if (m.kind === 'consult_in') return paint('magenta', 'department');
+  if (m.kind === 'consult_out') return paint('magenta', `consultation${byline(m, names)}`);
   if (m.kind === 'outbound') return paint('green', `reply${byline(m, names)}`);
   if (STAFF_KINDS.includes(m.kind)) return paint('green', m.kind.replace('_', '-'));
   return m.kind;
@@ -90,6 +91,15 @@ function formatQuarantined(d: CaseDetail, tz: string): string[] {
     (q) =>
       `${paint('red', '── quarantined staff mail')}  ${q.from ?? '-'}  ${localTime(q.at, tz)}  [${q.state}]\n   ${q.reason}: ${q.detail ?? ''}\n   mailwarden quarantine show ${q.id}\n`,
   );
+}
+
+function formatRatings(d: CaseDetail, tz: string, names: StaffNames): string[] {
+  if (d.ratings.length === 0) return [];
+  const lines = d.ratings.map((r) => {
+    const head = `  ${r.score.padEnd(5)}  the reply of ${localTime(r.reply_at, tz)} by ${r.consultant ? names(r.consultant) : '-'}  from ${r.customer}  ${localTime(r.at, tz)}`;
+    return r.comment ? `${head}\n     "${clip(r.comment.replace(/\s+/g, ' '), 200)}"` : head;
+  });
+  return ['Ratings:', ...lines, ''];
 }
 
 function formatSize(n: number): string {
@@ -122,11 +132,25 @@ function formatViewers(viewers: ViewerView[], tz: string): string {
   return paint('cyan', `Also looking at it: ${viewers.map((v) => `${v.consultant} (since ${localTime(v.at, tz)})`).join(', ')}`);
 }
 
+function formatConsultation(c: ConsultationDetail, tz: string, names: StaffNames): string {
+  const head = `  #${c.id} ${c.dept.padEnd(10)} ${c.state.padEnd(9)} asked by ${names(c.consultant)} ${localTime(c.sent_at, tz)}`;
+  const due = `due ${localTime(c.deadline_at, tz)}`;
+  const end =
+    c.state === 'answered'
+      ? `answered ${localTime(c.answered_at, tz)}${c.overdue ? ' (late)' : ''}`
+      : c.state === 'withdrawn'
+        ? `withdrawn by ${c.withdrawn_by ?? '-'}`
+        : '';
+  const text = `${head}  ${due}${end ? `  ${end}` : ''}`;
+  return c.overdue && c.state === 'open' ? paint('red', `${text} ${OVERDUE_MARK}`) : text;
+}
+
 export function formatCaseDetail(d: CaseDetail, tz: string, names: StaffNames = (id) => id): string {
   const parts = [formatCaseHeader(d.case, tz)];
+  if (d.consultations.length) parts.push('Consultations:', ...d.consultations.map((c) => formatConsultation(c, tz, names)));
   const viewers = formatViewers(d.viewers, tz);
   if (viewers) parts.push(viewers);
-  parts.push('', ...d.messages.map((m) => formatMessage(m, tz, names) + '\n'), ...formatQuarantined(d, tz));
+  parts.push('', ...d.messages.map((m) => formatMessage(m, tz, names) + '\n'), ...formatQuarantined(d, tz), ...formatRatings(d, tz, names));
   if (d.history.length) parts.push('History:', formatHistory(d.history, tz));
   return parts.join('\n');
 }

@@ -33,6 +33,8 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   ENOQUESTIONNAIRE: 'Leave out --answer.',
   EDEMODIR: 'Choose another --dir.',
   EINITEXISTS: 'Use --force to overwrite it.',
+  EBADREPLACEMENT: 'Name someone else with --replacement <consultant>, or --replacement none to return the cases to the pool.',
+  EABSENT: 'The absence ends by itself then, or now with `mailwarden absence <consultant> --clear`.',
 };
 
 export interface ErrorReport {

@@ -107,22 +107,23 @@ export function checkReferences(loose: Loose<Config>): ConfigIssue[] {
 }
 
 /**
- * Staff mail is told apart by its sender, so every staff address (a consultant's email or alias, a
- * department's email) names one person or team and is no supervised box.
+ * Staff mail is told apart by its sender, so every staff address (a consultant's or department's
+ * email or alias) names one person or team and is no supervised box.
  */
 function checkStaffAddresses(config: ReturnType<typeof withLists>, boxAddresses: Set<string | undefined>, add: (path: string, message: string) => void): void {
   const owner = new Map<string, string>();
   config.consultants.forEach((c, i) => owner.set(c.email?.toLowerCase() ?? '', `consultants[${i}]`));
   config.departments.forEach((d, i) => owner.set(d.email?.toLowerCase() ?? '', `departments[${i}]`));
-  config.consultants.forEach((c, i) => {
-    (c.aliases ?? []).forEach((alias, j) => {
-      const at = `consultants[${i}].aliases[${j}]`;
+  const checkAliases = (aliases: string[] | undefined, who: string) =>
+    (aliases ?? []).forEach((alias, j) => {
+      const at = `${who}.aliases[${j}]`;
       const key = alias.toLowerCase();
       if (boxAddresses.has(alias)) add(at, `is also a supervised mailbox address (${alias})`);
-      else if (owner.has(key) && owner.get(key) !== `consultants[${i}]`) add(at, `is already the address of ${owner.get(key)} (${alias})`);
-      else owner.set(key, `consultants[${i}]`);
+      else if (owner.has(key) && owner.get(key) !== who) add(at, `is already the address of ${owner.get(key)} (${alias})`);
+      else owner.set(key, who);
     });
-  });
+  config.consultants.forEach((c, i) => checkAliases(c.aliases, `consultants[${i}]`));
+  config.departments.forEach((d, i) => checkAliases(d.aliases, `departments[${i}]`));
 }
 
 /** The document with every top-level list present (empty when missing or invalid). */

@@ -78,6 +78,7 @@ const instance = (ctx: SchemaContext) =>
         32,
       ),
       token_ttl: duration('a token in staff mail is honoured this long after the mail was sent').prefault('30d'),
+      rating_ttl: duration("a customer's rating of a reply (SPEC §5E) counts this long after the reply was written").prefault('90d'),
       log_level: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal'], 'pino log level').default('info'),
     },
     'this installation',
@@ -183,6 +184,7 @@ const pool = () =>
       ).optional(),
       reopen_window: duration('overrides instance.reopen_window').optional(),
       questionnaire: text('questionnaire answered when closing').optional(),
+      ratings: bool('replies to customers end with a rating line (template `rating`): good / okay / bad as mailto: links to the box').default(false),
       languages: list(
         text('ISO 639-1 code', { re: /^[a-z]{2}$/, says: 'must be a two-letter language code' }),
         'languages of this pool, at least one; the first is the fallback',
@@ -234,6 +236,7 @@ const department = () =>
       id: id('unique id'),
       name: text('display name'),
       email: email('their address'),
+      aliases: list(email('another address'), 'other addresses their answers may come from (a shared box, a member of the team)').default([]),
       deadline: duration('time they have to answer'),
       calendar: text('calendar the deadline counts working time in (default: wall-clock time)').optional(),
       notify_overdue: list(text('id or address'), 'consultant ids or addresses told when overdue').default([]),

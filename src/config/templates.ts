@@ -19,12 +19,20 @@ export const TEMPLATE_NAMES = [
   'quarantine-notice',
   'consultation',
   'consultation-overdue',
+  'consultation-withdrawn',
   'case-overdue',
   'reminder',
   'staff-notification',
   'message-parked',
   'auto-response-limit',
+  'rating',
 ] as const;
+
+/** Templates needed only when a feature uses them, so an older templates_dir stays valid without them. */
+function templateNeeded(config: Loose<Config>, name: TemplateName): boolean {
+  if (name === 'rating') return (config.pools ?? []).some((p) => p?.ratings === true);
+  return true;
+}
 
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 
@@ -77,7 +85,7 @@ export function checkTemplates(config: Loose<Config>): ConfigIssue[] {
   if (!fs.existsSync(dir)) return [{ path: 'instance.templates_dir', message: `does not exist (${dir})` }];
 
   for (const name of TEMPLATE_NAMES) {
-    if (!fs.existsSync(path.join(dir, `${name}.hbs`))) {
+    if (templateNeeded(config, name) && !fs.existsSync(path.join(dir, `${name}.hbs`))) {
       issues.push({ path: 'instance.templates_dir', message: `lacks the template ${name}.hbs (${dir})` });
     }
   }

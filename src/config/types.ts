@@ -26,5 +26,6 @@ export type PoolConfig = Config['pools'][number];
 export type PriorityRule = PoolConfig['priority_rules'][number];
 export type CasePriority = PriorityRule['priority'];
 export type ConsultantConfig = Config['consultants'][number];
+export type DepartmentConfig = Config['departments'][number];
 export type QuestionnaireConfig = Config['questionnaires'][number];
 export type CalendarConfig = Config['calendars'][number];

@@ -1,7 +1,8 @@
 // The scheduler service of `mailwarden run`: node-cron ticks that wake postponed cases and send
-// overdue notices. The work itself is in src/cases/schedule-jobs.ts; this only times it.
+// overdue notices (cases and consultations). The work itself is in src/cases/schedule-jobs.ts; this only times it.
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Config } from '../config/types.js';
+import { notifyOverdueConsultations } from '../cases/consult-overdue.js';
 import { notifyOverdueCases, notifyQuarantine, wakeDueReminders, type JobResult } from '../cases/schedule-jobs.js';
 import type { Service, ServiceFactory } from './service.js';
 import { logEvent } from '../log.js';
@@ -44,6 +45,11 @@ export const createSchedulerService: ServiceFactory = (ctx) => {
         config.schedule.overdue_check,
         job('overdue', () => notifyOverdueCases(ctx.db, config)),
         { ...options, name: 'overdue' },
+      ),
+      cron.schedule(
+        config.schedule.overdue_check,
+        job('consultation-overdue', () => notifyOverdueConsultations(ctx.db, config)),
+        { ...options, name: 'consultation-overdue' },
       ),
       // Checked on the overdue tick; the notice itself goes out once a day.
       cron.schedule(

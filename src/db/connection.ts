@@ -21,6 +21,9 @@ import * as m005 from './migrations/005-compare-and-set.js';
 import * as m006 from './migrations/006-parked.js';
 import * as m007 from './migrations/007-claimed-by.js';
 import * as m008 from './migrations/008-staff-mail.js';
+import * as m009 from './migrations/009-consultations.js';
+import * as m010 from './migrations/010-absence-log.js';
+import * as m011 from './migrations/011-ratings.js';
 import { cacheStatements } from './statement-cache.js';
 
 export type Db = Kysely<DB>;
@@ -34,6 +37,9 @@ const MIGRATIONS: Record<string, Migration> = {
   '006-parked': m006,
   '007-claimed-by': m007,
   '008-staff-mail': m008,
+  '009-consultations': m009,
+  '010-absence-log': m010,
+  '011-ratings': m011,
 };
 
 class StaticMigrations implements MigrationProvider {

@@ -113,7 +113,11 @@ export type CaseEventKind =
   | 'notification'
   | 'approval'
   | 'staff_mail'
-  | 'quarantine';
+  | 'quarantine'
+  | 'consultation'
+  | 'absence'
+  | 'returned'
+  | 'rating';
 
 /** How a participant belongs to a case. */
 export type ParticipantRole = 'customer' | 'cc' | 'staff' | 'department';
@@ -165,7 +169,7 @@ export interface InboundTable {
   /** content fingerprint (src/ingest/fingerprint.ts): the dedupe key across boxes and rescans */
   content_sha256: string | null;
   message_id: string | null;
-  /** case | duplicate | quarantined | bounce */
+  /** case | duplicate | bounce | staff | quarantine | rating | rating_ignored */
   outcome: string;
   case_id: string | null;
   message_row_id: number | null;
@@ -212,7 +216,19 @@ export interface ConsultationsTable {
   deadline_at: string;
   answered_at: string | null;
   overdue_notified_at: string | null;
+  /** open | answered | withdrawn (migration 009) */
+  state: Generated<ConsultationState>;
+  /** the consult_out message that asked */
+  question_row_id: number | null;
+  /** the consult_in message that answered */
+  answer_row_id: number | null;
+  /** token | tag: how the department's answer was recognised */
+  answered_via: string | null;
+  withdrawn_by: string | null;
+  withdrawn_at: string | null;
 }
+
+export type ConsultationState = 'open' | 'answered' | 'withdrawn';
 
 export interface ApprovalsTable {
   id: Generated<number>;
@@ -270,6 +286,21 @@ export interface AbsencesTable {
   at: string;
 }
 
+/** One set, replace or clear of an absence (migration 010). */
+export type AbsenceAction = 'set' | 'replaced' | 'cleared';
+
+export interface AbsenceLogTable {
+  id: Generated<number>;
+  consultant: string;
+  action: AbsenceAction;
+  until: string | null;
+  replacement: string | null;
+  by: string;
+  at: string;
+  /** JSON {until, replacement, set_by, at}: the absence this entry replaced or cleared */
+  previous: string | null;
+}
+
 export interface QuarantineTable {
   id: Generated<number>;
   raw_sha256: string;
@@ -290,6 +321,27 @@ export interface QuarantineTable {
   state: Generated<string>;
   decided_by: string | null;
   decided_at: string | null;
+}
+
+/** A customer's rating of one reply (SPEC §5E, migration 011): the latest one per reply and customer. */
+export interface RatingsTable {
+  id: Generated<number>;
+  case_id: string;
+  /** the outbox row of the rated reply */
+  outbox_id: number;
+  message_row_id: number | null;
+  /** the consultant who wrote the rated reply */
+  consultant: string | null;
+  /** the customer address the rating token was issued for, lower case */
+  customer: string;
+  /** good | okay | bad (RATING_SCORES in src/tokens.ts) */
+  score: string;
+  /** what the customer wrote beside the choice */
+  comment: Generated<string>;
+  /** the rating mail's Message-ID and raw bytes */
+  message_id: string | null;
+  raw_sha256: string | null;
+  at: string;
 }
 
 /** States of a message whose accept failed (SPEC §3 no poison message); see migration 006. */
@@ -339,6 +391,8 @@ export interface DB {
   snippet_uses: SnippetUsesTable;
   case_views: CaseViewsTable;
   absences: AbsencesTable;
+  absence_log: AbsenceLogTable;
   quarantine: QuarantineTable;
   parked: ParkedTable;
+  ratings: RatingsTable;
 }

@@ -17,6 +17,9 @@ import { maybeQueueAutoResponse } from '../outbound/autoresponse.js';
 import { classifyInbound, type Classification } from './classify.js';
 import type { ParsedMessage } from './message.js';
 import { advanceHighWater, findInbound, findSameContent, insertInbound, insertRaw, type InboundRecord, type InboundSource } from './records.js';
+import { acceptTaggedDepartmentAnswer, findTaggedDepartmentAnswer } from './consult-accept.js';
+import { acceptRatingMail } from './rating-accept.js';
+import { findRatingMail } from './rating-mail.js';
 import { acceptStaffMail } from './staff-accept.js';
 import { findStaffToken } from './staff-mail.js';
 import { findOwnCopy, findSentMail, findThread, referencedIds } from './thread.js';
@@ -49,10 +52,14 @@ export type AcceptOutcome =
   | 'bounce'
   /** its accept failed max_attempts times: kept raw, parked for `reprocess --parked` (src/ingest/park.ts) */
   | 'parked'
-  /** staff mail acted on: a consultant's answer from their mail client, a decision on an approval (SPEC §5A) */
+  /** staff mail acted on: a consultant's answer from their mail client, a decision on an approval, a department's answer (SPEC §5A, §5C) */
   | 'staff'
   /** staff mail kept in quarantine, not acted on */
-  | 'quarantined';
+  | 'quarantined'
+  /** a customer's rating of a reply, recorded (SPEC §5E) */
+  | 'rating'
+  /** a rating mail whose token or content did not hold: ignored, logged */
+  | 'rating_ignored';
 
 export interface AcceptResult {
   outcome: AcceptOutcome;
@@ -61,6 +68,8 @@ export interface AcceptResult {
   /** for the log: how threading decided, why suppressed… */
   detail: string;
   autoResponse?: { queued: boolean; reason: string };
+  /** a rating mail: recorded (reason = the score) or ignored (reason = why), for the log */
+  rating?: { recorded: boolean; reason: string; detail: string };
 }
 
 export function acceptMessage(db: Db, input: AcceptInput): Promise<AcceptResult> {
@@ -95,9 +104,13 @@ async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptRes
 
   const cls = classifyInbound(parsed, input.envelopeFrom);
   if (cls.kind === 'bounce') return acceptBounce(tx, input, cls, at, record);
-  // Staff mail is told apart before customer threading: it is never a customer message.
+  // Ratings and staff mail are told apart before customer threading: neither is a customer message.
+  const ratingTokens = findRatingMail(parsed);
+  if (ratingTokens !== null) return acceptRatingMail(tx, input, cls, ratingTokens, at, record);
   const token = findStaffToken(parsed);
   if (token !== null) return acceptStaffMail(tx, input, cls, token, at, record);
+  const departmentAnswer = await findTaggedDepartmentAnswer(tx, input.config, parsed);
+  if (departmentAnswer) return acceptTaggedDepartmentAnswer(tx, input, cls, departmentAnswer, at, record);
 
   const thread = await findThread(tx, input.config.instance.case_prefix, parsed);
   if (thread.via === 'header' || thread.via === 'tag') {
@@ -111,7 +124,6 @@ async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptRes
         via: thread.via,
         participant: thread.participant,
         reopen: decision === 'reopen',
-        outboxKind: thread.via === 'header' ? thread.outboxKind : null,
       });
       await record('case', thread.caseRow.id, appended.messageRowId);
       return {

@@ -83,7 +83,7 @@ export async function acceptPrepared(ctx: IngestContext, prepared: Prepared, inp
   }
   const where = input.source.kind === 'imap' ? { uidvalidity: input.source.uidvalidity, uid: input.source.uid } : { queue_id: input.source.queueId };
   // Unparsed mail and quarantined staff mail (a forged or expired token…) are worth an operator's look.
-  const level = parsed.status === 'parsed' && !parsed.flags.length && result.outcome !== 'quarantined' ? 'info' : 'warn';
+  const level = parsed.status === 'parsed' && !parsed.flags.length && result.outcome !== 'quarantined' && result.outcome !== 'rating_ignored' ? 'info' : 'warn';
   ctx.log[level](
     {
       event: 'ingest.accepted' satisfies LogEvent,
@@ -104,7 +104,16 @@ export async function acceptPrepared(ctx: IngestContext, prepared: Prepared, inp
     },
     'message accepted',
   );
+  if (result.rating) logRating(ctx, input.mailbox.id, parsed, result);
   return { ...result, sha256: prepared.sha256, size: prepared.size, parseStatus: parsed.status };
+}
+
+/** A customer's rating (SPEC §5E): recorded, or ignored with the reason (operators alert on `rating.ignored`). */
+function logRating(ctx: IngestContext, mailbox: string, parsed: ParsedMessage, result: AcceptResult): void {
+  const r = result.rating!;
+  const fields = { mailbox, message_id: parsed.messageId, from: parsed.from?.address ?? null, case: result.caseId, detail: r.detail };
+  if (r.recorded) ctx.log.info({ event: 'rating.recorded' satisfies LogEvent, score: r.reason, ...fields }, 'rating recorded');
+  else ctx.log.warn({ event: 'rating.ignored' satisfies LogEvent, reason: r.reason, ...fields }, 'rating ignored');
 }
 
 /**

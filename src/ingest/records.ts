@@ -48,7 +48,7 @@ export interface InboundRecord {
   source: InboundSource;
   rawSha256: string;
   parsed: ParsedMessage;
-  outcome: 'case' | 'duplicate' | 'bounce' | 'staff' | 'quarantine';
+  outcome: 'case' | 'duplicate' | 'bounce' | 'staff' | 'quarantine' | 'rating' | 'rating_ignored';
   caseId: string | null;
   messageRowId: number | null;
   at: string;

@@ -7,6 +7,7 @@
 import type { Kysely } from 'kysely';
 import type { ConsultantConfig } from '../config/types.js';
 import type { FileAttachment } from '../cases/attachments.js';
+import { acceptConsultAnswer } from './consult-accept.js';
 import { blobPath } from './raw-store.js';
 import { withSavepoint } from '../db/connection.js';
 import type { DB } from '../db/schema.js';
@@ -56,7 +57,16 @@ export async function acceptStaffMail(
   };
   if (!verdict.ok) return hold(verdict.reason, verdict.detail);
   if (!caseId) return hold('unknown_case', `the token names case ${verdict.token.caseId}, which does not exist`);
-  if (verdict.sender.kind !== 'consultant') return hold('refused', `a ${verdict.token.purpose} token answered by ${describeIdentity(verdict.sender)}`);
+  if (verdict.sender.kind === 'department') {
+    if (verdict.token.purpose !== 'consult') return hold('refused', `a ${verdict.token.purpose} token answered by ${describeIdentity(verdict.sender)}`);
+    const answer = { caseId, deptId: verdict.sender.id, consultationId: verdict.token.ref, via: 'token' as const };
+    try {
+      return await withSavepoint(tx, () => acceptConsultAnswer(tx, input, answer, at, record));
+    } catch (err) {
+      if (!(err instanceof MailwardenError)) throw err;
+      return hold('refused', err.message);
+    }
+  }
 
   const actor = verdict.sender.consultant;
   const token = verdict.token;

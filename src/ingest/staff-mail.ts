@@ -43,12 +43,12 @@ function identities(config: Config): StaffIdentity[] {
 }
 
 /** The staff member or department whose address (or alias) this is. */
-function staffByAddress(config: Config, address: string | null | undefined): StaffIdentity | null {
+export function staffByAddress(config: Config, address: string | null | undefined): StaffIdentity | null {
   if (!address) return null;
   const a = address.toLowerCase();
   const c = config.consultants.find((x) => x.email.toLowerCase() === a || x.aliases.some((alias) => alias.toLowerCase() === a));
   if (c) return { kind: 'consultant', id: c.id, consultant: c };
-  const d = config.departments.find((x) => x.email.toLowerCase() === a);
+  const d = config.departments.find((x) => x.email.toLowerCase() === a || x.aliases.some((alias) => alias.toLowerCase() === a));
   return d ? { kind: 'department', id: d.id } : null;
 }
 

@@ -29,6 +29,15 @@ export interface ComposeInput {
   /** Extra headers: values must already be safe (they come from our own code, not inbound mail). */
   headers: Record<string, string>;
   attachments: OutgoingAttachment[];
+  /** Spans of `text` the HTML alternative shows as links (the mailto: choices of a rating line). */
+  links?: HtmlLink[];
+}
+
+/** A span of the plain text that the HTML alternative turns into `<a href="href">label</a>`. */
+export interface HtmlLink {
+  text: string;
+  href: string;
+  label: string;
 }
 
 /** `<mw.{32 hex}@domain>`: 128 random bits, so nobody can guess an id to thread onto (SPEC §3). */
@@ -36,10 +45,17 @@ export function newMessageId(fromAddress: string): string {
   return `<mw.${crypto.randomBytes(16).toString('hex')}@${domainOf(fromAddress)}>`;
 }
 
-/** The text as HTML (escaped by Handlebars, which renders our templates), with the inline images (the footer JPEG) under it. */
-export function htmlWithImages(text: string, cids: string[]): string {
-  const images = cids.map((cid) => `<p><img src="cid:${Handlebars.escapeExpression(cid)}" alt=""></p>`).join('\n');
-  return `<!DOCTYPE html>\n<html><body>\n<div style="white-space: pre-wrap; font-family: sans-serif">${Handlebars.escapeExpression(text)}</div>\n${images}\n</body></html>\n`;
+/**
+ * The text as HTML (escaped by Handlebars, which renders our templates), with the inline images (the
+ * footer JPEG) under it. Each link's span is escaped the same way, so it is found in the escaped text
+ * exactly and replaced by an anchor: its href and label are escaped, never trusted.
+ */
+export function htmlWithImages(text: string, cids: string[], links: HtmlLink[] = []): string {
+  const esc = Handlebars.escapeExpression;
+  const images = cids.map((cid) => `<p><img src="cid:${esc(cid)}" alt=""></p>`).join('\n');
+  let body = esc(text);
+  for (const link of links) body = body.split(esc(link.text)).join(`<a href="${esc(link.href)}">${esc(link.label)}</a>`);
+  return `<!DOCTYPE html>\n<html><body>\n<div style="white-space: pre-wrap; font-family: sans-serif">${body}</div>\n${images}\n</body></html>\n`;
 }
 
 export async function composeMessage(input: ComposeInput): Promise<Buffer> {
@@ -60,7 +76,7 @@ export async function composeMessage(input: ComposeInput): Promise<Buffer> {
     ...(input.cc.length > 0 ? { cc: input.cc } : {}),
     subject: input.subject,
     text: input.text,
-    ...(cids.length > 0 ? { html: htmlWithImages(input.text, cids) } : {}),
+    ...(cids.length > 0 ? { html: htmlWithImages(input.text, cids, input.links ?? []) } : {}),
     ...(input.inReplyTo ? { inReplyTo: input.inReplyTo } : {}),
     ...(input.references.length > 0 ? { references: input.references } : {}),
     headers,

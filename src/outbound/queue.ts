@@ -5,10 +5,10 @@
 import type { Kysely } from 'kysely';
 import type { Config, MailboxConfig } from '../config/types.js';
 import type { DB, MessageKind, OutboxKind } from '../db/schema.js';
-import type { TemplateName } from '../config/templates.js';
+import type { TemplateName, TemplateScope } from '../config/templates.js';
 import { now, nowIso } from '../clock.js';
 import { caseTag } from '../db/case-ids.js';
-import { composeMessage, newMessageId, type OutgoingAttachment } from './compose.js';
+import { composeMessage, newMessageId, type HtmlLink, type OutgoingAttachment } from './compose.js';
 import { domainOf, headerText, safeMailbox, safeMessageId, safeReferences, type Mailbox } from './headers.js';
 import { issueToken, tokenMessageId, tokenSubaddress, type TokenPurpose, type TokenRecipient } from '../tokens.js';
 import { renderTemplate } from './render.js';
@@ -52,6 +52,26 @@ export interface QueueMailInput {
   token?: { purpose: TokenPurpose; ref: number | null; recipient: TokenRecipient };
   /** flags of the `messages` row (`via_mail` for a reply relayed from a consultant's mail client) */
   messageFlags?: string[];
+  /**
+   * Text appended to the rendered body once the rows exist, for text that names this very mail
+   * (the rating line, SPEC §5E, whose tokens bind the outbox row): the bytes are frozen after it.
+   */
+  appendix?: (reserved: ReservedMail) => Appendix;
+}
+
+/** What an appendix may name: the rows being written, and what the body was rendered with. */
+export interface ReservedMail {
+  outboxId: number;
+  messageId: string;
+  at: string;
+  vars: Record<string, unknown>;
+  scope: TemplateScope;
+}
+
+export interface Appendix {
+  text: string;
+  /** spans of `text` that the HTML alternative shows as links */
+  links: HtmlLink[];
 }
 
 export interface QueuedMail {
@@ -115,20 +135,58 @@ export async function queueMail(tx: Kysely<DB>, input: QueueMailInput): Promise<
   // Asks Exchange and friends not to answer our automatic mail with their own (out-of-office…).
   if (input.autoSubmitted) headers['X-Auto-Response-Suppress'] = 'All';
 
-  const mime = await composeMessage({
-    messageId,
-    date: now(),
-    from,
-    to,
-    cc,
-    subject,
-    text: rendered.text,
-    inReplyTo,
-    references,
-    headers,
-    attachments: input.attachments ?? [],
-  });
+  const compose = (text: string, links: HtmlLink[]) =>
+    composeMessage({
+      messageId,
+      date: now(),
+      from,
+      to,
+      cc,
+      subject,
+      text,
+      inReplyTo,
+      references,
+      headers,
+      attachments: input.attachments ?? [],
+      links,
+    });
+  const rows: MailRows = { from, to, cc, subject, messageId, inReplyTo, references, at };
+  if (!input.appendix) {
+    const ids = await insertRows(tx, input, rows, rendered.text, await compose(rendered.text, []));
+    return { ...ids, messageId, subject, text: rendered.text };
+  }
+  // The appendix names the outbox row, so the rows come first and get their bytes after it.
+  const ids = await insertRows(tx, input, rows, rendered.text, Buffer.alloc(0));
+  const extra = input.appendix({ outboxId: ids.outboxId, messageId, at, vars, scope });
+  const text = rendered.text + extra.text;
+  await tx
+    .updateTable('outbox')
+    .set({ mime: await compose(text, extra.links) })
+    .where('id', '=', ids.outboxId)
+    .execute();
+  if (ids.messageRowId !== null) await tx.updateTable('messages').set({ text }).where('id', '=', ids.messageRowId).execute();
+  return { ...ids, messageId, subject, text };
+}
 
+interface MailRows {
+  from: Mailbox;
+  to: Mailbox[];
+  cc: Mailbox[];
+  subject: string;
+  messageId: string;
+  inReplyTo: string | null;
+  references: string[];
+  at: string;
+}
+
+/** The outbox row and, when asked for, the case's `messages` row of one mail. */
+async function insertRows(
+  tx: Kysely<DB>,
+  input: QueueMailInput,
+  r: MailRows,
+  text: string,
+  mime: Buffer,
+): Promise<{ outboxId: number; messageRowId: number | null }> {
   const state = input.state ?? 'queued';
   let messageRowId: number | null = null;
   if (input.messageKind && input.caseId) {
@@ -137,17 +195,17 @@ export async function queueMail(tx: Kysely<DB>, input: QueueMailInput): Promise<
       .values({
         case_id: input.caseId,
         kind: input.messageKind,
-        at,
+        at: r.at,
         author: input.author ?? null,
-        from_address: from.address,
-        from_name: from.name ?? null,
-        to_addresses: addressList(to),
-        cc_addresses: addressList(cc),
-        subject,
-        message_id: messageId,
-        in_reply_to: inReplyTo,
-        references: references.length > 0 ? references.join(' ') : null,
-        text: rendered.text,
+        from_address: r.from.address,
+        from_name: r.from.name ?? null,
+        to_addresses: addressList(r.to),
+        cc_addresses: addressList(r.cc),
+        subject: r.subject,
+        message_id: r.messageId,
+        in_reply_to: r.inReplyTo,
+        references: r.references.length > 0 ? r.references.join(' ') : null,
+        text,
         raw_sha256: null,
         state,
         is_auto_reply: input.autoSubmitted ? 1 : 0,
@@ -164,22 +222,21 @@ export async function queueMail(tx: Kysely<DB>, input: QueueMailInput): Promise<
       case_id: input.caseId,
       message_row_id: messageRowId,
       kind: input.kind,
-      message_id: messageId,
-      from_address: from.address,
-      to_addresses: addressList([...to, ...cc]),
-      subject,
+      message_id: r.messageId,
+      from_address: r.from.address,
+      to_addresses: addressList([...r.to, ...r.cc]),
+      subject: r.subject,
       mime,
       state,
-      next_attempt_at: at,
+      next_attempt_at: r.at,
       lease_until: null,
       last_error: null,
       smtp_response: null,
-      created_at: at,
+      created_at: r.at,
       sent_at: null,
       notice_key: input.noticeKey ?? null,
     })
     .returning('id')
     .executeTakeFirstOrThrow();
-
-  return { outboxId: outbox.id, messageId, messageRowId, subject, text: rendered.text };
+  return { outboxId: outbox.id, messageRowId };
 }

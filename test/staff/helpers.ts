@@ -32,6 +32,8 @@ export interface Desk {
   secret: string;
   /** One mail into the box in Dovecot; resolves once the daemon has accepted it (committed). */
   deliver(raw: string, envelopeFrom?: string): Promise<void>;
+  /** Stops the daemon and starts it again (with `env`, e.g. a moved clock); `daemon` is then the new one. */
+  restart(env?: Record<string, string>): Promise<Daemon>;
   cli(args: string[]): Promise<CliResult>;
   /** A command with --json that must succeed: its parsed stdout. */
   json<T = any>(args: string[]): Promise<T>;
@@ -66,9 +68,17 @@ export async function startDesk(sink: SmtpSink, overrides: Record<string, unknow
   const db = await openDb(started);
   const env = { MAILWARDEN_CONFIG: started.configPath };
   const cli = (args: string[]) => runCli(args, { env });
+  let current: Daemon = daemon;
   return {
     cfg: started,
-    daemon,
+    get daemon() {
+      return current;
+    },
+    async restart(daemonEnv = {}) {
+      await current.stop();
+      current = await startDaemon(started.configPath, { env: daemonEnv });
+      return current;
+    },
     db,
     sink,
     env,
@@ -87,7 +97,7 @@ export async function startDesk(sink: SmtpSink, overrides: Record<string, unknow
     },
     async stop() {
       try {
-        await daemon?.stop();
+        await current.stop();
       } finally {
         await db.close();
         await dovecot.stop();

@@ -8,6 +8,7 @@ import { register as cases } from './cases.js';
 import { register as show } from './show.js';
 import { register as next } from './next.js';
 import { register as reply } from './reply.js';
+import { register as consult } from './consult.js';
 import { register as comment } from './comment.js';
 import { register as assign } from './assign.js';
 import { register as priority } from './priority.js';
@@ -19,6 +20,7 @@ import { register as run } from './run.js';
 import { register as reprocess } from './reprocess.js';
 import { register as parked } from './parked.js';
 import { register as approvals } from './approvals.js';
+import { register as absence } from './absence.js';
 import { register as quarantine } from './quarantine.js';
 import { register as deliver } from './deliver.js';
 
@@ -31,7 +33,9 @@ export const COMMANDS: Array<(program: Command) => void> = [
   show,
   next,
   reply,
+  consult,
   approvals,
+  absence,
   comment,
   assign,
   priority,

@@ -19,7 +19,7 @@ export function register(program: Command): void {
       action(async (opts: { as?: string; json?: boolean }) => {
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
-          const taken = await takeNext(db, actor);
+          const taken = await takeNext(db, actor, config.instance.timezone);
           if (!taken) {
             if (opts.json) return printJson(null);
             return printLine(`Nothing is waiting in your pools (${actor.pools.map((p) => p.pool).join(', ')}).`);
