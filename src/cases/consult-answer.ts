@@ -8,12 +8,11 @@ import type { Kysely } from 'kysely';
 import type { Config, ConsultantConfig } from '../config/types.js';
 import type { DB } from '../db/schema.js';
 import { recordEvent } from '../db/history.js';
-import { MailwardenError, usageError } from '../errors.js';
-import { boxSender, queueMail } from '../outbound/queue.js';
+import { usageError } from '../errors.js';
 import { onDuty } from './absence.js';
 import { handOverIfAway } from './absence-moves.js';
 import { openConsultations, type ConsultationRow } from './consult.js';
-import { quote } from './inbound-effects.js';
+import { notifyConsultantOnCase } from './staff-notice.js';
 import { getCaseRow } from './queries.js';
 import { setStatus } from './status.js';
 import type { CaseRow } from './view.js';
@@ -107,24 +106,5 @@ async function notifyConsultant(
     effect === 'answered' && row.status !== 'under_consultation'
       ? `${name} answered on case ${row.id}; the case is ${row.status} again.`
       : `${name} wrote on case ${row.id} (the case is ${row.status}).`;
-  try {
-    await queueMail(tx, {
-      config,
-      caseId: row.id,
-      kind: 'notification',
-      template: 'staff-notification',
-      scope: { pool: row.pool_id, mailbox: box.id },
-      from: boxSender(config, box),
-      to: [{ address: consultant.email, name: consultant.name }],
-      vars: { consultant: { id: consultant.id, name: consultant.name, email: consultant.email }, notification: { title, text, quote: quote(input.text) } },
-      messageKind: 'notification',
-      author: null,
-      autoSubmitted: 'auto-generated',
-      token: { purpose: 'reply', ref: null, recipient: { kind: 'consultant', id: consultant.id } },
-    });
-  } catch (err) {
-    // A broken template must not lose the department's answer: record it and go on.
-    if (!(err instanceof MailwardenError)) throw err;
-    await recordEvent(tx, { caseId: row.id, actor: 'system', kind: 'notification', to: 'failed', data: { reason: err.message } });
-  }
+  await notifyConsultantOnCase(tx, config, row, box, consultant, { title, text, quoted: input.text });
 }

@@ -83,6 +83,41 @@ function checkDepartments(config: Config, row: CaseRow, ids: string[], open: Con
   return depts;
 }
 
+/**
+ * A mail to a department about one consultation, from the case's box, written by `actor`. Its
+ * Message-ID carries a consult token issued to the department for this consultation, so their
+ * answer (In-Reply-To) names it.
+ */
+function mailDepartment(
+  tx: Kysely<DB>,
+  config: Config,
+  row: CaseRow,
+  actor: ConsultantConfig,
+  dept: DepartmentConfig,
+  mail: { template: 'consultation' | 'consultation-withdrawn'; consultation: Record<string, unknown> & { id: number }; attachments?: FileAttachment[] },
+) {
+  const box = caseBox(config, row);
+  return queueMail(tx, {
+    config,
+    caseId: row.id,
+    kind: 'consultation',
+    template: mail.template,
+    scope: { pool: row.pool_id, mailbox: box.id },
+    from: boxSender(config, box),
+    to: [{ address: dept.email, name: dept.name }],
+    vars: {
+      consultant: { id: actor.id, name: actor.name, email: actor.email },
+      department: { id: dept.id, name: dept.name, email: dept.email },
+      consultation: mail.consultation,
+    },
+    attachments: (mail.attachments ?? []).map((f) => ({ filename: f.filename, path: f.path, contentType: f.contentType })),
+    messageKind: 'consult_out',
+    author: actor.id,
+    ...(mail.template === 'consultation-withdrawn' ? { autoSubmitted: 'auto-generated' as const } : {}),
+    token: { purpose: 'consult', ref: mail.consultation.id, recipient: { kind: 'department', id: dept.id } },
+  });
+}
+
 export async function consultCase(tx: Kysely<DB>, config: Config, actor: ConsultantConfig, input: ConsultInput): Promise<ConsultResult> {
   const row = await getCaseRow(tx, input.caseId);
   checkMayWorkOn(actor, row, 'consult on');
@@ -90,7 +125,6 @@ export async function consultCase(tx: Kysely<DB>, config: Config, actor: Consult
   const text = input.text.replace(/\r\n?/g, '\n').trim();
   if (!text) throw usageError('EEMPTY', 'The consultation is empty: write what the department should answer.');
   const depts = checkDepartments(config, row, input.departments, await openConsultations(tx, row.id));
-  const box = caseBox(config, row);
   const at = nowIso();
 
   const current = await takeCase(tx, row, actor, at);
@@ -111,24 +145,10 @@ export async function consultCase(tx: Kysely<DB>, config: Config, actor: Consult
       })
       .returning('id')
       .executeTakeFirstOrThrow();
-    const queued = await queueMail(tx, {
-      config,
-      caseId: row.id,
-      kind: 'consultation',
+    const queued = await mailDepartment(tx, config, row, actor, dept, {
       template: 'consultation',
-      scope: { pool: row.pool_id, mailbox: box.id },
-      from: boxSender(config, box),
-      to: [{ address: dept.email, name: dept.name }],
-      vars: {
-        consultant: { id: actor.id, name: actor.name, email: actor.email },
-        department: { id: dept.id, name: dept.name, email: dept.email },
-        consultation: { id: inserted.id, text, deadline_at: deadline, deadline_local: formatInZone(new Date(deadline), config.instance.timezone, true) },
-      },
-      attachments: input.attachments.map((f) => ({ filename: f.filename, path: f.path, contentType: f.contentType })),
-      messageKind: 'consult_out',
-      author: actor.id,
-      // The department's answer (In-Reply-To) brings the token back, naming this consultation.
-      token: { purpose: 'consult', ref: inserted.id, recipient: { kind: 'department', id: dept.id } },
+      consultation: { id: inserted.id, text, deadline_at: deadline, deadline_local: formatInZone(new Date(deadline), config.instance.timezone, true) },
+      attachments: input.attachments,
     });
     await tx.updateTable('consultations').set({ outbox_id: queued.outboxId, question_row_id: queued.messageRowId }).where('id', '=', inserted.id).execute();
     await recordEvent(tx, {
@@ -189,25 +209,7 @@ export async function withdrawConsultation(
     at,
     data: { consultation: target.id, dept: dept.id },
   });
-  const box = caseBox(config, row);
-  await queueMail(tx, {
-    config,
-    caseId: row.id,
-    kind: 'consultation',
-    template: 'consultation-withdrawn',
-    scope: { pool: row.pool_id, mailbox: box.id },
-    from: boxSender(config, box),
-    to: [{ address: dept.email, name: dept.name }],
-    vars: {
-      consultant: { id: actor.id, name: actor.name, email: actor.email },
-      department: { id: dept.id, name: dept.name, email: dept.email },
-      consultation: { id: target.id },
-    },
-    messageKind: 'consult_out',
-    author: actor.id,
-    autoSubmitted: 'auto-generated',
-    token: { purpose: 'consult', ref: target.id, recipient: { kind: 'department', id: dept.id } },
-  });
+  await mailDepartment(tx, config, row, actor, dept, { template: 'consultation-withdrawn', consultation: { id: target.id } });
   let status = row.status;
   if (open.length === 1 && row.status === 'under_consultation') {
     await setStatus(tx, row, actor.id, { status: 'in_progress' }, at);

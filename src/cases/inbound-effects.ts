@@ -10,18 +10,16 @@ import type { Config, MailboxConfig } from '../config/types.js';
 import type { DB, MessageKind } from '../db/schema.js';
 import { changeCase, recordEvent } from '../db/history.js';
 import { insertMessage } from '../db/message-rows.js';
-import { MailwardenError } from '../errors.js';
-import { boxSender, queueMail } from '../outbound/queue.js';
 import type { InboundMail } from './inbound-mail.js';
 import { onDuty } from './absence.js';
 import { handOverIfAway } from './absence-moves.js';
 import { addParticipant, isParticipant } from './participants.js';
 import { setStatus } from './status.js';
+import { notifyConsultantOnCase } from './staff-notice.js';
 import type { CaseRow } from './view.js';
 import { parseJsonList } from '../db/json-columns.js';
 
 const CLOSED = new Set(['solved', 'closed']);
-const QUOTE_CHARS = 2_000;
 
 export interface AppendInput {
   config: Config;
@@ -127,37 +125,5 @@ async function notifyAssignee(tx: Kysely<DB>, input: AppendInput, assignee: stri
   if (!consultant) return;
   const box = config.mailboxes.find((m) => m.id === caseRow.mailbox_id) ?? input.mailbox;
   const from = parsed.from ? `${parsed.from.name ? `${parsed.from.name} ` : ''}<${parsed.from.address}>` : 'an unknown sender';
-  try {
-    await queueMail(tx, {
-      config,
-      caseId: caseRow.id,
-      kind: 'notification',
-      template: 'staff-notification',
-      scope: { pool: caseRow.pool_id, mailbox: box.id },
-      from: boxSender(config, box),
-      to: [{ address: consultant.email, name: consultant.name }],
-      vars: {
-        consultant: { id: consultant.id, name: consultant.name, email: consultant.email },
-        notification: { title, text: `New message from ${from} on case ${caseRow.id}.`, quote: quote(parsed.text) },
-      },
-      messageKind: 'notification',
-      author: null,
-      autoSubmitted: 'auto-generated',
-      // Her answer to this mail goes to the customer (SPEC §5A): the token says so.
-      token: { purpose: 'reply', ref: null, recipient: { kind: 'consultant', id: consultant.id } },
-    });
-  } catch (err) {
-    // A broken template must not lose the customer's message: record it and go on.
-    if (!(err instanceof MailwardenError)) throw err;
-    await recordEvent(tx, { caseId: caseRow.id, actor: 'system', kind: 'notification', to: 'failed', data: { reason: err.message } });
-  }
-}
-
-/** The text as a mail quote (`> ` lines), cut at QUOTE_CHARS. */
-export function quote(text: string): string {
-  const cut = text.length > QUOTE_CHARS ? `${text.slice(0, QUOTE_CHARS)}\n[…]` : text;
-  return cut
-    .split('\n')
-    .map((l) => `> ${l}`)
-    .join('\n');
+  await notifyConsultantOnCase(tx, config, caseRow, box, consultant, { title, text: `New message from ${from} on case ${caseRow.id}.`, quoted: parsed.text });
 }
