@@ -83,6 +83,10 @@ export const ERROR_CODES = {
   ENOQUARANTINE: 'no quarantined mail has that id',
   ENORELEASE: 'that quarantined mail may not be released (a bad signature, failed authentication…) or was already released or dropped',
   ESTAFFMAIL: 'a staff mail (an answer from a mail client) asked for something that cannot be done',
+  EBADFIELD: 'a customer record field that does not exist (name, phone, organisation, notes) or has no value',
+  ETOOLONG: 'a text longer than its field allows',
+  EOUTPUTEXISTS: 'the output file exists; it is never overwritten',
+  ESENDING: "mail to the customer is being sent at this moment; the erasure waits for it",
   EINTERNAL: 'an unexpected error: a bug; --verbose shows the stack',
 } as const;
 

@@ -21,6 +21,7 @@ import * as m005 from './migrations/005-compare-and-set.js';
 import * as m006 from './migrations/006-parked.js';
 import * as m007 from './migrations/007-claimed-by.js';
 import * as m008 from './migrations/008-staff-mail.js';
+import * as m012 from './migrations/012-customers.js';
 import { cacheStatements } from './statement-cache.js';
 
 export type Db = Kysely<DB>;
@@ -34,6 +35,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '006-parked': m006,
   '007-claimed-by': m007,
   '008-staff-mail': m008,
+  '012-customers': m012,
 };
 
 class StaticMigrations implements MigrationProvider {
