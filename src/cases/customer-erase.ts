@@ -111,7 +111,8 @@ function buildScrubber(ctx: ErasureContext, h: Holdings, recordName: string | nu
     ...h.outbox.map((o) => o.message_id),
     ...h.inbound.map((i) => i.message_id),
   ];
-  for (const id of ids) if (id) ctx.scrub.add(id, pseudoId(ctx, id));
+  // Message-IDs are unique strings: replaced wherever they are (a reply to Ann names Jan's answer in References).
+  for (const id of ids) if (id) for (const s of [ctx.scrub, ctx.person]) s.add(id, pseudoId(ctx, id));
 }
 
 /** The Message-ID that replaces `id`: the same one every time within an erasure, unguessable to nobody but useless to thread on. */
@@ -174,11 +175,21 @@ async function eraseMessages(tx: Kysely<DB>, ctx: ErasureContext, h: Holdings): 
   // The rest of each copied case: the customer's address and name wherever they are mentioned.
   const erasedSet = new Set(erased);
   for (const c of h.ccCases) {
-    const others = await tx.selectFrom('messages').select(['id', 'text', 'to_addresses', 'cc_addresses']).where('case_id', '=', c.id).execute();
+    const others = await tx
+      .selectFrom('messages')
+      .select(['id', 'text', 'to_addresses', 'cc_addresses', 'in_reply_to', 'references'])
+      .where('case_id', '=', c.id)
+      .execute();
     for (const m of others.filter((o) => !erasedSet.has(o.id))) {
       await tx
         .updateTable('messages')
-        .set({ text: ctx.person.text(m.text), to_addresses: ctx.person.json(m.to_addresses) ?? '[]', cc_addresses: ctx.person.json(m.cc_addresses) ?? '[]' })
+        .set({
+          text: ctx.person.text(m.text),
+          to_addresses: ctx.person.json(m.to_addresses) ?? '[]',
+          cc_addresses: ctx.person.json(m.cc_addresses) ?? '[]',
+          in_reply_to: ctx.person.text(m.in_reply_to),
+          references: ctx.person.text(m.references),
+        })
         .where('id', '=', m.id)
         .execute();
     }

@@ -108,7 +108,8 @@ export async function buildExport(db: Kysely<DB>, config: Config, actor: Consult
   const views = new Map((await caseViews(db, [...h.ownCases, ...h.ccCases])).map((v) => [v.id, v]));
   const cases: ExportCase[] = [];
   for (const row of h.ownCases) cases.push(await ownCase(db, h, row, views.get(row.id)!, files, dataDir));
-  for (const row of h.ccCases) cases.push(await copiedCase(db, h, row, views.get(row.id)!, files, dataDir));
+  const ours = new Set([h.key, ...config.mailboxes.map((m) => m.address.toLowerCase())]);
+  for (const row of h.ccCases) cases.push(await copiedCase(db, h, row, views.get(row.id)!, files, dataDir, ours));
   const held_mail: ExportDocument['held_mail'] = [];
   for (const q of h.quarantine.filter((q) => q.from_address?.toLowerCase() === h.key)) {
     held_mail.push({ table: 'quarantine', id: q.id, at: q.at, subject: q.subject, file: files.disk(`mail/quarantined/${q.id}.eml`, rawPath(dataDir, q.raw_sha256)) });
@@ -157,15 +158,23 @@ async function ownCase(db: Kysely<DB>, h: Holdings, row: CaseRow, view: CaseView
   };
 }
 
-async function copiedCase(db: Kysely<DB>, h: Holdings, row: CaseRow, view: CaseView, files: FileList, dataDir: string): Promise<ExportCase> {
+async function copiedCase(db: Kysely<DB>, h: Holdings, row: CaseRow, view: CaseView, files: FileList, dataDir: string, ours: Set<string>): Promise<ExportCase> {
   const own = await db.selectFrom('case_participants').select(['address', 'role', 'added_at']).where('case_id', '=', row.id).where('address', '=', h.key).execute();
   // Only what the address itself is: the case's id, status and times, never the other customer's name, address or subject.
   const bare: CaseView = { ...view, subject: '', customer: { address: '', name: null } };
+  // Their own texts and attachments, but not the raw mail: its headers name the other customer
+  // (To, Cc, In-Reply-To); nor the other addresses it went to.
+  const messages = h.messages
+    .filter((m) => m.case_id === row.id)
+    .map((m) => {
+      const e = exportMessage({ ...m, raw_sha256: null, in_reply_to: null, references: null }, h.attachments, files, dataDir, undefined);
+      return { ...e, to: e.to.filter((a) => ours.has(a.toLowerCase())), cc: e.cc.filter((a) => ours.has(a.toLowerCase())) };
+    });
   return {
     role: 'copied',
     case: bare,
     participants: own,
-    messages: h.messages.filter((m) => m.case_id === row.id).map((m) => exportMessage(m, h.attachments, files, dataDir, undefined)),
+    messages,
     history: [],
     questionnaire_answers: [],
     consultations: [],

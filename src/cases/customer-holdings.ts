@@ -39,7 +39,7 @@ export interface Holdings {
   attachments: AttachmentRow[];
   /** mail mailwarden wrote on ownCases (replies, auto-responses, notifications about them) */
   outbox: OutboxRef[];
-  /** outbox rows of ccCases that were addressed to the address too */
+  /** outbox rows of ccCases: mail to the other customer, which may name the address or its Message-IDs */
   ccOutbox: OutboxRef[];
   inbound: Array<Selectable<InboundTable>>;
   quarantine: Array<Selectable<QuarantineTable>>;
@@ -51,7 +51,7 @@ export function holdsNothing(h: Holdings, hasRecord: boolean): boolean {
   return !hasRecord && h.ownCases.length + h.ccCases.length + h.messages.length + h.quarantine.length + h.parked.length === 0;
 }
 
-const OUTBOX_REF = ['id', 'case_id', 'message_row_id', 'kind', 'message_id', 'state', 'created_at', 'sent_at', 'to_addresses'] as const;
+const OUTBOX_REF = ['id', 'case_id', 'message_row_id', 'kind', 'message_id', 'state', 'created_at', 'sent_at'] as const;
 
 /** SQLite caps bound parameters; every `in` list goes in chunks of this many. */
 const CHUNK = 500;
@@ -60,10 +60,6 @@ async function inChunks<T, R>(items: T[], fn: (chunk: T[]) => Promise<R[]>): Pro
   const out: R[] = [];
   for (let i = 0; i < items.length; i += CHUNK) out.push(...(await fn(items.slice(i, i + CHUNK))));
   return out;
-}
-
-function ref(r: OutboxRef & { to_addresses: string }): OutboxRef {
-  return { id: r.id, case_id: r.case_id, message_row_id: r.message_row_id, kind: r.kind, message_id: r.message_id, state: r.state, created_at: r.created_at, sent_at: r.sent_at };
 }
 
 export async function findHoldings(db: Kysely<DB>, key: string): Promise<Holdings> {
@@ -84,8 +80,7 @@ export async function findHoldings(db: Kysely<DB>, key: string): Promise<Holding
   const attachments = await inChunks(messageIds, (chunk) => db.selectFrom('attachments').selectAll().where('message_row_id', 'in', chunk).orderBy('id').execute());
 
   const outbox = await inChunks(ownIds, (chunk) => db.selectFrom('outbox').select(OUTBOX_REF).where('case_id', 'in', chunk).orderBy('id').execute());
-  const ccOutboxAll = await inChunks(ccIds, (chunk) => db.selectFrom('outbox').select(OUTBOX_REF).where('case_id', 'in', chunk).orderBy('id').execute());
-  const ccOutbox = ccOutboxAll.filter((r) => r.to_addresses.toLowerCase().includes(JSON.stringify(key)));
+  const ccOutbox = await inChunks(ccIds, (chunk) => db.selectFrom('outbox').select(OUTBOX_REF).where('case_id', 'in', chunk).orderBy('id').execute());
 
   const inboundByCase = await inChunks(ownIds, (chunk) => db.selectFrom('inbound').selectAll().where('case_id', 'in', chunk).execute());
   const inboundByMessage = await inChunks(messageIds, (chunk) => db.selectFrom('inbound').selectAll().where('message_row_id', 'in', chunk).execute());
@@ -102,8 +97,8 @@ export async function findHoldings(db: Kysely<DB>, key: string): Promise<Holding
     ccCases,
     messages,
     attachments,
-    outbox: outbox.map(ref),
-    ccOutbox: ccOutbox.map(ref),
+    outbox,
+    ccOutbox,
     inbound,
     quarantine: uniqueById([...quarantineFrom, ...quarantineOn]),
     parked: uniqueById([...parkedFrom, ...parkedOn]),
