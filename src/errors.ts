@@ -86,7 +86,7 @@ export const ERROR_CODES = {
   EBADFIELD: 'a customer record field that does not exist (name, phone, organisation, notes) or has no value',
   ETOOLONG: 'a text longer than its field allows',
   EOUTPUTEXISTS: 'the output file exists; it is never overwritten',
-  ESENDING: "mail to the customer is being sent at this moment; the erasure waits for it",
+  ESENDING: 'mail to the customer is being sent at this moment; the erasure waits for it',
   EINTERNAL: 'an unexpected error: a bug; --verbose shows the stack',
 } as const;
 

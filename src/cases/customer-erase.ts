@@ -99,7 +99,11 @@ async function eraseInTx(tx: Kysely<DB>, config: Config, actor: ConsultantConfig
 /** What names the person, and what replaces it: the address, their names, their subjects, every Message-ID of their cases. */
 function buildScrubber(ctx: ErasureContext, h: Holdings, recordName: string | null): void {
   // The person (address, names) is searched for everywhere; subjects and Message-IDs only in their own cases' data.
-  const names = [recordName, ...h.ownCases.map((c) => c.customer_name), ...h.messages.filter((m) => m.from_address?.toLowerCase() === ctx.key).map((m) => m.from_name)];
+  const names = [
+    recordName,
+    ...h.ownCases.map((c) => c.customer_name),
+    ...h.messages.filter((m) => m.from_address?.toLowerCase() === ctx.key).map((m) => m.from_name),
+  ];
   for (const s of [ctx.scrub, ctx.person]) {
     s.add(ctx.key, ctx.address);
     for (const n of names) s.addName(n, ctx.pseudonym);
@@ -116,7 +120,7 @@ function buildScrubber(ctx: ErasureContext, h: Holdings, recordName: string | nu
 }
 
 /** The Message-ID that replaces `id`: the same one every time within an erasure, unguessable to nobody but useless to thread on. */
-export function pseudoId(ctx: ErasureContext, id: string): string {
+function pseudoId(ctx: ErasureContext, id: string): string {
   let p = ctx.ids.get(id.toLowerCase());
   if (!p) {
     p = `<${ctx.pseudonym}.${ctx.ids.size + 1}@erased.invalid>`;

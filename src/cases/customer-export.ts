@@ -112,10 +112,22 @@ export async function buildExport(db: Kysely<DB>, config: Config, actor: Consult
   for (const row of h.ccCases) cases.push(await copiedCase(db, h, row, views.get(row.id)!, files, dataDir, ours));
   const held_mail: ExportDocument['held_mail'] = [];
   for (const q of h.quarantine.filter((q) => q.from_address?.toLowerCase() === h.key)) {
-    held_mail.push({ table: 'quarantine', id: q.id, at: q.at, subject: q.subject, file: files.disk(`mail/quarantined/${q.id}.eml`, rawPath(dataDir, q.raw_sha256)) });
+    held_mail.push({
+      table: 'quarantine',
+      id: q.id,
+      at: q.at,
+      subject: q.subject,
+      file: files.disk(`mail/quarantined/${q.id}.eml`, rawPath(dataDir, q.raw_sha256)),
+    });
   }
   for (const p of h.parked.filter((p) => p.from_address?.toLowerCase() === h.key)) {
-    held_mail.push({ table: 'parked', id: p.id, at: p.first_failed_at, subject: p.subject, file: files.disk(`mail/parked/${p.id}.eml`, rawPath(dataDir, p.sha256)) });
+    held_mail.push({
+      table: 'parked',
+      id: p.id,
+      at: p.first_failed_at,
+      subject: p.subject,
+      file: files.disk(`mail/parked/${p.id}.eml`, rawPath(dataDir, p.sha256)),
+    });
   }
   return {
     document: {
@@ -132,9 +144,19 @@ export async function buildExport(db: Kysely<DB>, config: Config, actor: Consult
 }
 
 async function ownCase(db: Kysely<DB>, h: Holdings, row: CaseRow, view: CaseView, files: FileList, dataDir: string): Promise<ExportCase> {
-  const participants = await db.selectFrom('case_participants').select(['address', 'role', 'added_at']).where('case_id', '=', row.id).orderBy('added_at').execute();
+  const participants = await db
+    .selectFrom('case_participants')
+    .select(['address', 'role', 'added_at'])
+    .where('case_id', '=', row.id)
+    .orderBy('added_at')
+    .execute();
   const events = await db.selectFrom('case_events').selectAll().where('case_id', '=', row.id).orderBy('id').execute();
-  const answers = await db.selectFrom('questionnaire_answers').select(['key', 'value', 'answered_by', 'at']).where('case_id', '=', row.id).orderBy('id').execute();
+  const answers = await db
+    .selectFrom('questionnaire_answers')
+    .select(['key', 'value', 'answered_by', 'at'])
+    .where('case_id', '=', row.id)
+    .orderBy('id')
+    .execute();
   const consultations = await db
     .selectFrom('consultations')
     .select(['dept_id', 'consultant', 'sent_at', 'deadline_at', 'answered_at'])
@@ -153,13 +175,24 @@ async function ownCase(db: Kysely<DB>, h: Holdings, row: CaseRow, view: CaseView
     messages: h.messages.filter((m) => m.case_id === row.id).map((m) => exportMessage(m, h.attachments, files, dataDir, sentByMessage.get(m.id))),
     history: events.map((e) => ({ at: e.at, actor: e.actor, kind: e.kind, field: e.field, from: e.from_value, to: e.to_value, data: parseData(e.data) })),
     questionnaire_answers: answers,
-    consultations: consultations.map((c) => ({ dept: c.dept_id, consultant: c.consultant, sent_at: c.sent_at, deadline_at: c.deadline_at, answered_at: c.answered_at })),
+    consultations: consultations.map((c) => ({
+      dept: c.dept_id,
+      consultant: c.consultant,
+      sent_at: c.sent_at,
+      deadline_at: c.deadline_at,
+      answered_at: c.answered_at,
+    })),
     ratings: await laterTableRows(db, 'ratings', [row.id]),
   };
 }
 
 async function copiedCase(db: Kysely<DB>, h: Holdings, row: CaseRow, view: CaseView, files: FileList, dataDir: string, ours: Set<string>): Promise<ExportCase> {
-  const own = await db.selectFrom('case_participants').select(['address', 'role', 'added_at']).where('case_id', '=', row.id).where('address', '=', h.key).execute();
+  const own = await db
+    .selectFrom('case_participants')
+    .select(['address', 'role', 'added_at'])
+    .where('case_id', '=', row.id)
+    .where('address', '=', h.key)
+    .execute();
   // Only what the address itself is: the case's id, status and times, never the other customer's name, address or subject.
   const bare: CaseView = { ...view, subject: '', customer: { address: '', name: null } };
   // Their own texts and attachments, but not the raw mail: its headers name the other customer

@@ -77,7 +77,9 @@ export async function findHoldings(db: Kysely<DB>, key: string): Promise<Holding
   );
   const messages = [...ownMessages, ...ccMessages].sort((a, b) => a.id - b.id);
   const messageIds = messages.map((m) => m.id);
-  const attachments = await inChunks(messageIds, (chunk) => db.selectFrom('attachments').selectAll().where('message_row_id', 'in', chunk).orderBy('id').execute());
+  const attachments = await inChunks(messageIds, (chunk) =>
+    db.selectFrom('attachments').selectAll().where('message_row_id', 'in', chunk).orderBy('id').execute(),
+  );
 
   const outbox = await inChunks(ownIds, (chunk) => db.selectFrom('outbox').select(OUTBOX_REF).where('case_id', 'in', chunk).orderBy('id').execute());
   const ccOutbox = await inChunks(ccIds, (chunk) => db.selectFrom('outbox').select(OUTBOX_REF).where('case_id', 'in', chunk).orderBy('id').execute());

@@ -13,7 +13,7 @@ export const CUSTOMER_FIELDS = ['name', 'phone', 'organisation', 'notes'] as con
 export type CustomerField = (typeof CUSTOMER_FIELDS)[number];
 
 /** Text fields hold at most this many characters (SPEC §5). */
-export const MAX_FIELD_LENGTH = 2000;
+const MAX_FIELD_LENGTH = 2000;
 
 export interface CustomerChangeView {
   at: string;
@@ -55,7 +55,7 @@ export function parseCustomerSets(pairs: string[]): Partial<Record<CustomerField
     if (eq < 0) throw usageError('EBADFIELD', `Give the ${field} as ${field}=value (an empty value clears it).`);
     const value = pair.slice(eq + 1).trim();
     if (value.length > MAX_FIELD_LENGTH) {
-      throw dataError('ETOOLONG', `The ${field} is ${value.length} characters long; at most ${MAX_FIELD_LENGTH} are allowed.`);
+      throw dataError('ETOOLONG', `The value of ${field} is ${value.length} characters long; at most ${MAX_FIELD_LENGTH} are allowed.`);
     }
     out[field as CustomerField] = value === '' ? null : value;
   }

@@ -50,7 +50,11 @@ function placeholderMime(ctx: ErasureContext, from: string, to: string[], messag
  */
 export async function eraseOutbox(tx: Kysely<DB>, ctx: ErasureContext, h: Holdings): Promise<void> {
   for (const o of h.outbox) {
-    const row = await tx.selectFrom('outbox').select(['from_address', 'to_addresses', 'last_error', 'smtp_response']).where('id', '=', o.id).executeTakeFirstOrThrow();
+    const row = await tx
+      .selectFrom('outbox')
+      .select(['from_address', 'to_addresses', 'last_error', 'smtp_response'])
+      .where('id', '=', o.id)
+      .executeTakeFirstOrThrow();
     const to = ctx.scrub.json(row.to_addresses) ?? '[]';
     const messageId = pseudoIdOf(ctx, o.message_id) ?? `<${ctx.pseudonym}.outbox-${o.id}@erased.invalid>`;
     const unsent = o.state === 'queued' || o.state === 'held';
@@ -78,7 +82,12 @@ export async function eraseOutbox(tx: Kysely<DB>, ctx: ErasureContext, h: Holdin
       .where('state', '=', 'pending')
       .execute();
     const reasons = await tx.selectFrom('approvals').select(['id', 'reason']).where('case_id', 'in', chunk).where('reason', 'is not', null).execute();
-    for (const r of reasons) await tx.updateTable('approvals').set({ reason: ctx.scrub.text(r.reason) }).where('id', '=', r.id).execute();
+    for (const r of reasons)
+      await tx
+        .updateTable('approvals')
+        .set({ reason: ctx.scrub.text(r.reason) })
+        .where('id', '=', r.id)
+        .execute();
   }
   for (const o of h.ccOutbox) {
     const row = await tx.selectFrom('outbox').select(['to_addresses', 'mime', 'last_error', 'smtp_response']).where('id', '=', o.id).executeTakeFirstOrThrow();
@@ -121,7 +130,12 @@ export async function eraseHeldMail(tx: Kysely<DB>, ctx: ErasureContext, h: Hold
   for (const m of h.messages) if (m.raw_sha256) raw.add(m.raw_sha256);
   for (const i of h.inbound) {
     raw.add(i.sha256);
-    if (i.message_id) await tx.updateTable('inbound').set({ message_id: pseudoIdOf(ctx, i.message_id) }).where('id', '=', i.id).execute();
+    if (i.message_id)
+      await tx
+        .updateTable('inbound')
+        .set({ message_id: pseudoIdOf(ctx, i.message_id) })
+        .where('id', '=', i.id)
+        .execute();
   }
   for (const q of h.quarantine) {
     raw.add(q.raw_sha256);
@@ -153,7 +167,9 @@ async function eraseLaterTables(tx: Kysely<DB>, ctx: ErasureContext, h: Holdings
     const table = tables.find((t) => t.name === name);
     if (!table || ids.length === 0 || !table.columns.some((c) => c.name === 'case_id')) continue;
     for (const column of table.columns.filter((c) => c.name === 'comment' || c.name === 'text')) {
-      await sql`update ${sql.table(name)} set ${sql.ref(column.name)} = ${ctx.placeholder} where ${sql.ref(column.name)} is not null and case_id in (${sql.join(ids)})`.execute(tx);
+      await sql`update ${sql.table(name)} set ${sql.ref(column.name)} = ${ctx.placeholder} where ${sql.ref(column.name)} is not null and case_id in (${sql.join(ids)})`.execute(
+        tx,
+      );
     }
   }
 }
@@ -177,7 +193,10 @@ export async function eraseRecord(tx: Kysely<DB>, ctx: ErasureContext): Promise<
       .execute();
   }
   if (row || changes.length) {
-    await tx.insertInto('customer_changes').values({ address: ctx.address, at: ctx.at, actor: ctx.actor.id, field: 'erased', from_value: null, to_value: ctx.pseudonym }).execute();
+    await tx
+      .insertInto('customer_changes')
+      .values({ address: ctx.address, at: ctx.at, actor: ctx.actor.id, field: 'erased', from_value: null, to_value: ctx.pseudonym })
+      .execute();
   }
 }
 
@@ -201,8 +220,17 @@ export async function sweepAddress(tx: Kysely<DB>, ctx: ErasureContext): Promise
       for (const { v } of hits.rows) await sql`update ${t} set ${col} = ${only.text(v)} where ${col} = ${v}`.execute(tx);
     }
   }
-  const mails = await tx.selectFrom('outbox').select(['id', 'mime']).where(sql<boolean>`lower(mime) like ${pattern} escape '\\'`).execute();
-  for (const m of mails) await tx.updateTable('outbox').set({ mime: only.bytes(Buffer.from(m.mime)) }).where('id', '=', m.id).execute();
+  const mails = await tx
+    .selectFrom('outbox')
+    .select(['id', 'mime'])
+    .where(sql<boolean>`lower(mime) like ${pattern} escape '\\'`)
+    .execute();
+  for (const m of mails)
+    await tx
+      .updateTable('outbox')
+      .set({ mime: only.bytes(Buffer.from(m.mime)) })
+      .where('id', '=', m.id)
+      .execute();
 }
 
 /**
@@ -235,7 +263,11 @@ export async function deleteUnsharedFiles(
     removed.push(sha);
   }
   for (let i = 0; i < removed.length; i += 500) {
-    await tx.updateTable('raw_messages').set({ erased_at: ctx.at }).where('sha256', 'in', removed.slice(i, i + 500)).execute();
+    await tx
+      .updateTable('raw_messages')
+      .set({ erased_at: ctx.at })
+      .where('sha256', 'in', removed.slice(i, i + 500))
+      .execute();
   }
   for (const sha of held.blobs) {
     if (await tx.selectFrom('attachments').select('id').where('sha256', '=', sha).executeTakeFirst()) {

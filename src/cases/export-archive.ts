@@ -30,7 +30,8 @@ export async function writeExportArchive(db: Kysely<DB>, content: ExportContent,
       out.once('error', reject);
     });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw usageError('EOUTPUTEXISTS', `The file ${file} exists; an export never overwrites a file, so name another with --output.`);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+      throw usageError('EOUTPUTEXISTS', `The file ${file} exists; an export never overwrites a file, so name another with --output.`);
     throw err;
   }
   try {

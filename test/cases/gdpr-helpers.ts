@@ -45,7 +45,12 @@ export async function dumpDatabase(db: Db): Promise<Array<{ where: string; text:
     rows.rows.forEach((row, i) => {
       for (const [column, value] of Object.entries(row)) {
         if (value === null || value === undefined) continue;
-        const text = Buffer.isBuffer(value) || value instanceof Uint8Array ? Buffer.from(value).toString('latin1') : String(value);
+        const text =
+          Buffer.isBuffer(value) || value instanceof Uint8Array
+            ? Buffer.from(value).toString('latin1')
+            : typeof value === 'string'
+              ? value
+              : JSON.stringify(value);
         out.push({ where: `${name}[${i}].${column}`, text });
       }
     });

@@ -126,7 +126,13 @@ describe('customer export and erasure through real mail', () => {
     expect(janOnAnn.case_id).toBe(cases.ann);
     const second = await deliver(
       JAN,
-      buildMail({ from: `Jan Kowalski <${JAN}>`, to: BOX, subject: 'Standing order question', text: 'How do I change a standing order? Jan Kowalski', messageId: ids.jan2 }),
+      buildMail({
+        from: `Jan Kowalski <${JAN}>`,
+        to: BOX,
+        subject: 'Standing order question',
+        text: 'How do I change a standing order? Jan Kowalski',
+        messageId: ids.jan2,
+      }),
       ids.jan2,
     );
     cases.jan2 = second.case_id!;
@@ -157,7 +163,15 @@ describe('customer export and erasure through real mail', () => {
     const sent = nowIso();
     await db.db
       .insertInto('consultations')
-      .values({ case_id: cases.jan2, dept_id: 'fraud', consultant: 'sam', outbox_id: null, sent_at: sent, deadline_at: addMs(sent, 86_400_000), answered_at: addMs(sent, 3_600_000) })
+      .values({
+        case_id: cases.jan2,
+        dept_id: 'fraud',
+        consultant: 'sam',
+        outbox_id: null,
+        sent_at: sent,
+        deadline_at: addMs(sent, 86_400_000),
+        answered_at: addMs(sent, 3_600_000),
+      })
       .execute();
     // Nine hours later: past the pool's 8h deadline.
     await ok(['reply', cases.jan2, '--as', 'sam', '-m', 'Dear Jan Kowalski, here is how.', '--status', 'solved'], { MAILWARDEN_CLOCK_OFFSET: '+9h' });
@@ -213,8 +227,13 @@ describe('customer export and erasure through real mail', () => {
   });
 
   it('keeps the data dir 0700 and every file in it 0600 (fails on a file others can read)', () => {
-    const walk = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? [path.join(dir, d.name), ...walk(path.join(dir, d.name))] : [path.join(dir, d.name)]));
-    const loose = [cfg.dataDir, ...walk(cfg.dataDir)].filter((p) => (fs.statSync(p).mode & 0o077) !== 0).map((p) => `${p} ${(fs.statSync(p).mode & 0o777).toString(8)}`);
+    const walk = (dir: string): string[] =>
+      fs
+        .readdirSync(dir, { withFileTypes: true })
+        .flatMap((d) => (d.isDirectory() ? [path.join(dir, d.name), ...walk(path.join(dir, d.name))] : [path.join(dir, d.name)]));
+    const loose = [cfg.dataDir, ...walk(cfg.dataDir)]
+      .filter((p) => (fs.statSync(p).mode & 0o077) !== 0)
+      .map((p) => `${p} ${(fs.statSync(p).mode & 0o777).toString(8)}`);
     expect(loose).toEqual([]);
     expect(fs.statSync(cfg.dataDir).mode & 0o777).toBe(0o700);
   });
@@ -262,7 +281,9 @@ describe('customer export and erasure through real mail', () => {
     expect(own.find((c: any) => c.case.id === cases.jan2).consultations).toHaveLength(1);
     const copied = doc.cases.find((c: any) => c.role === 'copied');
     expect(copied.case.id).toBe(cases.ann);
-    expect(copied.messages).toEqual([expect.objectContaining({ message_id: ids.janOnAnn, text: expect.stringContaining('walrus-3390'), file: null, to: [BOX] })]);
+    expect(copied.messages).toEqual([
+      expect.objectContaining({ message_id: ids.janOnAnn, text: expect.stringContaining('walrus-3390'), file: null, to: [BOX] }),
+    ]);
     // Nothing of Ann anywhere in the archive.
     for (const [name, bytes] of zip) {
       const text = bytes.toString('latin1').toLowerCase();
@@ -305,7 +326,9 @@ describe('customer export and erasure through real mail', () => {
     for (const sha of annRaw) expect(fs.existsSync(rawPath(cfg.dataDir, sha))).toBe(true);
 
     const dump = await dumpDatabase(db.db);
-    expect(findInDump(dump, [JAN, 'Kowalski', 'zebra-7781', 'walrus-3390', '600 100 200', 'standing order', ids.jan1, ids.jan2, ids.janOnAnn, ids.feedback])).toEqual([]);
+    expect(
+      findInDump(dump, [JAN, 'Kowalski', 'zebra-7781', 'walrus-3390', '600 100 200', 'standing order', ids.jan1, ids.jan2, ids.janOnAnn, ids.feedback]),
+    ).toEqual([]);
     // Ann's data is untouched.
     expect(findInDump(dump, ['octopus-5521']).length).toBeGreaterThan(0);
     const annCase = await db.db.selectFrom('cases').selectAll().where('id', '=', cases.ann).executeTakeFirstOrThrow();

@@ -63,7 +63,9 @@ export function register(program: Command): void {
             const result = await writeTx(db, (tx) => setCustomerFields(tx, actor, address, fields));
             if (opts.json) return printJson({ customer: result.record, changed: result.changed });
             return printLine(
-              result.changed.length ? `Customer ${result.record.address}: ${result.changed.join(', ')} changed.` : `Customer ${result.record.address}: nothing changed.`,
+              result.changed.length
+                ? `Customer ${result.record.address}: ${result.changed.join(', ')} changed.`
+                : `Customer ${result.record.address}: nothing changed.`,
             );
           }
           if (opts.export) {
@@ -71,10 +73,18 @@ export function register(program: Command): void {
             const content = await buildExport(db, config, actor, address);
             const file = path.resolve(opts.output ?? defaultExportName(content.document.customer.address));
             const written = await writeExportArchive(db, content, file);
-            const summary = { file: written.file, files: written.entries.length + 1, cases: content.document.cases.length, missing: content.document.missing_files };
+            const summary = {
+              file: written.file,
+              files: written.entries.length + 1,
+              cases: content.document.cases.length,
+              missing: content.document.missing_files,
+            };
             if (opts.json) return printJson(summary);
-            printLine(`Exported ${summary.cases} case(s) of ${content.document.customer.address} in ${summary.files} file(s) to ${summary.file} (MANIFEST.sha256 inside).`);
-            if (summary.missing.length) printLine(`${summary.missing.length} file(s) named in the database are no longer on disk: ${summary.missing.join(', ')}.`);
+            printLine(
+              `Exported ${summary.cases} case(s) of ${content.document.customer.address} in ${summary.files} file(s) to ${summary.file} (MANIFEST.sha256 inside).`,
+            );
+            if (summary.missing.length)
+              printLine(`${summary.missing.length} file(s) named in the database are no longer on disk: ${summary.missing.join(', ')}.`);
             return;
           }
           if (opts.erase) {
