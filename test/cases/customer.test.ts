@@ -10,6 +10,8 @@ import { writeTestConfig, type TestConfig } from '../support/config';
 import { cliJson, runCli } from '../support/cli';
 import { removeTempDir } from '../support/tmp';
 import type { Opened } from '../../src/db/connection';
+import { rawPath, storeRaw } from '../../src/ingest/raw-store';
+import { dumpDatabase, findInDump } from './gdpr-helpers';
 import { insertCase, openTestDb } from './fixtures';
 
 describe('the customer record', () => {
@@ -151,5 +153,62 @@ describe('the customer record', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toBe(`Exported 1 case(s) of export-me@example.org in 2 file(s) to ${fresh} (MANIFEST.sha256 inside).\n`);
     expect(fs.statSync(fresh).mode & 0o777).toBe(0o600);
+  });
+
+  it('erases mail that never became a message: quarantined and parked rows lose the person, their raw files go (fails on a kept file or address)', async () => {
+    const raw = async (text: string) =>
+      (await storeRaw(cfg.dataDir, Buffer.from(`From: Quinn Q <quinn@example.org>\r\nSubject: ${text}\r\n\r\n${text}\r\n`))).sha256;
+    const quarantined = await raw('forged staff answer');
+    const parked = await raw('a mail that broke the accept');
+    const at = new Date().toISOString();
+    await opened.db
+      .insertInto('raw_messages')
+      .values([quarantined, parked].map((sha) => ({ sha256: sha, size: 10, stored_at: at, erased_at: null })))
+      .execute();
+    await opened.db
+      .insertInto('quarantine')
+      .values({
+        raw_sha256: quarantined,
+        mailbox_id: 'support',
+        case_id: null,
+        from_address: 'Quinn@example.org',
+        reason: 'bad_signature',
+        at,
+        detail: 'sent by quinn@example.org',
+        subject: 'forged staff answer',
+        message_id: '<q1@example.org>',
+      })
+      .execute();
+    await opened.db
+      .insertInto('parked')
+      .values({
+        mailbox_id: 'support',
+        sha256: parked,
+        size: 10,
+        source: 'lmtp',
+        queue_id: 'q-1',
+        envelope_from: 'quinn@example.org',
+        from_address: 'quinn@example.org',
+        subject: 'a mail that broke the accept',
+        message_id: '<p1@example.org>',
+        state: 'parked',
+        attempts: 3,
+        error: 'boom',
+        first_failed_at: at,
+        last_failed_at: at,
+        parked_at: at,
+      })
+      .execute();
+    const r = await json(['customer', 'quinn@example.org', '--erase', '--as', 'sam']);
+    expect(r).toMatchObject({ erased: true, cases: 0, filesDeleted: 2 });
+    expect(fs.existsSync(rawPath(cfg.dataDir, quarantined))).toBe(false);
+    expect(fs.existsSync(rawPath(cfg.dataDir, parked))).toBe(false);
+    expect(await opened.db.selectFrom('parked').selectAll().where('sha256', '=', parked).execute()).toEqual([]);
+    const q = await opened.db.selectFrom('quarantine').selectAll().where('raw_sha256', '=', quarantined).executeTakeFirstOrThrow();
+    expect(q).toMatchObject({ from_address: `${r.pseudonym}@erased.invalid`, subject: '[erased]', message_id: null, reason: 'bad_signature' });
+    expect(findInDump(await dumpDatabase(opened.db), ['quinn@example.org', 'forged staff answer', '<p1@example.org>'])).toEqual([]);
+    const raws = await opened.db.selectFrom('raw_messages').select('erased_at').where('sha256', 'in', [quarantined, parked]).execute();
+    expect(raws).toHaveLength(2);
+    expect(raws.every((x) => x.erased_at !== null)).toBe(true);
   });
 });
