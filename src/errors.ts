@@ -91,6 +91,10 @@ export const ERROR_CODES = {
   EABSENT: 'the consultant is absent (mailwarden absences) and gets no cases until the absence ends',
   EBADREPLACEMENT: 'the replacement named for an absence is the absent consultant or is absent too',
   ENOABSENCE: 'the consultant is not absent, so there is no absence to clear',
+  EBADFIELD: 'a customer record field that does not exist (name, phone, organisation, notes) or has no value',
+  ETOOLONG: 'a text longer than its field allows',
+  EOUTPUTEXISTS: 'the output file exists; it is never overwritten',
+  ESENDING: 'mail to the customer is being sent at this moment; the erasure waits for it',
   EINTERNAL: 'an unexpected error: a bug; --verbose shows the stack',
 } as const;
 

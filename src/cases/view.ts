@@ -31,6 +31,13 @@ export interface CaseView {
   consultation: ConsultationView | null;
 }
 
+/** The flag of a case whose customer's personal data was erased (src/cases/customer-erase.ts): mail never threads onto it again. */
+export const ERASED_FLAG = 'erased';
+
+export function isErased(row: Pick<CaseRow, 'flags'>): boolean {
+  return parseJsonList(row.flags).includes(ERASED_FLAG);
+}
+
 /** Statuses in which the response deadline still runs; a solved, closed or parked case is never overdue. */
 export const DEADLINE_RUNNING: readonly CaseStatus[] = ['received', 'in_progress', 'under_consultation'];
 

@@ -117,7 +117,9 @@ export type CaseEventKind =
   | 'consultation'
   | 'absence'
   | 'returned'
-  | 'rating';
+  | 'rating'
+  /** personal data in the case was replaced by a pseudonym (SPEC §9); data names the erasure, never the person */
+  | 'erasure';
 
 /** How a participant belongs to a case. */
 export type ParticipantRole = 'customer' | 'cc' | 'staff' | 'department';
@@ -373,6 +375,41 @@ export interface ParkedTable {
   case_id: string | null;
 }
 
+/** A customer's record (SPEC §5 "Customer"), keyed by the address in lower case (migration 012). */
+export interface CustomersTable {
+  address: string;
+  name: string | null;
+  phone: string | null;
+  organisation: string | null;
+  notes: string | null;
+  created_at: string;
+  updated_at: string;
+  updated_by: string;
+}
+
+/** Append-only: one row per field an edit of a customer record changed. */
+export interface CustomerChangesTable {
+  id: Generated<number>;
+  address: string;
+  at: string;
+  actor: string;
+  field: string;
+  from_value: string | null;
+  to_value: string | null;
+}
+
+/** One erasure of a customer's personal data (SPEC §9): who and when, under a pseudonym, never the address. */
+export interface ErasuresTable {
+  id: Generated<number>;
+  /** `erased-000001`: what replaced the person's address and names; set once the row's id is known */
+  pseudonym: string | null;
+  erased_by: string;
+  erased_at: string;
+  cases: Generated<number>;
+  messages: Generated<number>;
+  files_deleted: Generated<number>;
+}
+
 export interface DB {
   mailbox_state: MailboxStateTable;
   raw_messages: RawMessagesTable;
@@ -395,4 +432,7 @@ export interface DB {
   quarantine: QuarantineTable;
   parked: ParkedTable;
   ratings: RatingsTable;
+  customers: CustomersTable;
+  customer_changes: CustomerChangesTable;
+  erasures: ErasuresTable;
 }

@@ -24,15 +24,7 @@ function blobsDir(dataDir: string): string {
   return path.join(dataDir, 'blobs');
 }
 
-/** Where the raw message with this SHA-256 lives (whether or not it exists). */
-export function rawPath(dataDir: string, sha256: string): string {
-  return path.join(rawDir(dataDir), sha256.slice(0, 2), sha256);
-}
-
-/** Where the decoded attachment with this SHA-256 lives (whether or not it exists). */
-export function blobPath(dataDir: string, sha256: string): string {
-  return path.join(blobsDir(dataDir), sha256.slice(0, 2), sha256);
-}
+export { blobPath, rawPath } from '../db/stored-files.js';
 
 /** Stores a raw message (a Buffer or a stream of its bytes). */
 export function storeRaw(dataDir: string, input: Buffer | Readable): Promise<StoredFile> {

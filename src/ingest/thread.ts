@@ -12,7 +12,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { tagsInSubject } from '../db/case-ids.js';
 import { isParticipant } from '../cases/participants.js';
-import type { CaseRow } from '../cases/view.js';
+import { isErased, type CaseRow } from '../cases/view.js';
 import { bodySha256Of } from './fingerprint.js';
 import type { ParsedMessage } from './message.js';
 
@@ -45,8 +45,13 @@ export async function findThread(tx: Kysely<DB>, prefix: string, m: ParsedMessag
   return { via: 'none' };
 }
 
-function caseById(tx: Kysely<DB>, id: string): Promise<CaseRow | undefined> {
-  return tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
+/**
+ * A case mail may thread onto or link to. A case whose customer was erased is none: whatever the
+ * mail names (its tag, a Message-ID kept somewhere), it starts afresh (SPEC §9).
+ */
+async function caseById(tx: Kysely<DB>, id: string): Promise<CaseRow | undefined> {
+  const row = await tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && !isErased(row) ? row : undefined;
 }
 
 /** The first referenced ID that names a case: ours thread anyone's mail, stored ones only a participant's. */

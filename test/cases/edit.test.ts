@@ -155,7 +155,8 @@ describe('staff actions on a case', () => {
     const newer = await insertCase(opened.db, { customer: 'repeat@example.org' });
     await insertCase(opened.db, { customer: 'someone-else@example.org' });
     const list = await cliJson(['customer', 'repeat@example.org'], { env });
-    expect(list.map((c: any) => c.id)).toEqual([newer.id, older.id]);
+    expect(list.cases.map((c: any) => c.id)).toEqual([newer.id, older.id]);
+    expect(list.customer).toMatchObject({ address: 'repeat@example.org', recorded: false });
     const text = await runCli(['customer', 'repeat@example.org'], { env });
     expect(text.stdout).toContain('2 case(s) from repeat@example.org, newest first:');
     const none = await runCli(['customer', 'nobody@example.org'], { env });
