@@ -90,6 +90,12 @@ export const ERROR_CODES = {
   EABSENT: 'the consultant is absent (mailwarden absences) and gets no cases until the absence ends',
   EBADREPLACEMENT: 'the replacement named for an absence is the absent consultant or is absent too',
   ENOABSENCE: 'the consultant is not absent, so there is no absence to clear',
+  ETOOLONG: 'a case title or description longer than 2000 characters',
+  ENOCHANGE: 'an edit that names nothing to change',
+  ENOATTACHMENT: 'the case has no attachment with that number',
+  EOUTPUTEXISTS: 'the file an attachment would be written to exists already (it is never overwritten)',
+  EBLOB: "an attachment's stored content is missing or does not match its SHA-256",
+  EWRITEFILE: 'a file cannot be written',
   EINTERNAL: 'an unexpected error: a bug; --verbose shows the stack',
 } as const;
 
