@@ -11,7 +11,7 @@ import { checkMayWorkOn } from './actors.js';
 import { getCaseRow } from './queries.js';
 
 /** SPEC §5: text fields hold at most this many characters. */
-export const MAX_TEXT = 2000;
+const MAX_TEXT = 2000;
 
 export interface CaseTextInput {
   caseId: string;
