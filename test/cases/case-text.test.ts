@@ -55,7 +55,7 @@ describe('edit --title --description', () => {
     expect([...ok.description].length).toBe(2000);
     const long = await runCli(['edit', c.id, '--title', 'x'.repeat(2001), '--as', 'cody', '--json'], { env });
     expect(long.code).toBe(64);
-    expect(JSON.parse(long.stderr.trim()).error).toEqual({ code: 'ETOOLONG', message: 'The title is 2001 characters long; at most 2000 are allowed.' });
+    expect(JSON.parse(long.stderr.trim()).error).toMatchObject({ code: 'ETOOLONG', message: 'The title is 2001 characters long; at most 2000 are allowed.' });
     const text = await runCli(['edit', c.id, '--description', 'y'.repeat(2500), '--as', 'cody'], { env });
     expect(text.code).toBe(64);
     expect(text.stderr).toBe('mailwarden: The description is 2500 characters long; at most 2000 are allowed.\n');
@@ -99,6 +99,6 @@ describe('status and the questionnaire', () => {
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     const noTime = await runCli(['status', c.id, 'postponed', '--as', 'cody'], { env });
     expect(noTime.code).toBe(64);
-    expect(noTime.stderr).toBe('mailwarden: A postponed case needs the time it comes back.\n');
+    expect(noTime.stderr).toBe('mailwarden: A postponed case needs the time it comes back. Give it with --remind-at <time>.\n');
   });
 });

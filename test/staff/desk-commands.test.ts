@@ -77,7 +77,10 @@ describe('status without mail', () => {
     // A move the status machine does not allow is refused in one sentence, and nothing changes.
     const bad = await d.cli(['status', id, 'postponed', '--as', 'cody', '--remind-at', '2099-01-01 09:00', '--json']);
     expect(bad.code).toBe(64);
-    expect(jsonError(bad)).toEqual({ code: 'EBADTRANSITION', message: `Case ${id} is closed and cannot become postponed (allowed from closed: in_progress).` });
+    expect(jsonError(bad)).toMatchObject({
+      code: 'EBADTRANSITION',
+      message: `Case ${id} is closed and cannot become postponed (allowed from closed: in_progress).`,
+    });
     const text = await d.cli(['status', id, 'solved', '--as', 'cody']);
     expect(text.code).toBe(64);
     expect(text.stderr.trim().split('\n')).toEqual([`mailwarden: Case ${id} is closed and cannot become solved (allowed from closed: in_progress).`]);
@@ -149,11 +152,11 @@ describe('a staff-opened case', () => {
     const n = await count();
     const base = ['--subject', 'S', '-m', 'Text', '--as', 'cody', '--json'];
     const pool = await d.cli(['open', '--to', 'x@customer.test', '--pool', 'nope', ...base]);
-    expect(jsonError(pool)).toEqual({ code: 'EUNKNOWNPOOL', message: 'There is no pool "nope" (known: general, cards).' });
+    expect(jsonError(pool)).toMatchObject({ code: 'EUNKNOWNPOOL', message: 'There is no pool "nope" (known: general, cards).' });
     const box = await d.cli(['open', '--to', 'x@customer.test', '--pool', 'general', '--mailbox', 'cards', ...base]);
     expect(jsonError(box).code).toBe('ENOMAILBOX');
     const address = await d.cli(['open', '--to', 'not an address', '--pool', 'general', ...base]);
-    expect(jsonError(address)).toEqual({ code: 'EBADADDRESS', message: '"not an address" is not an e-mail address to open a case with.' });
+    expect(jsonError(address)).toMatchObject({ code: 'EBADADDRESS', message: '"not an address" is not an e-mail address to open a case with.' });
     for (const r of [pool, box, address]) expect(r.code).toBe(64);
     expect(await count()).toBe(n);
   });
@@ -207,6 +210,32 @@ describe('attachment', () => {
     expect(out.stdout.equals(content)).toBe(true);
   });
 
+  it("writes out a file a consultant attached to a staff-opened case's mail, as it was sent", async () => {
+    const file = path.join(workDir, 'form.bin');
+    const bytes = crypto.randomBytes(5000);
+    fs.writeFileSync(file, bytes);
+    const opened = await desk!.json([
+      'open',
+      '--to',
+      'gil@customer.test',
+      '--pool',
+      'general',
+      '--subject',
+      'The form',
+      '-m',
+      'Please fill in the form.',
+      '--attach',
+      file,
+      '--as',
+      'sam',
+    ]);
+    const mail = await arrival(sink, (m) => m.envelope.to.includes('gil@customer.test'), 'the mail with the form');
+    expect(mail.parsed.attachments.find((a) => a.filename === 'form.bin')?.content.equals(bytes)).toBe(true);
+    const r = await inWork(['attachment', opened.caseId, '1', '--output', 'form-copy.bin']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(workDir, 'form-copy.bin')).equals(bytes)).toBe(true);
+  });
+
   it('refuses a number out of range, an existing file and a missing or altered blob, each in one sentence with a non-zero exit', async () => {
     const range = await inWork(['attachment', id, '2']);
     expect(range.code).toBe(64);
@@ -216,7 +245,7 @@ describe('attachment', () => {
     fs.writeFileSync(path.join(workDir, 'keep.txt'), 'mine');
     const exists = await inWork(['attachment', id, '1', '--output', 'keep.txt', '--json']);
     expect(exists.code).toBe(64);
-    expect(jsonError(exists)).toEqual({ code: 'EOUTPUTEXISTS', message: 'keep.txt exists already; give another --output (it is never overwritten).' });
+    expect(jsonError(exists)).toMatchObject({ code: 'EOUTPUTEXISTS', message: 'keep.txt exists already; give another --output (it is never overwritten).' });
     expect(fs.readFileSync(path.join(workDir, 'keep.txt'), 'utf8')).toBe('mine');
 
     const sha256 = crypto.createHash('sha256').update(content).digest('hex');
@@ -227,7 +256,7 @@ describe('attachment', () => {
       fs.writeFileSync(blob, Buffer.concat([kept.subarray(0, 100), Buffer.from('tampered')]));
       const altered = await inWork(['attachment', id, '1', '--output', 'altered.pdf', '--json']);
       expect(altered.code).toBe(65);
-      expect(jsonError(altered)).toEqual({
+      expect(jsonError(altered)).toMatchObject({
         code: 'EBLOB',
         message: `The stored content of attachment 1 of case ${id} does not match its SHA-256; it was not written.`,
       });

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { resolveActor } from '../../cases/actors.js';
-import { checkAttachments } from '../../cases/attachments.js';
+import { checkAttachments, keepAttachments } from '../../cases/attachments.js';
 import { openStaffCase } from '../../cases/staff-open.js';
 import { writeTx } from '../../db/connection.js';
 import { dataError, usageError } from '../../errors.js';
@@ -51,6 +51,7 @@ export function register(program: Command): void {
           if (!opts.subject) throw usageError('EEMPTY', 'A new case needs a subject (--subject).');
           const text = mailText(opts);
           const attachments = checkAttachments(opts.attach);
+          await keepAttachments(config.instance.data_dir, attachments);
           const result = await writeTx(db, (tx) =>
             openStaffCase(tx, config, actor, {
               to: opts.to!,
