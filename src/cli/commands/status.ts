@@ -34,7 +34,7 @@ export function register(program: Command): void {
     .option('--remind-at <time>', 'with postponed: when the case comes back ("YYYY-MM-DD HH:MM" in the instance time zone, or ISO-8601)')
     .option('--answer <key=value>', 'questionnaire answer, required when closing in a pool with a questionnaire (repeatable)', collect, [])
     .option('--json', 'print {caseId, from, status, reason}')
-    .addHelpText('after', '\nExample:\n  mailwarden status ACME-000042 closed --as anna --reason "out-of-office reply" --answer partner=none')
+    .addHelpText('after', '\nExample:\n  mailwarden status ACME-000042 closed --as anna --reason "out-of-office reply" --answer partner=Visa')
     .action(
       action(async (caseId: string, statusText: string, opts: StatusOptions) => {
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
