@@ -92,9 +92,13 @@ export const ERROR_CODES = {
   EBADREPLACEMENT: 'the replacement named for an absence is the absent consultant or is absent too',
   ENOABSENCE: 'the consultant is not absent, so there is no absence to clear',
   EBADFIELD: 'a customer record field that does not exist (name, phone, organisation, notes) or has no value',
-  ETOOLONG: 'a text longer than its field allows',
-  EOUTPUTEXISTS: 'the output file exists; it is never overwritten',
+  ETOOLONG: 'a text longer than its field allows (2000 characters for a customer field, a case title or description)',
+  EOUTPUTEXISTS: 'the output file (an export, an attachment) exists already; it is never overwritten',
   ESENDING: 'mail to the customer is being sent at this moment; the erasure waits for it',
+  ENOCHANGE: 'an edit that names nothing to change',
+  ENOATTACHMENT: 'the case has no attachment with that number',
+  EBLOB: "an attachment's stored content is missing or does not match its SHA-256",
+  EWRITEFILE: 'a file cannot be written',
   EINTERNAL: 'an unexpected error: a bug; --verbose shows the stack',
 } as const;
 

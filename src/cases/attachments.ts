@@ -1,10 +1,12 @@
 // Files a consultant attaches to a reply: checked before anything is written, described for the
-// case's `attachments` rows, handed to the outbox by path.
+// case's `attachments` rows, handed to the outbox by path, and kept in the blob store like the
+// customers' attachments, so `mailwarden attachment` can write them out later.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { detectMimeType } from 'nodemailer/lib/mime-funcs';
 import { dataError } from '../errors.js';
+import { storeBlob } from '../ingest/raw-store.js';
 
 export interface FileAttachment {
   path: string;
@@ -47,4 +49,18 @@ export function describe(full: string, bytes: Buffer, cid?: string): FileAttachm
     sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
     ...(cid ? { cid } : {}),
   };
+}
+
+/**
+ * Copies the files into the content-addressed blob store (before the transaction that names them:
+ * a blob nobody names is harmless, a row naming a missing blob is not).
+ */
+export async function keepAttachments(dataDir: string, files: FileAttachment[]): Promise<void> {
+  for (const f of files) {
+    try {
+      await storeBlob(dataDir, fs.readFileSync(f.path));
+    } catch (err) {
+      throw dataError('EATTACH', `Cannot keep a copy of ${f.filename}; nothing was sent: ${(err as Error).message}.`);
+    }
+  }
 }

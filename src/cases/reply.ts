@@ -147,6 +147,8 @@ export async function replyToCase(tx: Kysely<DB>, config: Config, actor: Consult
     vars: {
       consultant: { id: actor.id, name: actor.name, email: actor.email, footer_text: actor.footer?.text ?? '' },
       reply: { text: expanded.text },
+      // The first mail of a thread (a staff-opened case) answers nothing, so its subject has no "Re:".
+      ...(thread.references.length === 0 ? { case: { subject_re: row.subject } } : {}),
     },
     attachments: files.map((f) => ({ filename: f.filename, path: f.path, contentType: f.contentType, ...(f.cid ? { cid: f.cid } : {}) })),
     state: held ? 'held' : 'queued',
@@ -239,11 +241,14 @@ export interface StatusInput {
   status: CaseStatus;
   remindAt?: Date;
   answers?: Answers;
+  /** why (an out-of-office, spam, a duplicate…): recorded in the history with the change */
+  reason?: string;
 }
 
 /**
  * A status change without mail to the customer (a `#status` line alone in a mail from the
- * consultant's mail client): the checks a reply's status gets, questionnaire included.
+ * consultant's mail client, or `mailwarden status`): the checks a reply's status gets,
+ * questionnaire included. A reason is kept in the history next to the change.
  */
 export async function changeStatusWithoutMail(tx: Kysely<DB>, config: Config, actor: ConsultantConfig, input: StatusInput): Promise<CaseStatus> {
   const row = await getCaseRow(tx, input.caseId);
@@ -260,5 +265,7 @@ export async function changeStatusWithoutMail(tx: Kysely<DB>, config: Config, ac
   const at = nowIso();
   if (questionnaire) await storeAnswers(tx, row.id, questionnaire.q, questionnaire.answers, actor.id, at);
   await moveAfterReply(tx, row, actor, target, input.remindAt ?? null, at);
+  const reason = input.reason?.trim();
+  if (reason) await recordEvent(tx, { caseId: row.id, actor: actor.id, kind: 'change', field: 'status_reason', from: null, to: reason, at });
   return target;
 }

@@ -25,6 +25,7 @@ import * as m009 from './migrations/009-consultations.js';
 import * as m010 from './migrations/010-absence-log.js';
 import * as m011 from './migrations/011-ratings.js';
 import * as m012 from './migrations/012-customers.js';
+import * as m013 from './migrations/013-case-text.js';
 import { cacheStatements } from './statement-cache.js';
 
 export type Db = Kysely<DB>;
@@ -42,6 +43,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '010-absence-log': m010,
   '011-ratings': m011,
   '012-customers': m012,
+  '013-case-text': m013,
 };
 
 class StaticMigrations implements MigrationProvider {

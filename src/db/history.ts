@@ -46,7 +46,9 @@ type ChangeableField =
   | 'deadline_at'
   | 'flags'
   | 'linked_case_id'
-  | 'overdue_notified_at';
+  | 'overdue_notified_at'
+  | 'title'
+  | 'description';
 
 /**
  * Sets fields on a case and records one `change` event per field that really changed.

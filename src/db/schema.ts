@@ -47,6 +47,9 @@ export interface CasesTable {
   updated_at: string;
   /** bumped by every change; a change applies only to the version it was decided on (migration 005) */
   version: Generated<number>;
+  /** a consultant's title and description of the case (`edit`, migration 013); null until given */
+  title: Generated<string | null>;
+  description: Generated<string | null>;
 }
 
 export interface CaseLabelsTable {

@@ -8,6 +8,10 @@ import { register as cases } from './cases.js';
 import { register as show } from './show.js';
 import { register as next } from './next.js';
 import { register as reply } from './reply.js';
+import { register as status } from './status.js';
+import { register as open } from './open.js';
+import { register as edit } from './edit.js';
+import { register as attachment } from './attachment.js';
 import { register as consult } from './consult.js';
 import { register as comment } from './comment.js';
 import { register as assign } from './assign.js';
@@ -33,6 +37,8 @@ export const COMMANDS: Array<(program: Command) => void> = [
   show,
   next,
   reply,
+  status,
+  open,
   consult,
   approvals,
   absence,
@@ -40,6 +46,8 @@ export const COMMANDS: Array<(program: Command) => void> = [
   assign,
   priority,
   label,
+  edit,
+  attachment,
   customer,
   snippets,
   outbox,

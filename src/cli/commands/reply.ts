@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { resolveActor } from '../../cases/actors.js';
-import { checkAttachments } from '../../cases/attachments.js';
+import { checkAttachments, keepAttachments } from '../../cases/attachments.js';
 import { editorTemplate, stripComments } from '../../cases/compose.js';
 import { getCaseDetail } from '../../cases/queries.js';
 import { parseAnswers } from '../../cases/questionnaire.js';
@@ -54,6 +54,7 @@ export function register(program: Command): void {
           const { config, db } = app;
           const actor = resolveActor(config, opts.as);
           const attachments = checkAttachments(opts.attach);
+          await keepAttachments(config.instance.data_dir, attachments);
           const status = opts.status ? checkReplyStatus(opts.status) : undefined;
           const remindAt = opts.remindAt ? parseWhen(opts.remindAt, config.instance.timezone, '--remind-at') : undefined;
           const answers = parseAnswers(opts.answer);
