@@ -1,6 +1,6 @@
 // Saving one attachment of a case (SPEC §5 "Attachments": `attachment <case> <n>`). Why it reads
 // through the blob store and checks the SHA-256: attachments are stored once, content-addressed
-// (src/ingest/raw-store.ts), and the database names them by hash; a file that is gone or was
+// (src/db/stored-files.ts), and the database names them by hash; a file that is gone or was
 // altered on disk must be refused in one sentence rather than written out as if it were the
 // customer's. Numbering is the order `show` lists them: by message, then as they came, from 1.
 import crypto from 'node:crypto';
@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { dataError, usageError } from '../errors.js';
-import { blobPath } from '../ingest/raw-store.js';
+import { blobPath } from '../db/stored-files.js';
 import { getCaseRow } from './queries.js';
 
 export interface CaseAttachment {

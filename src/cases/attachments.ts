@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { detectMimeType } from 'nodemailer/lib/mime-funcs';
 import { dataError } from '../errors.js';
-import { storeBlob } from '../ingest/raw-store.js';
+import { storeBlob } from '../db/stored-files.js';
 
 export interface FileAttachment {
   path: string;

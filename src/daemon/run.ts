@@ -9,7 +9,7 @@ import { openDatabase } from '../db/connection.js';
 import { createLogger, logEvent, type Logger } from '../log.js';
 import { ParserPool } from '../ingest/parse.js';
 import type { IngestContext } from '../ingest/pipeline.js';
-import { sweepTemp } from '../ingest/raw-store.js';
+import { sweepTemp } from '../db/stored-files.js';
 import { drainOnce } from '../outbound/drainer.js';
 import { createDrainerService } from './drainer.js';
 import { createImapService } from './imap-service.js';

@@ -1,14 +1,137 @@
-// Where content-addressed files live under the data dir: raw RFC 822 messages (raw/<aa>/<sha256>)
-// and decoded attachments (blobs/<aa>/<sha256>). Only the naming sits here, below every folder
-// that reads them (ingest stores them, src/ingest/raw-store.ts; cases export and erase them).
+// Content-addressed files under the data dir: raw RFC 822 messages (data/raw/<aa>/<sha256>) and
+// decoded attachments (data/blobs/<aa>/<sha256>). They sit in src/db, beside the rows that name
+// them, below both ingest (which stores them) and cases (which export, erase and attach them). A file is streamed to tmp/, fsynced, hashed,
+// then renamed into place and its directory fsynced, so once a function here resolves the bytes
+// survive a crash, and the database may name them (DESIGN: step 1 before step 3). Writing the
+// same content twice is harmless: the second copy is dropped.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+export interface StoredFile {
+  sha256: string;
+  size: number;
+  path: string;
+}
+
+function rawDir(dataDir: string): string {
+  return path.join(dataDir, 'raw');
+}
+
+function blobsDir(dataDir: string): string {
+  return path.join(dataDir, 'blobs');
+}
 
 /** Where the raw message with this SHA-256 lives (whether or not it exists). */
 export function rawPath(dataDir: string, sha256: string): string {
-  return path.join(dataDir, 'raw', sha256.slice(0, 2), sha256);
+  return path.join(rawDir(dataDir), sha256.slice(0, 2), sha256);
 }
 
 /** Where the decoded attachment with this SHA-256 lives (whether or not it exists). */
 export function blobPath(dataDir: string, sha256: string): string {
-  return path.join(dataDir, 'blobs', sha256.slice(0, 2), sha256);
+  return path.join(blobsDir(dataDir), sha256.slice(0, 2), sha256);
+}
+
+/** Stores a raw message (a Buffer or a stream of its bytes). */
+export function storeRaw(dataDir: string, input: Buffer | Readable): Promise<StoredFile> {
+  return storeContent(rawDir(dataDir), input);
+}
+
+/** Stores an attachment's decoded bytes. */
+export function storeBlob(dataDir: string, input: Buffer | Readable): Promise<StoredFile> {
+  return storeContent(blobsDir(dataDir), input);
+}
+
+/** Directories known to exist, so the common case costs no mkdir call. */
+const madeDirs = new Set<string>();
+
+async function ensureDir(dir: string): Promise<void> {
+  if (madeDirs.has(dir)) return;
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  madeDirs.add(dir);
+}
+
+async function storeContent(root: string, input: Buffer | Readable): Promise<StoredFile> {
+  const tmpDir = path.join(root, 'tmp');
+  await ensureDir(tmpDir);
+  const tmp = path.join(tmpDir, `${process.pid}-${crypto.randomBytes(8).toString('hex')}`);
+  const hash = crypto.createHash('sha256');
+  let size = 0;
+  const handle = await fsp.open(tmp, 'wx', 0o600);
+  try {
+    if (Buffer.isBuffer(input)) {
+      hash.update(input);
+      size = input.length;
+      await handle.writeFile(input);
+    } else {
+      await pipeline(
+        input,
+        new Writable({
+          write(chunk: Buffer, _enc, done) {
+            hash.update(chunk);
+            size += chunk.length;
+            handle.write(chunk).then(() => done(), done);
+          },
+        }),
+      );
+    }
+    await handle.sync();
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  await handle.close();
+
+  const sha256 = hash.digest('hex');
+  const dir = path.join(root, sha256.slice(0, 2));
+  const final = path.join(dir, sha256);
+  await ensureDir(dir);
+  if (fs.existsSync(final)) {
+    // Same content is already durable: keep the first copy.
+    await fsp.rm(tmp, { force: true });
+  } else {
+    await fsp.rename(tmp, final);
+    await syncDir(dir);
+  }
+  return { sha256, size, path: final };
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Removes temp files left by a crash mid-write (they were never named by the database). */
+export async function sweepTemp(dataDir: string, olderThanMs = 60 * 60_000): Promise<number> {
+  let removed = 0;
+  for (const root of [rawDir(dataDir), blobsDir(dataDir)]) {
+    const tmpDir = path.join(root, 'tmp');
+    let names: string[];
+    try {
+      names = await fsp.readdir(tmpDir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const file = path.join(tmpDir, name);
+      try {
+        const st = await fsp.stat(file);
+        if (Date.now() - st.mtimeMs > olderThanMs) {
+          await fsp.rm(file, { force: true });
+          removed++;
+        }
+      } catch {
+        // vanished meanwhile
+      }
+    }
+  }
+  return removed;
 }

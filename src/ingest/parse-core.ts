@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { MailParser, type AddressObject, type AttachmentStream, type Headers, type MessageText } from 'mailparser';
-import { storeBlob } from './raw-store.js';
+import { storeBlob } from '../db/stored-files.js';
 import { contentFingerprint, type ContentHashes } from './fingerprint.js';
 import { htmlToPlain, MAX_HTML_CHARS } from './html-text.js';
 import { languageScores } from './language-scores.js';

@@ -11,7 +11,7 @@ import { AcceptFailedError } from './failures.js';
 import { recordAcceptFailure } from './park.js';
 import type { ParsedMessage } from './message.js';
 import type { ParserPool, ParseLimits } from './parse.js';
-import { rawPath, storeRaw } from './raw-store.js';
+import { rawPath, storeRaw } from '../db/stored-files.js';
 
 export interface IngestContext {
   /** The config in force now (SIGHUP may replace it between messages). */

@@ -13,7 +13,7 @@ import type { AcceptResult } from './accept.js';
 import { classifyInbound } from './classify.js';
 import type { ParserPool } from './parse.js';
 import { parseLimits } from './pipeline.js';
-import { rawPath } from './raw-store.js';
+import { rawPath } from '../db/stored-files.js';
 import { acceptStaffMail } from './staff-accept.js';
 import { findStaffToken } from './staff-mail.js';
 

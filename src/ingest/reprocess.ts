@@ -17,7 +17,7 @@ import type { AcceptOutcome } from './accept.js';
 import { isTransientFailure } from '../db/errors.js';
 import { markReprocessed, markStillParked, parkedForReprocess, parkedSource } from './park.js';
 import { acceptOrDegrade, parseLimits, type IngestContext } from './pipeline.js';
-import { rawPath } from './raw-store.js';
+import { rawPath } from '../db/stored-files.js';
 import { parseJsonList } from '../db/json-columns.js';
 
 const PARSE_FLAGS = new Set(['unparsed', 'oversize', 'truncated']);

@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import type { ConsultantConfig } from '../config/types.js';
 import type { FileAttachment } from '../cases/attachments.js';
 import { acceptConsultAnswer } from './consult-accept.js';
-import { blobPath } from './raw-store.js';
+import { blobPath } from '../db/stored-files.js';
 import { withSavepoint } from '../db/connection.js';
 import type { DB } from '../db/schema.js';
 import { MailwardenError } from '../errors.js';

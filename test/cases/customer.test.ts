@@ -10,7 +10,7 @@ import { writeTestConfig, type TestConfig } from '../support/config';
 import { cliJson, runCli } from '../support/cli';
 import { removeTempDir } from '../support/tmp';
 import type { Opened } from '../../src/db/connection';
-import { rawPath, storeRaw } from '../../src/ingest/raw-store';
+import { rawPath, storeRaw } from '../../src/db/stored-files';
 import { dumpDatabase, findInDump } from './gdpr-helpers';
 import { insertCase, openTestDb } from './fixtures';
 

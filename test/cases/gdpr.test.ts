@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMs, nowIso } from '../../src/clock';
-import { blobPath, rawPath } from '../../src/ingest/raw-store';
+import { blobPath, rawPath } from '../../src/db/stored-files';
 import { runCli, startDaemon, type Daemon } from '../support/cli';
 import { writeTestConfig, type TestConfig } from '../support/config';
 import { buildMail } from '../support/imap';

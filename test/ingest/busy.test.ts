@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawPath } from '../../src/ingest/raw-store';
+import { rawPath } from '../../src/db/stored-files';
 import { cliJson, runCli, startDaemon } from '../support/cli';
 import { writeTestConfig } from '../support/config';
 import { startDovecot, type DovecotInstance } from '../support/dovecot';

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawPath } from '../../src/ingest/raw-store';
+import { rawPath } from '../../src/db/stored-files';
 import { REPO_ROOT, startDaemon, type Daemon } from '../support/cli';
 import { writeTestConfig, type TestConfig } from '../support/config';
 import { startDovecot, type DovecotInstance } from '../support/dovecot';

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changeCase } from '../../src/db/history';
-import { rawPath } from '../../src/ingest/raw-store';
+import { rawPath } from '../../src/db/stored-files';
 import { cliJson, startDaemon, type Daemon } from '../support/cli';
 import { writeTestConfig, type TestConfig } from '../support/config';
 import { startDovecot, type DovecotInstance } from '../support/dovecot';

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawPath } from '../../src/ingest/raw-store';
+import { rawPath } from '../../src/db/stored-files';
 import { startDaemon, type Daemon } from '../support/cli';
 import { writeTestConfig, type TestConfig } from '../support/config';
 import { buildMail } from '../support/imap';

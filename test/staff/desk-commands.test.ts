@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blobPath } from '../../src/ingest/raw-store';
+import { blobPath } from '../../src/db/stored-files';
 import { BIN, runCli } from '../support/cli';
 import { buildMail } from '../support/imap';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
