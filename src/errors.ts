@@ -90,6 +90,8 @@ export const ERROR_CODES = {
   EABSENT: 'the consultant is absent (mailwarden absences) and gets no cases until the absence ends',
   EBADREPLACEMENT: 'the replacement named for an absence is the absent consultant or is absent too',
   ENOABSENCE: 'the consultant is not absent, so there is no absence to clear',
+  ECOLLISION: 'the case changed since this consultant last viewed it (SPEC §5 collision warning); --force goes ahead',
+  EMERGE: 'a merge that cannot be done: a case into itself, or into or from a case already merged',
   EINTERNAL: 'an unexpected error: a bug; --verbose shows the stack',
 } as const;
 

@@ -11,6 +11,7 @@ import { dataError, usageError } from '../errors.js';
 import { boxSender, queueMail } from '../outbound/queue.js';
 import { ratingAppendix } from '../outbound/rating-line.js';
 import { checkMayWorkOn } from './actors.js';
+import { checkNoCollision } from './collision.js';
 import { describe, type FileAttachment } from './attachments.js';
 import { changeCase, recordEvent } from '../db/history.js';
 import { getCaseRow } from './queries.js';
@@ -34,6 +35,8 @@ export interface ReplyInput {
   answers?: Answers;
   /** `mail`: relayed from the consultant's own mail client (SPEC §5A); shown as such */
   via?: 'cli' | 'mail';
+  /** go ahead although the case changed since the consultant last viewed it (SPEC §5 collision warning) */
+  force?: boolean;
 }
 
 export interface ReplyResult {
@@ -120,6 +123,8 @@ function checkQuestionnaire(config: Config, row: CaseRow, target: CaseStatus, an
 export async function replyToCase(tx: Kysely<DB>, config: Config, actor: ConsultantConfig, input: ReplyInput): Promise<ReplyResult> {
   const row = await getCaseRow(tx, input.caseId);
   checkMayWorkOn(actor, row, 'reply to');
+  // A reply from the consultant's mail client answers the notification it quotes: not checked.
+  if (input.via !== 'mail') await checkNoCollision(tx, config, row.id, actor.id, { force: input.force === true });
   const body = input.text.replace(/\r\n?/g, '\n').trim();
   if (!body) throw usageError('EEMPTY', 'The reply is empty; nothing was sent.');
   const target = targetStatus(row, input);

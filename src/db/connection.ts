@@ -24,6 +24,7 @@ import * as m008 from './migrations/008-staff-mail.js';
 import * as m009 from './migrations/009-consultations.js';
 import * as m010 from './migrations/010-absence-log.js';
 import * as m011 from './migrations/011-ratings.js';
+import * as m014 from './migrations/014-merged-into.js';
 import { cacheStatements } from './statement-cache.js';
 
 export type Db = Kysely<DB>;
@@ -40,6 +41,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '009-consultations': m009,
   '010-absence-log': m010,
   '011-ratings': m011,
+  '014-merged-into': m014,
 };
 
 class StaticMigrations implements MigrationProvider {

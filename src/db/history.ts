@@ -46,6 +46,7 @@ type ChangeableField =
   | 'deadline_at'
   | 'flags'
   | 'linked_case_id'
+  | 'merged_into'
   | 'overdue_notified_at';
 
 /**

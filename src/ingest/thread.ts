@@ -45,8 +45,14 @@ export async function findThread(tx: Kysely<DB>, prefix: string, m: ParsedMessag
   return { via: 'none' };
 }
 
-function caseById(tx: Kysely<DB>, id: string): Promise<CaseRow | undefined> {
-  return tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
+/** The case with this ID, or the case it was merged into (SPEC §5 Merge: the old ID keeps threading). */
+async function caseById(tx: Kysely<DB>, id: string): Promise<CaseRow | undefined> {
+  let row = await tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
+  // Merging refuses a merged target, so one step suffices; the bound guards against a hand-edited loop.
+  for (let hops = 0; row?.merged_into && hops < 10; hops += 1) {
+    row = await tx.selectFrom('cases').selectAll().where('id', '=', row.merged_into).executeTakeFirst();
+  }
+  return row;
 }
 
 /** The first referenced ID that names a case: ours thread anyone's mail, stored ones only a participant's. */
