@@ -22,7 +22,7 @@ interface Change {
 }
 
 /** When the consultant last looked at the case, or null when they never did. */
-export async function lastViewed(tx: Kysely<DB>, caseId: string, consultant: string): Promise<string | null> {
+async function lastViewed(tx: Kysely<DB>, caseId: string, consultant: string): Promise<string | null> {
   const row = await tx.selectFrom('case_views').select('at').where('case_id', '=', caseId).where('consultant', '=', consultant).executeTakeFirst();
   return row?.at ?? null;
 }
