@@ -83,7 +83,8 @@ export async function outboxStates(db: Kysely<DB>, rowIds: number[]): Promise<Ma
       .select(['message_row_id', 'state'])
       .where('message_row_id', 'in', rowIds.slice(i, i + 500))
       .execute();
-    for (const r of rows) if (r.message_row_id !== null) states.set(r.message_row_id, r.state);
+    // A row a drainer holds this instant has not gone out yet: to a reader it is still queued.
+    for (const r of rows) if (r.message_row_id !== null) states.set(r.message_row_id, r.state === 'sending' ? 'queued' : r.state);
   }
   return states;
 }

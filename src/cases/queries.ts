@@ -99,7 +99,7 @@ export interface MessageView {
   at: string;
   text: string;
   message_id: string | null;
-  /** an outgoing mail's state, from its outbox row (queued, held, sending, sent, failed, bounced, rejected) */
+  /** an outgoing mail's state, from its outbox row (queued, held, sent, failed, bounced, rejected) */
   state: string | null;
   /** who it is from, told apart (src/cases/message-roles.ts) */
   role: MessageRole;
