@@ -99,6 +99,8 @@ export const ERROR_CODES = {
   ENOATTACHMENT: 'the case has no attachment with that number',
   EBLOB: "an attachment's stored content is missing or does not match its SHA-256",
   EWRITEFILE: 'a file cannot be written',
+  ECOLLISION: 'the case changed since this consultant last viewed it (SPEC §5 collision warning); --force goes ahead',
+  EMERGE: 'a merge that cannot be done: a case into itself, or into or from a case already merged',
   EINTERNAL: 'an unexpected error: a bug; --verbose shows the stack',
 } as const;
 

@@ -3,11 +3,12 @@
 // limit SPEC §5 gives text fields (2000 characters), changed through changeCase like every other
 // field of a case so the history records who changed what and when.
 import type { Kysely } from 'kysely';
-import type { ConsultantConfig } from '../config/types.js';
+import type { Config, ConsultantConfig } from '../config/types.js';
 import type { DB } from '../db/schema.js';
 import { changeCase } from '../db/history.js';
 import { usageError } from '../errors.js';
 import { checkMayWorkOn } from './actors.js';
+import { checkNoCollision } from './collision.js';
 import { getCaseRow } from './queries.js';
 
 /** SPEC §5: text fields hold at most this many characters. */
@@ -18,6 +19,8 @@ export interface CaseTextInput {
   /** undefined leaves it as it is; an empty string clears it */
   title?: string;
   description?: string;
+  /** go ahead although the case changed since this consultant last viewed it */
+  force?: boolean;
 }
 
 export interface CaseTextResult {
@@ -36,7 +39,7 @@ function checkText(field: 'title' | 'description', text: string): string | null 
   return value === '' ? null : value;
 }
 
-export async function editCaseText(tx: Kysely<DB>, actor: ConsultantConfig, input: CaseTextInput): Promise<CaseTextResult> {
+export async function editCaseText(tx: Kysely<DB>, config: Config, actor: ConsultantConfig, input: CaseTextInput): Promise<CaseTextResult> {
   if (input.title === undefined && input.description === undefined) {
     throw usageError('ENOCHANGE', 'Name what to change with --title or --description.');
   }
@@ -45,6 +48,7 @@ export async function editCaseText(tx: Kysely<DB>, actor: ConsultantConfig, inpu
   if (input.description !== undefined) fields.description = checkText('description', input.description);
   const row = await getCaseRow(tx, input.caseId);
   checkMayWorkOn(actor, row, 'edit');
+  await checkNoCollision(tx, config, row.id, actor.id, { force: input.force === true });
   const changed = await changeCase(tx, row.id, actor.id, fields, { expectVersion: row.version });
   const after = await getCaseRow(tx, row.id);
   return { caseId: row.id, title: after.title, description: after.description, changed };

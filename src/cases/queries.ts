@@ -10,6 +10,8 @@ import { parseJsonList } from '../db/json-columns.js';
 import { listQuarantine, type QuarantineEntry } from './quarantine.js';
 import { caseConsultations } from './consult.js';
 import { caseRatings, type RatingView } from './ratings.js';
+import { messageDepartment, messageRole, outboxStates, roleContext, type MessageRole } from './message-roles.js';
+import { caseAnswers, caseLinks, type AnswerView, type LinkView } from './case-links.js';
 
 const STATUSES: readonly CaseStatus[] = ['received', 'in_progress', 'under_consultation', 'postponed', 'solved', 'closed'];
 
@@ -97,7 +99,12 @@ export interface MessageView {
   at: string;
   text: string;
   message_id: string | null;
+  /** an outgoing mail's state, from its outbox row (queued, held, sent, failed, bounced, rejected) */
   state: string | null;
+  /** who it is from, told apart (src/cases/message-roles.ts) */
+  role: MessageRole;
+  /** the department (id) whose consultation answer it is */
+  department: string | null;
   /** the consultant who wrote it (replies, comments), null for mail from outside and automatic mail */
   author: string | null;
   /** bounce, auto_reply, feedback, unparsed, truncated, via_mail (relayed from the author's mail client)… */
@@ -130,6 +137,10 @@ export interface CaseDetail {
   consultations: ConsultationDetail[];
   /** the customers' ratings of the replies (SPEC §5E), the latest per reply and customer */
   ratings: RatingView[];
+  /** linked cases (both directions) and merged ones */
+  links: LinkView[];
+  /** questionnaire answers given on the case */
+  answers: AnswerView[];
 }
 
 export interface ConsultationDetail {
@@ -166,8 +177,14 @@ async function consultationDetails(db: Kysely<DB>, caseId: string): Promise<Cons
 /** Kinds written by staff or by mailwarden itself, as opposed to mail from outside. */
 export const STAFF_KINDS: readonly MessageKind[] = ['outbound', 'comment', 'consult_out', 'notification', 'auto_response'];
 
-async function caseMessages(db: Kysely<DB>, caseId: string): Promise<MessageView[]> {
+async function caseMessages(db: Kysely<DB>, row: CaseRow): Promise<MessageView[]> {
+  const caseId = row.id;
   const rows = await db.selectFrom('messages').selectAll().where('case_id', '=', caseId).orderBy('id').execute();
+  const ctx = await roleContext(db, caseId, row.customer_address);
+  const sent = await outboxStates(
+    db,
+    rows.map((r) => r.id),
+  );
   const attachments = rows.length
     ? await db
         .selectFrom('attachments')
@@ -189,7 +206,9 @@ async function caseMessages(db: Kysely<DB>, caseId: string): Promise<MessageView
     at: m.at,
     text: m.text,
     message_id: m.message_id,
-    state: m.state,
+    state: sent.get(m.id) ?? m.state,
+    role: messageRole(m, ctx),
+    department: messageDepartment(m, ctx),
     author: m.author,
     flags: [...parseJsonList(m.flags), ...(m.is_feedback ? ['feedback'] : []), ...(m.is_auto_reply ? ['auto_reply'] : [])].filter(
       (f, i, all) => all.indexOf(f) === i,
@@ -231,12 +250,14 @@ export async function getCaseDetail(db: Kysely<DB>, id: string, opts: { viewer?:
   if (viewer) await recordView(db, row.id, viewer);
   return {
     case: await caseView(db, row),
-    messages: await caseMessages(db, row.id),
+    messages: await caseMessages(db, row),
     history: await caseHistory(db, row.id),
     viewers,
     quarantined: await listQuarantine(db, { all: true, caseId: row.id }),
     consultations: await consultationDetails(db, row.id),
     ratings: await caseRatings(db, row.id),
+    links: await caseLinks(db, row),
+    answers: await caseAnswers(db, row.id),
   };
 }
 

@@ -11,6 +11,7 @@ import { dataError, usageError } from '../errors.js';
 import { boxSender, queueMail } from '../outbound/queue.js';
 import { ratingAppendix } from '../outbound/rating-line.js';
 import { checkMayWorkOn } from './actors.js';
+import { checkNoCollision } from './collision.js';
 import { describe, type FileAttachment } from './attachments.js';
 import { changeCase, recordEvent } from '../db/history.js';
 import { getCaseRow } from './queries.js';
@@ -34,6 +35,8 @@ export interface ReplyInput {
   answers?: Answers;
   /** `mail`: relayed from the consultant's own mail client (SPEC §5A); shown as such */
   via?: 'cli' | 'mail';
+  /** go ahead although the case changed since the consultant last viewed it (SPEC §5 collision warning) */
+  force?: boolean;
 }
 
 export interface ReplyResult {
@@ -120,6 +123,8 @@ function checkQuestionnaire(config: Config, row: CaseRow, target: CaseStatus, an
 export async function replyToCase(tx: Kysely<DB>, config: Config, actor: ConsultantConfig, input: ReplyInput): Promise<ReplyResult> {
   const row = await getCaseRow(tx, input.caseId);
   checkMayWorkOn(actor, row, 'reply to');
+  // A reply from the consultant's mail client answers the notification it quotes: not checked.
+  if (input.via !== 'mail') await checkNoCollision(tx, config, row.id, actor.id, { force: input.force === true });
   const body = input.text.replace(/\r\n?/g, '\n').trim();
   if (!body) throw usageError('EEMPTY', 'The reply is empty; nothing was sent.');
   const target = targetStatus(row, input);
@@ -243,6 +248,10 @@ export interface StatusInput {
   answers?: Answers;
   /** why (an out-of-office, spam, a duplicate…): recorded in the history with the change */
   reason?: string;
+  /** go ahead although the case changed since this consultant last viewed it */
+  force?: boolean;
+  /** `mail`: a `#status` line from the consultant's mail client, which answers the notification it quotes (no collision check) */
+  via?: 'cli' | 'mail';
 }
 
 /**
@@ -253,6 +262,7 @@ export interface StatusInput {
 export async function changeStatusWithoutMail(tx: Kysely<DB>, config: Config, actor: ConsultantConfig, input: StatusInput): Promise<CaseStatus> {
   const row = await getCaseRow(tx, input.caseId);
   checkMayWorkOn(actor, row, 'change');
+  if (input.via !== 'mail') await checkNoCollision(tx, config, row.id, actor.id, { force: input.force === true });
   const replyLike: ReplyInput = {
     caseId: input.caseId,
     text: '',

@@ -92,6 +92,7 @@ export async function applyStaffMail(tx: Kysely<DB>, config: Config, actor: Cons
   if (!cmd.body) {
     if (!cmd.status) throw usageError('EEMPTY', 'The answer is empty: nothing to send to the customer.');
     const status = await changeStatusWithoutMail(tx, config, actor, {
+      via: 'mail',
       caseId: input.caseId,
       status: cmd.status,
       answers: cmd.answers,

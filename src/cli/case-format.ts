@@ -4,6 +4,7 @@
 import type { CaseDetail, ConsultationDetail, HistoryView, MessageView, ViewerView } from '../cases/queries.js';
 import { STAFF_KINDS } from '../cases/queries.js';
 import type { CaseView } from '../cases/view.js';
+import type { LinkView } from '../cases/case-links.js';
 import { formatInZone } from '../time-format.js';
 import { formatTable, paint } from './output.js';
 
@@ -76,9 +77,19 @@ function byline(m: MessageView, names: StaffNames): string {
   return ` by ${names(m.author)}${m.flags.includes('via_mail') ? ' (from their mail client)' : ''}`;
 }
 
+/** How mail from outside is labelled, by its role: never "customer" for a copy, an out-of-office or a bounce. */
+const INBOUND_LABELS: Partial<Record<MessageView['role'], string>> = {
+  customer: 'customer',
+  cc: 'copied participant',
+  other: 'other sender',
+  automatic_reply: 'automatic reply',
+  bounce: 'bounce',
+  delivery_report: 'delivery report',
+};
+
 function whoLabel(m: MessageView, names: StaffNames): string {
   if (m.kind === 'comment') return paint('yellow', `internal comment${byline(m, names)}`);
-  if (m.kind === 'inbound') return paint('blue', 'customer');
+  if (m.kind === 'inbound') return paint(m.role === 'customer' ? 'blue' : 'grey', INBOUND_LABELS[m.role] ?? m.role);
   if (m.kind === 'consult_in') return paint('magenta', 'department');
   if (m.kind === 'consult_out') return paint('magenta', `consultation${byline(m, names)}`);
   if (m.kind === 'outbound') return paint('green', `reply${byline(m, names)}`);
@@ -100,6 +111,23 @@ function formatRatings(d: CaseDetail, tz: string, names: StaffNames): string[] {
     return r.comment ? `${head}\n     "${clip(r.comment.replace(/\s+/g, ' '), 200)}"` : head;
   });
   return ['Ratings:', ...lines, ''];
+}
+
+const RELATION_TEXT: Record<LinkView['relation'], string> = {
+  linked_to: 'linked to',
+  linked_from: 'linked from',
+  merged_into: 'merged into',
+  merged_from: 'merged from',
+};
+
+function formatLinks(d: CaseDetail): string[] {
+  if (d.links.length === 0) return [];
+  return ['Links:', ...d.links.map((l) => `  ${RELATION_TEXT[l.relation].padEnd(11)}  ${l.case}  ${l.status}  ${clip(l.subject, 60)}`)];
+}
+
+function formatAnswers(d: CaseDetail, tz: string, names: StaffNames): string[] {
+  if (d.answers.length === 0) return [];
+  return ['Answers:', ...d.answers.map((a) => `  ${a.key} = ${a.value}  (${names(a.by)}, ${localTime(a.at, tz)})`)];
 }
 
 function formatSize(n: number): string {
@@ -147,6 +175,7 @@ function formatConsultation(c: ConsultationDetail, tz: string, names: StaffNames
 
 export function formatCaseDetail(d: CaseDetail, tz: string, names: StaffNames = (id) => id): string {
   const parts = [formatCaseHeader(d.case, tz)];
+  parts.push(...formatLinks(d), ...formatAnswers(d, tz, names));
   if (d.consultations.length) parts.push('Consultations:', ...d.consultations.map((c) => formatConsultation(c, tz, names)));
   const viewers = formatViewers(d.viewers, tz);
   if (viewers) parts.push(viewers);

@@ -26,6 +26,7 @@ import * as m010 from './migrations/010-absence-log.js';
 import * as m011 from './migrations/011-ratings.js';
 import * as m012 from './migrations/012-customers.js';
 import * as m013 from './migrations/013-case-text.js';
+import * as m014 from './migrations/014-merged-into.js';
 import { cacheStatements } from './statement-cache.js';
 
 export type Db = Kysely<DB>;
@@ -44,6 +45,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '011-ratings': m011,
   '012-customers': m012,
   '013-case-text': m013,
+  '014-merged-into': m014,
 };
 
 class StaticMigrations implements MigrationProvider {

@@ -48,7 +48,8 @@ type ChangeableField =
   | 'linked_case_id'
   | 'overdue_notified_at'
   | 'title'
-  | 'description';
+  | 'description'
+  | 'merged_into';
 
 /**
  * Sets fields on a case and records one `change` event per field that really changed.

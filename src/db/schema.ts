@@ -42,6 +42,8 @@ export interface CasesTable {
   remind_at: string | null;
   overdue_notified_at: string | null;
   linked_case_id: string | null;
+  /** the case this one was merged into (migration 014); its ID threads there */
+  merged_into: Generated<string | null>;
   /** JSON array: unparsed, oversize, feedback… */
   flags: Generated<string>;
   updated_at: string;
@@ -122,7 +124,8 @@ export type CaseEventKind =
   | 'returned'
   | 'rating'
   /** personal data in the case was replaced by a pseudonym (SPEC §9); data names the erasure, never the person */
-  | 'erasure';
+  | 'erasure'
+  | 'merged';
 
 /** How a participant belongs to a case. */
 export type ParticipantRole = 'customer' | 'cc' | 'staff' | 'department';

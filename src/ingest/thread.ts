@@ -46,11 +46,16 @@ export async function findThread(tx: Kysely<DB>, prefix: string, m: ParsedMessag
 }
 
 /**
- * A case mail may thread onto or link to. A case whose customer was erased is none: whatever the
- * mail names (its tag, a Message-ID kept somewhere), it starts afresh (SPEC §9).
+ * A case mail may thread onto or link to: the case with this ID, or the case it was merged into
+ * (SPEC §5 Merge: the old ID keeps threading). A case whose customer was erased is none: whatever
+ * the mail names (its tag, a Message-ID kept somewhere), it starts afresh (SPEC §9).
  */
 async function caseById(tx: Kysely<DB>, id: string): Promise<CaseRow | undefined> {
-  const row = await tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
+  let row = await tx.selectFrom('cases').selectAll().where('id', '=', id).executeTakeFirst();
+  // Merging refuses a merged target, so one step suffices; the bound guards against a hand-edited loop.
+  for (let hops = 0; row?.merged_into && hops < 10; hops += 1) {
+    row = await tx.selectFrom('cases').selectAll().where('id', '=', row.merged_into).executeTakeFirst();
+  }
   return row && !isErased(row) ? row : undefined;
 }
 

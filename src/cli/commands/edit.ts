@@ -16,18 +16,20 @@ export function register(program: Command): void {
     .option('--title <text>', 'the title of the case')
     .option('--description <text>', 'the description of the case')
     .option('--as <consultant>', 'who edits (default: $MAILWARDEN_AS)')
+    .option('--force', 'go ahead although the case changed since you last viewed it')
     .option('--json', 'print {caseId, title, description, changed}')
     .addHelpText(
       'after',
       '\nExample:\n  mailwarden edit ACME-000042 --title "Card blocked abroad" --description "Blocked in Lisbon on 3 May; new card sent." --as anna',
     )
     .action(
-      action(async (caseId: string, opts: { title?: string; description?: string; as?: string; json?: boolean }) => {
+      action(async (caseId: string, opts: { title?: string; description?: string; as?: string; force?: boolean; json?: boolean }) => {
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
           const result = await writeTx(db, (tx) =>
-            editCaseText(tx, actor, {
+            editCaseText(tx, config, actor, {
               caseId,
+              force: opts.force === true,
               ...(opts.title !== undefined ? { title: opts.title } : {}),
               ...(opts.description !== undefined ? { description: opts.description } : {}),
             }),

@@ -17,6 +17,7 @@ import { register as comment } from './comment.js';
 import { register as assign } from './assign.js';
 import { register as priority } from './priority.js';
 import { register as label } from './label.js';
+import { register as merge } from './merge.js';
 import { register as customer } from './customer.js';
 import { register as snippets } from './snippets.js';
 import { register as outbox } from './outbox.js';
@@ -48,6 +49,7 @@ export const COMMANDS: Array<(program: Command) => void> = [
   label,
   edit,
   attachment,
+  merge,
   customer,
   snippets,
   outbox,

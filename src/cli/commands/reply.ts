@@ -26,6 +26,7 @@ interface ReplyOptions {
   status?: string;
   remindAt?: string;
   answer: string[];
+  force?: boolean;
   json?: boolean;
 }
 
@@ -43,6 +44,7 @@ export function register(program: Command): void {
     .option('--status <status>', 'then set the status: in_progress, postponed, solved or closed')
     .option('--remind-at <time>', 'with --status postponed: when the case comes back ("YYYY-MM-DD HH:MM" in the instance time zone, or ISO-8601)')
     .option('--answer <key=value>', 'questionnaire answer, required when closing in a pool with a questionnaire (repeatable)', collect, [])
+    .option('--force', 'reply although the case changed since you last viewed it')
     .option('--json', 'print {caseId, outboxId, messageId, messageRowId, state, status, snippets, approvalId, approver}')
     .addHelpText(
       'after',
@@ -67,6 +69,7 @@ export function register(program: Command): void {
               ...(status ? { status } : {}),
               ...(remindAt ? { remindAt } : {}),
               answers,
+              force: opts.force === true,
             }),
           );
           if (opts.json) return printJson(result);

@@ -13,7 +13,7 @@ export function register(program: Command): void {
     .description('show a case: the whole thread, attachments, history, deadlines, and who else is looking')
     .argument('<case>', 'case ID, e.g. ACME-000042')
     .option('--as <consultant>', 'who is looking (default: $MAILWARDEN_AS); recorded for presence')
-    .option('--json', 'print {case, messages, history, viewers, quarantined, ratings}')
+    .option('--json', 'print {case, messages (each with its role), history, viewers, quarantined, consultations, ratings, links, answers}')
     .addHelpText('after', '\nExample:\n  mailwarden show ACME-000042 --as anna')
     .action(
       action(async (caseId: string, opts: { as?: string; json?: boolean }) => {

@@ -18,6 +18,7 @@ interface StatusOptions {
   reason?: string;
   remindAt?: string;
   answer: string[];
+  force?: boolean;
   json?: boolean;
 }
 
@@ -33,6 +34,7 @@ export function register(program: Command): void {
     .option('--reason <text>', 'why, kept in the case history')
     .option('--remind-at <time>', 'with postponed: when the case comes back ("YYYY-MM-DD HH:MM" in the instance time zone, or ISO-8601)')
     .option('--answer <key=value>', 'questionnaire answer, required when closing in a pool with a questionnaire (repeatable)', collect, [])
+    .option('--force', 'go ahead although the case changed since you last viewed it')
     .option('--json', 'print {caseId, from, status, reason}')
     .addHelpText('after', '\nExample:\n  mailwarden status ACME-000042 closed --as anna --reason "out-of-office reply" --answer partner=Visa')
     .action(
@@ -51,6 +53,7 @@ export function register(program: Command): void {
               answers,
               ...(remindAt ? { remindAt } : {}),
               ...(reason ? { reason } : {}),
+              force: opts.force === true,
             });
             return { caseId: before.id, from: before.status, status: after, reason };
           });
