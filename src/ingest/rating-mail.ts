@@ -60,6 +60,20 @@ async function ratedReply(tx: Kysely<DB>, outboxId: number): Promise<RatedReply 
   return { outboxId: row.id, caseId: row.case_id, messageRowId: row.message_row_id, consultant: row.author, recipients, state: row.state };
 }
 
+/**
+ * Whether the token's case is the reply's case, or was merged into it (SPEC §5 Merge: the reply
+ * moved with the merge, and the customer's rating of it still counts).
+ */
+async function isCaseOrMergedInto(tx: Kysely<DB>, tokenCase: string, replyCase: string): Promise<boolean> {
+  let id: string | null = tokenCase;
+  for (let hops = 0; id !== null && hops < 10; hops += 1) {
+    if (id === replyCase) return true;
+    const row: { merged_into: string | null } | undefined = await tx.selectFrom('cases').select('merged_into').where('id', '=', id).executeTakeFirst();
+    id = row?.merged_into ?? null;
+  }
+  return false;
+}
+
 /** The score word the customer saw (`Rating: good`), as they left it; null when they removed it. */
 export function visibleScore(text: string): string | null {
   const m = /^[ \t>]*rating[ \t]*:[ \t]*([^\s.,;!]+)/im.exec(text);
@@ -104,7 +118,8 @@ export async function checkRatingMail(tx: Kysely<DB>, input: RatingCheckInput): 
     if (!issuedTo) return fail('bad_signature', 'the rating token was not signed by this installation for this reply (forged or altered)', token);
     return fail('wrong_sender', `the rating token was issued to ${issuedTo}, but the mail is from ${from || 'nobody'}`, token);
   }
-  if (!reply || reply.caseId !== token.caseId) return fail('unknown_reply', `case ${token.caseId} has no reply #${token.outboxId}`, token);
+  if (!reply || !(await isCaseOrMergedInto(tx, token.caseId, reply.caseId)))
+    return fail('unknown_reply', `case ${token.caseId} has no reply #${token.outboxId}`, token);
   if (input.cls.kind === 'auto_reply') return fail('automatic_reply', `an automatic reply (${input.cls.reason}) is never a rating`, token);
   if (input.now.getTime() - token.issuedAt.getTime() > config.instance.rating_ttl) {
     return fail('expired', `the reply was written ${token.issuedAt.toISOString()}, longer ago than instance.rating_ttl allows`, token);

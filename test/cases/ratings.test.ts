@@ -331,6 +331,9 @@ describe('the rating line in replies, and recording', () => {
       expect(await reasons([moved])).toBe('unknown_reply');
       const none = issueRatingToken(config.instance.secret, { caseId: c.id, outboxId: 999_999, score: 'good', issuedAt: now }, CUSTOMER);
       expect(await reasons([none])).toBe('unknown_reply');
+      // Once the token's case was merged into the reply's case (the reply moved with it), the rating counts.
+      await opened.db.updateTable('cases').set({ merged_into: c.id }).where('id', '=', other.id).execute();
+      expect(await reasons([moved])).toBe('ok');
     });
 
     it("refuses a rating of a trainee's reply that was never sent (held)", async () => {
