@@ -4,7 +4,7 @@
 // consultant replied, commented or changed the case after that view, acting on the stale picture
 // is refused with one sentence naming the change and when, unless the consultant says --force.
 // One function, so every command that changes a case on someone's judgement (reply, status,
-// edit, customer --set) asks the same question the same way.
+// edit; and, for a customer's record, customer --set) asks the same question the same way.
 //
 // A consultant who never viewed the case gets no warning: there is no earlier picture that could
 // be stale (and `next` records a view of the case it hands out). Mail from the consultant's own
@@ -12,7 +12,8 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/types.js';
 import type { DB } from '../db/schema.js';
-import { usageError } from '../errors.js';
+import { usageError, type MailwardenError } from '../errors.js';
+import { nowIso } from '../clock.js';
 import { formatInZone } from '../time-format.js';
 
 interface Change {
@@ -69,6 +70,18 @@ async function eventChanges(tx: Kysely<DB>, config: Config, caseId: string, cons
   return rows.map((e) => ({ at: e.at, what: `${e.actor} changed ${e.field ?? e.kind}` }));
 }
 
+/** The refusal: what changed first (and how many more), since when, and how to go on. */
+function collision(subject: string, look: string, since: string, changes: Change[], config: Config): MailwardenError | null {
+  const first = [...changes].sort((a, b) => a.at.localeCompare(b.at))[0];
+  if (!first) return null;
+  const when = (iso: string) => formatInZone(new Date(iso), config.instance.timezone, false);
+  const more = changes.length > 1 ? ` (and ${changes.length - 1} more change${changes.length > 2 ? 's' : ''})` : '';
+  return usageError(
+    'ECOLLISION',
+    `${subject} changed since you last viewed it at ${when(since)}: ${first.what} at ${when(first.at)}${more}. Look again with \`${look}\`, or use --force.`,
+  );
+}
+
 /**
  * Refuses (ECOLLISION) when the case changed since `consultant` last viewed it, naming the first
  * change and when; does nothing with `force`, or when they never viewed it.
@@ -82,14 +95,44 @@ export async function checkNoCollision(tx: Kysely<DB>, config: Config, caseId: s
   const changes = [
     ...(await messageChanges(tx, caseId, consultant, since, row.customer_address.toLowerCase())),
     ...(await eventChanges(tx, config, caseId, consultant, since)),
-  ].sort((a, b) => a.at.localeCompare(b.at));
-  const first = changes[0];
-  if (!first) return;
-  const tz = config.instance.timezone;
-  const when = (iso: string) => formatInZone(new Date(iso), tz, false);
-  const more = changes.length > 1 ? ` (and ${changes.length - 1} more change${changes.length > 2 ? 's' : ''})` : '';
-  throw usageError(
-    'ECOLLISION',
-    `Case ${caseId} changed since you last viewed it at ${when(since)}: ${first.what} at ${when(first.at)}${more}. Look again with \`mailwarden show ${caseId}\`, or use --force.`,
-  );
+  ];
+  const refusal = collision(`Case ${caseId}`, `mailwarden show ${caseId}`, since, changes, config);
+  if (refusal) throw refusal;
+}
+
+/** Records that a consultant is looking at a customer's record now (`customer <address> --as`). */
+export async function recordCustomerView(db: Kysely<DB>, address: string, consultant: string): Promise<void> {
+  const at = nowIso();
+  await db
+    .insertInto('customer_views')
+    .values({ address, consultant, at })
+    .onConflict((oc) => oc.columns(['address', 'consultant']).doUpdateSet({ at }))
+    .execute();
+}
+
+/**
+ * The same question for a customer's record (SPEC §5: "the same holds for edits of a customer
+ * record"): refuses when another consultant changed a field of it after `consultant` last viewed
+ * it. `address` is the record's key (lower case).
+ */
+export async function checkNoRecordCollision(
+  tx: Kysely<DB>,
+  config: Config,
+  address: string,
+  consultant: string,
+  opts: { force?: boolean } = {},
+): Promise<void> {
+  if (opts.force) return;
+  const view = await tx.selectFrom('customer_views').select('at').where('address', '=', address).where('consultant', '=', consultant).executeTakeFirst();
+  if (!view) return;
+  const rows = await tx
+    .selectFrom('customer_changes')
+    .select(['at', 'actor', 'field'])
+    .where('address', '=', address)
+    .where('at', '>', view.at)
+    .where('actor', '!=', consultant)
+    .execute();
+  const changes = rows.map((r) => ({ at: r.at, what: `${r.actor} changed ${r.field}` }));
+  const refusal = collision(`The record of ${address}`, `mailwarden customer ${address}`, view.at, changes, config);
+  if (refusal) throw refusal;
 }

@@ -5,7 +5,8 @@
 // from, to), the same rule as case history.
 import type { Kysely } from 'kysely';
 import { nowIso } from '../clock.js';
-import type { ConsultantConfig } from '../config/types.js';
+import type { Config, ConsultantConfig } from '../config/types.js';
+import { checkNoRecordCollision } from './collision.js';
 import type { DB } from '../db/schema.js';
 import { dataError, usageError } from '../errors.js';
 
@@ -86,14 +87,17 @@ export async function getCustomerRecord(db: Kysely<DB>, address: string): Promis
   };
 }
 
-/** Sets fields of a customer's record, recording each field that really changed. */
+/** Sets fields of a customer's record, recording each field that really changed; refused when someone else changed it since this consultant last viewed it. */
 export async function setCustomerFields(
   tx: Kysely<DB>,
+  config: Config,
   actor: ConsultantConfig,
   address: string,
   fields: Partial<Record<CustomerField, string | null>>,
+  opts: { force?: boolean } = {},
 ): Promise<{ record: CustomerRecordView; changed: CustomerField[] }> {
   const key = customerKey(address);
+  await checkNoRecordCollision(tx, config, key, actor.id, opts);
   const at = nowIso();
   const current = await tx.selectFrom('customers').selectAll().where('address', '=', key).executeTakeFirst();
   const changed: CustomerField[] = [];

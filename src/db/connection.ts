@@ -27,6 +27,7 @@ import * as m011 from './migrations/011-ratings.js';
 import * as m012 from './migrations/012-customers.js';
 import * as m013 from './migrations/013-case-text.js';
 import * as m014 from './migrations/014-merged-into.js';
+import * as m015 from './migrations/015-customer-views.js';
 import { cacheStatements } from './statement-cache.js';
 
 export type Db = Kysely<DB>;
@@ -46,6 +47,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '012-customers': m012,
   '013-case-text': m013,
   '014-merged-into': m014,
+  '015-customer-views': m015,
 };
 
 class StaticMigrations implements MigrationProvider {

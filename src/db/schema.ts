@@ -416,6 +416,13 @@ export interface ErasuresTable {
   files_deleted: Generated<number>;
 }
 
+export interface CustomerViewsTable {
+  /** the customer's address, lower case */
+  address: string;
+  consultant: string;
+  at: string;
+}
+
 export interface DB {
   mailbox_state: MailboxStateTable;
   raw_messages: RawMessagesTable;
@@ -439,6 +446,7 @@ export interface DB {
   parked: ParkedTable;
   ratings: RatingsTable;
   customers: CustomersTable;
+  customer_views: CustomerViewsTable;
   customer_changes: CustomerChangesTable;
   erasures: ErasuresTable;
 }

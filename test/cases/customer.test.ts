@@ -31,6 +31,32 @@ describe('the customer record', () => {
     if (cfg) await removeTempDir(cfg.dir);
   });
 
+  it('refuses an edit of a record someone else changed since it was viewed, naming the change; --force goes ahead', async () => {
+    const address = 'nina.berg@example.org';
+    await json(['customer', address, '--set', 'name=Nina Berg', '--as', 'sam']);
+    // cody looks at the record; then sam changes the phone.
+    await json(['customer', address, '--as', 'cody']);
+    await json(['customer', address, '--set', 'phone=+47 400 00 001', '--as', 'sam']);
+    const refused = await cli(['customer', address, '--set', 'phone=+47 400 00 002', '--as', 'cody']);
+    expect(refused.code).toBe(64);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    for (const part of ['The record of nina.berg@example.org changed since you last viewed it at ', ': sam changed phone at ', 'or use --force.']) {
+      expect(refused.stderr).toContain(part);
+    }
+    const unchanged = await json(['customer', address]);
+    expect(unchanged.customer.phone).toBe('+47 400 00 001');
+    // Looking again clears it; so does --force (cody's view is set back to before every change).
+    await json(['customer', address, '--as', 'cody']);
+    expect((await json(['customer', address, '--set', 'notes=Calls after 5pm', '--as', 'cody'])).changed).toEqual(['notes']);
+    await opened.db
+      .updateTable('customer_views')
+      .set({ at: '2000-01-01T00:00:00.000Z' })
+      .where('address', '=', address)
+      .where('consultant', '=', 'cody')
+      .execute();
+    expect((await json(['customer', address, '--set', 'phone=+47 400 00 002', '--force', '--as', 'cody'])).changed).toEqual(['phone']);
+  });
+
   it('sets fields, records each change append-only with who, when, from and to, and shows the record with the cases (fails on a lost change)', async () => {
     const c = await insertCase(opened.db, { customer: 'Maria.Lopez@example.org' });
     const first = await json(['customer', 'maria.lopez@example.org', '--set', 'name=Maria Lopez', '--set', 'phone=+34 600 000 001', '--as', 'cody']);

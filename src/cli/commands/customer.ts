@@ -3,9 +3,10 @@
 // their personal data (SPEC §5 "Customer", §9). The rules are in src/cases/customer-*.ts.
 import path from 'node:path';
 import type { Command } from 'commander';
-import { resolveActor } from '../../cases/actors.js';
+import { optionalActor, resolveActor } from '../../cases/actors.js';
 import { eraseCustomer, type EraseResult } from '../../cases/customer-erase.js';
 import { buildExport } from '../../cases/customer-export.js';
+import { recordCustomerView } from '../../cases/collision.js';
 import { customerKey, getCustomerRecord, parseCustomerSets, setCustomerFields, type CustomerRecordView } from '../../cases/customer-record.js';
 import { writeExportArchive } from '../../cases/export-archive.js';
 import { customerCases } from '../../cases/queries.js';
@@ -25,6 +26,7 @@ interface CustomerOptions {
   export?: boolean;
   output?: string;
   erase?: boolean;
+  force?: boolean;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -38,7 +40,8 @@ export function register(program: Command): void {
     .option('--export', 'write everything held about the customer as one ZIP archive (JSON, raw .eml, attachments, SHA-256 manifest)')
     .option('--output <file>', 'where --export writes (default: mailwarden-export-<address>-<date>.zip here); never overwritten')
     .option('--erase', "replace the customer's personal data by a pseudonym and delete their raw mail (supervisors only)")
-    .option('--as <consultant>', 'who acts (default: $MAILWARDEN_AS); needed for --set, --export and --erase')
+    .option('--force', 'with --set: go ahead although someone changed the record since you last viewed it')
+    .option('--as <consultant>', 'who acts (default: $MAILWARDEN_AS); needed for --set, --export and --erase; viewing with it records that you saw the record')
     .option('--json', 'print {customer, cases}; with --set {customer, changed}; with --export {file, files, cases}; with --erase the erasure')
     .addHelpText(
       'after',
@@ -60,7 +63,7 @@ export function register(program: Command): void {
           if (opts.set !== undefined) {
             const actor = resolveActor(config, opts.as);
             const fields = parseCustomerSets(opts.set);
-            const result = await writeTx(db, (tx) => setCustomerFields(tx, actor, address, fields));
+            const result = await writeTx(db, (tx) => setCustomerFields(tx, config, actor, address, fields, { force: opts.force === true }));
             if (opts.json) return printJson({ customer: result.record, changed: result.changed });
             return printLine(
               result.changed.length
@@ -94,6 +97,8 @@ export function register(program: Command): void {
             return printLine(erasureSentence(customerKey(address), result));
           }
           const customer = await getCustomerRecord(db, address);
+          const viewer = optionalActor(config, opts.as);
+          if (viewer) await recordCustomerView(db, customer.address, viewer.id);
           const cases = await customerCases(db, address);
           if (opts.json) return printJson({ customer, cases });
           printShow(customer, cases, address, config.instance.timezone);
