@@ -81,6 +81,14 @@ async function closeMerged(tx: Kysely<DB>, row: CaseRow, actor: string, at: stri
   await setStatus(tx, current, actor, { status: 'closed' }, at);
 }
 
+/** A case being worked on that now has an open consultation (moved from the other case) waits for it. */
+async function waitForMovedConsultations(tx: Kysely<DB>, caseId: string, actor: string, at: string): Promise<void> {
+  const row = await getCaseRow(tx, caseId);
+  if (row.status !== 'in_progress') return;
+  const open = await tx.selectFrom('consultations').select('id').where('case_id', '=', caseId).where('state', '=', 'open').executeTakeFirst();
+  if (open) await setStatus(tx, row, actor, { status: 'under_consultation' }, at);
+}
+
 export async function mergeCases(tx: Kysely<DB>, _config: Config, actor: ConsultantConfig, input: MergeInput): Promise<MergeResult> {
   const from = await getCaseRow(tx, input.from);
   const into = await getCaseRow(tx, input.into);
@@ -98,5 +106,6 @@ export async function mergeCases(tx: Kysely<DB>, _config: Config, actor: Consult
   await closeMerged(tx, from, actor.id, at);
   await changeCase(tx, from.id, actor.id, { merged_into: into.id }, { at, kind: 'merged' });
   await recordEvent(tx, { caseId: into.id, actor: actor.id, kind: 'merged', field: 'merged_from', to: from.id, at });
+  await waitForMovedConsultations(tx, into.id, actor.id, at);
   return { from: from.id, into: into.id, messages: Number(moved.numUpdatedRows) };
 }

@@ -102,8 +102,12 @@ function messageRowOf(result: StaffMailResult): number | null {
   return result.action === 'comment' ? result.messageRowId : null;
 }
 
+/** The case a token names, or the case it was merged into (SPEC §5 Merge: the old ID keeps working); null when none exists. */
 async function existingCase(tx: Kysely<DB>, id: string): Promise<string | null> {
-  const row = await tx.selectFrom('cases').select('id').where('id', '=', id).executeTakeFirst();
+  let row = await tx.selectFrom('cases').select(['id', 'merged_into']).where('id', '=', id).executeTakeFirst();
+  for (let hops = 0; row?.merged_into && hops < 10; hops += 1) {
+    row = await tx.selectFrom('cases').select(['id', 'merged_into']).where('id', '=', row.merged_into).executeTakeFirst();
+  }
   return row?.id ?? null;
 }
 

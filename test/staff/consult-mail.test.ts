@@ -170,6 +170,22 @@ describe('consultation by mail', () => {
     expect(jsonError(again).code).toBe('ENOCONSULT');
   });
 
+  it('threads the answer into the merged case when the consulted case was merged meanwhile', async () => {
+    const a = await customerCase(desk, 'cody', 'Card blocked (first mail)');
+    const b = await customerCase(desk, 'cody', 'Card blocked (second mail)');
+    await desk.json(['consult', a.id, '--dept', 'fraud', '--as', 'cody', '-m', 'Flagged on your side?']);
+    const mail = await consultMail(FRAUD, a.id);
+    await desk.json(['merge', a.id, b.id, '--as', 'cody']);
+    expect((await caseState(desk, b.id)).status).toBe('under_consultation');
+    const answerId = newMessageId();
+    await desk.deliver(answerTo(mail, { from: FRAUD, text: 'Not flagged.', messageId: answerId }), FRAUD);
+    expect(await inboundOutcome(desk, answerId)).toBe('staff');
+    const shown = await desk.json<any>(['show', b.id]);
+    expect(shown.case.status).toBe('in_progress');
+    expect(shown.messages.find((m: any) => m.message_id === answerId)?.kind).toBe('consult_in');
+    expect(shown.consultations).toEqual([expect.objectContaining({ dept: 'fraud', state: 'answered' })]);
+  });
+
   it('refuses a consultation that cannot be asked, each with one sentence', async () => {
     const c = await customerCase(desk, 'cody');
     const cases: Array<[string[], string]> = [
