@@ -9,6 +9,7 @@ import { formatInZone } from '../time-format.js';
 import { formatTable, paint } from './output.js';
 
 const OVERDUE_MARK = '⚠ OVERDUE';
+const CONSULT_OVERDUE_MARK = '⚠ CONSULTATION OVERDUE';
 
 /** `YYYY-MM-DD HH:MM` in the instance time zone. */
 export function localTime(iso: string | null, timeZone: string): string {
@@ -39,10 +40,15 @@ function consultationText(c: CaseView, tz: string): string {
   return c.consultation.overdue ? paint('red', `${text} ${OVERDUE_MARK}`) : text;
 }
 
+/** The status, and a mark when the department the case waits for is past its deadline. */
+function statusCell(c: CaseView): string {
+  return c.consultation?.overdue ? paint('red', `${c.status} ${CONSULT_OVERDUE_MARK}`) : c.status;
+}
+
 export function formatCaseTable(cases: CaseView[], tz: string): string {
   const rows = cases.map((c) => [
     c.id,
-    c.status,
+    statusCell(c),
     priorityCell(c.priority),
     c.pool,
     c.assignee ?? '-',

@@ -240,6 +240,8 @@ describe('consultation by mail', () => {
     expect(overdue.map((x) => x.id)).toContain(never.id);
     expect(overdue.find((x) => x.id === never.id).consultation).toEqual(expect.objectContaining({ dept: 'legal', overdue: true }));
     expect(overdue.map((x) => x.id)).not.toContain(late.id);
+    const table = await runCli(['cases', '--overdue'], { env: { ...desk.env, MAILWARDEN_CLOCK_OFFSET: `+${offsetS}s` } });
+    expect(table.stdout.split('\n').find((l) => l.startsWith(never.id))).toContain('under_consultation ⚠ CONSULTATION OVERDUE');
 
     // Whole ticks of the consultation overdue job, then a restart and more ticks: still one notice each.
     await waitForLogged(daemon.logs, daemon.logs.length, (l) => l.event === 'scheduler.tick' && l.job === 'consultation-overdue', 2, 'two more ticks');
