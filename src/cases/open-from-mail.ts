@@ -66,35 +66,71 @@ export interface NewCaseInput {
   reason: string;
 }
 
-export async function openCase(tx: Kysely<DB>, input: NewCaseInput): Promise<string> {
-  const { config, mailbox, parsed } = input;
-  const pool = poolOf(config, mailbox);
-  const id = await allocateCaseId(tx, config.instance.case_prefix);
-  const customer = parsed.from;
+/** What a new case starts with, however it was opened (a customer's mail, a consultant's `open`). */
+export interface CaseStart {
+  config: Config;
+  pool: PoolConfig;
+  mailbox: MailboxConfig;
+  subject: string;
+  customer: { address: string; name: string | null };
+  language: string | null;
+  /** when the customer's matter reached us: the response deadline counts from here */
+  receivedAt: string;
+  at: string;
+  flags: string[];
+  linkedCaseId: string | null;
+}
+
+/**
+ * Inserts a new case, `received` and unassigned, with the pool's response deadline (working time
+ * in the pool's calendar) and the priority its rules give; returns its ID and deadline.
+ */
+export async function insertCase(tx: Kysely<DB>, c: CaseStart): Promise<{ id: string; deadlineAt: string }> {
+  const id = await allocateCaseId(tx, c.config.instance.case_prefix);
+  const deadlineAt = deadlineAfter(c.config, c.pool.calendar, c.receivedAt, c.pool.response_deadline);
   await tx
     .insertInto('cases')
     .values({
       id,
-      pool_id: pool.id,
-      mailbox_id: mailbox.id,
+      pool_id: c.pool.id,
+      mailbox_id: c.mailbox.id,
       status: 'received',
-      priority: priorityFor(pool, parsed.subject, customer?.address ?? null),
-      subject: parsed.subject,
-      customer_address: customer?.address ?? '',
-      customer_name: customer?.name ?? null,
-      language: caseLanguage(parsed, pool.languages),
+      priority: priorityFor(c.pool, c.subject, c.customer.address || null),
+      subject: c.subject,
+      customer_address: c.customer.address,
+      customer_name: c.customer.name,
+      language: c.language,
       assignee: null,
-      received_at: input.receivedAt,
-      deadline_at: deadlineAfter(config, pool.calendar, input.receivedAt, pool.response_deadline),
+      received_at: c.receivedAt,
+      deadline_at: deadlineAt,
       first_response_at: null,
       closed_at: null,
       remind_at: null,
       overdue_notified_at: null,
-      linked_case_id: input.linkedCaseId,
-      flags: JSON.stringify([...new Set(input.flags)]),
-      updated_at: input.at,
+      linked_case_id: c.linkedCaseId,
+      flags: JSON.stringify([...new Set(c.flags)]),
+      updated_at: c.at,
     })
     .execute();
+  return { id, deadlineAt };
+}
+
+export async function openCase(tx: Kysely<DB>, input: NewCaseInput): Promise<string> {
+  const { config, mailbox, parsed } = input;
+  const pool = poolOf(config, mailbox);
+  const customer = parsed.from;
+  const { id } = await insertCase(tx, {
+    config,
+    pool,
+    mailbox,
+    subject: parsed.subject,
+    customer: { address: customer?.address ?? '', name: customer?.name ?? null },
+    language: caseLanguage(parsed, pool.languages),
+    receivedAt: input.receivedAt,
+    at: input.at,
+    flags: input.flags,
+    linkedCaseId: input.linkedCaseId,
+  });
   if (customer) await addParticipant(tx, id, customer.address, 'customer', input.at);
   for (const address of copiedColleagues(config, parsed)) await addParticipant(tx, id, address, 'cc', input.at);
   await recordEvent(tx, {

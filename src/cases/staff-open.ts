@@ -8,14 +8,12 @@
 import type { Kysely } from 'kysely';
 import { nowIso } from '../clock.js';
 import type { Config, ConsultantConfig, MailboxConfig, PoolConfig } from '../config/types.js';
-import { allocateCaseId } from '../db/case-ids.js';
 import { recordEvent } from '../db/history.js';
 import type { DB } from '../db/schema.js';
 import { usageError } from '../errors.js';
 import { isSupervisor } from './actors.js';
 import type { FileAttachment } from './attachments.js';
-import { deadlineAfter } from '../calendar.js';
-import { priorityFor } from './open-from-mail.js';
+import { insertCase } from './open-from-mail.js';
 import { addParticipant } from './participants.js';
 import { replyToCase, type ReplyResult } from './reply.js';
 
@@ -73,32 +71,18 @@ export async function openStaffCase(tx: Kysely<DB>, config: Config, actor: Consu
   const subject = input.subject.replace(/\s+/g, ' ').trim();
   if (!subject) throw usageError('EEMPTY', 'A new case needs a subject (--subject).');
   const at = nowIso();
-  const id = await allocateCaseId(tx, config.instance.case_prefix);
-  const deadlineAt = deadlineAfter(config, pool.calendar, at, pool.response_deadline);
-  await tx
-    .insertInto('cases')
-    .values({
-      id,
-      pool_id: pool.id,
-      mailbox_id: box.id,
-      status: 'received',
-      priority: priorityFor(pool, subject, customer),
-      subject,
-      customer_address: customer,
-      customer_name: null,
-      language: pool.languages[0] ?? null,
-      assignee: null,
-      received_at: at,
-      deadline_at: deadlineAt,
-      first_response_at: null,
-      closed_at: null,
-      remind_at: null,
-      overdue_notified_at: null,
-      linked_case_id: null,
-      flags: JSON.stringify(['staff_opened']),
-      updated_at: at,
-    })
-    .execute();
+  const { id, deadlineAt } = await insertCase(tx, {
+    config,
+    pool,
+    mailbox: box,
+    subject,
+    customer: { address: customer, name: null },
+    language: pool.languages[0] ?? null,
+    receivedAt: at,
+    at,
+    flags: ['staff_opened'],
+    linkedCaseId: null,
+  });
   await addParticipant(tx, id, customer, 'customer', at);
   await recordEvent(tx, { caseId: id, actor: actor.id, kind: 'created', at, data: { mailbox: box.id, pool: pool.id, reason: 'staff', to: customer } });
   // The first mail takes the case for its author (in_progress, assigned), as any reply does.
