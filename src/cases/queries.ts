@@ -50,7 +50,8 @@ function checkFilters(config: Config, f: CaseFilters): void {
   if (f.assignee && f.assignee !== 'none' && !config.consultants.some((c) => c.id === f.assignee)) {
     throw usageError('EUNKNOWNCONSULTANT', `There is no consultant "${f.assignee}" (known: ${config.consultants.map((c) => c.id).join(', ')}, or none).`);
   }
-  if (f.customer !== undefined && !isEmail(f.customer.trim())) throw usageError('EBADADDRESS', `"${f.customer}" is not an e-mail address to list the cases of.`);
+  if (f.customer !== undefined && !isEmail(f.customer.trim()))
+    throw usageError('EBADADDRESS', `"${f.customer}" is not an e-mail address to list the cases of.`);
   if (f.label !== undefined && !f.label.trim()) throw usageError('EBADLABEL', 'The label to list the cases of is empty.');
   if (f.since !== undefined && Number.isNaN(Date.parse(f.since))) throw usageError('EBADSINCE', `"${f.since}" is not an instant to list cases from.`);
 }

@@ -95,9 +95,24 @@ describe('cases filters: --customer, --label, --since', () => {
   });
 
   const refusals: Array<[string, string[], string, string]> = [
-    ['a word for --since', ['--since', 'yesterday'], 'EBADSINCE', '--since wants a date like 2026-03-01 (midnight, Europe/Warsaw) or an ISO timestamp like 2026-03-01T09:30:00Z, not "yesterday".'],
-    ['a date that does not exist', ['--since', '2026-02-30'], 'EBADSINCE', '--since wants a date like 2026-03-01 (midnight, Europe/Warsaw) or an ISO timestamp like 2026-03-01T09:30:00Z, not "2026-02-30".'],
-    ['a date in another order', ['--since', '10.03.2026'], 'EBADSINCE', '--since wants a date like 2026-03-01 (midnight, Europe/Warsaw) or an ISO timestamp like 2026-03-01T09:30:00Z, not "10.03.2026".'],
+    [
+      'a word for --since',
+      ['--since', 'yesterday'],
+      'EBADSINCE',
+      '--since wants a date like 2026-03-01 (midnight, Europe/Warsaw) or an ISO timestamp like 2026-03-01T09:30:00Z, not "yesterday".',
+    ],
+    [
+      'a date that does not exist',
+      ['--since', '2026-02-30'],
+      'EBADSINCE',
+      '--since wants a date like 2026-03-01 (midnight, Europe/Warsaw) or an ISO timestamp like 2026-03-01T09:30:00Z, not "2026-02-30".',
+    ],
+    [
+      'a date in another order',
+      ['--since', '10.03.2026'],
+      'EBADSINCE',
+      '--since wants a date like 2026-03-01 (midnight, Europe/Warsaw) or an ISO timestamp like 2026-03-01T09:30:00Z, not "10.03.2026".',
+    ],
     ['a customer that is not an address', ['--customer', 'jan kowalski'], 'EBADADDRESS', '"jan kowalski" is not an e-mail address to list the cases of.'],
     ['a customer without a domain', ['--customer', 'jan@'], 'EBADADDRESS', '"jan@" is not an e-mail address to list the cases of.'],
     ['an empty label', ['--label', ' '], 'EBADLABEL', 'The label to list the cases of is empty.'],
