@@ -38,7 +38,7 @@ export interface CaseFilters {
 
 /**
  * Refuses filters naming a status, pool or consultant that does not exist, listing the known ones,
- * and a customer that is not an address.
+ * a customer that is not an address, an empty label and a start that is not an instant.
  */
 function checkFilters(config: Config, f: CaseFilters): void {
   for (const s of f.status ?? []) {

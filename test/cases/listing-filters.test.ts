@@ -6,6 +6,8 @@ import { writeTestConfig, type TestConfig } from '../support/config';
 import { cliJson, runCli } from '../support/cli';
 import { removeTempDir } from '../support/tmp';
 import type { Opened } from '../../src/db/connection';
+import { requireConfig } from '../../src/config/load';
+import { listCases } from '../../src/cases/queries';
 import { insertCase, openTestDb } from './fixtures';
 
 // 2026-03-10 00:00 in Warsaw (CET, +01:00) is 2026-03-09 23:00 UTC; 2026-07-01 00:00 (CEST,
@@ -129,4 +131,18 @@ describe('cases filters: --customer, --label, --since', () => {
       expect(JSON.parse(j.stderr.trim()).error).toMatchObject({ code, message });
     });
   }
+
+  it('refuses, in the domain too, a start that is not an instant (a caller other than the CLI)', async () => {
+    const config = requireConfig(cfg.configPath);
+    await expect(listCases(opened.db, config, { since: 'soon' })).rejects.toMatchObject({
+      code: 'EBADSINCE',
+      message: '"soon" is not an instant to list cases from.',
+    });
+    // An instant in another form than the stored one still compares as the same instant.
+    expect((await listCases(opened.db, config, { since: '2026-03-10T00:00:00+01:00' })).map((c) => c.id)).toEqual([
+      ids.otherAt,
+      ids.janSummerBefore,
+      ids.janSummer,
+    ]);
+  });
 });
