@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   ENOREMIND: 'postponing a case needs the time it comes back',
   EBADREMIND: 'a reminder time was given without postponing the case',
   EBADTIME: 'a time that cannot be read, or one in the past',
+  EBADSINCE: 'a start of a period (cases --since) that is neither a date YYYY-MM-DD nor a full ISO timestamp',
   EBADZONE: 'instance.timezone is not an IANA time zone',
   ECALENDAR: 'a deadline names a calendar that does not exist, or one with no working time within a year',
   EBADANSWER: 'a questionnaire answer that is not key=value',

@@ -35,7 +35,8 @@ function isReturn(row: CaseRow, change: StatusChange): boolean {
   return change.status === 'received' && assignee === null && RETURNS_FROM.includes(row.status);
 }
 
-const CLOSING: readonly CaseStatus[] = ['solved', 'closed'];
+/** The statuses that end a case; every other status counts as open. */
+export const CLOSING: readonly CaseStatus[] = ['solved', 'closed'];
 
 export function isClosing(status: CaseStatus): boolean {
   return CLOSING.includes(status);
