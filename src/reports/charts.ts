@@ -43,14 +43,15 @@ function toSvg(width: number, height: number, option: Record<string, unknown>): 
 export function dailyChartSvg(report: Report): string | null {
   if (report.days.length === 0) return null;
   const type = report.days.length > MAX_DAY_BARS ? 'line' : 'bar';
+  const line = type === 'line' ? { showSymbol: false } : {};
   return toSvg(CHART_WIDTH, 320, {
     legend: { top: 0, textStyle: TEXT },
     grid: { left: 48, right: 16, top: 36, bottom: 56 },
     xAxis: { type: 'category', data: report.days.map((d) => d.date), axisLabel: { hideOverlap: true, rotate: 30 } },
     yAxis: { type: 'value', minInterval: 1 },
     series: [
-      { name: 'Received', type, data: report.days.map((d) => d.received), color: '#1565c0' },
-      { name: 'Closed', type, data: report.days.map((d) => d.closed), color: '#2e7d32' },
+      { name: 'Received', type, ...line, data: report.days.map((d) => d.received), color: '#1565c0' },
+      { name: 'Closed', type, ...line, data: report.days.map((d) => d.closed), color: '#2e7d32' },
     ],
   });
 }

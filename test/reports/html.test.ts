@@ -128,6 +128,36 @@ describe('report HTML, as text', () => {
     expect(sections.map((s) => s.columns.length)).toEqual([6, 4, 5, 5]);
   });
 
+  it('draws a long period per day as two lines instead of slivers of bars', () => {
+    const days = Array.from({ length: 90 }, (_, i) => ({
+      date: `2026-${String(9 + Math.floor(i / 30)).padStart(2, '0')}-${String((i % 30) + 1).padStart(2, '0')}`,
+      received: i % 7,
+      closed: i % 5,
+    }));
+    const html = renderReportHtml({ ...sampleReport(), days }, { title: 'Quarter' });
+    const daily = /<figure class="chart" id="chart-days">[\s\S]*?<\/figure>/.exec(html)![0];
+    // two lines (a path each, no point symbols) instead of 180 bars, and the legend still names both series
+    expect(daily.match(/ecmeta_ssr_type="chart"/g)?.length ?? 0).toBeLessThan(10);
+    expect(daily).toContain('>Received</text>');
+    expect(daily).toContain('>Closed</text>');
+  });
+
+  it('groups by pool: the pool column, the per-pool chart and the filter in the heading', () => {
+    const rows: ReportRow[] = [
+      { pool: null, ...metrics({ closed: 3, closed_on_time_without_consulting: 3 }) },
+      { pool: 'cards', ...metrics({ closed: 2, closed_on_time_without_consulting: 2 }) },
+      { pool: 'loans', ...metrics({ closed: 1, closed_on_time_without_consulting: 1 }) },
+    ];
+    const html = renderReportHtml({ ...sampleReport(), by: 'pool', filter: { pool: 'cards' }, rows }, { title: 'Pools' });
+    expect(html).toContain('<th scope="col">pool</th>');
+    expect(html).toContain('Closed cases per pool, by closing category');
+    expect(html).toContain(', by pool; only pool cards</p>');
+    const closing = /<figure class="chart" id="chart-closing">[\s\S]*?<\/figure>/.exec(html)![0];
+    expect(closing).toContain('>cards</text>');
+    expect(closing).toContain('>loans</text>');
+    expect(closing).not.toContain('>all</text>');
+  });
+
   it('says so instead of drawing an empty chart when there are no days or no per-pool rows', () => {
     const report: Report = { ...sampleReport(), by: 'pool', rows: [{ pool: null, ...metrics({}) }], days: [] };
     const html = renderReportHtml(report, { title: 'Empty' });
