@@ -152,6 +152,7 @@ export async function openInChromium(file: string, viewport = { width: 800, heig
     record(route.request().url());
     return route.abort('blockedbyclient');
   });
+  context.setDefaultTimeout(bound(30_000));
   const page = await context.newPage();
   page.on('request', (r) => record(r.url()));
   const response = await page.goto(url, { waitUntil: 'load', timeout: bound(30_000) });
