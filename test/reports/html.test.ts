@@ -290,6 +290,12 @@ describe('report HTML in headless Chromium', () => {
       expect(colors).toEqual({ color: 'rgb(0, 0, 0)', background: 'rgb(255, 255, 255)' });
       const breaks = await page.$$eval('table, figure.chart', (els) => els.map((e) => getComputedStyle(e).breakInside));
       expect(new Set(breaks)).toEqual(new Set(['avoid']));
+      // and Chromium prints it: an A4 PDF of a few pages (tables and charts not split)
+      const pdf = await page.pdf({ format: 'A4', path: path.join(dir, 'report.pdf') });
+      expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+      const pages = pdf.toString('latin1').match(/\/Type\s*\/Page\b/g)?.length ?? 0;
+      expect(pages).toBeGreaterThanOrEqual(1);
+      expect(pages).toBeLessThanOrEqual(4); // 2 here: a stray page break per table would give more
 
       // a screenshot of the whole page, for a person to look at
       await page.emulateMedia({ media: 'screen' });
