@@ -10,6 +10,7 @@ import type { Config, ConsultantConfig, ReportConfig } from '../config/types.js'
 import type { DB } from '../db/schema.js';
 import { writeTx, type Db } from '../db/connection.js';
 import { now, nowIso } from '../clock.js';
+import { formatInZone } from '../time-format.js';
 import { boxSender, queueMail } from '../outbound/queue.js';
 import { currentClaimer } from '../outbound/claimer.js';
 import { buildReport } from './build.js';
@@ -75,7 +76,7 @@ export async function sendReportForSlot(db: Db, config: Config, report: ReportCo
   const mail = reportMail(report, built);
   return writeTx(db, async (tx) => {
     if (!(await claimReportRun(tx, report.id, slotIso, period))) return skipped;
-    const outbox = await queueReportMail(tx, config, report, period, mail);
+    const outbox = await queueReportMail(tx, config, report, slot, mail);
     await tx
       .updateTable('report_runs')
       .set({ outbox_ids: JSON.stringify(outbox) })
@@ -135,12 +136,12 @@ async function queueReportMail(
   tx: Kysely<DB>,
   config: Config,
   report: ReportConfig,
-  period: { from: string; to: string },
+  slot: Date,
   mail: ReportMail,
 ): Promise<number[]> {
   const box = (report.pool ? config.mailboxes.find((m) => m.pool === report.pool) : undefined) ?? config.mailboxes[0];
   if (!box) throw new Error('internal: a configuration always has a mailbox');
-  const subject = report.subject?.replaceAll('{from}', period.from).replaceAll('{to}', period.to).replaceAll('{id}', report.id);
+  const subject = report.subject?.replaceAll('{from}', mail.from).replaceAll('{to}', mail.to).replaceAll('{id}', report.id);
   const ids: number[] = [];
   for (const to of reportRecipients(config, report)) {
     const queued = await queueMail(tx, {
@@ -159,6 +160,8 @@ async function queueReportMail(
           from: mail.from,
           to: mail.to,
           timezone: config.instance.timezone,
+          slot: slot.toISOString(),
+          slot_local: formatInZone(slot, config.instance.timezone, true),
           table: mail.text,
           attachment: mail.filename,
           ...(subject !== undefined ? { subject } : {}),
