@@ -50,7 +50,10 @@ export const createSchedulerService: ServiceFactory = (ctx) => {
 
   const reportJob = (report: ReportConfig) => async () => {
     if (stopping) return;
-    const p = runScheduledReport(ctx.db, config, report).then((r) => r && logRun(r), (err: unknown) => logFailure(report.id, err));
+    const p = runScheduledReport(ctx.db, config, report).then(
+      (r) => r && logRun(r),
+      (err: unknown) => logFailure(report.id, err),
+    );
     track(p);
     await p;
   };
@@ -59,7 +62,10 @@ export const createSchedulerService: ServiceFactory = (ctx) => {
   const catchUp = () =>
     track(
       sendMissedReports(ctx.db, config).then((results) => {
-        for (const r of results) 'error' in r ? logFailure(r.report, r.error) : logRun(r);
+        for (const r of results) {
+          if ('error' in r) logFailure(r.report, r.error);
+          else logRun(r);
+        }
       }),
     );
 

@@ -132,13 +132,7 @@ function reportMail(report: ReportConfig, built: Report): ReportMail {
   };
 }
 
-async function queueReportMail(
-  tx: Kysely<DB>,
-  config: Config,
-  report: ReportConfig,
-  slot: Date,
-  mail: ReportMail,
-): Promise<number[]> {
+async function queueReportMail(tx: Kysely<DB>, config: Config, report: ReportConfig, slot: Date, mail: ReportMail): Promise<number[]> {
   const box = (report.pool ? config.mailboxes.find((m) => m.pool === report.pool) : undefined) ?? config.mailboxes[0];
   if (!box) throw new Error('internal: a configuration always has a mailbox');
   const subject = report.subject?.replaceAll('{from}', mail.from).replaceAll('{to}', mail.to).replaceAll('{id}', report.id);
@@ -178,7 +172,7 @@ async function queueReportMail(
 }
 
 /** Each recipient once: a consultant id as that consultant, an address as the consultant it belongs to or as itself. */
-export function reportRecipients(config: Config, report: ReportConfig): Recipient[] {
+function reportRecipients(config: Config, report: ReportConfig): Recipient[] {
   const byAddress = new Map<string, Recipient>();
   const asRecipient = (c: ConsultantConfig): Recipient => ({ address: c.email, name: c.name });
   for (const entry of report.recipients) {
