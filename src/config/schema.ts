@@ -309,7 +309,7 @@ const report = () =>
         nonEmpty: 'must name at least one recipient',
       }),
       schedule: cronExpression('when it is sent (node-cron, in the instance time zone), e.g. `0 7 * * 1` for Mondays at 07:00'),
-      subject: text('mail subject (default: `Report <id>: <from> – <to>`)').optional(),
+      subject: text('mail subject; `{from}`, `{to}` and `{id}` are filled in (default: `Report <id>: <from> – <to>`)').optional(),
     },
     'one scheduled report',
   );

@@ -8,7 +8,7 @@ import { startDaemon, type Daemon } from '../support/cli';
 import { rewriteTestConfig, writeTestConfig, type TestConfig } from '../support/config';
 import { startSmtpSink, type RecordedMail, type SmtpSink } from '../support/smtp-sink';
 import { removeTempDir } from '../support/tmp';
-import { bound } from '../support/wait';
+import { StopWaiting } from '../support/wait';
 import { openDb } from '../ingest/helpers';
 
 const PULSE = { id: 'pulse', period: 'today', by: 'consultant', recipients: ['sam', 'boss@example.org'], schedule: '*/3 * * * * *' };
@@ -31,6 +31,13 @@ function reportMails(messages: RecordedMail[]): ReportMail[] {
       slot: /Scheduled for .* \((\S+)\)\./.exec(m.parsed.text ?? '')?.[1] ?? '?',
       mail: m,
     }));
+}
+
+/** Ends a wait at once when the daemon could not send a report: waiting longer cannot help. */
+function noFailure(daemon: Daemon | undefined): true {
+  const failed = daemon?.logs.find((l) => l.event === 'report.failed');
+  if (failed) throw new StopWaiting(`report ${failed.report} failed: ${failed.err}`);
+  return true;
 }
 
 /** (report, recipient, slot) seen more than once: must stay empty. */
@@ -64,7 +71,7 @@ describe('scheduled report mail', () => {
             .filter((m) => m.report === 'pulse')
             .map((m) => m.slot),
         ).size >= 3,
-      bound(30_000),
+      30_000,
       'three slots of the pulse report',
     );
     const pulse = reportMails(sink.messages).filter((m) => m.report === 'pulse');
@@ -92,24 +99,24 @@ describe('scheduled report mail', () => {
 
   it('sends the slot missed before the daemon started once, and no slot again after a restart', async () => {
     const midnight = `${new Date().toISOString().slice(0, 10)}T00:00:00.000Z`;
-    await sink.waitFor((ms) => reportMails(ms).some((m) => m.report === 'nightly'), bound(30_000), 'the missed nightly report');
+    await sink.waitFor((ms) => noFailure(daemon) && reportMails(ms).some((m) => m.report === 'nightly'), 30_000, 'the missed nightly report');
     const before = reportMails(sink.messages);
     expect(before.filter((m) => m.report === 'nightly').map((m) => [m.to, m.slot])).toEqual([['cody@staff.test', midnight]]);
 
     await daemon!.stop();
     daemon = await startDaemon(cfg.configPath);
     // The new daemon looked at the nightly slot and found it sent; the pulse goes on with new slots.
-    await daemon.waitForLog(
-      (l) => l.event === 'report.already_sent' && l.report === 'nightly',
-      'the restarted daemon to find the nightly slot sent',
-      bound(20_000),
-    );
+    await daemon.waitForLog((l) => l.event === 'report.already_sent' && l.report === 'nightly', 'the restarted daemon to find the nightly slot sent', 20_000);
     const lastBefore = before
       .filter((m) => m.report === 'pulse')
       .map((m) => m.slot)
       .sort()
       .at(-1)!;
-    await sink.waitFor((ms) => reportMails(ms).some((m) => m.report === 'pulse' && m.slot > lastBefore), bound(30_000), 'a pulse slot after the restart');
+    await sink.waitFor(
+      (ms) => noFailure(daemon) && reportMails(ms).some((m) => m.report === 'pulse' && m.slot > lastBefore),
+      30_000,
+      'a pulse slot after the restart',
+    );
 
     await daemon.stop();
     daemon = undefined;
@@ -131,11 +138,12 @@ describe('scheduled report mail', () => {
   });
 
   it('schedules a report added to the config on SIGHUP, without a restart', async () => {
+    await daemon?.stop();
     daemon = await startDaemon(cfg.configPath);
     rewriteTestConfig(cfg, (doc) => doc.reports.push({ id: 'added', period: 'last_7_days', recipients: ['tina'], schedule: '*/2 * * * * *' }));
     daemon.signal('SIGHUP');
     await daemon.waitForLog((l) => l.event === 'config.reloaded', 'the reload');
-    await sink.waitFor((ms) => reportMails(ms).some((m) => m.report === 'added'), bound(20_000), 'the added report');
+    await sink.waitFor((ms) => noFailure(daemon) && reportMails(ms).some((m) => m.report === 'added'), 20_000, 'the added report');
     const added = reportMails(sink.messages).filter((m) => m.report === 'added');
     expect(added[0]!.to).toBe('tina@staff.test');
     expect(duplicates(reportMails(sink.messages))).toEqual([]);
