@@ -29,7 +29,7 @@ import {
   type SchemaContext,
 } from './fields.js';
 import { calendar } from './calendar-schema.js';
-import { REPORT_PERIODS } from '../reports/periods.js';
+import { REPORT_PERIODS } from '../reports/relative-periods.js';
 
 /** The templates shipped with mailwarden (used when instance.templates_dir is not set). */
 export const BUILTIN_TEMPLATES_DIR = fileURLToPath(new URL('../../templates', import.meta.url));

@@ -15,7 +15,7 @@ import { boxSender, queueMail } from '../outbound/queue.js';
 import { currentClaimer } from '../outbound/claimer.js';
 import { buildReport } from './build.js';
 import { renderReport } from './render.js';
-import { periodDays } from './periods.js';
+import { relativePeriod } from './relative-periods.js';
 import { latestSlot, missedSlot } from './slots.js';
 import type { Report } from './types.js';
 
@@ -65,7 +65,7 @@ export async function sendReportForSlot(db: Db, config: Config, report: ReportCo
   // the claim below is what decides.
   const done = await db.selectFrom('report_runs').select('slot').where('report_id', '=', report.id).where('slot', '=', slotIso).executeTakeFirst();
   if (done) return skipped;
-  const period = periodDays(report.period, slot, config.instance.timezone);
+  const period = relativePeriod(report.period, slot, config.instance.timezone);
   const built = await buildReport(db, config, {
     from: period.from,
     to: period.to,

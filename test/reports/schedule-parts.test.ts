@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { formatIssue, loadConfig } from '../../src/config/load';
 import { openDatabase, writeTx } from '../../src/db/connection';
-import { periodDays } from '../../src/reports/periods';
+import { relativePeriod } from '../../src/reports/relative-periods';
 import { latestSlot, missedSlot } from '../../src/reports/slots';
 import { claimReportRun } from '../../src/reports/scheduled';
 import { writeTestConfig } from '../support/config';
@@ -74,15 +74,15 @@ describe('periods, counted back from the slot in the instance time zone', () => 
     ['last_month', '2026-11-01', '2026-11-30'],
     ['month_to_date', '2026-12-01', '2026-12-02'],
   ] as const)('%s', (period, from, to) => {
-    expect(periodDays(period, slot, 'Europe/Warsaw')).toEqual({ from, to });
+    expect(relativePeriod(period, slot, 'Europe/Warsaw')).toEqual({ from, to });
   });
 
   it('takes the local date, not the UTC one', () => {
     // 23:30 UTC on 31 December is already 1 January in Warsaw.
     const slot = new Date('2026-12-31T23:30:00Z');
-    expect(periodDays('yesterday', slot, 'Europe/Warsaw')).toEqual({ from: '2026-12-31', to: '2026-12-31' });
-    expect(periodDays('last_month', slot, 'Europe/Warsaw')).toEqual({ from: '2026-12-01', to: '2026-12-31' });
-    expect(periodDays('yesterday', slot, 'UTC')).toEqual({ from: '2026-12-30', to: '2026-12-30' });
+    expect(relativePeriod('yesterday', slot, 'Europe/Warsaw')).toEqual({ from: '2026-12-31', to: '2026-12-31' });
+    expect(relativePeriod('last_month', slot, 'Europe/Warsaw')).toEqual({ from: '2026-12-01', to: '2026-12-31' });
+    expect(relativePeriod('yesterday', slot, 'UTC')).toEqual({ from: '2026-12-30', to: '2026-12-30' });
   });
 });
 

@@ -9,7 +9,7 @@ export const REPORT_PERIODS = ['yesterday', 'today', 'last_7_days', 'last_week',
 export type ReportPeriodName = (typeof REPORT_PERIODS)[number];
 
 /** First and last day (inclusive, YYYY-MM-DD, local to `zone`) of `period` for a report due at `slot`. */
-export function periodDays(period: ReportPeriodName, slot: Date, zone: string): { from: string; to: string } {
+export function relativePeriod(period: ReportPeriodName, slot: Date, zone: string): { from: string; to: string } {
   const today = DateTime.fromJSDate(slot, { zone }).startOf('day');
   const yesterday = today.minus({ days: 1 });
   const days = (from: DateTime, to: DateTime) => ({ from: from.toISODate()!, to: to.toISODate()! });
