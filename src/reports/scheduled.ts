@@ -73,7 +73,7 @@ export async function sendReportForSlot(db: Db, config: Config, report: ReportCo
     ...(report.pool !== undefined ? { pool: report.pool } : {}),
     ...(report.consultant !== undefined ? { consultant: report.consultant } : {}),
   });
-  const mail = reportMail(report, built);
+  const mail = await reportMail(report, built);
   return writeTx(db, async (tx) => {
     if (!(await claimReportRun(tx, report.id, slotIso, period))) return skipped;
     const outbox = await queueReportMail(tx, config, report, slot, mail);
@@ -120,12 +120,13 @@ interface ReportMail {
   to: string;
 }
 
-function reportMail(report: ReportConfig, built: Report): ReportMail {
+async function reportMail(report: ReportConfig, built: Report): Promise<ReportMail> {
   const { from, to } = built.period;
+  const opts = { title: `Report ${report.id}: ${from} – ${to}` };
   return {
-    text: renderReport(built, 'table'),
-    html: renderReport(built, 'html'),
-    csv: renderReport(built, 'csv'),
+    text: await renderReport(built, 'table', opts),
+    html: await renderReport(built, 'html', opts),
+    csv: await renderReport(built, 'csv', opts),
     filename: `report-${report.id}-${from}-${to}.csv`,
     from,
     to,
