@@ -82,6 +82,7 @@ describe('scheduled report mail', () => {
       expect(new Date(slot).getUTCSeconds() % 3).toBe(0);
       expect(mail.parsed.from?.value[0]?.address).toBe('alice@example.test');
       expect(mail.parsed.html || '').toMatch(/<html/i);
+      expect(mail.parsed.html || '').toContain('E-mails received');
       expect(mail.parsed.text).toContain('Report pulse of Test Desk');
       expect(mail.parsed.attachments.map((a) => [a.filename, a.contentType])).toEqual([[`report-pulse-${today}-${today}.csv`, 'text/csv']]);
       expect(mail.parsed.attachments[0]!.content.toString('utf8').split(/\r?\n/)[0]).toMatch(/^consultant,.*emails_received/);

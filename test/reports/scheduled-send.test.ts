@@ -57,6 +57,7 @@ describe('the scheduled report job', () => {
       const mail = await simpleParser(rows[0]!.mime);
       expect(mail.subject).toBe('Report daily: 2026-11-29 – 2026-11-29');
       expect(mail.html || '').toMatch(/<html/i);
+      expect(mail.html || '').toContain('E-mails received');
       expect(mail.text).toContain('Scheduled for 2026-11-30 07:00 UTC');
       expect(mail.attachments.map((x) => [x.filename, x.contentType])).toEqual([['report-daily-2026-11-29-2026-11-29.csv', 'text/csv']]);
       const csv = mail.attachments[0]!.content.toString('utf8');
