@@ -1,13 +1,18 @@
 // The scheduled report job itself, on a real SQLite file, as two daemons would run it (SPEC §6,
 // §10): the same slot sent from two connections at once gives one mail per recipient; a slot
 // missed while no daemon ran is sent once at start (the latest only, older ones never); and the
-// mail queued is the HTML report with the table as text and the CSV attached.
+// mail queued is the HTML report with the table as text and the CSV attached. Two real processes
+// running the job on one file (the compiled code in dist/: run `npx tsc -p tsconfig.json` first)
+// split the slots between them without sending any twice.
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { simpleParser } from 'mailparser';
 import { requireConfig } from '../../src/config/load';
 import { openDatabase, type Opened } from '../../src/db/connection';
 import { setClockOffset } from '../../src/clock';
 import { sendMissedReports, sendReportForSlot } from '../../src/reports/scheduled';
+import { REPO_ROOT } from '../support/cli';
+import { runOwned } from '../support/processes';
+import { bound } from '../support/wait';
 import { writeTestConfig } from '../support/config';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
@@ -29,7 +34,7 @@ async function desk() {
   const open = () => openDatabase({ dataDir: cfg.dataDir, busyTimeoutMs: 0, lockWaitMs: 20_000 });
   const a: Opened = await open();
   const b: Opened = await open();
-  return { config, a, b, close: () => Promise.all([a.close(), b.close()]) };
+  return { config, configPath: cfg.configPath, a, b, close: () => Promise.all([a.close(), b.close()]) };
 }
 
 async function reportOutbox(o: Opened) {
@@ -88,6 +93,40 @@ describe('the scheduled report job', () => {
       await sendMissedReports(a.db, config);
       const slots = await a.db.selectFrom('report_runs').select('slot').orderBy('slot').execute();
       expect(slots.map((s) => s.slot)).toEqual([seven.toISOString(), new Date(seven.getTime() + 3 * 86_400_000).toISOString()]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('two processes sending the same slots at once send each slot once', async () => {
+    const { configPath, a, close } = await desk();
+    try {
+      // The same ten slots, in the same order, from two processes started together.
+      const script = `
+        const dist = ${JSON.stringify(`${REPO_ROOT}/dist`)};
+        const { requireConfig } = await import(dist + '/config/load.js');
+        const { openDatabase } = await import(dist + '/db/connection.js');
+        const { sendReportForSlot } = await import(dist + '/reports/scheduled.js');
+        const config = requireConfig(process.env.MW_TEST_CONFIG, {});
+        const { db, close } = await openDatabase({ dataDir: config.instance.data_dir, busyTimeoutMs: 0, lockWaitMs: 30000 });
+        const out = [];
+        for (let i = 0; i < 10; i++) out.push(await sendReportForSlot(db, config, config.reports[0], new Date(Date.UTC(2026, 10, 30, 7, i))));
+        await close();
+        console.log(JSON.stringify(out));`;
+      const run = () =>
+        runOwned(process.execPath, ['--input-type=module', '-e', script], {
+          cwd: REPO_ROOT,
+          env: { ...process.env, MW_TEST_CONFIG: configPath },
+          timeoutMs: bound(60_000),
+          what: 'a job process',
+        });
+      const [one, two] = await Promise.all([run(), run()]);
+      expect([one.code, one.stderr, two.code, two.stderr]).toEqual([0, '', 0, '']);
+      const results = [...JSON.parse(one.stdout), ...JSON.parse(two.stdout)] as Array<{ slot: string; sent: boolean }>;
+      const sentSlots = results.filter((r) => r.sent).map((r) => r.slot);
+      expect(sentSlots).toHaveLength(10);
+      expect(new Set(sentSlots).size).toBe(10);
+      expect(await reportOutbox(a)).toHaveLength(20);
     } finally {
       await close();
     }
