@@ -72,7 +72,10 @@ export type LogEvent =
   | 'scheduler.started'
   | 'scheduler.tick'
   | 'scheduler.case_failed'
-  | 'scheduler.job_failed';
+  | 'scheduler.job_failed'
+  | 'report.sent'
+  | 'report.already_sent'
+  | 'report.failed';
 
 /** The fields of a lifecycle log line: `log.info(logEvent('daemon.ready', {…}), 'daemon ready')`. */
 export function logEvent(event: LogEvent, fields: Record<string, unknown> = {}): Record<string, unknown> {

@@ -8,6 +8,7 @@ import type { Loose } from './salvage.js';
 import { checkTemplates } from './templates.js';
 import { tokenLength } from '../tokens.js';
 import { isEmail } from './validate.js';
+import { checkReports } from './reports-check.js';
 
 export function checkReferences(loose: Loose<Config>): ConfigIssue[] {
   const config = withLists(loose);
@@ -102,6 +103,7 @@ export function checkReferences(loose: Loose<Config>): ConfigIssue[] {
   });
   checkSnippets(config, issues);
   checkLogins(config, add);
+  checkReports(config, add);
   issues.push(...checkTemplates(config));
   return issues;
 }

@@ -29,6 +29,7 @@ import {
   type SchemaContext,
 } from './fields.js';
 import { calendar } from './calendar-schema.js';
+import { REPORT_PERIODS } from '../reports/relative-periods.js';
 
 /** The templates shipped with mailwarden (used when instance.templates_dir is not set). */
 export const BUILTIN_TEMPLATES_DIR = fileURLToPath(new URL('../../templates', import.meta.url));
@@ -290,6 +291,29 @@ const snippet: z.ZodType<SnippetNode, unknown> = section(
   'a group (children) or a snippet (code + text)',
 );
 
+// A report mailed on a cron schedule (SPEC §6). Recipients may be consultant ids or addresses,
+// as in `notify_overdue`; which ids exist, and that a pool or consultant filter names one, is
+// checked in ./reports-check.ts with the rest of the cross-references.
+const report = () =>
+  section(
+    {
+      id: id('unique id; names the report in its subject and attachment'),
+      period: oneOf(
+        REPORT_PERIODS,
+        'days covered, counted back from the scheduled time in the instance time zone: `yesterday`, `today` (so far), `last_7_days` (the 7 days before today), `last_week` (Monday-Sunday), `last_month`, `month_to_date` (the 1st to today)',
+      ),
+      by: oneOf(['consultant', 'pool'], 'one row per consultant or per pool, under the total').default('consultant'),
+      pool: text('only cases of this pool').optional(),
+      consultant: text('only cases closed by this consultant').optional(),
+      recipients: list(text('consultant id or address'), 'who gets the mail: consultant ids or e-mail addresses, at least one', {
+        nonEmpty: 'must name at least one recipient',
+      }),
+      schedule: cronExpression('when it is sent (node-cron, in the instance time zone), e.g. `0 7 * * 1` for Mondays at 07:00'),
+      subject: text('mail subject; `{from}`, `{to}` and `{id}` are filled in (default: `Report <id>: <from> – <to>`)').optional(),
+    },
+    'one scheduled report',
+  );
+
 export function configSchema(ctx: SchemaContext) {
   return section(
     {
@@ -322,6 +346,7 @@ export function configSchema(ctx: SchemaContext) {
       questionnaires: list(questionnaire(), 'questions answered when closing').default([]),
       dictionaries: list(dictionary(), 'allowed answers').default([]),
       snippets: list(snippet, 'reply snippets as a tree (or a path to a YAML file holding the tree)').default([]),
+      reports: list(report(), 'reports mailed on a schedule, once per scheduled time whatever the number of daemons').default([]),
     },
     'mailwarden configuration',
   );

@@ -26,11 +26,13 @@ export const TEMPLATE_NAMES = [
   'message-parked',
   'auto-response-limit',
   'rating',
+  'report',
 ] as const;
 
 /** Templates needed only when a feature uses them, so an older templates_dir stays valid without them. */
 function templateNeeded(config: Loose<Config>, name: TemplateName): boolean {
   if (name === 'rating') return (config.pools ?? []).some((p) => p?.ratings === true);
+  if (name === 'report') return (config.reports ?? []).length > 0;
   return true;
 }
 

@@ -29,3 +29,4 @@ export type ConsultantConfig = Config['consultants'][number];
 export type DepartmentConfig = Config['departments'][number];
 export type QuestionnaireConfig = Config['questionnaires'][number];
 export type CalendarConfig = Config['calendars'][number];
+export type ReportConfig = Config['reports'][number];

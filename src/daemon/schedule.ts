@@ -1,11 +1,14 @@
 // The scheduler service of `mailwarden run`: node-cron ticks that wake postponed cases and send
-// overdue notices (cases and consultations). The work itself is in src/cases/schedule-jobs.ts; this only times it.
+// overdue notices (cases and consultations), and one task per scheduled report (SPEC §6). The work
+// itself is in src/cases/schedule-jobs.ts and src/reports/scheduled.ts; this only times it.
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Config } from '../config/types.js';
 import { notifyOverdueConsultations } from '../cases/consult-overdue.js';
 import { notifyOverdueCases, notifyQuarantine, wakeDueReminders, type JobResult } from '../cases/schedule-jobs.js';
 import type { Service, ServiceFactory } from './service.js';
 import { logEvent } from '../log.js';
+import type { ReportConfig } from '../config/types.js';
+import { runScheduledReport, sendMissedReports, type ReportRunResult } from '../reports/scheduled.js';
 
 export const createSchedulerService: ServiceFactory = (ctx) => {
   let config: Config = ctx.config;
@@ -33,6 +36,39 @@ export const createSchedulerService: ServiceFactory = (ctx) => {
     }
   };
 
+  const track = (p: Promise<unknown>) => {
+    running.add(p);
+    void p.finally(() => running.delete(p));
+  };
+
+  const logRun = (r: ReportRunResult) =>
+    r.sent
+      ? ctx.log.info(logEvent('report.sent', { ...r }), `report ${r.report} for ${r.slot}: ${r.outbox.length} mail(s) queued`)
+      : ctx.log.info(logEvent('report.already_sent', { ...r }), `report ${r.report} for ${r.slot} was sent already`);
+  const logFailure = (report: string, err: unknown) =>
+    ctx.log.error(logEvent('report.failed', { report, err: err instanceof Error ? err.message : String(err) }), `report ${report} failed`);
+
+  const reportJob = (report: ReportConfig) => async () => {
+    if (stopping) return;
+    const p = runScheduledReport(ctx.db, config, report).then(
+      (r) => r && logRun(r),
+      (err: unknown) => logFailure(report.id, err),
+    );
+    track(p);
+    await p;
+  };
+
+  /** A slot missed while no daemon ran (src/reports/slots.ts missedSlot), sent once at start. */
+  const catchUp = () =>
+    track(
+      sendMissedReports(ctx.db, config).then((results) => {
+        for (const r of results) {
+          if ('error' in r) logFailure(r.report, r.error);
+          else logRun(r);
+        }
+      }),
+    );
+
   const schedule = () => {
     const options = { noOverlap: true, timezone: config.instance.timezone, name: 'mailwarden' } as const;
     tasks = [
@@ -57,6 +93,7 @@ export const createSchedulerService: ServiceFactory = (ctx) => {
         job('quarantine', () => notifyQuarantine(ctx.db, config)),
         { ...options, name: 'quarantine' },
       ),
+      ...config.reports.map((r) => cron.schedule(r.schedule, reportJob(r), { ...options, name: `report:${r.id}` })),
     ];
   };
 
@@ -70,6 +107,7 @@ export const createSchedulerService: ServiceFactory = (ctx) => {
     async start() {
       stopping = false;
       schedule();
+      catchUp();
       ctx.log.info(logEvent('scheduler.started', { reminders: config.schedule.reminders, overdue: config.schedule.overdue_check }), 'scheduler started');
     },
     async stop() {
@@ -81,7 +119,8 @@ export const createSchedulerService: ServiceFactory = (ctx) => {
       const changed =
         next.schedule.reminders !== config.schedule.reminders ||
         next.schedule.overdue_check !== config.schedule.overdue_check ||
-        next.instance.timezone !== config.instance.timezone;
+        next.instance.timezone !== config.instance.timezone ||
+        JSON.stringify(next.reports) !== JSON.stringify(config.reports);
       config = next;
       if (changed && !stopping) {
         await unschedule();

@@ -93,6 +93,7 @@ export const OUTBOX_KINDS = [
   'notification',
   'parked_notice',
   'supervisor_alert',
+  'report',
 ] as const;
 export type OutboxKind = (typeof OUTBOX_KINDS)[number];
 
@@ -424,6 +425,20 @@ export interface CustomerViewsTable {
   at: string;
 }
 
+/** A scheduled report sent for one slot (SPEC §6): the primary key (report_id, slot) claims it. */
+export interface ReportRunsTable {
+  report_id: string;
+  /** the scheduled instant, ISO UTC */
+  slot: string;
+  period_from: string;
+  period_to: string;
+  ran_at: string;
+  /** which process claimed it (currentClaimer: pid/start@host), for the admin reading the table */
+  ran_by: string;
+  /** JSON array of the outbox rows queued */
+  outbox_ids: string;
+}
+
 export interface DB {
   mailbox_state: MailboxStateTable;
   raw_messages: RawMessagesTable;
@@ -450,6 +465,7 @@ export interface DB {
   customer_views: CustomerViewsTable;
   customer_changes: CustomerChangesTable;
   erasures: ErasuresTable;
+  report_runs: ReportRunsTable;
   report_closings: ReportClosingsTable;
   report_first_responses: ReportFirstResponsesTable;
   report_received: ReportReceivedTable;

@@ -31,6 +31,8 @@ export interface ComposeInput {
   attachments: OutgoingAttachment[];
   /** Spans of `text` the HTML alternative shows as links (the mailto: choices of a rating line). */
   links?: HtmlLink[];
+  /** A complete HTML alternative made by our own code (a report), used instead of the text's. */
+  html?: string;
 }
 
 /** A span of the plain text that the HTML alternative turns into `<a href="href">label</a>`. */
@@ -76,7 +78,7 @@ export async function composeMessage(input: ComposeInput): Promise<Buffer> {
     ...(input.cc.length > 0 ? { cc: input.cc } : {}),
     subject: input.subject,
     text: input.text,
-    ...(cids.length > 0 ? { html: htmlWithImages(input.text, cids, input.links ?? []) } : {}),
+    ...(input.html !== undefined ? { html: input.html } : cids.length > 0 ? { html: htmlWithImages(input.text, cids, input.links ?? []) } : {}),
     ...(input.inReplyTo ? { inReplyTo: input.inReplyTo } : {}),
     ...(input.references.length > 0 ? { references: input.references } : {}),
     headers,

@@ -36,6 +36,8 @@ export interface QueueMailInput {
   /** extra template variables (consultant, reply, department…), merged over the standard ones */
   vars: Record<string, unknown>;
   attachments?: OutgoingAttachment[];
+  /** the HTML alternative, complete, when our own code made it (a report); else derived from the text */
+  html?: string;
   /** 'held' for trainee replies waiting for approval */
   state?: 'queued' | 'held';
   /** also insert a `messages` row on the case with this kind (outbound | auto_response | consult_out | notification), or null */
@@ -149,6 +151,7 @@ export async function queueMail(tx: Kysely<DB>, input: QueueMailInput): Promise<
       headers,
       attachments: input.attachments ?? [],
       links,
+      ...(input.html !== undefined ? { html: input.html } : {}),
     });
   const rows: MailRows = { from, to, cc, subject, messageId, inReplyTo, references, at };
   if (!input.appendix) {
