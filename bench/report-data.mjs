@@ -831,7 +831,7 @@ function planCase(w, steps, rnd, received, n) {
   const ingestDelay = 2000 + rnd() * 20_000;
   const at0 = received + ingestDelay;
   const stalled = rnd() < 0.025; // never finished (3% open at the end with the December tail)
-  const onTime = rnd() < 0.72;
+  const onTime = rnd() < 0.86; // consulted and reopened cases are mostly late: ~70% of all closings on time
   const consulted = rnd() < 0.15;
   const closeAt = received + (onTime ? D * between(rnd, 0.15, 0.97) : D * between(rnd, 1.02, 2.5));
   const takeAt = received + (closeAt - received) * between(rnd, 0.03, 0.4);

@@ -103,7 +103,46 @@ async function inProcess(configPath) {
     await close();
   }
   console.log(`buildReport median of ${RUNS}: ${median(times).toFixed(0)} ms (target < 2000 ms)`);
+  await explain(config);
   return times;
+}
+
+/**
+ * One more run, with each SQL statement buildReport sends timed and its query plan printed
+ * (slowest first): where the time goes, and which statement scans a whole table.
+ */
+async function explain(config) {
+  const { db, sqlite, close } = await openDatabase({ dataDir: config.instance.data_dir });
+  const prepare = sqlite.prepare.bind(sqlite);
+  const seen = [];
+  const timed = (stmt, source, method) => (params) => {
+    const t0 = process.hrtime.bigint();
+    const result = stmt[method](params ?? []);
+    seen.push({ source, params: params ?? [], ms: ms(t0) });
+    return result;
+  };
+  sqlite.prepare = (source) => {
+    const stmt = prepare(source);
+    return {
+      reader: stmt.reader,
+      all: timed(stmt, source, 'all'),
+      run: timed(stmt, source, 'run'),
+      get: timed(stmt, source, 'get'),
+      iterate: (p) => stmt.iterate(p),
+    };
+  };
+  try {
+    await buildReport(db, config, OPTS);
+  } finally {
+    sqlite.prepare = prepare;
+  }
+  const total = seen.reduce((n, s) => n + s.ms, 0);
+  console.log(`statements of one more run: ${seen.length}, ${total.toFixed(0)} ms in SQLite; the slowest, with their plans:`);
+  for (const s of [...seen].sort((a, b) => b.ms - a.ms).slice(0, 8)) {
+    console.log(`  ${s.ms.toFixed(0)} ms  ${s.source.replace(/\s+/g, ' ').slice(0, 300)}`);
+    for (const row of prepare(`explain query plan ${s.source}`).all(s.params)) console.log(`      plan: ${row.detail}`);
+  }
+  await close();
 }
 
 function runCli(args, env) {
