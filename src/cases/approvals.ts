@@ -11,7 +11,7 @@ import { nowIso } from '../clock.js';
 import type { Config, ConsultantConfig } from '../config/types.js';
 import type { ApprovalsTable, CaseStatus, DB } from '../db/schema.js';
 import type { Db } from '../db/connection.js';
-import { changeCase, recordEvent } from '../db/history.js';
+import { changeCase, recordEvent, setFirstResponse } from '../db/history.js';
 import { usageError } from '../errors.js';
 import { boxSender, queueMail } from '../outbound/queue.js';
 import { rejectHeld, releaseHeld } from '../outbound/outbox.js';
@@ -245,7 +245,8 @@ async function approve(tx: Kysely<DB>, config: Config, actor: ConsultantConfig, 
   }
   await releaseHeld(tx, approval.outbox_id);
   const status = await applyHeldEffects(tx, config, approval, row, at);
-  if (row.first_response_at === null) await changeCase(tx, row.id, actor.id, { first_response_at: at }, { at });
+  // The reply is the trainee's words: its first response counts for them (SPEC §6).
+  await setFirstResponse(tx, row, approval.trainee, at);
   return { approvalId: approval.id, caseId: row.id, state: 'approved', outboxId: approval.outbox_id, status };
 }
 

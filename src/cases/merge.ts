@@ -78,7 +78,7 @@ async function closeMerged(tx: Kysely<DB>, row: CaseRow, actor: string, at: stri
     await setStatus(tx, current, actor, { status: 'in_progress', ...(current.assignee === null ? { assignee: actor } : {}) }, at);
     current = await getCaseRow(tx, row.id);
   }
-  await setStatus(tx, current, actor, { status: 'closed' }, at);
+  await setStatus(tx, current, actor, { status: 'closed' }, at, { merged: true });
 }
 
 /** A case being worked on that now has an open consultation (moved from the other case) waits for it. */

@@ -5,7 +5,9 @@ import { addMs, nowIso } from '../clock.js';
 import type { Config } from '../config/types.js';
 import type { CaseStatus, DB, MessageKind } from '../db/schema.js';
 import { usageError } from '../errors.js';
-import { DEADLINE_RUNNING, caseView, caseViews, type CaseRow, type CaseView } from './view.js';
+import { caseView, caseViews, type CaseRow, type CaseView } from './view.js';
+import { overdueAt } from './overdue-sql.js';
+import { isEmail } from '../config/validate.js';
 import { parseJsonList } from '../db/json-columns.js';
 import { listQuarantine, type QuarantineEntry } from './quarantine.js';
 import { caseConsultations } from './consult.js';
@@ -25,10 +27,19 @@ export interface CaseFilters {
   /** Consultant id, or `none` for unassigned cases. */
   assignee?: string;
   overdue?: boolean;
+  /** the customer's address, matched ignoring case */
+  customer?: string;
+  /** a label the case carries, matched ignoring case */
+  label?: string;
+  /** received at or after this instant (ISO, as stored; see parseSince in ./when.ts) */
+  since?: string;
   limit?: number;
 }
 
-/** Refuses filters naming a status, pool or consultant that does not exist, listing the known ones. */
+/**
+ * Refuses filters naming a status, pool or consultant that does not exist, listing the known ones,
+ * a customer that is not an address, an empty label and a start that is not an instant.
+ */
 function checkFilters(config: Config, f: CaseFilters): void {
   for (const s of f.status ?? []) {
     if (!STATUSES.includes(s as CaseStatus)) throw usageError('EBADSTATUS', `Unknown status "${s}" (allowed: ${STATUSES.join(', ')}).`);
@@ -39,6 +50,10 @@ function checkFilters(config: Config, f: CaseFilters): void {
   if (f.assignee && f.assignee !== 'none' && !config.consultants.some((c) => c.id === f.assignee)) {
     throw usageError('EUNKNOWNCONSULTANT', `There is no consultant "${f.assignee}" (known: ${config.consultants.map((c) => c.id).join(', ')}, or none).`);
   }
+  if (f.customer !== undefined && !isEmail(f.customer.trim()))
+    throw usageError('EBADADDRESS', `"${f.customer}" is not an e-mail address to list the cases of.`);
+  if (f.label !== undefined && !f.label.trim()) throw usageError('EBADLABEL', 'The label to list the cases of is empty.');
+  if (f.since !== undefined && Number.isNaN(Date.parse(f.since))) throw usageError('EBADSINCE', `"${f.since}" is not an instant to list cases from.`);
 }
 
 /** Cases matching the filters, oldest first. */
@@ -51,21 +66,25 @@ export async function listCases(db: Kysely<DB>, config: Config, f: CaseFilters =
   else if (f.assignee) q = q.where('assignee', '=', f.assignee);
   if (f.overdue) {
     const at = nowIso();
-    // Overdue: the case's own deadline passed while it runs, or a department it waits for is late.
+    q = q.where((eb) => overdueAt(eb, at));
+  }
+  const customer = f.customer?.trim().toLowerCase();
+  if (customer) q = q.where((eb) => eb(eb.fn('lower', ['customer_address']), '=', customer));
+  if (f.label) {
+    // Labels are unique ignoring case (SPEC §5; the index is on lower(label)), so match the same way.
+    const label = f.label.trim();
     q = q.where((eb) =>
-      eb.or([
-        eb.and([eb('status', 'in', [...DEADLINE_RUNNING]), eb('deadline_at', '<', at)]),
-        eb.exists(
-          eb
-            .selectFrom('consultations')
-            .select('consultations.id')
-            .whereRef('consultations.case_id', '=', 'cases.id')
-            .where('consultations.state', '=', 'open')
-            .where('consultations.deadline_at', '<', at),
-        ),
-      ]),
+      eb.exists(
+        eb
+          .selectFrom('case_labels')
+          .select('case_labels.case_id')
+          .whereRef('case_labels.case_id', '=', 'cases.id')
+          .where((l) => l(l.fn('lower', ['case_labels.label']), '=', l.fn('lower', [l.val(label)]))),
+      ),
     );
   }
+  // received_at is stored as toISOString() text, so the bound takes the same form to compare as text.
+  if (f.since) q = q.where('received_at', '>=', new Date(f.since).toISOString());
   q = q.orderBy('received_at').orderBy('id');
   if (f.limit) q = q.limit(f.limit);
   return caseViews(db, await q.execute());

@@ -13,7 +13,7 @@ import { ratingAppendix } from '../outbound/rating-line.js';
 import { checkMayWorkOn } from './actors.js';
 import { checkNoCollision } from './collision.js';
 import { describe, type FileAttachment } from './attachments.js';
-import { changeCase, recordEvent } from '../db/history.js';
+import { changeCase, recordEvent, setFirstResponse } from '../db/history.js';
 import { getCaseRow } from './queries.js';
 import { checkAnswers, poolQuestionnaire, questionnaireRequired, storeAnswers, type Answers } from './questionnaire.js';
 import { expandSnippets, type SnippetUse } from './snippets.js';
@@ -207,7 +207,7 @@ export async function replyToCase(tx: Kysely<DB>, config: Config, actor: Consult
   } else {
     if (questionnaire) await storeAnswers(tx, row.id, questionnaire.q, questionnaire.answers, actor.id, at);
     await moveAfterReply(tx, row, actor, target, input.remindAt ?? null, at);
-    if (row.first_response_at === null) await changeCase(tx, row.id, actor.id, { first_response_at: at }, { at });
+    await setFirstResponse(tx, row, actor.id, at);
   }
 
   return {

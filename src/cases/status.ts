@@ -11,6 +11,7 @@ import type { CaseEventKind, CaseStatus, DB } from '../db/schema.js';
 import { usageError } from '../errors.js';
 import { changeCase } from '../db/history.js';
 import type { CaseRow } from './view.js';
+import { recordClosing } from '../db/report-rows.js';
 
 /** Where each status may go, whoever moves the case. */
 export const TRANSITIONS: Readonly<Record<CaseStatus, readonly CaseStatus[]>> = {
@@ -34,7 +35,8 @@ function isReturn(row: CaseRow, change: StatusChange): boolean {
   return change.status === 'received' && assignee === null && RETURNS_FROM.includes(row.status);
 }
 
-const CLOSING: readonly CaseStatus[] = ['solved', 'closed'];
+/** The statuses that end a case; every other status counts as open. */
+export const CLOSING: readonly CaseStatus[] = ['solved', 'closed'];
 
 export function isClosing(status: CaseStatus): boolean {
   return CLOSING.includes(status);
@@ -72,7 +74,8 @@ function resumed(row: CaseRow, change: StatusChange): CaseStatus {
 /**
  * Moves a case to a status, with the fields that belong to it: closed_at when it closes (cleared
  * when it opens again), remind_at while postponed (cleared when it leaves postponed). `kind`
- * names the move in the history when it is more than a change (e.g. `reopened`). Returns the
+ * names the move in the history when it is more than a change (e.g. `reopened`); `merged` says
+ * a closing only ends a case merged into another. A closing is also a report row. Returns the
  * fields changed.
  */
 export async function setStatus(
@@ -81,7 +84,7 @@ export async function setStatus(
   actor: string,
   asked: StatusChange,
   at = nowIso(),
-  opts: { kind?: CaseEventKind } = {},
+  opts: { kind?: CaseEventKind; merged?: boolean } = {},
 ): Promise<string[]> {
   const change = { ...asked, status: resumed(row, asked) };
   const returning = isReturn(row, change);
@@ -94,5 +97,8 @@ export async function setStatus(
   else if (!isClosing(change.status) && row.closed_at !== null) fields.closed_at = null;
   // The move was checked against `row`: it applies only if the case is still that version.
   const kind = opts.kind ?? (returning ? 'returned' : undefined);
-  return changeCase(tx, row.id, actor, fields, { at, expectVersion: row.version, ...(kind ? { kind } : {}) });
+  const changed = await changeCase(tx, row.id, actor, fields, { at, expectVersion: row.version, ...(kind ? { kind } : {}) });
+  // A case closed because it was merged into another was not resolved: reports leave it out.
+  if (fields.closed_at && !opts.merged) await recordClosing(tx, row, actor, at);
+  return changed;
 }

@@ -29,3 +29,22 @@ export function parseWhen(text: string, timeZone: string, what = 'the reminder')
   const subject = what.charAt(0).toUpperCase() + what.slice(1);
   throw usageError('EBADTIME', `${subject} wants a time like "2026-03-01 09:30" (${timeZone}) or ISO-8601 with a zone, not "${text}".`);
 }
+
+const SINCE_RE = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/**
+ * The start of a listing window (`cases --since`): a date `YYYY-MM-DD` is that day's 00:00 in the
+ * instance's time zone (so "since Monday" means the office's Monday, not UTC's); a full ISO
+ * timestamp is that instant, read in the instance zone when it names none. Returned as the stored
+ * form (UTC ISO), so it compares with `received_at` as text. A date that does not exist is refused.
+ * `what` names the value in the error, as for parseWhen.
+ */
+export function parseSince(text: string, timeZone: string, what = 'The start of the period'): string {
+  const zone = zoneNamed(timeZone);
+  const t = text.trim();
+  if (SINCE_RE.test(t)) {
+    const at = DateTime.fromISO(t, { zone });
+    if (at.isValid) return at.toJSDate().toISOString();
+  }
+  throw usageError('EBADSINCE', `${what} wants a date like 2026-03-01 (midnight, ${timeZone}) or an ISO timestamp like 2026-03-01T09:30:00Z, not "${text}".`);
+}

@@ -5,6 +5,7 @@ import type { CaseDetail, ConsultationDetail, HistoryView, MessageView, ViewerVi
 import { STAFF_KINDS } from '../cases/queries.js';
 import type { CaseView } from '../cases/view.js';
 import type { LinkView } from '../cases/case-links.js';
+import type { PoolCounts } from '../cases/pool-counts.js';
 import { formatInZone } from '../time-format.js';
 import { formatTable, paint } from './output.js';
 
@@ -57,6 +58,27 @@ export function formatCaseTable(cases: CaseView[], tz: string): string {
     clip(c.subject, 50),
   ]);
   return formatTable(['CASE', 'STATUS', 'PRIORITY', 'POOL', 'ASSIGNEE', 'RECEIVED', 'DEADLINE', 'SUBJECT'], rows);
+}
+
+const POOL_COLUMNS: Array<[header: string, key: keyof PoolCounts]> = [
+  ['TOTAL', 'total'],
+  ['OPEN', 'open'],
+  ['UNANSWERED', 'unanswered'],
+  ['OVERDUE', 'overdue'],
+  ['UNDER CONSULTATION', 'under_consultation'],
+];
+
+/** Pools and their counts; numbers right-aligned under their headers, overdue ones in red. */
+export function formatPoolTable(pools: PoolCounts[]): string {
+  const rows = pools.map((p) => [
+    p.id,
+    p.name,
+    ...POOL_COLUMNS.map(([header, key]) => {
+      const cell = String(p[key]).padStart(header.length);
+      return key === 'overdue' && p.overdue > 0 ? paint('red', cell) : cell;
+    }),
+  ]);
+  return formatTable(['POOL', 'NAME', ...POOL_COLUMNS.map(([header]) => header)], rows);
 }
 
 function formatCaseHeader(c: CaseView, tz: string): string {

@@ -28,6 +28,7 @@ import * as m012 from './migrations/012-customers.js';
 import * as m013 from './migrations/013-case-text.js';
 import * as m014 from './migrations/014-merged-into.js';
 import * as m015 from './migrations/015-customer-views.js';
+import * as m017 from './migrations/017-report-facts.js';
 import { cacheStatements } from './statement-cache.js';
 
 export type Db = Kysely<DB>;
@@ -48,6 +49,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '013-case-text': m013,
   '014-merged-into': m014,
   '015-customer-views': m015,
+  '017-report-facts': m017,
 };
 
 class StaticMigrations implements MigrationProvider {

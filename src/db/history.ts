@@ -2,9 +2,10 @@
 // changed through changeCase, which writes the matching history rows in the same transaction.
 import type { Kysely } from 'kysely';
 import { nowIso } from '../clock.js';
-import type { Updateable } from 'kysely';
+import type { Selectable, Updateable } from 'kysely';
 import type { CaseEventKind, CasesTable, DB } from './schema.js';
 import { MailwardenError } from '../errors.js';
+import { recordFirstResponse, recordTakenUp } from './report-rows.js';
 
 export interface EventInput {
   caseId: string;
@@ -93,7 +94,23 @@ export async function changeCase(
       .executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) throw caseChanged(caseId);
   }
+  if (changed.includes('assignee') && changes.assignee) await recordTakenUp(tx, caseId, changes.assignee);
   return changed;
+}
+
+/**
+ * The case's first reply to the customer, once: first_response_at and its report row. `author`
+ * is whose words the reply is (a trainee's reply released by a supervisor is the trainee's).
+ */
+export async function setFirstResponse(
+  tx: Kysely<DB>,
+  row: Pick<Selectable<CasesTable>, 'id' | 'pool_id' | 'assignee' | 'received_at' | 'deadline_at' | 'first_response_at'>,
+  author: string,
+  at: string,
+): Promise<void> {
+  if (row.first_response_at !== null) return;
+  await changeCase(tx, row.id, author, { first_response_at: at }, { at });
+  await recordFirstResponse(tx, row, author, at);
 }
 
 /** Another writer changed the case between reading and writing it; the caller may try again. */

@@ -5,6 +5,7 @@
 // (src/ingest/message.ts) has: no import of ingest from here.
 import type { Kysely } from 'kysely';
 import type { DB, MessageKind } from './schema.js';
+import { recordReceived } from './report-rows.js';
 
 /** The parts of an inbound message its rows are made of (ingest's ParsedMessage fits). */
 export interface MessageFields {
@@ -67,6 +68,7 @@ export async function insertMessage(tx: Kysely<DB>, r: MessageRecord): Promise<n
     .returning('id')
     .executeTakeFirstOrThrow();
   await insertAttachments(tx, row.id, m.attachments);
+  if (r.kind === 'inbound' && !r.isAutoReply) await recordReceived(tx, r.caseId, r.at);
   return row.id;
 }
 

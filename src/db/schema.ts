@@ -1,6 +1,7 @@
 // Row types of every table, for kysely. Times are ISO-8601 UTC strings (portable to PostgreSQL
 // as text, and sortable); JSON columns hold arrays as text.
 import type { Generated } from 'kysely';
+import type { ReportClosingsTable, ReportFirstResponsesTable, ReportReceivedTable } from './report-schema.js';
 
 export interface MailboxStateTable {
   mailbox_id: string;
@@ -449,4 +450,7 @@ export interface DB {
   customer_views: CustomerViewsTable;
   customer_changes: CustomerChangesTable;
   erasures: ErasuresTable;
+  report_closings: ReportClosingsTable;
+  report_first_responses: ReportFirstResponsesTable;
+  report_received: ReportReceivedTable;
 }

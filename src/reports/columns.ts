@@ -39,9 +39,7 @@ export function reportColumns(report: Report): ReportColumn[] {
   const scores = report.rows[0] ? Object.keys(report.rows[0].ratings.by_score) : [];
   return [
     ...FIXED,
-    ...scores.map(
-      (s): ReportColumn => ({ key: `ratings_${s}`, label: `Rated ${s}`, kind: 'count', value: (r) => r.ratings.by_score[s] ?? 0 }),
-    ),
+    ...scores.map((s): ReportColumn => ({ key: `ratings_${s}`, label: `Rated ${s}`, kind: 'count', value: (r) => r.ratings.by_score[s] ?? 0 })),
     { key: 'ratings_good_pct', label: 'Rated good %', kind: 'pct', value: (r) => r.ratings.good_pct },
   ];
 }

@@ -5,6 +5,7 @@ import { register as auth } from './auth.js';
 import { register as init } from './init.js';
 import { register as demo } from './demo.js';
 import { register as cases } from './cases.js';
+import { register as pools } from './pools.js';
 import { register as show } from './show.js';
 import { register as next } from './next.js';
 import { register as reply } from './reply.js';
@@ -35,6 +36,7 @@ export const COMMANDS: Array<(program: Command) => void> = [
   config,
   auth,
   cases,
+  pools,
   show,
   next,
   reply,
