@@ -250,14 +250,25 @@ export function makeWriter(sqlite, seed = 1) {
     rating: sqlite.prepare(
       `insert into ratings (case_id, outbox_id, message_row_id, consultant, customer, score, comment, message_id, raw_sha256, at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    // The report rows (migration 017, src/db/report-rows.ts). The app finds the rows to fill in
+    // by case (partial indexes); the generator knows their ids, so it updates them by id.
+    received: sqlite.prepare(`insert into report_received (id, case_id, at, consultant, pool_id) values (?, ?, ?, ?, ?)`),
+    receivedTaken: sqlite.prepare(`update report_received set consultant = ? where id = ? and consultant is null`),
+    closing: sqlite.prepare(
+      `insert into report_closings (id, case_id, at, consultant, pool_id, on_time, consulted, resolution_ms, next_closing_at) values (?, ?, ?, ?, ?, ?, ?, ?, null)`,
+    ),
+    closingNext: sqlite.prepare(`update report_closings set next_closing_at = ? where id = ? and next_closing_at is null`),
+    firstResponse: sqlite.prepare(
+      `insert into report_first_responses (case_id, at, consultant, pool_id, response_ms) values (?, ?, ?, ?, ?) on conflict (case_id) do nothing`,
+    ),
     mailboxState: sqlite.prepare(
       `insert into mailbox_state (mailbox_id, uidvalidity, last_uid, last_sync_at, last_error) values (?, 1, ?, ?, null)
        on conflict (mailbox_id) do update set last_uid = excluded.last_uid, last_sync_at = excluded.last_sync_at`,
     ),
   };
-  const ids = { message: 0, outbox: 0, inbound: 0, consultation: 0, raw: 0, mid: 0, caseSeq: 0 };
+  const ids = { message: 0, outbox: 0, inbound: 0, consultation: 0, raw: 0, mid: 0, caseSeq: 0, received: 0, closing: 0 };
   const uids = new Map();
-  const counts = { cases: 0, events: 0, messages: 0, outbox: 0, inbound: 0, consultations: 0, ratings: 0 };
+  const counts = { cases: 0, events: 0, messages: 0, outbox: 0, inbound: 0, consultations: 0, ratings: 0, report_rows: 0 };
 
   // Hash-looking values that grow (so their indexes fill in order, as time-ordered mail nearly does).
   const sha = () => (++ids.raw).toString(16).padStart(12, '0') + hexOf(rnd, 52);
@@ -284,7 +295,51 @@ export function makeWriter(sqlite, seed = 1) {
       c.updated_at = at;
       c.version++;
     }
+    if (changed.includes('assignee') && fields.assignee) takenUp(c, fields.assignee);
     return changed;
+  }
+
+  // --- report rows (src/db/report-rows.ts) ---------------------------------------------------
+
+  /** recordReceived: a customer's mail, for whoever holds the case now (null: filled in at take-up). */
+  function received(c, at) {
+    const id = ++ids.received;
+    st.received.run(id, c.id, at, c.assignee, c.pool_id);
+    counts.report_rows++;
+    if (c.assignee === null) c.waiting.push(id);
+  }
+
+  /** recordTakenUp: the mails that came while nobody held the case count for who took it up. */
+  function takenUp(c, consultant) {
+    for (const id of c.waiting) st.receivedTaken.run(consultant, id);
+    c.waiting = [];
+  }
+
+  /** recordClosing: one row per closing; the previous closing learns it was not the last. */
+  function closing(c, actor, at) {
+    if (c.lastClosing !== null) st.closingNext.run(at, c.lastClosing);
+    const id = ++ids.closing;
+    const consulted = c.consultedAt !== null && c.consultedAt <= at ? 1 : 0;
+    st.closing.run(
+      id,
+      c.id,
+      at,
+      actor === 'system' ? null : actor,
+      c.pool_id,
+      at <= c.deadline_at ? 1 : 0,
+      consulted,
+      Date.parse(at) - Date.parse(c.received_at),
+    );
+    counts.report_rows++;
+    c.lastClosing = id;
+  }
+
+  /** setFirstResponse: first_response_at and its report row, once. */
+  function firstResponse(c, author, at) {
+    if (c.first_response_at !== null) return;
+    change(c, author, { first_response_at: at }, at);
+    st.firstResponse.run(c.id, at, author === 'system' ? null : author, c.pool_id, Date.parse(at) - Date.parse(c.received_at));
+    counts.report_rows++;
   }
 
   /** setStatus: the status with the fields that belong to it (assignee, closed_at). */
@@ -293,7 +348,9 @@ export function makeWriter(sqlite, seed = 1) {
     if (opts.assignee !== undefined) fields.assignee = opts.assignee;
     if (CLOSING.has(status) && !CLOSING.has(c.status)) fields.closed_at = at;
     else if (!CLOSING.has(status) && c.closed_at !== null) fields.closed_at = null;
-    return change(c, actor, fields, at, opts.kind);
+    const changed = change(c, actor, fields, at, opts.kind);
+    if (fields.closed_at) closing(c, actor, at);
+    return changed;
   }
 
   function raw(at, size) {
@@ -332,6 +389,7 @@ export function makeWriter(sqlite, seed = 1) {
       0,
     );
     counts.messages++;
+    if (kind === 'inbound') received(c, at);
     return id;
   }
 
@@ -538,7 +596,7 @@ export function makeWriter(sqlite, seed = 1) {
     );
     event(c, at, consultant, 'reply', null, null, 'queued', { outbox: m.outboxId, message_id: m.messageId });
     if (status && status !== c.status) setStatus(c, consultant, status, at);
-    if (c.first_response_at === null) change(c, consultant, { first_response_at: at }, at);
+    firstResponse(c, consultant, at);
     c.lastReply = { outboxId: m.outboxId, rowId: m.rowId, consultant };
   }
 
@@ -553,6 +611,7 @@ export function makeWriter(sqlite, seed = 1) {
     const deadline = iso(Date.parse(at) + d.ms);
     const id = ++ids.consultation;
     st.consultation.run(id, c.id, d.id, consultant, at, deadline);
+    c.consultedAt ??= at;
     counts.consultations++;
     const b = box(c);
     const m = mail(
@@ -774,6 +833,9 @@ export function newCase(pool, received, customer) {
     thread: [],
     lastCustomerId: null,
     lastReply: null,
+    waiting: [],
+    lastClosing: null,
+    consultedAt: null,
   };
 }
 
