@@ -11,7 +11,7 @@ import { nowIso } from '../clock.js';
 import type { Config, ConsultantConfig } from '../config/types.js';
 import type { ApprovalsTable, CaseStatus, DB } from '../db/schema.js';
 import type { Db } from '../db/connection.js';
-import { changeCase, recordEvent, setFirstResponse } from '../db/history.js';
+import { recordEvent, setFirstResponse } from '../db/history.js';
 import { usageError } from '../errors.js';
 import { boxSender, queueMail } from '../outbound/queue.js';
 import { rejectHeld, releaseHeld } from '../outbound/outbox.js';

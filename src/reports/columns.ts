@@ -64,9 +64,30 @@ export function formatCell(kind: ColumnKind, value: number | null): string {
 }
 
 /** Whole seconds as h:mm:ss (hours run past 24: 26:30:05), so the figure stays exact. */
-export function formatSeconds(seconds: number): string {
+function formatSeconds(seconds: number): string {
   const s = Math.round(seconds);
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   return `${h}:${String(m).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/**
+ * The tables, by topic, so each one fits a printed page's width. A column whose key matches no
+ * earlier section lands in the last one, so a column added to columns.ts is never left out.
+ */
+const SECTIONS: { title: string; takes: (key: string) => boolean }[] = [
+  { title: 'Cases', takes: (k) => k === 'emails_received' || k.startsWith('closed') },
+  { title: 'Consultations and feedback', takes: (k) => k.startsWith('consultations_') || k.startsWith('feedback_') },
+  { title: 'Response and resolution times (h:mm:ss)', takes: (k) => k.startsWith('first_response_') || k.startsWith('resolution_') },
+  { title: 'Ratings and other figures', takes: () => true },
+];
+
+/** The report's columns split into SECTIONS, in column order; empty sections are dropped. */
+export function tableSections(columns: ReportColumn[]): { title: string; columns: ReportColumn[] }[] {
+  const sections = SECTIONS.map((s) => ({ title: s.title, columns: [] as ReportColumn[] }));
+  for (const column of columns) {
+    const at = SECTIONS.findIndex((s) => s.takes(column.key));
+    sections[at]!.columns.push(column);
+  }
+  return sections.filter((s) => s.columns.length > 0);
 }

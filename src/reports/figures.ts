@@ -185,7 +185,7 @@ export function consultationFigures(db: Kysely<DB>, s: Scope): Promise<Grouped<C
         .$if(s.consultant !== undefined, (q) => q.where('q.consultant', '=', s.consultant ?? ''));
       // The case is read only for its pool.
       if (!byPool && s.pool === undefined) {
-        return base.$if(byGroup, (q) => q.select('q.consultant as grp').groupBy('q.consultant')).execute() as Promise<Row[]>;
+        return base.$if(byGroup, (q) => q.select('q.consultant as grp').groupBy('q.consultant')).execute();
       }
       return base
         .innerJoin('cases as c', 'c.id', 'q.case_id')
@@ -193,7 +193,7 @@ export function consultationFigures(db: Kysely<DB>, s: Scope): Promise<Grouped<C
           q.select(sql<string | null>`${sql.ref(byPool ? 'c.pool_id' : 'q.consultant')}`.as('grp')).groupBy(byPool ? 'c.pool_id' : 'q.consultant'),
         )
         .$if(s.pool !== undefined, (q) => q.where('c.pool_id', '=', s.pool ?? ''))
-        .execute() as Promise<Row[]>;
+        .execute();
     },
     (r) => ({ onTime: num(r?.on_time), late: num(r?.late) }),
   );
@@ -212,7 +212,7 @@ export function ratingFigures(db: Kysely<DB>, s: Scope, scores: readonly string[
         .$if(s.consultant !== undefined, (q) => q.where('r.consultant', '=', s.consultant ?? ''));
       // The case is read only for its pool.
       if (!byPool && s.pool === undefined) {
-        return base.$if(byGroup, (q) => q.select('r.consultant as grp').groupBy('r.consultant')).execute() as Promise<Row[]>;
+        return base.$if(byGroup, (q) => q.select('r.consultant as grp').groupBy('r.consultant')).execute();
       }
       return base
         .innerJoin('cases as c', 'c.id', 'r.case_id')
@@ -220,7 +220,7 @@ export function ratingFigures(db: Kysely<DB>, s: Scope, scores: readonly string[
           q.select(sql<string | null>`${sql.ref(byPool ? 'c.pool_id' : 'r.consultant')}`.as('grp')).groupBy(byPool ? 'c.pool_id' : 'r.consultant'),
         )
         .$if(s.pool !== undefined, (q) => q.where('c.pool_id', '=', s.pool ?? ''))
-        .execute() as Promise<Row[]>;
+        .execute();
     },
     (r) => Object.fromEntries(scores.map((score) => [score, num(r?.[`s_${score}`])])),
   );

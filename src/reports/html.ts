@@ -6,34 +6,13 @@
 // same numbers. Every text taken from the report or the caller is escaped here.
 import { formatInZone } from '../time-format.js';
 import { closingChartSvg, dailyChartSvg } from './charts.js';
-import { formatCell, groupHeader, reportColumns, rowName, type ReportColumn } from './columns.js';
+import { formatCell, groupHeader, reportColumns, rowName, tableSections, type ReportColumn } from './columns.js';
 import { REPORT_CSS } from './html-style.js';
 import type { Report } from './types.js';
 
 /** Text for HTML content and quoted attribute values. */
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/**
- * The tables, by topic, so each one fits a printed page's width. A column whose key matches no
- * earlier section lands in the last one, so a column added to columns.ts is never left out.
- */
-const SECTIONS: { title: string; takes: (key: string) => boolean }[] = [
-  { title: 'Cases', takes: (k) => k === 'emails_received' || k.startsWith('closed') },
-  { title: 'Consultations and feedback', takes: (k) => k.startsWith('consultations_') || k.startsWith('feedback_') },
-  { title: 'Response and resolution times (h:mm:ss)', takes: (k) => k.startsWith('first_response_') || k.startsWith('resolution_') },
-  { title: 'Ratings and other figures', takes: () => true },
-];
-
-/** The report's columns split into SECTIONS, in column order; empty sections are dropped. */
-export function tableSections(columns: ReportColumn[]): { title: string; columns: ReportColumn[] }[] {
-  const sections = SECTIONS.map((s) => ({ title: s.title, columns: [] as ReportColumn[] }));
-  for (const column of columns) {
-    const at = SECTIONS.findIndex((s) => s.takes(column.key));
-    sections[at]!.columns.push(column);
-  }
-  return sections.filter((s) => s.columns.length > 0);
 }
 
 function table(report: Report, title: string, columns: ReportColumn[]): string {

@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import { openDatabase, writeTx, type Db, type Opened } from '../../src/db/connection';
 import { allocateCaseId } from '../../src/db/case-ids';
 import { recordEvent } from '../../src/db/history';
+import { recordReceived } from '../../src/db/report-rows';
 import { addMs, nowIso } from '../../src/clock';
 import type { CaseStatus } from '../../src/db/schema';
 
@@ -90,6 +91,7 @@ export async function insertCase(db: Db, f: FixtureCase = {}): Promise<InsertedC
         .values({ message_row_id: msg.id, filename: a.filename, content_type: a.contentType, size: a.size, sha256: null, content_id: null })
         .execute();
     }
+    await recordReceived(tx, id, receivedAt);
     await tx.insertInto('case_participants').values({ case_id: id, address: customer, role: 'customer', added_at: receivedAt }).execute();
     await recordEvent(tx, { caseId: id, actor: 'customer', kind: 'created', to: 'received', at: receivedAt });
     return { id, messageId };

@@ -6,8 +6,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatCell, reportColumns, rowName } from '../../src/reports/columns';
-import { renderReportHtml, tableSections } from '../../src/reports/html';
+import { formatCell, reportColumns, rowName, tableSections } from '../../src/reports/columns';
+import { renderReportHtml } from '../../src/reports/html';
 import type { Report, ReportMetrics, ReportRow } from '../../src/reports/types';
 import { openInChromium } from '../support/chromium';
 import { makeTempDir, removeTempDir } from '../support/tmp';

@@ -1,12 +1,11 @@
 // `mailwarden attachment <case> <n> [--output file]`: writes one attachment of a case out (SPEC §5
 // "Attachments"), numbered as `show` lists them. An existing file is never overwritten.
-import fs from 'node:fs';
 import type { Command } from 'commander';
 import { optionalActor } from '../../cases/actors.js';
 import { findAttachment, readAttachment, safeFilename } from '../../cases/attachment-out.js';
-import { dataError, usageError } from '../../errors.js';
+import { usageError } from '../../errors.js';
 import { withApp, type GlobalOptions } from '../app.js';
-import { printJson, printLine } from '../output.js';
+import { printJson, printLine, writeNewFile } from '../output.js';
 import { action } from '../run.js';
 
 interface AttachmentOptions {
@@ -18,17 +17,6 @@ interface AttachmentOptions {
 function parseNumber(text: string): number {
   if (!/^\d+$/.test(text.trim()) || Number(text) < 1) throw usageError('EBADNUMBER', `The attachment number is a whole number from 1, not "${text}".`);
   return Number(text);
-}
-
-/** Creates the file only if it does not exist yet (O_EXCL), so nothing is ever overwritten. */
-function writeNew(file: string, bytes: Buffer): void {
-  try {
-    fs.writeFileSync(file, bytes, { flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST')
-      throw usageError('EOUTPUTEXISTS', `${file} exists already; give another --output (it is never overwritten).`);
-    throw dataError('EWRITEFILE', `Cannot write ${file}: ${(err as Error).message}.`);
-  }
 }
 
 export function register(program: Command): void {
@@ -54,7 +42,7 @@ export function register(program: Command): void {
             return;
           }
           const output = opts.output ?? safeFilename(found.filename, n);
-          writeNew(output, bytes);
+          writeNewFile(output, bytes);
           if (opts.json) return printJson({ ...found, output });
           printLine(`Wrote attachment ${n} of ${found.caseId} (${found.size} bytes) to ${output}.`);
         });

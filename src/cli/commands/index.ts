@@ -6,6 +6,7 @@ import { register as init } from './init.js';
 import { register as demo } from './demo.js';
 import { register as cases } from './cases.js';
 import { register as pools } from './pools.js';
+import { register as report } from './report.js';
 import { register as show } from './show.js';
 import { register as next } from './next.js';
 import { register as reply } from './reply.js';
@@ -37,6 +38,7 @@ export const COMMANDS: Array<(program: Command) => void> = [
   auth,
   cases,
   pools,
+  report,
   show,
   next,
   reply,
