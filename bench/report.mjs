@@ -172,6 +172,9 @@ async function viaCli(configPath) {
     console.log(`mailwarden report --json run ${i + 1}: ${r.ms.toFixed(0)} ms (${rows} rows)`);
   }
   console.log(`mailwarden report --by consultant --json median of ${RUNS}: ${median(times).toFixed(0)} ms (process start-up included)`);
+  const startup = [];
+  for (let i = 0; i < RUNS; i++) startup.push((await runCli(['--version'], { MAILWARDEN_CONFIG: configPath })).ms);
+  console.log(`  for comparison, mailwarden --version (process start-up alone) median of ${RUNS}: ${median(startup).toFixed(0)} ms`);
   return times;
 }
 
