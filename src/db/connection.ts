@@ -112,6 +112,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Opened> {
   // Only now: a daemon starting while a command writes must wait for it rather than fail to migrate.
   if (opts.busyTimeoutMs !== undefined) sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
   if (opts.lockWaitMs) lockWaits.set(db, opts.lockWaitMs);
+  databaseFiles.set(db, file);
   if (opts.reuseStatements) cacheStatements(sqlite);
   for (const suffix of ['-wal', '-shm']) {
     if (fs.existsSync(file + suffix)) fs.chmodSync(file + suffix, 0o600);
@@ -132,6 +133,13 @@ export async function migrate(db: Kysely<DB>): Promise<string[]> {
 
 /** Per database: how long writeTx waits for another process's lock when the caller names no deadline. */
 const lockWaits = new WeakMap<Db, number>();
+
+/** Per database: the SQLite file it was opened on, for a second reader (src/db/parallel-read.ts). */
+const databaseFiles = new WeakMap<Db, string>();
+
+export function databaseFile(db: Db): string | undefined {
+  return databaseFiles.get(db);
+}
 
 /** The first pause between tries for the lock, and the longest; each try doubles it, with jitter. */
 const LOCK_PAUSE_FIRST_MS = 25;

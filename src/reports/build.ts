@@ -18,12 +18,14 @@ import {
   ratingFigures,
   receivedFigures,
   type ClosingFigures,
+  type FigureQueries,
   type ConsultationFigures,
   type Grouped,
   type ResponseFigures,
   type Scope,
 } from './figures.js';
 import { periodDays, reportPeriod } from './period.js';
+import { readConcurrently } from '../db/parallel-read.js';
 import type { DurationFigures, Report, ReportMetrics, ReportOptions, ReportRow } from './types.js';
 
 const GROUPINGS = ['consultant', 'pool'] as const;
@@ -61,16 +63,30 @@ export async function buildReport(db: Kysely<DB>, config: Config, opts: ReportOp
     ...(opts.consultant !== undefined ? { consultant: opts.consultant } : {}),
     ...(opts.pool !== undefined ? { pool: opts.pool } : {}),
   };
-  // One after another: SQLite answers one query at a time on a connection anyway.
-  const figures: AllFigures = {
-    received: await receivedFigures(db, scope),
-    closings: await closingFigures(db, scope),
-    responses: await firstResponseFigures(db, scope),
-    feedback: await feedbackFigures(db, scope),
-    consultations: await consultationFigures(db, scope),
-    ratings: await ratingFigures(db, scope, RATING_SCORES),
+  const plans = {
+    closings: closingFigures(db, scope),
+    responses: firstResponseFigures(db, scope),
+    received: receivedFigures(db, scope),
+    consultations: consultationFigures(db, scope),
+    feedback: feedbackFigures(db, scope),
+    ratings: ratingFigures(db, scope, RATING_SCORES),
+    days: dayFigures(db, scope, periodDays(period)),
   };
-  const days = await dayFigures(db, scope, periodDays(period));
+  // Heaviest first: the queries are shared out alternately between two connections.
+  const rows = await readConcurrently(
+    db,
+    Object.values(plans).flatMap((p) => p.queries),
+  );
+  const take = <T>(p: FigureQueries<T>): T => p.read(rows.splice(0, p.queries.length));
+  const figures: AllFigures = {
+    closings: take(plans.closings),
+    responses: take(plans.responses),
+    received: take(plans.received),
+    consultations: take(plans.consultations),
+    feedback: take(plans.feedback),
+    ratings: take(plans.ratings),
+  };
+  const days = take(plans.days);
   return {
     period,
     by: scope.by,

@@ -13,10 +13,10 @@
 // - feedback: a customer's mail on a closed case, counted for whoever closed it last before;
 // - first responses: for the consultant whose reply it was, when it was sent in the period;
 // - ratings: given in the period, for the consultant who wrote the rated reply.
-import { sql, type Kysely } from 'kysely';
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { notIndexed, percentileCont } from '../db/report-sql.js';
-import type { ReportGrouping } from './types.js';
+import type { ReportDay, ReportGrouping } from './types.js';
 
 export interface Scope {
   start: string;
@@ -36,6 +36,12 @@ export interface Grouped<T> {
 
 type Row = Record<string, unknown> & { grp?: string | null };
 
+/** A figure's queries (compiled, to run wherever there is a free connection) and how to read their rows. */
+export interface FigureQueries<T> {
+  queries: CompiledQuery[];
+  read(rows: Row[][]): T;
+}
+
 function num(v: unknown): number {
   return v === null || v === undefined ? 0 : Number(v);
 }
@@ -44,11 +50,12 @@ function orNull(v: unknown): number | null {
   return v === null || v === undefined ? null : Number(v);
 }
 
-/** Runs the grouped and the total query and keys the grouped rows by their group. */
-async function grouped<T>(run: (byGroup: boolean) => Promise<Row[]>, read: (r: Row | undefined) => T): Promise<Grouped<T>> {
-  const rows = await run(true);
-  const [all] = await run(false);
-  return { all: read(all), groups: new Map(rows.map((r) => [r.grp ?? null, read(r)])) };
+/** The total query and the grouped one; their rows keyed by group. */
+function grouped<T>(build: (byGroup: boolean) => { compile(): CompiledQuery }, read: (r: Row | undefined) => T): FigureQueries<Grouped<T>> {
+  return {
+    queries: [build(false).compile(), build(true).compile()],
+    read: ([all, groups]) => ({ all: read(all?.[0]), groups: new Map((groups ?? []).map((r) => [r.grp ?? null, read(r)])) }),
+  };
 }
 
 export interface ClosingFigures {
@@ -61,7 +68,7 @@ export interface ClosingFigures {
 }
 
 /** Cases closed in the period, each at its last closing in it (report_closings, migration 017). */
-export function closingFigures(db: Kysely<DB>, s: Scope): Promise<Grouped<ClosingFigures>> {
+export function closingFigures(db: Kysely<DB>, s: Scope): FigureQueries<Grouped<ClosingFigures>> {
   const groupColumn = s.by === 'pool' ? 'pool_id' : 'consultant';
   return grouped(
     (byGroup) =>
@@ -82,8 +89,7 @@ export function closingFigures(db: Kysely<DB>, s: Scope): Promise<Grouped<Closin
         .where(byGroup ? notIndexed('at') : sql.ref('at'), '<', s.end)
         .where((eb) => eb.or([eb('next_closing_at', 'is', null), eb('next_closing_at', '>=', s.end)]))
         .$if(s.pool !== undefined, (q) => q.where('pool_id', '=', s.pool ?? ''))
-        .$if(s.consultant !== undefined, (q) => q.where('consultant', '=', s.consultant ?? ''))
-        .execute() as Promise<Row[]>,
+        .$if(s.consultant !== undefined, (q) => q.where('consultant', '=', s.consultant ?? '')),
     (r) => ({
       closed: num(r?.closed),
       onTimePlain: num(r?.on_time_plain),
@@ -102,7 +108,7 @@ export interface ResponseFigures {
 }
 
 /** First responses sent in the period (report_first_responses, migration 017). */
-export function firstResponseFigures(db: Kysely<DB>, s: Scope): Promise<Grouped<ResponseFigures>> {
+export function firstResponseFigures(db: Kysely<DB>, s: Scope): FigureQueries<Grouped<ResponseFigures>> {
   const groupColumn = s.by === 'pool' ? 'pool_id' : 'consultant';
   return grouped(
     (byGroup) =>
@@ -113,14 +119,13 @@ export function firstResponseFigures(db: Kysely<DB>, s: Scope): Promise<Grouped<
         .where(byGroup ? notIndexed('at') : sql.ref('at'), '>=', s.start)
         .where(byGroup ? notIndexed('at') : sql.ref('at'), '<', s.end)
         .$if(s.pool !== undefined, (q) => q.where('pool_id', '=', s.pool ?? ''))
-        .$if(s.consultant !== undefined, (q) => q.where('consultant', '=', s.consultant ?? ''))
-        .execute() as Promise<Row[]>,
+        .$if(s.consultant !== undefined, (q) => q.where('consultant', '=', s.consultant ?? '')),
     (r) => ({ count: num(r?.n), medianMs: orNull(r?.median), p90Ms: orNull(r?.p90) }),
   );
 }
 
 /** Customers' mails received in the period (report_received, migration 017). */
-export function receivedFigures(db: Kysely<DB>, s: Scope): Promise<Grouped<number>> {
+export function receivedFigures(db: Kysely<DB>, s: Scope): FigureQueries<Grouped<number>> {
   const groupColumn = s.by === 'pool' ? 'pool_id' : 'consultant';
   return grouped(
     (byGroup) =>
@@ -131,35 +136,35 @@ export function receivedFigures(db: Kysely<DB>, s: Scope): Promise<Grouped<numbe
         .where(byGroup ? notIndexed('at') : sql.ref('at'), '>=', s.start)
         .where(byGroup ? notIndexed('at') : sql.ref('at'), '<', s.end)
         .$if(s.pool !== undefined, (q) => q.where('pool_id', '=', s.pool ?? ''))
-        .$if(s.consultant !== undefined, (q) => q.where('consultant', '=', s.consultant ?? ''))
-        .execute() as Promise<Row[]>,
+        .$if(s.consultant !== undefined, (q) => q.where('consultant', '=', s.consultant ?? '')),
     (r) => num(r?.n),
   );
 }
 
 /** The consultant who closed the case last before the feedback came: the one it is counted for. */
 function feedbackCloser() {
-  return sql<
-    string | null
-  >`(SELECT rc.consultant FROM report_closings rc WHERE rc.case_id = m.case_id AND rc.at <= m.at ORDER BY rc.at DESC, rc.id DESC LIMIT 1)`;
+  return sql<string | null>`(SELECT rc.consultant FROM report_closings rc WHERE rc.case_id = m.case_id AND rc.at <= m.at ORDER BY rc.id DESC LIMIT 1)`;
 }
 
 /** Customers' mails on a closed case (they reopened it), received in the period. */
-export function feedbackFigures(db: Kysely<DB>, s: Scope): Promise<Grouped<number>> {
-  const group = s.by === 'pool' ? sql<string | null>`c.pool_id` : feedbackCloser();
+export function feedbackFigures(db: Kysely<DB>, s: Scope): FigureQueries<Grouped<number>> {
+  const byPool = s.by === 'pool';
   return grouped(
-    (byGroup) =>
-      db
+    (byGroup) => {
+      const base = db
         .selectFrom('messages as m')
-        .innerJoin('cases as c', 'c.id', 'm.case_id')
         .select(sql<number>`count(*)`.as('n'))
         .where(sql<boolean>`m.is_feedback = 1`)
         .where('m.at', '>=', s.start)
         .where('m.at', '<', s.end)
-        .$if(byGroup, (q) => q.select(group.as('grp')).groupBy('grp'))
-        .$if(s.pool !== undefined, (q) => q.where('c.pool_id', '=', s.pool ?? ''))
-        .$if(s.consultant !== undefined, (q) => q.where(feedbackCloser(), '=', s.consultant ?? ''))
-        .execute() as Promise<Row[]>,
+        .$if(s.consultant !== undefined, (q) => q.where(feedbackCloser(), '=', s.consultant ?? ''));
+      // The case is read only for its pool.
+      if (!byPool && s.pool === undefined) return base.$if(byGroup, (q) => q.select(feedbackCloser().as('grp')).groupBy('grp'));
+      return base
+        .innerJoin('cases as c', 'c.id', 'm.case_id')
+        .$if(byGroup, (q) => (byPool ? q.select('c.pool_id as grp').groupBy('c.pool_id') : q.select(feedbackCloser().as('grp')).groupBy('grp')))
+        .$if(s.pool !== undefined, (q) => q.where('c.pool_id', '=', s.pool ?? ''));
+    },
     (r) => num(r?.n),
   );
 }
@@ -170,7 +175,7 @@ export interface ConsultationFigures {
 }
 
 /** Consultations whose deadline falls in the period and that can be judged now. */
-export function consultationFigures(db: Kysely<DB>, s: Scope): Promise<Grouped<ConsultationFigures>> {
+export function consultationFigures(db: Kysely<DB>, s: Scope): FigureQueries<Grouped<ConsultationFigures>> {
   const byPool = s.by === 'pool';
   const inTime = sql<boolean>`(q.answered_at IS NOT NULL AND q.answered_at <= q.deadline_at)`;
   return grouped(
@@ -185,22 +190,21 @@ export function consultationFigures(db: Kysely<DB>, s: Scope): Promise<Grouped<C
         .$if(s.consultant !== undefined, (q) => q.where('q.consultant', '=', s.consultant ?? ''));
       // The case is read only for its pool.
       if (!byPool && s.pool === undefined) {
-        return base.$if(byGroup, (q) => q.select('q.consultant as grp').groupBy('q.consultant')).execute();
+        return base.$if(byGroup, (q) => q.select('q.consultant as grp').groupBy('q.consultant'));
       }
       return base
         .innerJoin('cases as c', 'c.id', 'q.case_id')
         .$if(byGroup, (q) =>
           q.select(sql<string | null>`${sql.ref(byPool ? 'c.pool_id' : 'q.consultant')}`.as('grp')).groupBy(byPool ? 'c.pool_id' : 'q.consultant'),
         )
-        .$if(s.pool !== undefined, (q) => q.where('c.pool_id', '=', s.pool ?? ''))
-        .execute();
+        .$if(s.pool !== undefined, (q) => q.where('c.pool_id', '=', s.pool ?? ''));
     },
     (r) => ({ onTime: num(r?.on_time), late: num(r?.late) }),
   );
 }
 
 /** Ratings given in the period, per score. */
-export function ratingFigures(db: Kysely<DB>, s: Scope, scores: readonly string[]): Promise<Grouped<Record<string, number>>> {
+export function ratingFigures(db: Kysely<DB>, s: Scope, scores: readonly string[]): FigureQueries<Grouped<Record<string, number>>> {
   const byPool = s.by === 'pool';
   return grouped(
     (byGroup) => {
@@ -212,34 +216,36 @@ export function ratingFigures(db: Kysely<DB>, s: Scope, scores: readonly string[
         .$if(s.consultant !== undefined, (q) => q.where('r.consultant', '=', s.consultant ?? ''));
       // The case is read only for its pool.
       if (!byPool && s.pool === undefined) {
-        return base.$if(byGroup, (q) => q.select('r.consultant as grp').groupBy('r.consultant')).execute();
+        return base.$if(byGroup, (q) => q.select('r.consultant as grp').groupBy('r.consultant'));
       }
       return base
         .innerJoin('cases as c', 'c.id', 'r.case_id')
         .$if(byGroup, (q) =>
           q.select(sql<string | null>`${sql.ref(byPool ? 'c.pool_id' : 'r.consultant')}`.as('grp')).groupBy(byPool ? 'c.pool_id' : 'r.consultant'),
         )
-        .$if(s.pool !== undefined, (q) => q.where('c.pool_id', '=', s.pool ?? ''))
-        .execute();
+        .$if(s.pool !== undefined, (q) => q.where('c.pool_id', '=', s.pool ?? ''));
     },
     (r) => Object.fromEntries(scores.map((score) => [score, num(r?.[`s_${score}`])])),
   );
 }
 
 /** Cases received and closed (each at its last closing in the period) on each local day. */
-export async function dayFigures(db: Kysely<DB>, s: Scope, days: Array<{ date: string; start: string; end: string }>) {
-  if (days.length === 0) return [];
+export function dayFigures(db: Kysely<DB>, s: Scope, days: Array<{ date: string; start: string; end: string }>): FigureQueries<ReportDay[]> {
+  if (days.length === 0) return { queries: [], read: () => [] };
   const list = sql.join(days.map((d) => sql`(${d.date}, ${d.start}, ${d.end})`));
   const poolCases = s.pool !== undefined ? sql`AND c.pool_id = ${s.pool}` : sql``;
   const mineCases = s.consultant !== undefined ? sql`AND c.assignee = ${s.consultant}` : sql``;
   const poolClosings = s.pool !== undefined ? sql`AND rc.pool_id = ${s.pool}` : sql``;
   const mineClosings = s.consultant !== undefined ? sql`AND rc.consultant = ${s.consultant}` : sql``;
-  const rows = await sql<{ date: string; received: number; closed: number }>`
+  const query = sql<Row>`
     WITH days(date, day_start, day_end) AS (VALUES ${list})
     SELECT date,
       (SELECT count(*) FROM cases c WHERE c.received_at >= day_start AND c.received_at < day_end ${poolCases} ${mineCases}) AS received,
       (SELECT count(*) FROM report_closings rc WHERE rc.at >= day_start AND rc.at < day_end
          AND (rc.next_closing_at IS NULL OR rc.next_closing_at >= ${s.end}) ${poolClosings} ${mineClosings}) AS closed
-    FROM days ORDER BY date`.execute(db);
-  return rows.rows.map((r) => ({ date: r.date, received: num(r.received), closed: num(r.closed) }));
+    FROM days ORDER BY date`;
+  return {
+    queries: [query.compile(db)],
+    read: ([rows]) => (rows ?? []).map((r) => ({ date: String(r.date), received: num(r.received), closed: num(r.closed) })),
+  };
 }

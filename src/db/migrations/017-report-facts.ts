@@ -48,7 +48,17 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`CREATE INDEX report_received_waiting ON report_received (case_id) WHERE consultant IS NULL`.execute(db);
   // The other figures read the history's own tables by time.
   await sql`CREATE INDEX messages_feedback_at ON messages (at, case_id) WHERE is_feedback = 1`.execute(db);
-  await db.schema.createIndex('consultations_deadline').on('consultations').columns(['deadline_at', 'case_id']).execute();
+  const judged = ['answered_at', 'state', 'withdrawn_at', 'case_id'];
+  await db.schema
+    .createIndex('consultations_deadline')
+    .on('consultations')
+    .columns(['deadline_at', 'consultant', ...judged])
+    .execute();
+  await db.schema
+    .createIndex('consultations_report')
+    .on('consultations')
+    .columns(['consultant', 'deadline_at', ...judged])
+    .execute();
   await db.schema.createIndex('ratings_at').on('ratings').columns(['at', 'score', 'case_id']).execute();
   await db.schema.createIndex('ratings_report').on('ratings').columns(['consultant', 'at', 'score']).execute();
   await db.schema.createIndex('cases_received').on('cases').columns(['received_at', 'pool_id', 'assignee']).execute();
