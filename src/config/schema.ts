@@ -29,7 +29,9 @@ import {
   type SchemaContext,
 } from './fields.js';
 import { calendar } from './calendar-schema.js';
-import { REPORT_PERIODS } from '../reports/relative-periods.js';
+
+/** The periods a scheduled report may cover, named from the time it is due (src/reports/relative-periods.ts). */
+export const REPORT_PERIODS = ['yesterday', 'today', 'last_7_days', 'last_week', 'last_month', 'month_to_date'] as const;
 
 /** The templates shipped with mailwarden (used when instance.templates_dir is not set). */
 export const BUILTIN_TEMPLATES_DIR = fileURLToPath(new URL('../../templates', import.meta.url));

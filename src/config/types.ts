@@ -3,7 +3,7 @@
 // Every type is inferred from the zod schema in ./schema.ts, so the types cannot say something
 // the validation does not; the names are the ones the code has always imported.
 import type { z } from 'zod';
-import type { ConfigSchema } from './schema.js';
+import type { ConfigSchema, REPORT_PERIODS } from './schema.js';
 
 export type { SnippetNode } from './schema.js';
 export type { SecretRef } from './secrets.js';
@@ -30,3 +30,4 @@ export type DepartmentConfig = Config['departments'][number];
 export type QuestionnaireConfig = Config['questionnaires'][number];
 export type CalendarConfig = Config['calendars'][number];
 export type ReportConfig = Config['reports'][number];
+export type ReportPeriodName = (typeof REPORT_PERIODS)[number];

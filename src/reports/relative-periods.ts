@@ -4,9 +4,7 @@
 // days it would have covered on time. Days are whole local days, as `mailwarden report --from
 // --to` takes them; luxon does the zone arithmetic (DST days of 23 or 25 hours included).
 import { DateTime } from 'luxon';
-
-export const REPORT_PERIODS = ['yesterday', 'today', 'last_7_days', 'last_week', 'last_month', 'month_to_date'] as const;
-export type ReportPeriodName = (typeof REPORT_PERIODS)[number];
+import type { ReportPeriodName } from '../config/types.js';
 
 /** First and last day (inclusive, YYYY-MM-DD, local to `zone`) of `period` for a report due at `slot`. */
 export function relativePeriod(period: ReportPeriodName, slot: Date, zone: string): { from: string; to: string } {
