@@ -20,10 +20,22 @@ function consultantOf(actor: string): string | null {
   return actor === 'system' ? null : actor;
 }
 
-/** A customer's mail on a case (not an automatic reply, not a bounce). */
+/**
+ * A customer's mail on a case (not an automatic reply, not a bounce): one statement on ingest's
+ * hot path, taking the case's pool and whoever holds it from the case row itself.
+ */
 export async function recordReceived(tx: Kysely<DB>, caseId: string, at: string): Promise<void> {
-  const c = await tx.selectFrom('cases').select(['pool_id', 'assignee']).where('id', '=', caseId).executeTakeFirstOrThrow();
-  await tx.insertInto('report_received').values({ case_id: caseId, at, pool_id: c.pool_id, consultant: c.assignee }).execute();
+  const inserted = await tx
+    .insertInto('report_received')
+    .columns(['case_id', 'at', 'pool_id', 'consultant'])
+    .expression((eb) =>
+      eb
+        .selectFrom('cases')
+        .select(['id', eb.val(at).as('at'), 'pool_id', 'assignee'])
+        .where('id', '=', caseId),
+    )
+    .executeTakeFirst();
+  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) !== 1) throw new Error(`internal: case ${caseId} of a received mail does not exist`);
 }
 
 /** Someone took the case up: the mails that came while nobody held it count for them. */
