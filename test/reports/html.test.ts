@@ -7,32 +7,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatCell, reportColumns, rowName, tableSections } from '../../src/reports/columns';
+import { metrics } from './metrics';
 import { renderReportHtml } from '../../src/reports/html';
-import type { Report, ReportMetrics, ReportRow } from '../../src/reports/types';
+import type { Report, ReportRow } from '../../src/reports/types';
 import { openInChromium } from '../support/chromium';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
 const NASTY_ID = 'eve<b>&co';
 const TITLE = 'Desk report <i>November</i> & more';
-
-function metrics(over: Partial<ReportMetrics>): ReportMetrics {
-  return {
-    emails_received: 0,
-    closed: 0,
-    closed_on_time_without_consulting: 0,
-    closed_on_time_with_consulting: 0,
-    closed_late_with_consulting: 0,
-    closed_late_without_consulting: 0,
-    consultations_on_time: 0,
-    consultations_late: 0,
-    feedback_after_closing: 0,
-    feedback_after_closing_pct: null,
-    first_response: { count: 0, median_seconds: null, p90_seconds: null },
-    resolution: { count: 0, median_seconds: null, p90_seconds: null },
-    ratings: { count: 0, by_score: { good: 0, okay: 0, bad: 0 }, good_pct: null },
-    ...over,
-  };
-}
 
 function sampleReport(): Report {
   const rows: ReportRow[] = [

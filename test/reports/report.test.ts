@@ -14,6 +14,7 @@ import { ParserPool } from '../../src/ingest/parse';
 import { backfillReportFacts } from '../../src/db/migrations/017-report-facts';
 import { formatCell, reportColumns } from '../../src/reports/columns';
 import type { Report, ReportMetrics } from '../../src/reports/types';
+import { metrics } from './metrics';
 import { cliJson, runCli } from '../support/cli';
 import { writeTestConfig, type TestConfig } from '../support/config';
 import { openInChromium } from '../support/chromium';
@@ -22,27 +23,9 @@ import { openTestDb } from '../cases/fixtures';
 import type { Opened } from '../../src/db/connection';
 import { EDGE_CONFIG, PERIOD, buildEdgeWeek } from './edges';
 
-type Figures = Omit<ReportMetrics, 'ratings'> & { ratings: { count: number; by_score: Record<string, number>; good_pct: number | null } };
-
-const NONE: Figures = {
-  emails_received: 0,
-  closed: 0,
-  closed_on_time_without_consulting: 0,
-  closed_on_time_with_consulting: 0,
-  closed_late_with_consulting: 0,
-  closed_late_without_consulting: 0,
-  consultations_on_time: 0,
-  consultations_late: 0,
-  feedback_after_closing: 0,
-  feedback_after_closing_pct: null,
-  first_response: { count: 0, median_seconds: null, p90_seconds: null },
-  resolution: { count: 0, median_seconds: null, p90_seconds: null },
-  ratings: { count: 0, by_score: { good: 0, okay: 0, bad: 0 }, good_pct: null },
-};
-
 // Worked out by hand from edges.ts (seconds; percentiles interpolate like PostgreSQL's percentile_cont).
-const EXPECTED: Record<string, Figures> = {
-  all: {
+const EXPECTED: Record<string, ReportMetrics> = {
+  all: metrics({
     emails_received: 12, // A B C D E F G +G's feedback, H's feedback, I1 J K
     closed: 7, // A B C D F G K
     closed_on_time_without_consulting: 2, // A (exactly at the deadline), K (working hours)
@@ -56,9 +39,8 @@ const EXPECTED: Record<string, Figures> = {
     first_response: { count: 7, median_seconds: 25200, p90_seconds: 35640 },
     resolution: { count: 7, median_seconds: 28801, p90_seconds: 60480 },
     ratings: { count: 3, by_score: { good: 1, okay: 1, bad: 1 }, good_pct: 33.3 },
-  },
-  sam: {
-    ...NONE,
+  }),
+  sam: metrics({
     emails_received: 2,
     closed: 3,
     closed_on_time_with_consulting: 1,
@@ -70,9 +52,8 @@ const EXPECTED: Record<string, Figures> = {
     first_response: { count: 2, median_seconds: 34200, p90_seconds: 41400 },
     resolution: { count: 3, median_seconds: 43200, p90_seconds: 77760 },
     ratings: { count: 1, by_score: { good: 0, okay: 1, bad: 0 }, good_pct: 0 },
-  },
-  cody: {
-    ...NONE,
+  }),
+  cody: metrics({
     emails_received: 9,
     closed: 4,
     closed_on_time_without_consulting: 2,
@@ -84,8 +65,8 @@ const EXPECTED: Record<string, Figures> = {
     first_response: { count: 5, median_seconds: 7200, p90_seconds: 29880 },
     resolution: { count: 4, median_seconds: 28801, p90_seconds: 30060 },
     ratings: { count: 2, by_score: { good: 1, okay: 0, bad: 1 }, good_pct: 50 },
-  },
-  tina: NONE,
+  }),
+  tina: metrics(),
 };
 
 describe('report', () => {
