@@ -9,6 +9,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     setupFiles: ['test/support/setup.ts'],
+    globalSetup: ['test/support/pg-global.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 240_000,

@@ -19,7 +19,7 @@ export interface App {
 
 export async function openApp(opts: GlobalOptions, extra: { logger?: Logger } = {}): Promise<App> {
   const config = requireConfig(findConfigPath(opts.config));
-  const opened = await openDatabase({ dataDir: config.instance.data_dir });
+  const opened = await openDatabase({ dataDir: config.instance.data_dir, url: config.database.url });
   const log = extra.logger ?? (opts.verbose ? createLogger({ level: 'debug' }) : silentLogger());
   return { config, db: opened.db, log, close: () => opened.close() };
 }

@@ -320,6 +320,15 @@ export function configSchema(ctx: SchemaContext) {
   return section(
     {
       instance: instance(ctx),
+      database: section(
+        {
+          url: text(
+            'PostgreSQL shared by several daemons (SPEC §10), as `postgres://user@host:5432/dbname`; without it the SQLite file in the data dir. Give the password by PGPASSWORD or ~/.pgpass rather than in this file',
+            { re: /^postgres(ql)?:\/\/\S+$/, says: 'must be a postgres://user@host:port/dbname URL' },
+          ).optional(),
+        },
+        'where cases are kept',
+      ).prefault({}),
       smtp: smtp(ctx).prefault({}),
       ingest: ingest().prefault({}),
       auto_response: section(

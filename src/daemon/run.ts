@@ -46,6 +46,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const log = opts.log ?? createLogger({ level: first.instance.log_level });
   const opened = await openDatabase({
     dataDir: first.instance.data_dir,
+    url: first.database.url,
     reuseStatements: true,
     busyTimeoutMs: DAEMON_BUSY_TIMEOUT_MS,
     lockWaitMs: DAEMON_LOCK_WAIT_MS,

@@ -31,6 +31,8 @@ import * as m015 from './migrations/015-customer-views.js';
 import * as m016 from './migrations/016-report-runs.js';
 import * as m017 from './migrations/017-report-facts.js';
 import { cacheStatements } from './statement-cache.js';
+import { isPostgres } from './dialect.js';
+import { checkReachable, openPostgres } from './postgres.js';
 
 export type Db = Kysely<DB>;
 
@@ -65,6 +67,8 @@ const DEFAULT_BUSY_TIMEOUT_MS = 15_000;
 
 export interface OpenOptions {
   dataDir: string;
+  /** `postgres://…` (config `database.url`): PostgreSQL instead of the SQLite file in the data dir. */
+  url?: string;
   /**
    * Milliseconds SQLite itself waits for another process's lock before giving up, asleep inside
    * the call (the whole process waits). Migrations at open always wait the default.
@@ -81,8 +85,9 @@ export interface OpenOptions {
 
 export interface Opened {
   db: Db;
-  sqlite: Database.Database;
-  file: string;
+  /** The SQLite connection and its file; absent on PostgreSQL. */
+  sqlite?: Database.Database;
+  file?: string;
   close(): Promise<void>;
 }
 
@@ -94,6 +99,7 @@ function ensureDataDir(dataDir: string): void {
 
 export async function openDatabase(opts: OpenOptions): Promise<Opened> {
   ensureDataDir(opts.dataDir);
+  if (opts.url) return openPostgresDatabase(opts.url);
   const file = path.join(opts.dataDir, 'mailwarden.sqlite');
   // Create the file ourselves so it is 0600 whatever the umask.
   fs.closeSync(fs.openSync(file, 'a', 0o600));
@@ -118,6 +124,18 @@ export async function openDatabase(opts: OpenOptions): Promise<Opened> {
     if (fs.existsSync(file + suffix)) fs.chmodSync(file + suffix, 0o600);
   }
   return { db, sqlite, file, close: () => db.destroy() };
+}
+
+async function openPostgresDatabase(url: string): Promise<Opened> {
+  const { db, pool } = openPostgres({ url });
+  try {
+    await checkReachable(pool, url);
+    await migrate(db);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return { db, close: () => db.destroy() };
 }
 
 /** Applies every pending migration; a no-op when the schema is current. Returns the names applied. */
@@ -163,6 +181,7 @@ export interface TxOptions {
  * only after the lock is ours.
  */
 export async function writeTx<T>(db: Db, fn: (tx: Kysely<DB>) => Promise<T>, opts: TxOptions = {}): Promise<T> {
+  if (isPostgres(db)) return postgresTx(db, fn);
   const deadline = opts.lockDeadline ?? Date.now() + (lockWaits.get(db) ?? 0);
   for (let tries = 1; ; tries++) {
     const attempt = await tryTx(db, fn);
@@ -218,6 +237,25 @@ async function tryTx<T>(db: Db, fn: (tx: Kysely<DB>) => Promise<T>): Promise<Att
       throw err;
     }
   });
+}
+
+/** Times a PostgreSQL transaction that lost a deadlock or serialization check is run again. */
+const PG_TX_TRIES = 5;
+
+/**
+ * PostgreSQL: READ COMMITTED, no table lock. Every claim inside fn is its own compare-and-set or
+ * SKIP LOCKED statement, so two processes may run fn at once and still never both win one row.
+ * A transaction the server undid (deadlock, 40P01) holds nothing and runs again.
+ */
+async function postgresTx<T>(db: Db, fn: (tx: Kysely<DB>) => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await db.transaction().execute(fn);
+    } catch (err) {
+      if (!isLocked(err) || tries >= PG_TX_TRIES) throw err;
+      await new Promise((resolve) => setTimeout(resolve, lockPause(tries)));
+    }
+  }
 }
 
 /** The pause before try n+1: between half and all of min(max, first * 2^(n-1)), so waiters do not knock in step. */

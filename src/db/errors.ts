@@ -1,7 +1,7 @@
 // What a database error means, asked of the error rather than of the dialect: callers decide
 // "retry later" or "someone else got there first" without knowing SQLite's error codes, so a
-// PostgreSQL dialect can answer the same questions from its SQLSTATEs (40001, 55P03, 23505).
-// Only SQLite is implemented today (better-sqlite3 puts the extended result code in `code`).
+// PostgreSQL dialect answers the same questions from its SQLSTATEs: better-sqlite3 puts SQLite's
+// extended result code in `code` (SQLITE_BUSY…), pg the five-character SQLSTATE (40001, 23505…).
 
 function codeOf(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
@@ -12,18 +12,31 @@ function codeOf(err: unknown): string {
 export function isBusy(err: unknown): boolean {
   const code = codeOf(err);
   // SQLITE_IOERR and its extended codes (SQLITE_IOERR_WRITE, _FSYNC…): the disk failed this write.
-  return isLocked(err) || code.startsWith('SQLITE_IOERR') || isDiskFull(err);
+  return isLocked(err) || code.startsWith('SQLITE_IOERR') || isDiskFull(err) || PG_UNAVAILABLE.has(code) || code.startsWith('08');
 }
 
 /** Another connection holds the lock: waiting may help, and it costs nothing to try again. */
 export function isLocked(err: unknown): boolean {
   const code = codeOf(err);
-  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
+  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || PG_CONFLICT.has(code);
 }
+
+/**
+ * PostgreSQL: a serialization failure, a deadlock or a lock not available: the transaction was
+ * undone and may simply run again.
+ */
+const PG_CONFLICT = new Set(['40001', '40P01', '55P03']);
+
+/**
+ * PostgreSQL (and pg's own connection errors): the server is shutting down, out of room or not
+ * reachable for now (class 08 is connection exceptions, checked apart).
+ */
+const PG_UNAVAILABLE = new Set(['53100', '53200', '53300', '57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT']);
 
 /** The disk under the database has no room left: trying again helps only once space is freed. */
 function isDiskFull(err: unknown): boolean {
-  return codeOf(err) === 'SQLITE_FULL';
+  const code = codeOf(err);
+  return code === 'SQLITE_FULL' || code === '53100';
 }
 
 /** errno codes of the file system that say "not now" rather than "never". */
@@ -45,5 +58,5 @@ export function isStorageFailure(err: unknown): boolean {
 /** A unique key or primary key refused the row: another writer claimed it first. */
 export function isUniqueViolation(err: unknown): boolean {
   const code = codeOf(err);
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
 }

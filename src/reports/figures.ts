@@ -15,7 +15,7 @@
 // - ratings: given in the period, for the consultant who wrote the rated reply.
 import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
-import { notIndexed, percentileCont } from '../db/report-sql.js';
+import { instant, notIndexed, percentileCont } from '../db/report-sql.js';
 import type { ReportDay, ReportGrouping } from './types.js';
 
 export interface Scope {
@@ -80,13 +80,13 @@ export function closingFigures(db: Kysely<DB>, s: Scope): FigureQueries<Grouped<
           sql<number>`sum(on_time * consulted)`.as('on_time_consulted'),
           sql<number>`sum((1 - on_time) * consulted)`.as('late_consulted'),
           sql<number>`sum((1 - on_time) * (1 - consulted))`.as('late_plain'),
-          percentileCont('resolution_ms', 0.5).as('median'),
-          percentileCont('resolution_ms', 0.9).as('p90'),
+          percentileCont(db, 'resolution_ms', 0.5).as('median'),
+          percentileCont(db, 'resolution_ms', 0.9).as('p90'),
         ])
         .$if(byGroup, (q) => q.select(sql<string | null>`${sql.ref(groupColumn)}`.as('grp')).groupBy(groupColumn))
         // Grouped, the index that leads with the group is read in order: no sort of a year of rows.
-        .where(byGroup ? notIndexed('at') : sql.ref('at'), '>=', s.start)
-        .where(byGroup ? notIndexed('at') : sql.ref('at'), '<', s.end)
+        .where(byGroup ? notIndexed(db, 'at') : sql.ref('at'), '>=', s.start)
+        .where(byGroup ? notIndexed(db, 'at') : sql.ref('at'), '<', s.end)
         .where((eb) => eb.or([eb('next_closing_at', 'is', null), eb('next_closing_at', '>=', s.end)]))
         .$if(s.pool !== undefined, (q) => q.where('pool_id', '=', s.pool ?? ''))
         .$if(s.consultant !== undefined, (q) => q.where('consultant', '=', s.consultant ?? '')),
@@ -114,10 +114,10 @@ export function firstResponseFigures(db: Kysely<DB>, s: Scope): FigureQueries<Gr
     (byGroup) =>
       db
         .selectFrom('report_first_responses')
-        .select([sql<number>`count(*)`.as('n'), percentileCont('response_ms', 0.5).as('median'), percentileCont('response_ms', 0.9).as('p90')])
+        .select([sql<number>`count(*)`.as('n'), percentileCont(db, 'response_ms', 0.5).as('median'), percentileCont(db, 'response_ms', 0.9).as('p90')])
         .$if(byGroup, (q) => q.select(sql<string | null>`${sql.ref(groupColumn)}`.as('grp')).groupBy(groupColumn))
-        .where(byGroup ? notIndexed('at') : sql.ref('at'), '>=', s.start)
-        .where(byGroup ? notIndexed('at') : sql.ref('at'), '<', s.end)
+        .where(byGroup ? notIndexed(db, 'at') : sql.ref('at'), '>=', s.start)
+        .where(byGroup ? notIndexed(db, 'at') : sql.ref('at'), '<', s.end)
         .$if(s.pool !== undefined, (q) => q.where('pool_id', '=', s.pool ?? ''))
         .$if(s.consultant !== undefined, (q) => q.where('consultant', '=', s.consultant ?? '')),
     (r) => ({ count: num(r?.n), medianMs: orNull(r?.median), p90Ms: orNull(r?.p90) }),
@@ -133,8 +133,8 @@ export function receivedFigures(db: Kysely<DB>, s: Scope): FigureQueries<Grouped
         .selectFrom('report_received')
         .select(sql<number>`count(*)`.as('n'))
         .$if(byGroup, (q) => q.select(sql<string | null>`${sql.ref(groupColumn)}`.as('grp')).groupBy(groupColumn))
-        .where(byGroup ? notIndexed('at') : sql.ref('at'), '>=', s.start)
-        .where(byGroup ? notIndexed('at') : sql.ref('at'), '<', s.end)
+        .where(byGroup ? notIndexed(db, 'at') : sql.ref('at'), '>=', s.start)
+        .where(byGroup ? notIndexed(db, 'at') : sql.ref('at'), '<', s.end)
         .$if(s.pool !== undefined, (q) => q.where('pool_id', '=', s.pool ?? ''))
         .$if(s.consultant !== undefined, (q) => q.where('consultant', '=', s.consultant ?? '')),
     (r) => num(r?.n),
@@ -211,8 +211,8 @@ export function ratingFigures(db: Kysely<DB>, s: Scope, scores: readonly string[
       const base = db
         .selectFrom('ratings as r')
         .select(scores.map((score) => sql<number>`sum(CASE WHEN r.score = ${score} THEN 1 ELSE 0 END)`.as(`s_${score}`)))
-        .where(byGroup && !byPool ? notIndexed('r.at') : sql.ref('r.at'), '>=', s.start)
-        .where(byGroup && !byPool ? notIndexed('r.at') : sql.ref('r.at'), '<', s.end)
+        .where(byGroup && !byPool ? notIndexed(db, 'r.at') : sql.ref('r.at'), '>=', s.start)
+        .where(byGroup && !byPool ? notIndexed(db, 'r.at') : sql.ref('r.at'), '<', s.end)
         .$if(s.consultant !== undefined, (q) => q.where('r.consultant', '=', s.consultant ?? ''));
       // The case is read only for its pool.
       if (!byPool && s.pool === undefined) {
@@ -232,7 +232,7 @@ export function ratingFigures(db: Kysely<DB>, s: Scope, scores: readonly string[
 /** Cases received and closed (each at its last closing in the period) on each local day. */
 export function dayFigures(db: Kysely<DB>, s: Scope, days: Array<{ date: string; start: string; end: string }>): FigureQueries<ReportDay[]> {
   if (days.length === 0) return { queries: [], read: () => [] };
-  const list = sql.join(days.map((d) => sql`(${d.date}, ${d.start}, ${d.end})`));
+  const list = sql.join(days.map((d) => sql`(${d.date}, ${instant(db, d.start)}, ${instant(db, d.end)})`));
   const poolCases = s.pool !== undefined ? sql`AND c.pool_id = ${s.pool}` : sql``;
   const mineCases = s.consultant !== undefined ? sql`AND c.assignee = ${s.consultant}` : sql``;
   const poolClosings = s.pool !== undefined ? sql`AND rc.pool_id = ${s.pool}` : sql``;

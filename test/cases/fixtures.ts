@@ -1,7 +1,8 @@
 // Cases for tests, written straight into the database the way ingest's accept transaction does
 // (case + inbound message + participant + history), so case-work tests do not need a mail server.
 import crypto from 'node:crypto';
-import { openDatabase, writeTx, type Db, type Opened } from '../../src/db/connection';
+import { writeTx, type Db, type Opened } from '../../src/db/connection';
+import { openTestDatabase } from '../support/backend';
 import { allocateCaseId } from '../../src/db/case-ids';
 import { recordEvent } from '../../src/db/history';
 import { recordReceived } from '../../src/db/report-rows';
@@ -32,7 +33,7 @@ export interface InsertedCase {
 }
 
 export async function openTestDb(dataDir: string): Promise<Opened> {
-  return openDatabase({ dataDir });
+  return openTestDatabase(dataDir);
 }
 
 export async function insertCase(db: Db, f: FixtureCase = {}): Promise<InsertedCase> {

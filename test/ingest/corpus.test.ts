@@ -56,7 +56,7 @@ describe('third-party corpus', () => {
     const { prepareMessage, acceptPrepared } = await dist('ingest/pipeline.js');
     const { rawPath } = await dist('db/stored-files.js');
     const config = requireConfig(cfg.configPath);
-    const opened = await openDatabase({ dataDir: config.instance.data_dir });
+    const opened = await openDatabase({ dataDir: config.instance.data_dir, url: config.database.url });
     const parsers = new ParserPool({ size: 2 });
     const ctx = { getConfig: () => config, db: opened.db, log: silentLogger(), parsers };
     const mailbox = config.mailboxes[0];

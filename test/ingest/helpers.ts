@@ -5,14 +5,15 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
-import { openDatabase, type Opened } from '../../src/db/connection';
+import { type Opened } from '../../src/db/connection';
+import { openTestDatabase } from '../support/backend';
 import { REPO_ROOT, cliJson } from '../support/cli';
 import type { TestConfig } from '../support/config';
 import { spawnOwned } from '../support/processes';
 import { StopWaiting, waitFor } from '../support/wait';
 
 export async function openDb(cfg: TestConfig): Promise<Opened> {
-  return openDatabase({ dataDir: cfg.dataDir });
+  return openTestDatabase(cfg.dataDir);
 }
 
 async function casesJson(cfg: TestConfig): Promise<any[]> {

@@ -3,7 +3,8 @@
 // races forced by hand instead of hoped for.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { openDatabase, writeTx, type Opened } from '../../src/db/connection';
+import { writeTx, type Opened } from '../../src/db/connection';
+import { openTestDatabase } from '../support/backend';
 import { claimNext, LEASE_MS, nextDueAt } from '../../src/outbound/claims';
 import { currentClaimer } from '../../src/outbound/claimer';
 import { queueMail } from '../../src/outbound/queue';
@@ -116,7 +117,7 @@ describe('taking over the row of a dead drainer', () => {
 
   beforeAll(async () => {
     env = await outboundEnv();
-    second = await openDatabase({ dataDir: env.config.instance.data_dir });
+    second = await openTestDatabase(env.config.instance.data_dir);
     const gone = spawnOwned(process.execPath, ['-e', '']);
     await gone.exited; // exited and reaped by Node: the pid names no process now
     deadPid = gone.pgid;

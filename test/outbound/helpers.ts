@@ -6,7 +6,8 @@ import path from 'node:path';
 import { simpleParser } from 'mailparser';
 import { requireConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/types';
-import { openDatabase, writeTx, type Opened } from '../../src/db/connection';
+import { writeTx, type Opened } from '../../src/db/connection';
+import { openTestDatabase } from '../support/backend';
 import { allocateCaseId } from '../../src/db/case-ids';
 import { addMs, nowIso } from '../../src/clock';
 import type { QueueMailInput } from '../../src/outbound/queue';
@@ -34,7 +35,7 @@ export async function outboundEnv(opts: TestConfigOptions & { templates?: Record
   const overrides = { ...opts.overrides, instance: { ...(opts.overrides?.instance as object | undefined), templates_dir: templates } };
   const cfg = await writeTestConfig({ ...opts, dir, overrides });
   const config = requireConfig(cfg.configPath);
-  const opened = await openDatabase({ dataDir: config.instance.data_dir });
+  const opened = await openTestDatabase(config.instance.data_dir);
   return {
     cfg,
     config,

@@ -7,7 +7,8 @@
 // test runs the daemon, with whatever busy timeout it has.
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, writeTx, type Opened } from '../../src/db/connection';
+import { writeTx, type Opened } from '../../src/db/connection';
+import { openTestDatabase } from '../support/backend';
 import { claimNext } from '../../src/outbound/claims';
 import { drainOnce } from '../../src/outbound/drainer';
 import { queueMail } from '../../src/outbound/queue';
@@ -73,7 +74,7 @@ describe('recording an outcome while another process holds the database lock', (
   beforeAll(async () => {
     sink = await startSmtpSink({ script: (c) => script?.(c) ?? null });
     env = await outboundEnv({ smtp: { host: sink.host, port: sink.port } });
-    drainerDb = await openDatabase({ dataDir: env.config.instance.data_dir, busyTimeoutMs: SHORT_BUSY_MS });
+    drainerDb = await openTestDatabase(env.config.instance.data_dir, { busyTimeoutMs: SHORT_BUSY_MS });
     holder = startLockHolder(env.opened.file);
   });
   afterEach(async () => {

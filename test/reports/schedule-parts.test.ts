@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { formatIssue, loadConfig } from '../../src/config/load';
-import { openDatabase, writeTx } from '../../src/db/connection';
+import { writeTx } from '../../src/db/connection';
+import { openTestDatabase } from '../support/backend';
 import { relativePeriod } from '../../src/reports/relative-periods';
 import { latestSlot, missedSlot } from '../../src/reports/slots';
 import { claimReportRun } from '../../src/reports/scheduled';
@@ -118,9 +119,9 @@ describe('claiming a slot', () => {
   async function twoConnections() {
     const dir = await makeTempDir('mw-rptclaim-');
     dirs.push(dir);
-    const a = await openDatabase({ dataDir: dir, busyTimeoutMs: 0, lockWaitMs: 10_000 });
+    const a = await openTestDatabase(dir, { busyTimeoutMs: 0, lockWaitMs: 10_000 });
     // In one process a sleeping busy timeout would block the other connection's commit: writeTx waits on the event loop instead.
-    const b = await openDatabase({ dataDir: dir, busyTimeoutMs: 0, lockWaitMs: 10_000 });
+    const b = await openTestDatabase(dir, { busyTimeoutMs: 0, lockWaitMs: 10_000 });
     return { a, b, close: () => Promise.all([a.close(), b.close()]) };
   }
   const period = { from: '2026-12-01', to: '2026-12-01' };

@@ -7,7 +7,8 @@
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { simpleParser } from 'mailparser';
 import { requireConfig } from '../../src/config/load';
-import { openDatabase, type Opened } from '../../src/db/connection';
+import { type Opened } from '../../src/db/connection';
+import { openTestDatabase } from '../support/backend';
 import { setClockOffset } from '../../src/clock';
 import { sendMissedReports, sendReportForSlot } from '../../src/reports/scheduled';
 import { REPO_ROOT } from '../support/cli';
@@ -31,7 +32,7 @@ async function desk() {
   const cfg = await writeTestConfig({ dir, overrides: { reports: [DAILY] } });
   const config = requireConfig(cfg.configPath, {});
   // Two connections on one file, as two daemons; in one process a sleeping busy timeout would block the other's commit.
-  const open = () => openDatabase({ dataDir: cfg.dataDir, busyTimeoutMs: 0, lockWaitMs: 20_000 });
+  const open = () => openTestDatabase(cfg.dataDir, { busyTimeoutMs: 0, lockWaitMs: 20_000 });
   const a: Opened = await open();
   const b: Opened = await open();
   return { config, configPath: cfg.configPath, a, b, close: () => Promise.all([a.close(), b.close()]) };
@@ -108,7 +109,7 @@ describe('the scheduled report job', () => {
         const { openDatabase } = await import(dist + '/db/connection.js');
         const { sendReportForSlot } = await import(dist + '/reports/scheduled.js');
         const config = requireConfig(process.env.MW_TEST_CONFIG, {});
-        const { db, close } = await openDatabase({ dataDir: config.instance.data_dir, busyTimeoutMs: 0, lockWaitMs: 30000 });
+        const { db, close } = await openDatabase({ dataDir: config.instance.data_dir, url: config.database.url, busyTimeoutMs: 0, lockWaitMs: 30000 });
         const out = [];
         for (let i = 0; i < 10; i++) out.push(await sendReportForSlot(db, config, config.reports[0], new Date(Date.UTC(2026, 10, 30, 7, i))));
         await close();

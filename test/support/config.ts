@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { testDatabaseUrl } from './backend';
 import { makeTempDir } from './tmp';
 
 export interface TestMailbox {
@@ -154,6 +155,8 @@ export async function writeTestConfig(opts: TestConfigOptions = {}): Promise<Tes
       },
     ],
   };
+  const url = await testDatabaseUrl(dataDir);
+  if (url) doc.database = { url };
   if (opts.overrides) deepMerge(doc, opts.overrides);
   const configPath = path.join(dir, 'mailwarden.yaml');
   fs.writeFileSync(configPath, YAML.stringify(doc));

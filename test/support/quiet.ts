@@ -5,7 +5,8 @@
 // while a row is `sending` (the relay answers 250 after its own LMTP delivery). So: no pending
 // row, then every box fully recorded, then the outbox again with the same totals — no row can
 // have appeared in between — means no further mail can ever arrive or leave.
-import { openDatabase, type Opened } from '../../src/db/connection';
+import { type Opened } from '../../src/db/connection';
+import { openTestDatabase } from './backend';
 import type { TestConfig } from './config';
 import type { DovecotInstance } from './dovecot';
 import { withImap } from './imap';
@@ -38,7 +39,7 @@ async function boxesRecorded(dovecot: DovecotInstance, instance: QuietInstance, 
 
 /** Waits until the instances are at rest (see above); returns each one's outbox total. */
 export async function waitUntilQuiet(dovecot: DovecotInstance, instances: QuietInstance[], what: string, timeoutMs = 30_000): Promise<number[]> {
-  const dbs = await Promise.all(instances.map((i) => openDatabase({ dataDir: i.cfg.dataDir })));
+  const dbs = await Promise.all(instances.map((i) => openTestDatabase(i.cfg.dataDir)));
   try {
     return await waitFor(
       async () => {

@@ -7,6 +7,7 @@
 // existing installation already has. Indexes lead with the column a report groups by, so a
 // report reads them in order and never sorts.
 import { sql, type Kysely } from 'kysely';
+import { millisBetween } from '../report-sql.js';
 
 const CLOSING_FIGURES = ['on_time', 'consulted', 'resolution_ms', 'next_closing_at'];
 const RESPONSE_FIGURES = ['response_ms'];
@@ -103,9 +104,9 @@ export async function backfillReportFacts(db: Kysely<unknown>): Promise<void> {
   await sql`
     INSERT INTO report_closings (case_id, at, consultant, pool_id, on_time, consulted, resolution_ms, next_closing_at)
     SELECT e.case_id, e.at, NULLIF(e.actor, 'system'), c.pool_id,
-      e.at <= c.deadline_at,
-      EXISTS (SELECT 1 FROM consultations q WHERE q.case_id = e.case_id AND q.sent_at <= e.at),
-      CAST(ROUND((unixepoch(e.at, 'subsec') - unixepoch(c.received_at, 'subsec')) * 1000) AS INTEGER),
+      CASE WHEN e.at <= c.deadline_at THEN 1 ELSE 0 END,
+      CASE WHEN EXISTS (SELECT 1 FROM consultations q WHERE q.case_id = e.case_id AND q.sent_at <= e.at) THEN 1 ELSE 0 END,
+      ${millisBetween(db, 'c.received_at', 'e.at')},
       LEAD(e.at) OVER (PARTITION BY e.case_id ORDER BY e.id)
     FROM case_events e JOIN cases c ON c.id = e.case_id
     WHERE e.field = 'closed_at' AND e.to_value IS NOT NULL
@@ -114,7 +115,7 @@ export async function backfillReportFacts(db: Kysely<unknown>): Promise<void> {
   await sql`
     INSERT INTO report_first_responses (case_id, at, consultant, pool_id, response_ms)
     SELECT e.case_id, e.at, NULLIF(e.actor, 'system'), c.pool_id,
-      CAST(ROUND((unixepoch(e.at, 'subsec') - unixepoch(c.received_at, 'subsec')) * 1000) AS INTEGER)
+      ${millisBetween(db, 'c.received_at', 'e.at')}
     FROM case_events e JOIN cases c ON c.id = e.case_id
     WHERE e.field = 'first_response_at' AND e.to_value IS NOT NULL
       AND e.id = (SELECT MIN(f.id) FROM case_events f WHERE f.case_id = e.case_id AND f.field = 'first_response_at' AND f.to_value IS NOT NULL)`.execute(db);
