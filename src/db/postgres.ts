@@ -32,7 +32,7 @@ const typeParsers: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: string) => {
     if (oid === OID.int8 || oid === OID.numeric) return numberFrom;
     if (oid === OID.timestamptz) return isoFromTimestamptz;
-    return types.getTypeParser(oid, format as 'text');
+    return types.getTypeParser(oid, format as 'text') as (text: string) => unknown;
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
