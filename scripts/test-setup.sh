@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need that npm cannot, from Debian's packages: Dovecot (IMAP + LMTP) for
-# the mail tests, and Chromium for the HTML report tests (driven headless by playwright-core, which
-# downloads no browser of its own). Runs as part of `npm test`; installing needs root (CI runs as
+# the mail tests, Chromium for the HTML report tests (driven headless by playwright-core, which
+# downloads no browser of its own), and PostgreSQL (the second backend; the tests start their own
+# throw-away server, never the system one). Runs as part of `npm test`; installing needs root (CI runs as
 # root, with no stdin). Nothing is installed when everything is there already.
 set -euo pipefail
 packages=()
@@ -10,6 +11,9 @@ if ! { [ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] && [ -x /usr/lib
 fi
 if [ ! -x /usr/bin/chromium ]; then
   packages+=(chromium)
+fi
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  packages+=(postgresql)
 fi
 if [ ${#packages[@]} -eq 0 ]; then
   exit 0
@@ -24,3 +28,4 @@ apt-get update -qq
 apt-get install -y -qq "${packages[@]}" >/dev/null
 # Debian starts the system Dovecot after install where it can; the tests run their own instances.
 (command -v systemctl >/dev/null && systemctl disable --now dovecot >/dev/null 2>&1) || true
+(command -v systemctl >/dev/null && systemctl disable --now postgresql >/dev/null 2>&1) || true

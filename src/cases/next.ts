@@ -4,6 +4,7 @@
 import type { Kysely } from 'kysely';
 import type { ConsultantConfig } from '../config/types.js';
 import { writeTx, type Db } from '../db/connection.js';
+import { skippingLocked } from '../db/dialect.js';
 import type { DB } from '../db/schema.js';
 import { nowIso } from '../clock.js';
 import { MailwardenError, usageError } from '../errors.js';
@@ -31,7 +32,7 @@ async function peekNext(tx: Kysely<DB>, consultant: ConsultantConfig): Promise<C
     for (const priority of PRIORITY_ORDER) {
       let best: CaseRow | null = null;
       for (const pool of pools) {
-        const row = await tx
+        const waiting = tx
           .selectFrom('cases')
           .selectAll()
           .where('status', '=', 'received')
@@ -40,8 +41,9 @@ async function peekNext(tx: Kysely<DB>, consultant: ConsultantConfig): Promise<C
           .where('assignee', 'is', null)
           .orderBy('received_at')
           .orderBy('id')
-          .limit(1)
-          .executeTakeFirst();
+          .limit(1);
+        // A case another consultant is taking right now is passed over, not waited for.
+        const row = await skippingLocked(tx, waiting).executeTakeFirst();
         if (row && (!best || row.received_at < best.received_at || (row.received_at === best.received_at && row.id < best.id))) best = row;
       }
       if (best) return best;

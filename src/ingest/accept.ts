@@ -13,6 +13,7 @@ import { insertMessage } from '../db/message-rows.js';
 import { appendToCase, reopenDecision } from '../cases/inbound-effects.js';
 import { openCase } from '../cases/open-from-mail.js';
 import { poolSupervisors } from '../cases/actors.js';
+import { serializeOn } from '../db/dialect.js';
 import { maybeQueueAutoResponse } from '../outbound/autoresponse.js';
 import { classifyInbound, type Classification } from './classify.js';
 import type { ParsedMessage } from './message.js';
@@ -96,6 +97,8 @@ async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptRes
     await record('duplicate', own.case_id, null);
     return { outcome: 'duplicate', caseId: own.case_id, messageRowId: null, detail: `our own outbox #${own.id}` };
   }
+  // Two daemons accepting the same content at once (one mail to two boxes) must see each other.
+  await serializeOn(tx, `content:${parsed.fingerprint}`);
   const same = await findSameContent(tx, parsed.fingerprint);
   if (same) {
     await record('duplicate', same.case_id, same.message_row_id);

@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely';
 import type { Config, MailboxConfig } from '../config/types.js';
 import type { DB } from '../db/schema.js';
 import { addMs, nowIso } from '../clock.js';
+import { serializeOn } from '../db/dialect.js';
 import { recordEvent } from '../db/history.js';
 import { MailwardenError } from '../errors.js';
 import { isValidAddress } from './headers.js';
@@ -84,6 +85,10 @@ async function decide(tx: Kysely<DB>, input: AutoResponseInput): Promise<{ templ
  * contains: a bad address or a broken template suppresses the response, it never loses the mail.
  */
 export async function maybeQueueAutoResponse(tx: Kysely<DB>, input: AutoResponseInput): Promise<AutoResponseResult> {
+  // The per-recipient limits count earlier auto-responses; with several daemons those counts are
+  // settled one transaction at a time per recipient. (The box-wide loop cap is not serialized: it
+  // may be passed by the few mails in flight at once on other daemons, not by a loop.)
+  if (input.inbound.from) await serializeOn(tx, `auto-response-to:${input.inbound.from.address.toLowerCase()}`);
   const decision = await decide(tx, input);
   if ('reason' in decision) return suppressed(tx, input.caseId, decision.reason);
 
