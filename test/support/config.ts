@@ -155,9 +155,10 @@ export async function writeTestConfig(opts: TestConfigOptions = {}): Promise<Tes
       },
     ],
   };
-  const url = await testDatabaseUrl(dataDir);
-  if (url) doc.database = { url };
   if (opts.overrides) deepMerge(doc, opts.overrides);
+  // Keyed by the data dir the config ends up with: two configs on one data dir share a database.
+  const url = doc.database ? undefined : await testDatabaseUrl(doc.instance.data_dir);
+  if (url) doc.database = { url };
   const configPath = path.join(dir, 'mailwarden.yaml');
   fs.writeFileSync(configPath, YAML.stringify(doc));
   return { dir, configPath, dataDir, doc };
