@@ -7,6 +7,7 @@ import fsp from 'node:fs/promises';
 import fs from 'node:fs';
 import { sql, type Kysely } from 'kysely';
 import type { Config, ConsultantConfig } from '../config/types.js';
+import { bytesAsText } from '../db/dialect.js';
 import type { DB } from '../db/schema.js';
 import { blobPath, rawPath } from '../db/stored-files.js';
 import { LATER_CASE_TABLES, type Holdings } from './customer-holdings.js';
@@ -223,7 +224,7 @@ export async function sweepAddress(tx: Kysely<DB>, ctx: ErasureContext): Promise
   const mails = await tx
     .selectFrom('outbox')
     .select(['id', 'mime'])
-    .where(sql<boolean>`lower(mime) like ${pattern} escape '\\'`)
+    .where(sql<boolean>`lower(${bytesAsText(tx, 'mime')}) like ${pattern} escape '\\'`)
     .execute();
   for (const m of mails)
     await tx

@@ -33,3 +33,12 @@ export async function serializeOn(tx: AnyDb & Parameters<RawBuilder<unknown>['ex
 export function skippingLocked<Q extends { forUpdate(): { skipLocked(): Q } }>(tx: AnyDb, query: Q): Q {
   return isPostgres(tx) ? query.forUpdate().skipLocked() : query;
 }
+
+/**
+ * A bytes column read as text for a case-insensitive LIKE: SQLite's lower() reads a blob as text
+ * already; PostgreSQL's bytea is first encoded (`escape`: ASCII stays itself, other bytes become
+ * octal escapes), which is enough to find an ASCII address in stored mail.
+ */
+export function bytesAsText(db: AnyDb, column: string): RawBuilder<string> {
+  return isPostgres(db) ? sql<string>`encode(${sql.ref(column)}, 'escape')` : sql<string>`${sql.ref(column)}`;
+}
