@@ -38,9 +38,10 @@ export function readZip(file: string): Promise<Map<string, Buffer>> {
 
 /** Every value of every table, as text (blobs read as latin1), with where it was found. */
 export async function dumpDatabase(db: Db): Promise<Array<{ where: string; text: string }>> {
-  const tables = await sql<{ name: string }>`select name from sqlite_master where type = 'table'`.execute(db);
+  // kysely's introspection lists the tables on SQLite and on PostgreSQL alike.
+  const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
   const out: Array<{ where: string; text: string }> = [];
-  for (const { name } of tables.rows) {
+  for (const { name } of tables) {
     const rows = await sql<Record<string, unknown>>`select * from ${sql.table(name)}`.execute(db);
     rows.rows.forEach((row, i) => {
       for (const [column, value] of Object.entries(row)) {
