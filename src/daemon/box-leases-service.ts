@@ -5,6 +5,7 @@
 // daemon says it is ready, so a single daemon starts its boxes as fast as before; a reload that
 // adds, removes or changes boxes runs a round at once. On stop every worker finishes the message
 // in hand, then every lease is given up, so another daemon may take the boxes straight away.
+import { nowIso } from '../clock.js';
 import type { Config, MailboxConfig } from '../config/types.js';
 import { isBusy } from '../db/errors.js';
 import type { LeaseHolder } from '../db/leases.js';
@@ -16,6 +17,8 @@ import type { Service } from './service.js';
 
 /** After a failed round (database busy or gone), the next one comes this soon at the latest. */
 const RETRY_MS = 1000;
+/** A round for a lease that runs out comes this long after it, so the lease has surely run out. */
+const AFTER_EXPIRY_MS = 50;
 
 type Worker = ReturnType<typeof createImapService>;
 
@@ -30,6 +33,8 @@ export class BoxLeasesService implements Service {
   private stopped = false;
   private wake: (() => void) | null = null;
   private failures = 0;
+  /** When another daemon's lease runs out next (ms since the epoch, on the clock of src/clock.ts). */
+  private nextExpiry: number | null = null;
 
   constructor(
     private readonly ctx: IngestContext,
@@ -80,9 +85,19 @@ export class BoxLeasesService implements Service {
   private async run(): Promise<void> {
     while (!this.stopped) {
       const lease = this.ctx.getConfig().ingest.box_lease;
-      await this.pause(this.failures > 0 ? Math.min(RETRY_MS, renewEvery(lease)) : renewEvery(lease));
+      await this.pause(this.nextDelay(lease));
       if (!this.stopped) await this.round();
     }
+  }
+
+  /**
+   * Every third of the lease; sooner after a failure; and right after another daemon's lease runs
+   * out (a dead daemon's boxes are then taken within the lease time, not up to a third later).
+   */
+  private nextDelay(lease: number): number {
+    let delay = this.failures > 0 ? Math.min(RETRY_MS, renewEvery(lease)) : renewEvery(lease);
+    if (this.nextExpiry !== null) delay = Math.min(delay, Math.max(0, this.nextExpiry - Date.parse(nowIso())) + AFTER_EXPIRY_MS);
+    return delay;
   }
 
   /** One lease round, after any other; a failure is logged and the next round comes soon. */
@@ -90,10 +105,11 @@ export class BoxLeasesService implements Service {
     return this.serially(async () => {
       const config = this.ctx.getConfig();
       try {
-        await this.keeper.round(
+        const result = await this.keeper.round(
           imapBoxes(config).map((m) => m.id),
           config.ingest.box_lease,
         );
+        this.nextExpiry = result.nextExpiry === null ? null : Date.parse(result.nextExpiry);
         this.failures = 0;
       } catch (err) {
         this.failures++;

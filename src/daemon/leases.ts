@@ -17,6 +17,7 @@ import {
   forgetDeadDaemons,
   heartbeat,
   liveDaemons,
+  nextForeignExpiry,
   releaseAllLeases,
   releaseLease,
   takeOrRenew,
@@ -61,6 +62,8 @@ export interface RoundResult {
   released: string[];
   lost: string[];
   held: string[];
+  /** When another holder's lease runs out next (a box that may then be free), or null. */
+  nextExpiry: string | null;
 }
 
 export class LeaseKeeper {
@@ -82,7 +85,7 @@ export class LeaseKeeper {
   async round(boxes: string[], leaseMs: number, now = nowIso()): Promise<RoundResult> {
     // Leases written this round run out leaseMs after `now`, which is no later than this instant.
     const started = Date.now();
-    const result: RoundResult = { live: 1, share: 0, taken: [], released: [], lost: [], held: [] };
+    const result: RoundResult = { live: 1, share: 0, taken: [], released: [], lost: [], held: [], nextExpiry: null };
     await heartbeat(this.db, this.holder, now);
     result.live = await liveDaemons(this.db, addMs(now, -leaseMs));
     result.share = fairShare(boxes.length, result.live);
@@ -95,6 +98,7 @@ export class LeaseKeeper {
     for (const box of excess) await this.release(box, 'above the fair share', result);
     if (this.held.size < result.share) await this.take(boxes, leaseMs, now, started, result);
     await forgetDeadDaemons(this.db, addMs(now, -FORGET_AFTER_MS));
+    result.nextExpiry = await nextForeignExpiry(this.db, this.holder.id, now);
     result.held = this.heldBoxes();
     return result;
   }

@@ -94,6 +94,20 @@ export async function boxesNotHeldByOthers(db: Db, holder: string, mailboxIds: s
 }
 
 /**
+ * When the first lease of another holder still running at `now` runs out: a dead daemon's boxes
+ * are free from then on, so the next round need not come later (the live ones renew long before).
+ */
+export async function nextForeignExpiry(db: Db, holder: string, now: string): Promise<string | null> {
+  const row = await db
+    .selectFrom('box_leases')
+    .select((eb) => eb.fn.min('expires_at').as('at'))
+    .where('holder', '<>', holder)
+    .where('expires_at', '>=', now)
+    .executeTakeFirst();
+  return row?.at ?? null;
+}
+
+/**
  * Releases at once the leases of a daemon known dead: the one on this node with `pid`, whose stale
  * pid lock the caller has just taken over (src/daemon/lock.ts), so its boxes need not wait for
  * their leases to run out. Returns the boxes freed.

@@ -141,7 +141,10 @@ describe('LeaseKeeper', () => {
     const b = keeper(cb!, 'b');
     await a.k.round(BOXES, LEASE, at(0));
     a.k.dispose(); // killed: no more rounds, nothing released
-    expect((await b.k.round(BOXES, LEASE, at(29))).taken).toEqual([]);
+    const early = await b.k.round(BOXES, LEASE, at(29));
+    expect(early.taken).toEqual([]);
+    // The service runs its next round right after this instant, not a third of a lease later.
+    expect(early.nextExpiry).toBe(at(30));
     const later = await b.k.round(BOXES, LEASE, at(31));
     expect(later).toMatchObject({ live: 1, share: 20 });
     expect(later.taken.sort()).toEqual(BOXES);
