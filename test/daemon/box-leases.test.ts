@@ -4,8 +4,10 @@
 // the same node takes them at once (the killed one's pid lock says it is dead). A daemon that
 // cannot renew its leases (the database locked by another process for longer than the lease)
 // stops its boxes before the leases run out, and takes them again when the database is back.
-// SQLite allows one daemon per data dir, so "another daemon" here is the next one started; the
-// PostgreSQL run of the same file is the integrator's.
+// SQLite allows one daemon per data dir, so "another daemon" there is the next one started. The
+// last test runs two daemons at once on one database: it names a `database.url`, which gives each
+// node its own pid lock; a build without the PostgreSQL backend ignores the URL and both share the
+// SQLite file, and with it MAILWARDEN_TEST_DATABASE_URL must name a real PostgreSQL database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../support/cli';
 import { rewriteTestConfig, writeTestConfig, type TestConfig } from '../support/config';
@@ -15,6 +17,9 @@ import { removeTempDir } from '../support/tmp';
 import { waitFor } from '../support/wait';
 import { holdWriteLock, newMessageId, openDb, waitForInbound } from '../ingest/helpers';
 import type { Opened } from '../../src/db/connection';
+
+const SHARED_DATABASE_URL = process.env.MAILWARDEN_TEST_DATABASE_URL ?? 'postgres://unused-by-the-sqlite-build.invalid/mailwarden';
+const FOUR = ['north', 'south', 'east', 'west'].map((id) => ({ id, address: `lease2-${id}@example.test`, pool: 'general' }));
 
 const BOXES = [
   { id: 'east', address: 'lease-east@example.test', pool: 'general' },
@@ -28,7 +33,7 @@ const dbs: Opened[] = [];
 
 beforeAll(async () => {
   dovecot = await startDovecot();
-  for (const b of BOXES) await dovecot.addUser(b.address, 'secret');
+  for (const b of [...BOXES, ...FOUR]) await dovecot.addUser(b.address, 'secret');
 });
 afterAll(async () => {
   for (const d of daemons) await d.kill();
@@ -186,4 +191,76 @@ describe('box leases in the daemon', () => {
     await mailBothBoxes(db, 'After the lock');
     expect(await daemon.stop()).toBe(0);
   });
+
+  it('two daemons at once share four boxes two and two, each box worked by one of them at a time, and after a SIGTERM the other works all four (fails on a box worked twice or left idle)', async () => {
+    const cfg = await writeTestConfig({
+      imap: { host: dovecot.host, port: dovecot.port },
+      mailboxes: FOUR,
+      overrides: { database: { url: SHARED_DATABASE_URL }, instance: { node_name: 'one' }, ingest: { box_lease: '3s' } },
+    });
+    dirs.push(cfg.dir);
+    const db = await openDb(cfg);
+    dbs.push(db);
+    const a = await start(cfg);
+    // The second node: same database and boxes, its own name (and so its own pid lock).
+    const cfgB = await writeTestConfig({
+      imap: { host: dovecot.host, port: dovecot.port },
+      mailboxes: FOUR,
+      overrides: { ...cfg.doc, instance: { ...cfg.doc.instance, node_name: 'two' } },
+    });
+    dirs.push(cfgB.dir);
+    await waitFor(async () => (await leases(db)).length === 4, { what: 'the first daemon to take all four boxes', timeoutMs: 30_000, intervalMs: 100 });
+    const b = await start(cfgB);
+    const [ha, hb] = [holderOf(a), holderOf(b)];
+    await waitFor(
+      async () => {
+        const rows = await leases(db);
+        return rows.filter((r) => r.holder === ha).length === 2 && rows.filter((r) => r.holder === hb).length === 2;
+      },
+      { what: 'the boxes to spread two and two', timeoutMs: 30_000, intervalMs: 100 },
+    );
+    const ids = await Promise.all(
+      FOUR.map(async (box) => {
+        const messageId = newMessageId();
+        await appendMail(
+          dovecot,
+          box.address,
+          'INBOX',
+          buildMail({ from: 'c@customer.test', to: box.address, subject: `Shared ${box.id}`, text: 'hi', messageId }),
+        );
+        return messageId;
+      }),
+    );
+    for (const id of ids) expect((await waitForInbound(db, id, 'mail in a shared box to become a case', 30_000)).outcome).toBe('case');
+
+    expect(await a.stop()).toBe(0);
+    await waitForLeases4(db, hb);
+    const more = newMessageId();
+    await appendMail(
+      dovecot,
+      FOUR[0]!.address,
+      'INBOX',
+      buildMail({ from: 'c@customer.test', to: FOUR[0]!.address, subject: 'After one stopped', text: 'hi', messageId: more }),
+    );
+    expect((await waitForInbound(db, more, 'mail after the first daemon stopped', 30_000)).outcome).toBe('case');
+    expect(await b.stop()).toBe(0);
+
+    // Each box moved from a to b only after a had stopped it and given it up.
+    for (const box of FOUR.map((x) => x.id)) {
+      const released = a.logs.filter((l) => l.mailbox === box && l.event === 'box.lease_released').map((l) => l.time as number);
+      const takenByB = b.logs.filter((l) => l.mailbox === box && l.event === 'box.lease_taken').map((l) => l.time as number);
+      expect(takenByB.length).toBeGreaterThan(0);
+      for (const t of takenByB) expect(released.some((r) => r <= t)).toBe(true);
+    }
+  });
 });
+
+async function waitForLeases4(db: Opened, holder: string) {
+  return waitFor(
+    async () => {
+      const rows = await leases(db);
+      return rows.length === 4 && rows.every((r) => r.holder === holder);
+    },
+    { what: 'the remaining daemon to hold all four boxes', timeoutMs: 30_000, intervalMs: 100 },
+  );
+}
