@@ -76,11 +76,13 @@ export function bool(doc: string) {
   return documented(z.boolean({ error: wrongType((v) => `must be true or false (got ${describeValue(v)})`) }), { doc, type: 'bool' });
 }
 
-export function duration(doc: string) {
+/** A duration, normalised to ms; `min` (ms, with the text shown for it) refuses shorter ones. */
+export function duration(doc: string, min?: { ms: number; text: string }) {
   const schema = z.unknown().transform((value, ctx) => {
     if (value === undefined) return fail(ctx, 'is required');
     const ms = typeof value === 'string' ? parseDuration(value) : null;
-    return ms === null || ms <= 0 ? fail(ctx, `must be a duration like 30s, 15m, 8h, 2d or 1w (got ${got(value)})`) : ms;
+    if (ms === null || ms <= 0) return fail(ctx, `must be a duration like 30s, 15m, 8h, 2d or 1w (got ${got(value)})`);
+    return min && ms < min.ms ? fail(ctx, `must be at least ${min.text} (got ${got(value)})`) : ms;
   });
   return documented(schema, { doc, type: 'duration' });
 }

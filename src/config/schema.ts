@@ -3,6 +3,7 @@
 // types (./types.ts infers them) and, through the docs each field registers, the configuration
 // reference in the README (./reference.ts). The schema is built per file because relative paths
 // resolve against the file's directory.
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import {
@@ -38,6 +39,9 @@ export const BUILTIN_TEMPLATES_DIR = fileURLToPath(new URL('../../templates', im
 
 const ID = { re: /^[a-z0-9][a-z0-9_-]{0,62}$/, says: 'must be lower-case letters, digits, "-" or "_"' };
 const id = (doc: string) => text(doc, ID);
+const NODE_NAME = { re: /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, says: 'must be letters, digits, ".", "-" or "_" (a host name)' };
+const NODE_NAME_DOC =
+  'name of this machine among several daemons sharing one database (SPEC §10): in the holder of each box lease, and in the pid lock `daemon-<node_name>.pid` with `database.url`';
 const TEMPLATES_DOC = 'mail templates; relative to this file (default: the templates shipped with mailwarden)';
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
 const STARTTLS = ['required', 'allowed', 'refused'] as const;
@@ -83,6 +87,8 @@ const instance = (ctx: SchemaContext) =>
       token_ttl: duration('a token in staff mail is honoured this long after the mail was sent').prefault('30d'),
       rating_ttl: duration("a customer's rating of a reply (SPEC §5E) counts this long after the reply was written").prefault('90d'),
       log_level: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal'], 'pino log level').default('info'),
+      // The default is this machine's host name: the reference shows none.
+      node_name: documented(text(NODE_NAME_DOC, NODE_NAME).default(os.hostname()), { doc: NODE_NAME_DOC, type: 'string', defaultText: 'host name' }),
     },
     'this installation',
   );
@@ -114,6 +120,10 @@ const ingest = () =>
       max_parts: int('MIME parts parsed per message before the rest is ignored', { min: 1 }).prefault(500),
       max_header_bytes: size('header block size beyond which the message is kept unparsed').prefault('1MB'),
       max_attempts: int('times a message whose accept fails (not for a transient reason) is tried before it is parked', { min: 1, max: 100 }).prefault(3),
+      box_lease: duration(
+        "a box is worked by one daemon at a time under a lease this long, renewed every third of it; a dead daemon's boxes are taken over within it (SPEC §10)",
+        { ms: 3000, text: '3s' },
+      ).prefault('30s'),
       mark: section(
         {
           mode: oneOf(['keyword', 'move', 'none'], '`keyword` sets an IMAP keyword, `move` moves the message, `none` leaves it').default('keyword'),

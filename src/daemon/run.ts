@@ -2,21 +2,27 @@
 // listener, the outbox drainer and the scheduler (DESIGN: processes). They never call each
 // other; they meet in the database. SIGTERM/SIGINT: stop taking new work, finish what is in
 // hand, exit 0. SIGHUP: read the config again; an invalid one is logged and the old one kept;
-// boxes added, removed or changed start, stop or restart.
+// boxes added, removed or changed start, stop or restart. Boxes are worked under leases in the
+// database (SPEC §10, ./leases.ts), so several daemons may share one database: each works only
+// the boxes it holds, while the listener, the drainer and the scheduler run on every daemon.
 import { loadConfig, formatIssue, requireConfig } from '../config/load.js';
-import type { Config, MailboxConfig } from '../config/types.js';
-import { openDatabase } from '../db/connection.js';
+import type { Config } from '../config/types.js';
+import { nowIso } from '../clock.js';
+import { openDatabase, type Db } from '../db/connection.js';
+import { releaseLease, releaseLeftBy, takeOrRenew, type LeaseHolder } from '../db/leases.js';
 import { createLogger, logEvent, type Logger } from '../log.js';
 import { ParserPool } from '../ingest/parse.js';
 import type { IngestContext } from '../ingest/pipeline.js';
 import { sweepTemp } from '../db/stored-files.js';
 import { drainOnce } from '../outbound/drainer.js';
 import { createDrainerService } from './drainer.js';
+import { BoxLeasesService } from './box-leases-service.js';
 import { createImapService } from './imap-service.js';
+import { newHolder } from './leases.js';
 import { ListenerService } from './listener-service.js';
 import { createSchedulerService } from './schedule.js';
 import { Supervisor } from './supervisor.js';
-import { acquireDaemonLock, type DaemonLock } from './lock.js';
+import { acquireDaemonLock, lockFileName, type DaemonLock } from './lock.js';
 
 export interface DaemonOptions {
   configPath: string;
@@ -24,8 +30,6 @@ export interface DaemonOptions {
   once?: boolean;
   log?: Logger;
 }
-
-const workerName = (box: MailboxConfig) => `imap:${box.id}`;
 
 /**
  * SQLite's own wait for another process's lock, which sleeps the whole daemon (better-sqlite3 is
@@ -53,7 +57,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   });
   let lock: DaemonLock;
   try {
-    lock = acquireDaemonLock(first.instance.data_dir);
+    lock = acquireDaemonLock(first.instance.data_dir, process.pid, lockFileName(first));
   } catch (err) {
     await opened.close();
     throw err;
@@ -62,10 +66,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   parsers.warm();
   let config = first;
   const ctx: IngestContext = { getConfig: () => config, db: opened.db, log, parsers };
+  const holder = newHolder(first.instance.node_name);
   try {
     await sweepTemp(config.instance.data_dir);
-    if (opts.once) return await runOnce(ctx);
-    return await runUntilSignalled(ctx, (next) => (config = next));
+    if (lock.stalePid !== undefined) await releaseDeadPredecessor(opened.db, log, holder, lock.stalePid);
+    if (opts.once) return await runOnce(ctx, holder);
+    return await runUntilSignalled(ctx, holder, (next) => (config = next));
   } finally {
     await parsers.close();
     await opened.close();
@@ -73,12 +79,30 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   }
 }
 
-async function runOnce(ctx: IngestContext): Promise<number> {
+/**
+ * The daemon this one replaces on this node was killed (its pid lock was stale): its box leases
+ * are given up now rather than when they run out, so a restart does not leave the boxes idle.
+ */
+async function releaseDeadPredecessor(db: Db, log: Logger, holder: LeaseHolder, pid: number): Promise<void> {
+  const freed = await releaseLeftBy(db, holder.node, pid, holder.id);
+  for (const box of freed) log.info(logEvent('box.lease_released', { mailbox: box, pid, reason: 'its daemon died' }), 'box lease of the dead daemon released');
+}
+
+/** Each box once, under its lease; a box another daemon works now is left to it. */
+async function runOnce(ctx: IngestContext, holder: LeaseHolder): Promise<number> {
   const config = ctx.getConfig();
   let failed = 0;
   for (const box of config.mailboxes.filter((m) => m.imap)) {
     try {
-      await createImapService(ctx, box).syncOnce();
+      if (!(await takeOrRenew(ctx.db, holder.id, box.id, nowIso(), config.ingest.box_lease))) {
+        ctx.log.info(logEvent('box.lease_held_elsewhere', { mailbox: box.id }), 'another daemon works this box; left to it');
+        continue;
+      }
+      try {
+        await createImapService(ctx, box).syncOnce();
+      } finally {
+        await releaseLease(ctx.db, holder.id, box.id);
+      }
     } catch (err) {
       failed++;
       ctx.log.error(logEvent('mailbox.sync_failed', { mailbox: box.id, err: (err as Error).message }), 'mailbox sync failed');
@@ -89,7 +113,7 @@ async function runOnce(ctx: IngestContext): Promise<number> {
   return failed > 0 ? 69 : 0;
 }
 
-async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => void): Promise<number> {
+async function runUntilSignalled(ctx: IngestContext, holder: LeaseHolder, setConfig: (c: Config) => void): Promise<number> {
   const { log } = ctx;
   const supervisor = new Supervisor(log);
   let listener: ListenerService | null = null;
@@ -106,7 +130,8 @@ async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => v
   };
   const services = { config: ctx.getConfig(), db: ctx.db, log };
 
-  for (const box of ctx.getConfig().mailboxes) if (box.imap) await supervisor.add(createImapService(ctx, box));
+  const boxes = new BoxLeasesService(ctx, holder);
+  await supervisor.add(boxes);
   if (!(await startListener(ctx.getConfig()))) {
     signals.release();
     await supervisor.stopAll();
@@ -132,7 +157,8 @@ async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => v
       return;
     }
     setConfig(next);
-    const changes = await applyMailboxChanges(supervisor, ctx, old, next);
+    // The boxes service starts, stops or restarts the workers in reloadAll, below.
+    const changes = mailboxChanges(old, next);
     if (JSON.stringify(old.ingest.listener) !== JSON.stringify(next.ingest.listener)) {
       await supervisor.remove('listener');
       listener = null;
@@ -146,6 +172,8 @@ async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => v
   log.info(
     logEvent('daemon.ready', {
       mailboxes: ctx.getConfig().mailboxes.map((m) => m.id),
+      holder: holder.id,
+      boxes_held: boxes.held(),
       listener: (listener as ListenerService | null)?.bound ?? null,
       services: supervisor.names(),
     }),
@@ -158,22 +186,17 @@ async function runUntilSignalled(ctx: IngestContext, setConfig: (c: Config) => v
   return code;
 }
 
-/** Starts workers for new boxes, stops removed ones, restarts changed ones; returns what changed. */
-async function applyMailboxChanges(supervisor: Supervisor, ctx: IngestContext, old: Config, next: Config): Promise<string[]> {
+/** What a reload changes in the IMAP boxes, for the log: added, removed, restarted (settings changed). */
+function mailboxChanges(old: Config, next: Config): string[] {
   const changes: string[] = [];
   const before = new Map(old.mailboxes.filter((m) => m.imap).map((m) => [m.id, JSON.stringify(m)]));
-  const after = new Map(next.mailboxes.filter((m) => m.imap).map((m) => [m.id, m]));
+  const after = new Map(next.mailboxes.filter((m) => m.imap).map((m) => [m.id, JSON.stringify(m)]));
   for (const [id, text] of before) {
     const box = after.get(id);
-    if (box && JSON.stringify(box) === text) continue;
-    await supervisor.remove(`imap:${id}`);
+    if (box === text) continue;
     changes.push(box ? `restarted ${id}` : `removed ${id}`);
   }
-  for (const [id, box] of after) {
-    if (supervisor.get(workerName(box))) continue;
-    await supervisor.add(createImapService(ctx, box));
-    if (!before.has(id)) changes.push(`added ${id}`);
-  }
+  for (const id of after.keys()) if (!before.has(id)) changes.push(`added ${id}`);
   return changes;
 }
 

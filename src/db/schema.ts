@@ -439,6 +439,27 @@ export interface ReportRunsTable {
   outbox_ids: string;
 }
 
+/** Which daemon works a box, until when (SPEC §10; src/db/leases.ts). */
+export interface BoxLeasesTable {
+  mailbox_id: string;
+  /** holder id `<node_name>:<pid>:<random>` (src/daemon/leases.ts) */
+  holder: string;
+  expires_at: string;
+  /** when this holder took the box (a renewal keeps it) */
+  taken_at: string;
+}
+
+/** A running daemon's heartbeat: the live ones share the boxes. */
+export interface DaemonNodesTable {
+  /** the daemon's holder id */
+  id: string;
+  /** instance.node_name */
+  node: string;
+  pid: number;
+  started_at: string;
+  seen_at: string;
+}
+
 export interface DB {
   mailbox_state: MailboxStateTable;
   raw_messages: RawMessagesTable;
@@ -469,4 +490,6 @@ export interface DB {
   report_closings: ReportClosingsTable;
   report_first_responses: ReportFirstResponsesTable;
   report_received: ReportReceivedTable;
+  box_leases: BoxLeasesTable;
+  daemon_nodes: DaemonNodesTable;
 }

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
-import { type Opened } from '../../src/db/connection';
+import { openDatabase, type Opened } from '../../src/db/connection';
 import { openTestDatabase } from '../support/backend';
 import { REPO_ROOT, cliJson } from '../support/cli';
 import type { TestConfig } from '../support/config';
@@ -13,7 +13,8 @@ import { spawnOwned } from '../support/processes';
 import { StopWaiting, waitFor } from '../support/wait';
 
 export async function openDb(cfg: TestConfig): Promise<Opened> {
-  return openTestDatabase(cfg.dataDir);
+  const url = (cfg.doc.database as { url?: string } | undefined)?.url;
+  return url ? openDatabase({ dataDir: cfg.dataDir, url }) : openTestDatabase(cfg.dataDir);
 }
 
 async function casesJson(cfg: TestConfig): Promise<any[]> {
