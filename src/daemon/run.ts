@@ -9,7 +9,7 @@ import { openDatabase } from '../db/connection.js';
 import { createLogger, logEvent, type Logger } from '../log.js';
 import { ParserPool } from '../ingest/parse.js';
 import type { IngestContext } from '../ingest/pipeline.js';
-import { sweepTemp } from '../db/stored-files.js';
+import { sweepContentTemp } from '../db/content-store.js';
 import { drainOnce } from '../outbound/drainer.js';
 import { createDrainerService } from './drainer.js';
 import { createImapService } from './imap-service.js';
@@ -62,7 +62,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   let config = first;
   const ctx: IngestContext = { getConfig: () => config, db: opened.db, log, parsers };
   try {
-    await sweepTemp(config.instance.data_dir);
+    await sweepContentTemp(config);
     if (opts.once) return await runOnce(ctx);
     return await runUntilSignalled(ctx, (next) => (config = next));
   } finally {

@@ -30,6 +30,7 @@ import * as m014 from './migrations/014-merged-into.js';
 import * as m015 from './migrations/015-customer-views.js';
 import * as m016 from './migrations/016-report-runs.js';
 import * as m017 from './migrations/017-report-facts.js';
+import * as m019 from './migrations/019-raw-chunks.js';
 import { cacheStatements } from './statement-cache.js';
 
 export type Db = Kysely<DB>;
@@ -52,6 +53,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '015-customer-views': m015,
   '016-report-runs': m016,
   '017-report-facts': m017,
+  '019-raw-chunks': m019,
 };
 
 class StaticMigrations implements MigrationProvider {

@@ -439,6 +439,14 @@ export interface ReportRunsTable {
   outbox_ids: string;
 }
 
+/** Raw mail and attachments in 1 MiB chunks, when `storage.files` is `database` (src/db/content-store.ts). */
+export interface StoredChunksTable {
+  kind: 'raw' | 'blob';
+  sha256: string;
+  seq: number;
+  bytes: Buffer;
+}
+
 export interface DB {
   mailbox_state: MailboxStateTable;
   raw_messages: RawMessagesTable;
@@ -469,4 +477,5 @@ export interface DB {
   report_closings: ReportClosingsTable;
   report_first_responses: ReportFirstResponsesTable;
   report_received: ReportReceivedTable;
+  stored_chunks: StoredChunksTable;
 }
