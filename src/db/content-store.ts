@@ -13,6 +13,7 @@ import fsp from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/types.js';
+import { dataError } from '../errors.js';
 import type { Db } from './connection.js';
 import type { DB } from './schema.js';
 import { deleteChunks, hasChunks, pushChunks, readChunks, type ContentKind } from './stored-chunks.js';
@@ -80,8 +81,13 @@ async function localFile(store: ContentStore, kind: ContentKind, sha256: string)
   if (!(await hasChunks(store.db, kind, sha256))) return file;
   // Streamed to tmp/, fsynced, checked against its SHA-256, renamed into place: as when it came in.
   const input = Readable.from(readChunks(store.db, kind, sha256));
-  const stored = kind === 'raw' ? await storeRaw(store.root, input, sha256) : await storeBlob(store.root, input, sha256);
-  return stored.path;
+  try {
+    const stored = kind === 'raw' ? await storeRaw(store.root, input, sha256) : await storeBlob(store.root, input, sha256);
+    return stored.path;
+  } catch (err) {
+    const what = kind === 'raw' ? 'raw message' : 'attachment';
+    throw dataError('ESTORED', `The ${what} ${sha256} cannot be rebuilt from the database: ${(err as Error).message}.`);
+  }
 }
 
 export function localRawFile(store: ContentStore, sha256: string): Promise<string> {

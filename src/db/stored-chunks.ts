@@ -32,8 +32,8 @@ export async function pushChunks(db: Db, kind: ContentKind, sha256: string, file
     const buffer = Buffer.alloc(Math.min(CHUNK_BYTES, Math.max(size, 1)));
     for (let seq = 0; seq < count; seq++) {
       const length = await readFully(handle, buffer, seq * CHUNK_BYTES);
-      // A copy: the same buffer is refilled for the next chunk while the driver may still hold this one.
-      const bytes = Buffer.from(buffer.subarray(0, length));
+      // One buffer for every chunk, no copies: the insert has sent its bytes when it resolves.
+      const bytes = length === buffer.length ? buffer : buffer.subarray(0, length);
       await writeTx(db, (tx) =>
         tx
           .insertInto('stored_chunks')
