@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { dataError, usageError } from '../errors.js';
-import { blobPath } from '../db/stored-files.js';
+import { localBlobFile, type ContentStore } from '../db/content-store.js';
 import { getCaseRow } from './queries.js';
 
 export interface CaseAttachment {
@@ -47,11 +47,11 @@ export async function findAttachment(db: Kysely<DB>, caseId: string, n: number):
 }
 
 /** The stored bytes of an attachment, checked against its SHA-256. */
-export function readAttachment(dataDir: string, a: CaseAttachment): Buffer {
+export async function readAttachment(store: ContentStore, a: CaseAttachment): Promise<Buffer> {
   if (a.sha256 === null) throw dataError('EBLOB', `The content of attachment ${a.n} of case ${a.caseId} was not kept, so it cannot be written.`);
   let bytes: Buffer;
   try {
-    bytes = fs.readFileSync(blobPath(dataDir, a.sha256));
+    bytes = fs.readFileSync(await localBlobFile(store, a.sha256));
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'is not in the blob store' : `cannot be read (${(err as Error).message})`;
     throw dataError('EBLOB', `The content of attachment ${a.n} of case ${a.caseId} ${why}.`);

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { detectMimeType } from 'nodemailer/lib/mime-funcs';
 import { dataError } from '../errors.js';
-import { storeBlob } from '../db/stored-files.js';
+import { storeBlobContent, type ContentStore } from '../db/content-store.js';
 
 export interface FileAttachment {
   path: string;
@@ -55,10 +55,10 @@ export function describe(full: string, bytes: Buffer, cid?: string): FileAttachm
  * Copies the files into the content-addressed blob store (before the transaction that names them:
  * a blob nobody names is harmless, a row naming a missing blob is not).
  */
-export async function keepAttachments(dataDir: string, files: FileAttachment[]): Promise<void> {
+export async function keepAttachments(store: ContentStore, files: FileAttachment[]): Promise<void> {
   for (const f of files) {
     try {
-      await storeBlob(dataDir, fs.readFileSync(f.path));
+      await storeBlobContent(store, fs.createReadStream(f.path));
     } catch (err) {
       throw dataError('EATTACH', `Cannot keep a copy of ${f.filename}; nothing was sent: ${(err as Error).message}.`);
     }

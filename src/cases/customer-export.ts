@@ -10,7 +10,7 @@ import { nowIso } from '../clock.js';
 import type { Config, ConsultantConfig } from '../config/types.js';
 import type { DB } from '../db/schema.js';
 import { parseJsonList } from '../db/json-columns.js';
-import { blobPath, rawPath } from '../db/stored-files.js';
+import { contentStore, localBlobFile, localPath, localRawFile, type ContentStore } from '../db/content-store.js';
 import { getCustomerRecord, type CustomerRecordView } from './customer-record.js';
 import { findHoldings, laterTableRows, type AttachmentRow, type Holdings, type MessageRow } from './customer-holdings.js';
 import { caseViews, type CaseRow, type CaseView } from './view.js';
@@ -103,13 +103,14 @@ class FileList {
 export async function buildExport(db: Kysely<DB>, config: Config, actor: ConsultantConfig, address: string): Promise<ExportContent> {
   const customer = await getCustomerRecord(db, address);
   const h = await findHoldings(db, customer.address);
-  const dataDir = config.instance.data_dir;
+  const store = contentStore(config, db);
+  await fetchFiles(store, h);
   const files = new FileList();
   const views = new Map((await caseViews(db, [...h.ownCases, ...h.ccCases])).map((v) => [v.id, v]));
   const cases: ExportCase[] = [];
-  for (const row of h.ownCases) cases.push(await ownCase(db, h, row, views.get(row.id)!, files, dataDir));
+  for (const row of h.ownCases) cases.push(await ownCase(db, h, row, views.get(row.id)!, files, store));
   const ours = new Set([h.key, ...config.mailboxes.map((m) => m.address.toLowerCase())]);
-  for (const row of h.ccCases) cases.push(await copiedCase(db, h, row, views.get(row.id)!, files, dataDir, ours));
+  for (const row of h.ccCases) cases.push(await copiedCase(db, h, row, views.get(row.id)!, files, store, ours));
   const held_mail: ExportDocument['held_mail'] = [];
   for (const q of h.quarantine.filter((q) => q.from_address?.toLowerCase() === h.key)) {
     held_mail.push({
@@ -117,7 +118,7 @@ export async function buildExport(db: Kysely<DB>, config: Config, actor: Consult
       id: q.id,
       at: q.at,
       subject: q.subject,
-      file: files.disk(`mail/quarantined/${q.id}.eml`, rawPath(dataDir, q.raw_sha256)),
+      file: files.disk(`mail/quarantined/${q.id}.eml`, localPath(store, 'raw', q.raw_sha256)),
     });
   }
   for (const p of h.parked.filter((p) => p.from_address?.toLowerCase() === h.key)) {
@@ -126,7 +127,7 @@ export async function buildExport(db: Kysely<DB>, config: Config, actor: Consult
       id: p.id,
       at: p.first_failed_at,
       subject: p.subject,
-      file: files.disk(`mail/parked/${p.id}.eml`, rawPath(dataDir, p.sha256)),
+      file: files.disk(`mail/parked/${p.id}.eml`, localPath(store, 'raw', p.sha256)),
     });
   }
   return {
@@ -143,7 +144,20 @@ export async function buildExport(db: Kysely<DB>, config: Config, actor: Consult
   };
 }
 
-async function ownCase(db: Kysely<DB>, h: Holdings, row: CaseRow, view: CaseView, files: FileList, dataDir: string): Promise<ExportCase> {
+/**
+ * The files the archive may name, on this node: with storage in the database another daemon may
+ * have taken them in, so they are rebuilt here first (the list below then only looks at paths).
+ * Raw mail of cases the address was only copied on stays out (it is not exported).
+ */
+async function fetchFiles(store: ContentStore, h: Holdings): Promise<void> {
+  const own = new Set(h.ownCases.map((c) => c.id));
+  for (const m of h.messages) if (m.raw_sha256 && own.has(m.case_id)) await localRawFile(store, m.raw_sha256);
+  for (const a of h.attachments) if (a.sha256) await localBlobFile(store, a.sha256);
+  for (const q of h.quarantine) if (q.from_address?.toLowerCase() === h.key) await localRawFile(store, q.raw_sha256);
+  for (const p of h.parked) if (p.from_address?.toLowerCase() === h.key) await localRawFile(store, p.sha256);
+}
+
+async function ownCase(db: Kysely<DB>, h: Holdings, row: CaseRow, view: CaseView, files: FileList, store: ContentStore): Promise<ExportCase> {
   const participants = await db
     .selectFrom('case_participants')
     .select(['address', 'role', 'added_at'])
@@ -172,7 +186,7 @@ async function ownCase(db: Kysely<DB>, h: Holdings, row: CaseRow, view: CaseView
     role: 'customer',
     case: view,
     participants,
-    messages: h.messages.filter((m) => m.case_id === row.id).map((m) => exportMessage(m, h.attachments, files, dataDir, sentByMessage.get(m.id))),
+    messages: h.messages.filter((m) => m.case_id === row.id).map((m) => exportMessage(m, h.attachments, files, store, sentByMessage.get(m.id))),
     history: events.map((e) => ({ at: e.at, actor: e.actor, kind: e.kind, field: e.field, from: e.from_value, to: e.to_value, data: parseData(e.data) })),
     questionnaire_answers: answers,
     consultations: consultations.map((c) => ({
@@ -186,7 +200,15 @@ async function ownCase(db: Kysely<DB>, h: Holdings, row: CaseRow, view: CaseView
   };
 }
 
-async function copiedCase(db: Kysely<DB>, h: Holdings, row: CaseRow, view: CaseView, files: FileList, dataDir: string, ours: Set<string>): Promise<ExportCase> {
+async function copiedCase(
+  db: Kysely<DB>,
+  h: Holdings,
+  row: CaseRow,
+  view: CaseView,
+  files: FileList,
+  store: ContentStore,
+  ours: Set<string>,
+): Promise<ExportCase> {
   const own = await db
     .selectFrom('case_participants')
     .select(['address', 'role', 'added_at'])
@@ -200,7 +222,7 @@ async function copiedCase(db: Kysely<DB>, h: Holdings, row: CaseRow, view: CaseV
   const messages = h.messages
     .filter((m) => m.case_id === row.id)
     .map((m) => {
-      const e = exportMessage({ ...m, raw_sha256: null, in_reply_to: null, references: null }, h.attachments, files, dataDir, undefined);
+      const e = exportMessage({ ...m, raw_sha256: null, in_reply_to: null, references: null }, h.attachments, files, store, undefined);
       return { ...e, to: e.to.filter((a) => ours.has(a.toLowerCase())), cc: e.cc.filter((a) => ours.has(a.toLowerCase())) };
     });
   return {
@@ -215,10 +237,10 @@ async function copiedCase(db: Kysely<DB>, h: Holdings, row: CaseRow, view: CaseV
   };
 }
 
-function exportMessage(m: MessageRow, attachments: AttachmentRow[], files: FileList, dataDir: string, outboxId: number | undefined): ExportMessage {
+function exportMessage(m: MessageRow, attachments: AttachmentRow[], files: FileList, store: ContentStore, outboxId: number | undefined): ExportMessage {
   let file: string | null = null;
   if (outboxId !== undefined) file = files.sent(`mail/sent/outbox-${outboxId}.eml`, outboxId);
-  else if (m.raw_sha256) file = files.disk(`mail/received/message-${m.id}.eml`, rawPath(dataDir, m.raw_sha256));
+  else if (m.raw_sha256) file = files.disk(`mail/received/message-${m.id}.eml`, localPath(store, 'raw', m.raw_sha256));
   return {
     id: m.id,
     kind: m.kind,
@@ -242,7 +264,7 @@ function exportMessage(m: MessageRow, attachments: AttachmentRow[], files: FileL
         type: a.content_type,
         size: a.size,
         // An outgoing attachment lives inside the sent mail; an incoming one was stored decoded.
-        file: a.sha256 && outboxId === undefined ? files.disk(`attachments/${m.id}-${a.id}-${safeName(a.filename)}`, blobPath(dataDir, a.sha256)) : null,
+        file: a.sha256 && outboxId === undefined ? files.disk(`attachments/${m.id}-${a.id}-${safeName(a.filename)}`, localPath(store, 'blob', a.sha256)) : null,
       })),
   };
 }

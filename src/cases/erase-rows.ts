@@ -1,15 +1,13 @@
 // The erasure's work outside cases and messages (src/cases/customer-erase.ts holds the plan):
 // the outbox (frozen mail we sent or were about to send), kept mail that never became a message
 // (quarantined, parked), the customer record, a last sweep of every text column for the address,
-// and the files on disk. Raw mail and attachments are content-addressed, so one file may be named
+// and the files on disk (and their chunks in the database). Raw mail and attachments are content-addressed, so one file may be named
 // by someone else's message too: a file is deleted only when no row outside the erasure names it.
-import fsp from 'node:fs/promises';
-import fs from 'node:fs';
 import { sql, type Kysely } from 'kysely';
 import type { Config, ConsultantConfig } from '../config/types.js';
 import { bytesAsText } from '../db/dialect.js';
 import type { DB } from '../db/schema.js';
-import { blobPath, rawPath } from '../db/stored-files.js';
+import { contentStore, removeContent } from '../db/content-store.js';
 import { LATER_CASE_TABLES, type Holdings } from './customer-holdings.js';
 import { Scrubber } from './scrub.js';
 
@@ -245,7 +243,7 @@ export async function deleteUnsharedFiles(
   ctx: ErasureContext,
   held: HeldFiles & { messageIds: number[]; inboundIds: number[] },
 ): Promise<{ deleted: number; shared: number }> {
-  const dataDir = ctx.config.instance.data_dir;
+  const store = contentStore(ctx.config, tx);
   const erasedInbound = new Set(held.inboundIds);
   const erasedQuarantine = new Set(held.quarantineIds);
   let deleted = 0;
@@ -260,7 +258,7 @@ export async function deleteUnsharedFiles(
       shared++;
       continue;
     }
-    if (await removeFile(rawPath(dataDir, sha))) deleted++;
+    if (await removeContent(tx, store, 'raw', sha)) deleted++;
     removed.push(sha);
   }
   for (let i = 0; i < removed.length; i += 500) {
@@ -275,13 +273,7 @@ export async function deleteUnsharedFiles(
       shared++;
       continue;
     }
-    if (await removeFile(blobPath(dataDir, sha))) deleted++;
+    if (await removeContent(tx, store, 'blob', sha)) deleted++;
   }
   return { deleted, shared };
-}
-
-async function removeFile(file: string): Promise<boolean> {
-  if (!fs.existsSync(file)) return false;
-  await fsp.rm(file, { force: true });
-  return true;
 }

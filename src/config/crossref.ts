@@ -104,6 +104,8 @@ export function checkReferences(loose: Loose<Config>): ConfigIssue[] {
   checkSnippets(config, issues);
   checkLogins(config, add);
   checkReports(config, add);
+  if (config.storage?.files === 'directory' && !config.storage.directory)
+    add('storage.directory', 'is required when storage.files is directory (the directory every node mounts)');
   issues.push(...checkTemplates(config));
   return issues;
 }

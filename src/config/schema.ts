@@ -326,6 +326,20 @@ const report = () =>
     'one scheduled report',
   );
 
+// Where raw mail and attachments are kept (SPEC §10), so that every daemon can read them: no
+// default written here, because the sensible one depends on database.url (src/db/content-store.ts
+// decides). That `directory` comes with a path is checked in ./crossref.ts.
+const FILES_DOC =
+  'where raw mail and attachments are kept: `data_dir` (files under instance.data_dir), `directory` (files under storage.directory, shared by every node) or `database` (in the database, 1 MiB rows, a copy under each data dir); default: `database` when database.url is set, else `data_dir`';
+const storage = (ctx: SchemaContext) =>
+  section(
+    {
+      files: oneOf(['data_dir', 'directory', 'database'], FILES_DOC).optional(),
+      directory: filePath(ctx, 'with files: directory, the directory every node mounts (NFS); relative to this file').optional(),
+    },
+    'raw mail and attachments, readable by every daemon',
+  );
+
 export function configSchema(ctx: SchemaContext) {
   return section(
     {
@@ -339,6 +353,7 @@ export function configSchema(ctx: SchemaContext) {
         },
         'where cases are kept',
       ).prefault({}),
+      storage: storage(ctx).prefault({}),
       smtp: smtp(ctx).prefault({}),
       ingest: ingest().prefault({}),
       auto_response: section(

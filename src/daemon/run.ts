@@ -13,7 +13,7 @@ import { releaseLease, releaseLeftBy, takeOrRenew, type LeaseHolder } from '../d
 import { createLogger, logEvent, type Logger } from '../log.js';
 import { ParserPool } from '../ingest/parse.js';
 import type { IngestContext } from '../ingest/pipeline.js';
-import { sweepTemp } from '../db/stored-files.js';
+import { sweepContentTemp } from '../db/content-store.js';
 import { drainOnce } from '../outbound/drainer.js';
 import { createDrainerService } from './drainer.js';
 import { BoxLeasesService } from './box-leases-service.js';
@@ -68,7 +68,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const ctx: IngestContext = { getConfig: () => config, db: opened.db, log, parsers };
   const holder = newHolder(first.instance.node_name);
   try {
-    await sweepTemp(config.instance.data_dir);
+    await sweepContentTemp(config);
     if (lock.stalePid !== undefined) await releaseDeadPredecessor(opened.db, log, holder, lock.stalePid);
     if (opts.once) return await runOnce(ctx, holder);
     return await runUntilSignalled(ctx, holder, (next) => (config = next));

@@ -31,6 +31,7 @@ import * as m015 from './migrations/015-customer-views.js';
 import * as m016 from './migrations/016-report-runs.js';
 import * as m017 from './migrations/017-report-facts.js';
 import * as m018 from './migrations/018-box-leases.js';
+import * as m019 from './migrations/019-raw-chunks.js';
 import { cacheStatements } from './statement-cache.js';
 import { isPostgres } from './dialect.js';
 import { checkReachable, openPostgres } from './postgres.js';
@@ -56,6 +57,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '016-report-runs': m016,
   '017-report-facts': m017,
   '018-box-leases': m018,
+  '019-raw-chunks': m019,
 };
 
 class StaticMigrations implements MigrationProvider {

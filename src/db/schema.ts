@@ -460,6 +460,14 @@ export interface DaemonNodesTable {
   seen_at: string;
 }
 
+/** Raw mail and attachments in 1 MiB chunks, when `storage.files` is `database` (src/db/content-store.ts). */
+export interface StoredChunksTable {
+  kind: 'raw' | 'blob';
+  sha256: string;
+  seq: number;
+  bytes: Buffer;
+}
+
 export interface DB {
   mailbox_state: MailboxStateTable;
   raw_messages: RawMessagesTable;
@@ -492,4 +500,5 @@ export interface DB {
   report_received: ReportReceivedTable;
   box_leases: BoxLeasesTable;
   daemon_nodes: DaemonNodesTable;
+  stored_chunks: StoredChunksTable;
 }

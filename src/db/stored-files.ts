@@ -35,14 +35,17 @@ export function blobPath(dataDir: string, sha256: string): string {
   return path.join(blobsDir(dataDir), sha256.slice(0, 2), sha256);
 }
 
-/** Stores a raw message (a Buffer or a stream of its bytes). */
-export function storeRaw(dataDir: string, input: Buffer | Readable): Promise<StoredFile> {
-  return storeContent(rawDir(dataDir), input);
+/**
+ * Stores a raw message (a Buffer or a stream of its bytes). With `expect`, bytes whose SHA-256 is
+ * another are refused (a copy rebuilt from the database that came out incomplete) and nothing is kept.
+ */
+export function storeRaw(dataDir: string, input: Buffer | Readable, expect?: string): Promise<StoredFile> {
+  return storeContent(rawDir(dataDir), input, expect);
 }
 
-/** Stores an attachment's decoded bytes. */
-export function storeBlob(dataDir: string, input: Buffer | Readable): Promise<StoredFile> {
-  return storeContent(blobsDir(dataDir), input);
+/** Stores an attachment's decoded bytes (`expect` as for storeRaw). */
+export function storeBlob(dataDir: string, input: Buffer | Readable, expect?: string): Promise<StoredFile> {
+  return storeContent(blobsDir(dataDir), input, expect);
 }
 
 /** Directories known to exist, so the common case costs no mkdir call. */
@@ -54,7 +57,7 @@ async function ensureDir(dir: string): Promise<void> {
   madeDirs.add(dir);
 }
 
-async function storeContent(root: string, input: Buffer | Readable): Promise<StoredFile> {
+async function storeContent(root: string, input: Buffer | Readable, expect?: string): Promise<StoredFile> {
   const tmpDir = path.join(root, 'tmp');
   await ensureDir(tmpDir);
   const tmp = path.join(tmpDir, `${process.pid}-${crypto.randomBytes(8).toString('hex')}`);
@@ -87,6 +90,10 @@ async function storeContent(root: string, input: Buffer | Readable): Promise<Sto
   await handle.close();
 
   const sha256 = hash.digest('hex');
+  if (expect !== undefined && sha256 !== expect) {
+    await fsp.rm(tmp, { force: true });
+    throw new Error(`the stored bytes of ${expect} do not match their SHA-256 (got ${sha256})`);
+  }
   const dir = path.join(root, sha256.slice(0, 2));
   const final = path.join(dir, sha256);
   await ensureDir(dir);

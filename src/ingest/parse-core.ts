@@ -24,6 +24,7 @@ export interface ParseLimits {
 
 export interface ParseJob {
   file: string;
+  /** where attachments are stored: the files root of src/db/content-store.ts (the data dir or storage.directory) */
   dataDir: string;
   limits: ParseLimits;
 }

@@ -11,7 +11,7 @@ import { AcceptFailedError } from './failures.js';
 import { recordAcceptFailure } from './park.js';
 import type { ParsedMessage } from './message.js';
 import type { ParserPool, ParseLimits } from './parse.js';
-import { rawPath, storeRaw } from '../db/stored-files.js';
+import { contentStore, shareBlobs, storeRawContent, type ContentStore } from '../db/content-store.js';
 
 export interface IngestContext {
   /** The config in force now (SIGHUP may replace it between messages). */
@@ -40,7 +40,7 @@ export interface IngestResult extends AcceptResult {
   parseStatus: ParsedMessage['status'];
 }
 
-export function parseLimits(config: Config): ParseLimits {
+function parseLimits(config: Config): ParseLimits {
   return { maxMessageSize: config.ingest.max_message_size, maxParts: config.ingest.max_parts, maxHeaderBytes: config.ingest.max_header_bytes };
 }
 
@@ -54,14 +54,27 @@ export interface Prepared {
   timing: { store: number; parse: number };
 }
 
-/** Step 1 and 2: raw bytes to disk (fsync), then parsed from that file. */
+/**
+ * Parses a stored raw file; the attachments the parser thread stored go into the database too
+ * (database mode) before this resolves, so before any row can name them.
+ */
+export async function parseStored(store: ContentStore, parsers: ParserPool, file: string, config: Config): Promise<ParsedMessage> {
+  const parsed = await parsers.parse({ file, dataDir: store.root, limits: parseLimits(config) });
+  await shareBlobs(
+    store,
+    parsed.attachments.map((a) => a.sha256),
+  );
+  return parsed;
+}
+
+/** Step 1 and 2: raw bytes stored (file fsynced; chunks committed in database mode), then parsed from that file. */
 export async function prepareMessage(ctx: IngestContext, bytes: Buffer | Readable): Promise<Prepared> {
   const started = Date.now();
   const config = ctx.getConfig();
-  const dataDir = config.instance.data_dir;
-  const stored = await storeRaw(dataDir, bytes);
+  const store = contentStore(config, ctx.db);
+  const stored = await storeRawContent(store, bytes);
   const storedAt = Date.now();
-  const parsed = await ctx.parsers.parse({ file: rawPath(dataDir, stored.sha256), dataDir, limits: parseLimits(config) });
+  const parsed = await parseStored(store, ctx.parsers, stored.path, config);
   return { sha256: stored.sha256, size: stored.size, parsed, started, timing: { store: storedAt - started, parse: Date.now() - storedAt } };
 }
 

@@ -12,8 +12,8 @@ import { decideQuarantine, getQuarantine, type QuarantineEntry } from '../cases/
 import type { AcceptResult } from './accept.js';
 import { classifyInbound } from './classify.js';
 import type { ParserPool } from './parse.js';
-import { parseLimits } from './pipeline.js';
-import { rawPath } from '../db/stored-files.js';
+import { parseStored } from './pipeline.js';
+import { contentStore, localRawFile } from '../db/content-store.js';
 import { acceptStaffMail } from './staff-accept.js';
 import { findStaffToken } from './staff-mail.js';
 
@@ -27,9 +27,10 @@ export async function releaseQuarantined(db: Db, config: Config, parsers: Parser
   const entry = await getQuarantine(db, id);
   const mailbox = config.mailboxes.find((m) => m.id === entry.mailbox) ?? config.mailboxes[0];
   if (!mailbox) throw usageError('ENOMAILBOX', 'No mailbox is configured.');
-  const file = rawPath(config.instance.data_dir, entry.raw_sha256);
-  if (!fs.existsSync(file)) throw usageError('ENORELEASE', `The kept mail of quarantine ${id} is gone from the data dir (${entry.raw_sha256}).`);
-  const parsed = await parsers.parse({ file, dataDir: config.instance.data_dir, limits: parseLimits(config) });
+  const store = contentStore(config, db);
+  const file = await localRawFile(store, entry.raw_sha256);
+  if (!fs.existsSync(file)) throw usageError('ENORELEASE', `The kept mail of quarantine ${id} is gone from the store (${entry.raw_sha256}).`);
+  const parsed = await parseStored(store, parsers, file, config);
   const token = findStaffToken(parsed);
   if (!token) throw usageError('ENORELEASE', `Quarantined mail ${id} names no token any more; it cannot be applied.`);
   const skip = { sender: entry.reason === 'wrong_sender', expiry: entry.reason === 'expired' };

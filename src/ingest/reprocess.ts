@@ -16,8 +16,8 @@ import type { ParserPool } from './parse.js';
 import type { AcceptOutcome } from './accept.js';
 import { isTransientFailure } from '../db/errors.js';
 import { markReprocessed, markStillParked, parkedForReprocess, parkedSource } from './park.js';
-import { acceptOrDegrade, parseLimits, type IngestContext } from './pipeline.js';
-import { rawPath } from '../db/stored-files.js';
+import { acceptOrDegrade, parseStored, type IngestContext } from './pipeline.js';
+import { contentStore, localRawFile } from '../db/content-store.js';
 import { parseJsonList } from '../db/json-columns.js';
 
 const PARSE_FLAGS = new Set(['unparsed', 'oversize', 'truncated']);
@@ -50,15 +50,15 @@ export async function reprocessCase(db: Db, config: Config, parsers: ParserPool,
     .orderBy('id')
     .execute();
   const result: ReprocessResult = { case: caseId, messages: messages.length, parsed: 0, unparsed: 0, missing: 0, flags: [] };
-  const dataDir = config.instance.data_dir;
+  const store = contentStore(config, db);
   const outcomes: Array<{ id: number; flags: string; parsed: ParsedMessage }> = [];
   for (const m of messages) {
-    const file = rawPath(dataDir, m.raw_sha256!);
+    const file = await localRawFile(store, m.raw_sha256!);
     if (!fs.existsSync(file)) {
       result.missing++;
       continue;
     }
-    const parsed = await parsers.parse({ file, dataDir, limits: parseLimits(config) });
+    const parsed = await parseStored(store, parsers, file, config);
     if (parsed.status === 'parsed') result.parsed++;
     else result.unparsed++;
     outcomes.push({ id: m.id, flags: m.flags, parsed });
@@ -128,7 +128,7 @@ export interface ParkedReprocessResult {
  */
 export async function reprocessParked(ctx: IngestContext): Promise<ParkedReprocessResult[]> {
   const config = ctx.getConfig();
-  const dataDir = config.instance.data_dir;
+  const store = contentStore(config, ctx.db);
   const results: ParkedReprocessResult[] = [];
   for (const row of await parkedForReprocess(ctx.db)) {
     const base = { parked: row.id, mailbox: row.mailbox_id };
@@ -137,16 +137,16 @@ export async function reprocessParked(ctx: IngestContext): Promise<ParkedReproce
       results.push({ ...base, outcome: 'failed', case: null, error });
     };
     const mailbox = config.mailboxes.find((m) => m.id === row.mailbox_id);
-    const file = rawPath(dataDir, row.sha256);
     if (!mailbox) {
       await fail(`the box ${row.mailbox_id} is no longer in the configuration`);
       continue;
     }
+    const file = await localRawFile(store, row.sha256);
     if (!fs.existsSync(file)) {
       await fail('the raw message was erased');
       continue;
     }
-    const parsed = await ctx.parsers.parse({ file, dataDir, limits: parseLimits(config) });
+    const parsed = await parseStored(store, ctx.parsers, file, config);
     try {
       const accepted = await acceptOrDegrade(
         ctx,

@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import type { ConsultantConfig } from '../config/types.js';
 import type { FileAttachment } from '../cases/attachments.js';
 import { acceptConsultAnswer } from './consult-accept.js';
-import { blobPath } from '../db/stored-files.js';
+import { contentStore, localPath } from '../db/content-store.js';
 import { withSavepoint } from '../db/connection.js';
 import type { DB } from '../db/schema.js';
 import { MailwardenError } from '../errors.js';
@@ -71,7 +71,7 @@ export async function acceptStaffMail(
   const actor = verdict.sender.consultant;
   const token = verdict.token;
   try {
-    const attachments = relayedFiles(input);
+    const attachments = relayedFiles(tx, input);
     const result = await withSavepoint(tx, () =>
       applyStaffMail(tx, config, actor, { purpose: token.purpose, caseId, ref: token.ref, text: parsed.text, attachments }),
     );
@@ -85,12 +85,21 @@ export async function acceptStaffMail(
   }
 }
 
-/** The files of the mail, decoded on disk when it was parsed; inline parts (a signature's logo) stay behind. */
-function relayedFiles(input: AcceptInput): FileAttachment[] {
-  const dataDir = input.config.instance.data_dir;
+/**
+ * The files of the mail, decoded on disk when it was parsed, on this node (the parse came just
+ * before this transaction, so no copy needs rebuilding); inline parts (a signature's logo) stay behind.
+ */
+function relayedFiles(tx: Kysely<DB>, input: AcceptInput): FileAttachment[] {
+  const store = contentStore(input.config, tx);
   return input.parsed.attachments
     .filter((a) => !a.inline)
-    .map((a) => ({ path: blobPath(dataDir, a.sha256), filename: a.filename ?? 'attachment', contentType: a.contentType, size: a.size, sha256: a.sha256 }));
+    .map((a) => ({
+      path: localPath(store, 'blob', a.sha256),
+      filename: a.filename ?? 'attachment',
+      contentType: a.contentType,
+      size: a.size,
+      sha256: a.sha256,
+    }));
 }
 
 function issuedTo(verdict: StaffVerdict): string | null {

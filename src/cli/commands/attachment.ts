@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { optionalActor } from '../../cases/actors.js';
 import { findAttachment, readAttachment, safeFilename } from '../../cases/attachment-out.js';
 import { usageError } from '../../errors.js';
+import { contentStore } from '../../db/content-store.js';
 import { withApp, type GlobalOptions } from '../app.js';
 import { printJson, printLine, writeNewFile } from '../output.js';
 import { action } from '../run.js';
@@ -36,7 +37,7 @@ export function register(program: Command): void {
           const n = parseNumber(nText);
           if (opts.output === '-' && opts.json) throw usageError('EUSAGE', 'With --output - the attachment itself is the output; leave out --json.');
           const found = await findAttachment(db, caseId, n);
-          const bytes = readAttachment(config.instance.data_dir, found);
+          const bytes = await readAttachment(contentStore(config, db), found);
           if (opts.output === '-') {
             await new Promise<void>((resolve, reject) => process.stdout.write(bytes, (err) => (err ? reject(err) : resolve())));
             return;

@@ -7,6 +7,7 @@ import { checkAttachments, keepAttachments } from '../../cases/attachments.js';
 import { openStaffCase } from '../../cases/staff-open.js';
 import { writeTx } from '../../db/connection.js';
 import { dataError, usageError } from '../../errors.js';
+import { contentStore } from '../../db/content-store.js';
 import { withApp, type GlobalOptions } from '../app.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
@@ -51,7 +52,7 @@ export function register(program: Command): void {
           if (!opts.subject) throw usageError('EEMPTY', 'A new case needs a subject (--subject).');
           const text = mailText(opts);
           const attachments = checkAttachments(opts.attach);
-          await keepAttachments(config.instance.data_dir, attachments);
+          await keepAttachments(contentStore(config, db), attachments);
           const result = await writeTx(db, (tx) =>
             openStaffCase(tx, config, actor, {
               to: opts.to!,

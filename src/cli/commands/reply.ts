@@ -14,6 +14,7 @@ import { snippetLeaves } from '../../cases/snippets.js';
 import { parseWhen } from '../../cases/when.js';
 import { writeTx } from '../../db/connection.js';
 import { dataError, usageError } from '../../errors.js';
+import { contentStore } from '../../db/content-store.js';
 import { withApp, type GlobalOptions, type App } from '../app.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
@@ -56,7 +57,7 @@ export function register(program: Command): void {
           const { config, db } = app;
           const actor = resolveActor(config, opts.as);
           const attachments = checkAttachments(opts.attach);
-          await keepAttachments(config.instance.data_dir, attachments);
+          await keepAttachments(contentStore(config, db), attachments);
           const status = opts.status ? checkReplyStatus(opts.status) : undefined;
           const remindAt = opts.remindAt ? parseWhen(opts.remindAt, config.instance.timezone, '--remind-at') : undefined;
           const answers = parseAnswers(opts.answer);
