@@ -93,7 +93,10 @@ export async function startBenchPostgres() {
   };
   process.once('exit', onExit);
   try {
-    await run([...asServerUser(), path.join(bin, 'initdb'), '-D', path.join(dir, 'data'), '-U', 'postgres', '-E', 'UTF8', '--locale=C.UTF-8', '--auth=trust'], dir);
+    await run(
+      [...asServerUser(), path.join(bin, 'initdb'), '-D', path.join(dir, 'data'), '-U', 'postgres', '-E', 'UTF8', '--locale=C.UTF-8', '--auth=trust'],
+      dir,
+    );
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const log = fs.openSync(path.join(dir, 'postgres.log'), 'a');

@@ -34,7 +34,7 @@ async function worker() {
   await new Promise((resolve) => process.once('message', resolve));
   for (let i = 0; i < Number(takesText); i++) {
     const t0 = process.hrtime.bigint();
-    const row = await takeNext(db, consultant);
+    const row = await takeNext(db, consultant, config.instance.timezone);
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
     if (row) ids.push(row.id);
   }
