@@ -237,7 +237,9 @@ function printTable(ingest, next, pgServer) {
     for (const r of ingest) console.log(`| ${r.label.split(' ')[0]} | ${r.daemons} | ${f1(r.accept)} | ${f1(r.autoResponse)} | ${r.load} | ${r.checks} |`);
   }
   if (next.length) {
-    console.log(`\nnext: ${CASES} open cases seeded (about 87% waiting, the rest in progress or postponed), 8 processes × ${TAKES} takeNext calls at once (ms per call).\n`);
+    console.log(
+      `\nnext: ${CASES} open cases seeded (about 87% waiting, the rest in progress or postponed), 8 processes × ${TAKES} takeNext calls at once (ms per call).\n`,
+    );
     console.log('| backend | seed s | p50 ms | p90 ms | p99 ms | max ms | takes/s overall | load avg before | checks |');
     console.log('|---|---|---|---|---|---|---|---|---|');
     for (const r of next) {
