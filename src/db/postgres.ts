@@ -62,7 +62,7 @@ export async function checkReachable(pool: pg.Pool, url: string): Promise<void> 
 }
 
 /** The URL without its password, for messages and logs. */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
@@ -73,7 +73,7 @@ export function redactUrl(url: string): string {
 }
 
 /** A column that holds an instant: the naming rule of the schema (see src/db/schema.ts). */
-export function isTimeColumn(name: string): boolean {
+function isTimeColumn(name: string): boolean {
   return name === 'at' || name.endsWith('_at') || name === 'until' || name.endsWith('_until');
 }
 

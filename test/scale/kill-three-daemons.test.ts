@@ -68,7 +68,7 @@ describe('three daemons, kill -9 at random moments', () => {
     opened = await openDatabase({ dataDir: configs[0]!.dataDir, url });
   });
   afterAll(async () => {
-    await Promise.all(daemons.map((d) => d?.stop()));
+    await Promise.all(daemons.filter((d): d is Daemon => d !== null).map((d) => d.stop()));
     await opened?.close();
     await sink?.stop();
     await dovecot?.stop();
