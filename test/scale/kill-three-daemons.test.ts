@@ -75,7 +75,15 @@ describe('three daemons, kill -9 at random moments', () => {
     if (dir) await removeTempDir(dir);
   });
 
-  const count = async (table: 'inbound' | 'cases') => Number((await opened.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const count = async (table: 'inbound' | 'cases') =>
+    Number(
+      (
+        await opened.db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   const accepted = async (messageIds: string[]) =>
     messageIds.length === 0 ? 0 : (await opened.db.selectFrom('inbound').select('id').where('message_id', 'in', messageIds).execute()).length;
 
