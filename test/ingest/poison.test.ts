@@ -23,6 +23,20 @@ const POISON_SENDER = 'poison@customer.test';
 
 /** The fault: the database refuses this sender's message rows, as a bug in the accept would fail it. */
 async function injectFault(db: Awaited<ReturnType<typeof openDb>>): Promise<void> {
+  if (testBackend() === 'postgres') {
+    await sql
+      .raw(
+        `CREATE FUNCTION injected_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ` +
+          `RAISE EXCEPTION 'injected fault: no message rows from ${POISON_SENDER}'; END $$`,
+      )
+      .execute(db.db);
+    await sql
+      .raw(
+        `CREATE TRIGGER injected_fault BEFORE INSERT ON messages FOR EACH ROW WHEN (NEW.from_address = '${POISON_SENDER}') EXECUTE FUNCTION injected_fault()`,
+      )
+      .execute(db.db);
+    return;
+  }
   await sql
     .raw(
       `CREATE TRIGGER injected_fault BEFORE INSERT ON messages WHEN NEW.from_address = '${POISON_SENDER}' ` +
@@ -32,7 +46,7 @@ async function injectFault(db: Awaited<ReturnType<typeof openDb>>): Promise<void
 }
 
 async function mendFault(db: Awaited<ReturnType<typeof openDb>>): Promise<void> {
-  await sql.raw('DROP TRIGGER injected_fault').execute(db.db);
+  await sql.raw(testBackend() === 'postgres' ? 'DROP TRIGGER injected_fault ON messages' : 'DROP TRIGGER injected_fault').execute(db.db);
 }
 
 async function parkedNotices(db: Awaited<ReturnType<typeof openDb>>) {

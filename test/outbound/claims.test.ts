@@ -92,7 +92,7 @@ describe('compare-and-set claims', () => {
   it('a scheduled notice is queued once per key: the database refuses the second', async () => {
     const caseId = await insertCase(env);
     await queueOne(caseId, `case_overdue:${caseId}:2026-01-01T00:00:00.000Z`);
-    await expect(queueOne(caseId, `case_overdue:${caseId}:2026-01-01T00:00:00.000Z`)).rejects.toThrow(/UNIQUE/);
+    await expect(queueOne(caseId, `case_overdue:${caseId}:2026-01-01T00:00:00.000Z`)).rejects.toThrow(/UNIQUE|unique constraint/);
     await queueOne(caseId, `case_overdue:${caseId}:2026-02-01T00:00:00.000Z`); // a new deadline is a new notice
     const keys = await env.opened.db.selectFrom('outbox').select('notice_key').where('case_id', '=', caseId).execute();
     expect(keys).toHaveLength(2);
