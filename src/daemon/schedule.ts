@@ -7,6 +7,11 @@ import { notifyOverdueConsultations } from '../cases/consult-overdue.js';
 import { notifyOverdueCases, notifyQuarantine, wakeDueReminders, type JobResult } from '../cases/schedule-jobs.js';
 import type { Service, ServiceFactory } from './service.js';
 import { logEvent } from '../log.js';
+import { contentStore } from '../db/content-store.js';
+import { dropErasedCopies } from '../db/erased-copies.js';
+
+/** Minute 41 of every hour: off the round hours where reports and reminders cluster. */
+const ERASED_COPIES_SCHEDULE = '41 * * * *';
 import type { ReportConfig } from '../config/types.js';
 import { runScheduledReport, sendMissedReports, type ReportRunResult } from '../reports/scheduled.js';
 
@@ -69,6 +74,14 @@ export const createSchedulerService: ServiceFactory = (ctx) => {
       }),
     );
 
+  const copiesJob = () =>
+    track(
+      dropErasedCopies(contentStore(config, ctx.db)).then(
+        (dropped) => ctx.log.debug(logEvent('scheduler.tick', { job: 'erased-copies', handled: dropped, failed: 0 }), 'erased-copies tick'),
+        (err: unknown) => ctx.log.error(logEvent('scheduler.job_failed', { job: 'erased-copies', err: (err as Error).message }), 'erased-copies failed'),
+      ),
+    );
+
   const schedule = () => {
     const options = { noOverlap: true, timezone: config.instance.timezone, name: 'mailwarden' } as const;
     tasks = [
@@ -94,6 +107,8 @@ export const createSchedulerService: ServiceFactory = (ctx) => {
         { ...options, name: 'quarantine' },
       ),
       ...config.reports.map((r) => cron.schedule(r.schedule, reportJob(r), { ...options, name: `report:${r.id}` })),
+      // Each node drops its copies of erased content (storage.files: database) once an hour.
+      cron.schedule(ERASED_COPIES_SCHEDULE, copiesJob, { ...options, name: 'erased-copies' }),
     ];
   };
 

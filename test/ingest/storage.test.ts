@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connection';
 import { contentStore, localRawFile, storeRawContent } from '../../src/db/content-store';
+import { dropErasedCopies } from '../../src/db/erased-copies';
 import { CHUNK_BYTES } from '../../src/db/stored-chunks';
 import { blobPath, rawPath } from '../../src/db/stored-files';
 import { requireConfig } from '../../src/config/load';
@@ -23,8 +24,13 @@ import { buildMultipart, newMessageId } from './helpers';
 
 const sha256 = (b: Buffer | string) => crypto.createHash('sha256').update(b).digest('hex');
 
+/** The test config's database: its data dir's SQLite file, or its database.url in the PostgreSQL pass. */
+function openCfg(cfg: TestConfig) {
+  return openDatabase({ dataDir: cfg.dataDir, url: (cfg.doc.database as { url?: string } | undefined)?.url });
+}
+
 async function chunkRows(cfg: TestConfig, kind: 'raw' | 'blob', sha: string): Promise<number> {
-  const opened = await openDatabase({ dataDir: cfg.dataDir });
+  const opened = await openCfg(cfg);
   try {
     const row = await opened.db
       .selectFrom('stored_chunks')
@@ -64,11 +70,14 @@ describe('storage.files: database, read from another node', () => {
 
   beforeAll(async () => {
     a = await writeTestConfig({ overrides: { storage: { files: 'database' } } });
-    b = await writeTestConfig({ overrides: { storage: { files: 'database' } } });
+    // B shares A's database: its URL in the PostgreSQL pass, a link to A's SQLite file otherwise.
+    b = await writeTestConfig({ overrides: { storage: { files: 'database' }, ...(a.doc.database ? { database: a.doc.database } : {}) } });
     const delivered = JSON.parse((await ok(['deliver', 'support', '--config', a.configPath, '--json'], raw.toString('latin1'))).stdout);
     caseId = delivered.caseId;
-    fs.mkdirSync(b.dataDir, { recursive: true, mode: 0o700 });
-    fs.symlinkSync(path.join(a.dataDir, 'mailwarden.sqlite'), path.join(b.dataDir, 'mailwarden.sqlite'));
+    if (!a.doc.database) {
+      fs.mkdirSync(b.dataDir, { recursive: true, mode: 0o700 });
+      fs.symlinkSync(path.join(a.dataDir, 'mailwarden.sqlite'), path.join(b.dataDir, 'mailwarden.sqlite'));
+    }
   });
 
   afterAll(async () => {
@@ -113,6 +122,22 @@ describe('storage.files: database, read from another node', () => {
     expect(fs.existsSync(rawPath(b.dataDir, sha256(raw)))).toBe(false);
     expect(fs.existsSync(blobPath(b.dataDir, sha256(attachment())))).toBe(false);
   });
+
+  it('A then drops its own copies of the erased content, once they are past the grace (fails on a copy left on another node)', async () => {
+    expect(fs.existsSync(rawPath(a.dataDir, sha256(raw)))).toBe(true);
+    const opened = await openCfg(a);
+    try {
+      const store = contentStore(requireConfig(a.configPath), opened.db);
+      // Within the grace (a store writes its file before its chunks) nothing goes.
+      expect(await dropErasedCopies(store)).toBe(0);
+      expect(fs.existsSync(rawPath(a.dataDir, sha256(raw)))).toBe(true);
+      expect(await dropErasedCopies(store, Date.now(), 0)).toBe(2);
+      expect(fs.existsSync(rawPath(a.dataDir, sha256(raw)))).toBe(false);
+      expect(fs.existsSync(blobPath(a.dataDir, sha256(attachment())))).toBe(false);
+    } finally {
+      await opened.close();
+    }
+  });
 });
 
 /** The decoded attachment inside a message built by customerMail (its base64 part). */
@@ -132,7 +157,7 @@ describe('storage.files: database, the content itself', () => {
 
   it('storing the same content twice adds no rows; a copy whose chunks came back incomplete is refused and not kept', async () => {
     const config = requireConfig(cfg.configPath);
-    const opened = await openDatabase({ dataDir: cfg.dataDir });
+    const opened = await openCfg(cfg);
     try {
       const store = contentStore(config, opened.db);
       const bytes = crypto.randomBytes(CHUNK_BYTES * 2 + 10);
@@ -207,7 +232,7 @@ const { ParserPool } = await dist('ingest/parse.js');
 const { ingestMessage } = await dist('ingest/pipeline.js');
 const { contentStore, localRawFile, localBlobFile } = await dist('db/content-store.js');
 const config = requireConfig(configPath);
-const opened = await openDatabase({ dataDir: config.instance.data_dir });
+const opened = await openDatabase({ dataDir: config.instance.data_dir, url: config.database.url });
 const parsers = new ParserPool({ size: 1 });
 const ctx = { getConfig: () => config, db: opened.db, log: silentLogger(), parsers };
 const mailbox = config.mailboxes[0];
