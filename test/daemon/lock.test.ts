@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig, formatIssue } from '../../src/config/load';
+import { loadConfig, formatIssue, requireConfig } from '../../src/config/load';
 import { acquireDaemonLock, lockFileName } from '../../src/daemon/lock';
 import { runCli, startDaemon, type Daemon } from '../support/cli';
 import { rewriteTestConfig, writeTestConfig } from '../support/config';
@@ -24,7 +24,8 @@ describe('daemon lock', () => {
     dirs.push(cfg.dir);
     const first = await startDaemon(cfg.configPath);
     daemons.push(first);
-    const pidFile = path.join(cfg.dataDir, 'daemon.pid');
+    // daemon.pid on SQLite; daemon-<node_name>.pid in the PostgreSQL pass.
+    const pidFile = path.join(cfg.dataDir, lockFileName(requireConfig(cfg.configPath)));
     expect(fs.readFileSync(pidFile, 'utf8').trim()).toBe(String(first.proc.pid));
 
     const second = await runCli(['run', '--config', cfg.configPath]);
@@ -46,6 +47,7 @@ describe('the lock file name', () => {
   it('is daemon.pid without database.url, daemon-<node_name>.pid with it; node_name defaults to the host name', async () => {
     const cfg = await writeTestConfig();
     dirs.push(cfg.dir);
+    rewriteTestConfig(cfg, (doc) => delete doc.database); // the rule from SQLite on, in either pass
     const load = () => {
       const r = loadConfig(cfg.configPath, process.env);
       if (!r.config) throw new Error(r.issues.map(formatIssue).join('; '));
