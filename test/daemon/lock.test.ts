@@ -30,7 +30,7 @@ describe('daemon lock', () => {
 
     const second = await runCli(['run', '--config', cfg.configPath]);
     expect(second.code).toBe(69);
-    expect(second.stderr).toContain(`Another mailwarden daemon (pid ${first.proc.pid}) is already running on ${cfg.dataDir}.`);
+    expect(second.stderr).toContain(`Another mailwarden daemon (pid ${first.proc.pid}) is already running on ${cfg.dataDir}`);
     expect(second.stderr).not.toMatch(/\n\s+at /);
 
     await first.kill(); // leaves the pid file behind
