@@ -8,6 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { migrateStore } from '../../src/db/migrate-store';
+import type { RawFile } from '../../src/db/store-raw';
 import { freshPostgresUrl } from '../support/backend';
 import { cliJson, runCli, type CliResult } from '../support/cli';
 import { rewriteTestConfig, writeTestConfig, type TestConfig } from '../support/config';
@@ -180,11 +182,53 @@ describe('mailwarden migrate-store', () => {
     expect(next).toBe('MIG-000004');
     await ok(['comment', next, '--as', 'sam', '-m', 'First comment on PostgreSQL.']);
     const shown = await cliJson(['show', next, '--config', cfg.configPath]);
-    expect(shown.messages.map((m: any) => m.kind)).toEqual(['inbound', 'comment']);
+    expect(shown.messages.map((m: any) => m.kind).filter((k: string) => k !== 'auto_response')).toEqual(['inbound', 'comment']);
     const maxBefore = Math.max(...before.shows.flatMap((s: any) => s.messages.map((m: any) => Number(m.id))));
-    expect(Number(shown.messages[0].id)).toBeGreaterThan(maxBefore);
+    for (const m of shown.messages) expect(Number(m.id)).toBeGreaterThan(maxBefore);
 
     // And the installation now on PostgreSQL is not moved again.
     expectRefusal(await mw(['migrate-store', '--to', await freshPostgresUrl()]), 64, /already keeps its cases in PostgreSQL/);
+  });
+
+  it('hands the checked raw files to a raw copier inside the target transaction, and undoes everything when it fails', async () => {
+    const url = await freshPostgresUrl();
+    let given: RawFile[] = [];
+    const failing = migrateStore({
+      dataDir: cfg.dataDir,
+      targetUrl: url,
+      copyRaw: async (tx, files) => {
+        given = files;
+        expect(
+          Number(
+            (
+              await tx
+                .selectFrom('cases')
+                .select((eb) => eb.fn.countAll().as('n'))
+                .executeTakeFirstOrThrow()
+            ).n,
+          ),
+        ).toBe(3); // inside the copy: the SQLite installation held three
+        throw new Error('the chunk store is full');
+      },
+    });
+    await expect(failing).rejects.toThrow('the chunk store is full');
+    expect(given.map((f) => f.kind).sort()).toEqual(expect.arrayContaining(['blob', 'raw']));
+    for (const f of given) expect(path.basename(f.path)).toBe(f.sha256);
+    expect(await query(url, 'select 1 from cases')).toEqual([]);
+
+    const done = await migrateStore({ dataDir: cfg.dataDir, targetUrl: url, copyRaw: async () => undefined });
+    expect(done.raw).toMatchObject({ files: given.length, copied: true });
+  });
+
+  it('refuses an installation whose stored file no longer matches its SHA-256', async () => {
+    const shard = fs.readdirSync(path.join(cfg.dataDir, 'blobs')).find((s) => s !== 'tmp')!;
+    const file = path.join(cfg.dataDir, 'blobs', shard, fs.readdirSync(path.join(cfg.dataDir, 'blobs', shard))[0]!);
+    fs.appendFileSync(file, 'damage');
+    const url = await freshPostgresUrl();
+    await expect(migrateStore({ dataDir: cfg.dataDir, targetUrl: url })).rejects.toMatchObject({
+      code: 'EMIGRATESTORE',
+      message: expect.stringContaining(file),
+    });
+    expect(await query(url, 'select 1 from cases')).toEqual([]);
   });
 });
