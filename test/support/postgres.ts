@@ -22,7 +22,7 @@ export interface PostgresServer {
   stop(): Promise<void>;
 }
 
-export function postgresBinaries(): string {
+function postgresBinaries(): string {
   const dir = fs.existsSync(path.join(BIN, 'postgres')) ? BIN : findInstalled();
   if (!dir) throw new Error('PostgreSQL is not installed: run `bash scripts/test-setup.sh` as root (it installs Debian `postgresql`).');
   return dir;
@@ -139,7 +139,7 @@ function userIds(name: string): { uid: number; gid: number } {
 }
 
 /** The URL of database `name` on the server behind `adminUrl`. */
-export function databaseUrl(adminUrl: string, name: string): string {
+function databaseUrl(adminUrl: string, name: string): string {
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;
   return u.toString();
