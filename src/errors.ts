@@ -67,6 +67,9 @@ export const ERROR_CODES = {
   EINVALIDCONFIG: 'the configuration file is invalid (every problem is listed)',
   EDBOPEN: 'the database cannot be opened',
   EMIGRATE: 'a database migration failed',
+  EMIGRATESTORE:
+    'migrate-store cannot move this installation (already on PostgreSQL, another schema version, a damaged file) or its copy did not match the original and was undone',
+  ETARGETNOTEMPTY: 'the database migrate-store was told to copy into already holds rows; it never overwrites',
   EBUSY: 'the database is locked by another process or the disk is full; try again',
   ELOCKED: 'another daemon already runs on this data dir',
   ECONFLICT: 'another writer changed the same case or row at the same moment; nothing was changed',

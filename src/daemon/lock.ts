@@ -43,6 +43,14 @@ export function acquireDaemonLock(dataDir: string, pid = process.pid, name = 'da
   throw unavailableError('ELOCKED', `Cannot take the daemon lock ${file}; another daemon is starting at the same moment.`);
 }
 
+/** Refuses `what` (one sentence) while a live daemon holds the data dir's pid file. */
+export function refuseWhileDaemonRuns(dataDir: string, what: string): void {
+  const holder = Number.parseInt(readOrEmpty(path.join(dataDir, 'daemon.pid')), 10);
+  if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
+    throw unavailableError('ELOCKED', `A mailwarden daemon (pid ${holder}) is running on ${dataDir}; stop it first, then ${what}.`);
+  }
+}
+
 function releaseIfOurs(file: string, pid: number): void {
   if (readOrEmpty(file).trim() === String(pid)) fs.rmSync(file, { force: true });
 }

@@ -62,7 +62,7 @@ export async function checkReachable(pool: pg.Pool, url: string): Promise<void> 
 }
 
 /** The URL without its password, for messages and logs. */
-function redactUrl(url: string): string {
+export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
@@ -73,7 +73,7 @@ function redactUrl(url: string): string {
 }
 
 /** A column that holds an instant: the naming rule of the schema (see src/db/schema.ts). */
-function isTimeColumn(name: string): boolean {
+export function isTimeColumn(name: string): boolean {
   return name === 'at' || name.endsWith('_at') || name === 'until' || name.endsWith('_until');
 }
 

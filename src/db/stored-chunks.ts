@@ -18,29 +18,40 @@ export type ContentKind = 'raw' | 'blob';
 export const CHUNK_BYTES = 1024 * 1024;
 
 /** How many rows content of `size` bytes takes (empty content still has one, so it is known to exist). */
-function chunkCount(size: number): number {
+export function chunkCount(size: number): number {
   return Math.max(1, Math.ceil(size / CHUNK_BYTES));
 }
 
 /** Copies the file (already durable on disk) into the database, chunk by chunk; a no-op when it is there. */
 export async function pushChunks(db: Db, kind: ContentKind, sha256: string, file: string): Promise<void> {
+  const { size } = await fsp.stat(file);
+  if (await hasChunk(db, kind, sha256, chunkCount(size) - 1)) return;
+  // Each chunk in its own short transaction: 50 MB never holds a write lock for its whole upload.
+  await eachChunk(file, (seq, bytes) => writeTx(db, (tx) => insertChunk(tx, kind, sha256, seq, bytes)));
+}
+
+/** Copies the file into the database inside the caller's transaction (migrate-store moves a store at once). */
+export async function copyChunks(tx: Kysely<DB>, kind: ContentKind, sha256: string, file: string): Promise<void> {
+  await eachChunk(file, (seq, bytes) => insertChunk(tx, kind, sha256, seq, bytes));
+}
+
+function insertChunk(tx: Kysely<DB>, kind: ContentKind, sha256: string, seq: number, bytes: Buffer) {
+  return tx
+    .insertInto('stored_chunks')
+    .values({ kind, sha256, seq, bytes })
+    .onConflict((oc) => oc.columns(['kind', 'sha256', 'seq']).doNothing())
+    .execute();
+}
+
+/** Reads the file one chunk at a time into one reused buffer, never the whole file; `write` has sent the bytes when it resolves. */
+async function eachChunk(file: string, write: (seq: number, bytes: Buffer) => Promise<unknown>): Promise<void> {
   const handle = await fsp.open(file, 'r');
   try {
     const { size } = await handle.stat();
-    const count = chunkCount(size);
-    if (await hasChunk(db, kind, sha256, count - 1)) return;
     const buffer = Buffer.alloc(Math.min(CHUNK_BYTES, Math.max(size, 1)));
-    for (let seq = 0; seq < count; seq++) {
+    for (let seq = 0; seq < chunkCount(size); seq++) {
       const length = await readFully(handle, buffer, seq * CHUNK_BYTES);
-      // One buffer for every chunk, no copies: the insert has sent its bytes when it resolves.
-      const bytes = length === buffer.length ? buffer : buffer.subarray(0, length);
-      await writeTx(db, (tx) =>
-        tx
-          .insertInto('stored_chunks')
-          .values({ kind, sha256, seq, bytes })
-          .onConflict((oc) => oc.columns(['kind', 'sha256', 'seq']).doNothing())
-          .execute(),
-      );
+      await write(seq, length === buffer.length ? buffer : buffer.subarray(0, length));
     }
   } finally {
     await handle.close();

@@ -30,6 +30,7 @@ import { register as approvals } from './approvals.js';
 import { register as absence } from './absence.js';
 import { register as quarantine } from './quarantine.js';
 import { register as deliver } from './deliver.js';
+import { register as migrateStore } from './migrate-store.js';
 
 export const COMMANDS: Array<(program: Command) => void> = [
   demo,
@@ -62,4 +63,5 @@ export const COMMANDS: Array<(program: Command) => void> = [
   reprocess,
   parked,
   quarantine,
+  migrateStore,
 ];
