@@ -69,15 +69,13 @@ async function readFully(handle: fsp.FileHandle, buffer: Buffer, position: numbe
   return filled;
 }
 
+/** The one chunk row (kind, sha256, seq). */
+function chunkRow(db: Kysely<DB>, kind: ContentKind, sha256: string, seq: number) {
+  return db.selectFrom('stored_chunks').where('kind', '=', kind).where('sha256', '=', sha256).where('seq', '=', seq);
+}
+
 async function hasChunk(db: Kysely<DB>, kind: ContentKind, sha256: string, seq: number): Promise<boolean> {
-  const row = await db
-    .selectFrom('stored_chunks')
-    .select('seq')
-    .where('kind', '=', kind)
-    .where('sha256', '=', sha256)
-    .where('seq', '=', seq)
-    .executeTakeFirst();
-  return row !== undefined;
+  return (await chunkRow(db, kind, sha256, seq).select('seq').executeTakeFirst()) !== undefined;
 }
 
 /** Whether the database holds this content at all (its first chunk). */
@@ -88,13 +86,7 @@ export function hasChunks(db: Db, kind: ContentKind, sha256: string): Promise<bo
 /** The content's bytes, one chunk per query, in order; ends at the first missing chunk. */
 export async function* readChunks(db: Db, kind: ContentKind, sha256: string): AsyncGenerator<Buffer> {
   for (let seq = 0; ; seq++) {
-    const row = await db
-      .selectFrom('stored_chunks')
-      .select('bytes')
-      .where('kind', '=', kind)
-      .where('sha256', '=', sha256)
-      .where('seq', '=', seq)
-      .executeTakeFirst();
+    const row = await chunkRow(db, kind, sha256, seq).select('bytes').executeTakeFirst();
     if (!row) return;
     yield Buffer.isBuffer(row.bytes) ? row.bytes : Buffer.from(row.bytes);
   }
