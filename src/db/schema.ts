@@ -2,6 +2,7 @@
 // as text, and sortable); JSON columns hold arrays as text.
 import type { Generated } from 'kysely';
 import type { ReportClosingsTable, ReportFirstResponsesTable, ReportReceivedTable } from './report-schema.js';
+import type { BoxLeasesTable, DaemonNodesTable, StoredChunksTable } from './scale-schema.js';
 
 export interface MailboxStateTable {
   mailbox_id: string;
@@ -437,35 +438,6 @@ export interface ReportRunsTable {
   ran_by: string;
   /** JSON array of the outbox rows queued */
   outbox_ids: string;
-}
-
-/** Which daemon works a box, until when (SPEC §10; src/db/leases.ts). */
-export interface BoxLeasesTable {
-  mailbox_id: string;
-  /** holder id `<node_name>:<pid>:<random>` (src/daemon/leases.ts) */
-  holder: string;
-  expires_at: string;
-  /** when this holder took the box (a renewal keeps it) */
-  taken_at: string;
-}
-
-/** A running daemon's heartbeat: the live ones share the boxes. */
-export interface DaemonNodesTable {
-  /** the daemon's holder id */
-  id: string;
-  /** instance.node_name */
-  node: string;
-  pid: number;
-  started_at: string;
-  seen_at: string;
-}
-
-/** Raw mail and attachments in 1 MiB chunks, when `storage.files` is `database` (src/db/content-store.ts). */
-export interface StoredChunksTable {
-  kind: 'raw' | 'blob';
-  sha256: string;
-  seq: number;
-  bytes: Buffer;
 }
 
 export interface DB {
