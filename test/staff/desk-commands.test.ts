@@ -261,7 +261,11 @@ describe('attachment', () => {
         message: `The stored content of attachment 1 of case ${id} does not match its SHA-256; it was not written.`,
       });
       fs.rmSync(blob);
+      // Gone from the database too (storage.files: database, the PostgreSQL pass), or it is rebuilt from there.
+      const chunks = await desk!.db.db.selectFrom('stored_chunks').selectAll().where('kind', '=', 'blob').where('sha256', '=', sha256).execute();
+      await desk!.db.db.deleteFrom('stored_chunks').where('kind', '=', 'blob').where('sha256', '=', sha256).execute();
       const missing = await inWork(['attachment', id, '1', '--output', 'missing.pdf']);
+      if (chunks.length) await desk!.db.db.insertInto('stored_chunks').values(chunks).execute();
       expect(missing.code).toBe(65);
       expect(missing.stderr.trim().split('\n')).toEqual([`mailwarden: The content of attachment 1 of case ${id} is not in the blob store.`]);
       expect(fs.existsSync(path.join(workDir, 'altered.pdf')) || fs.existsSync(path.join(workDir, 'missing.pdf'))).toBe(false);
