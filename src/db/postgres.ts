@@ -18,9 +18,12 @@ const { types } = pg;
 /** PostgreSQL's type OIDs for what must come back as SQLite returns it. */
 const OID = { int8: 20, numeric: 1700, timestamptz: 1184, timestamp: 1114 } as const;
 
-/** timestamptz text (`2026-10-05 08:00:00.123+00`) → `2026-10-05T08:00:00.123Z`, like nowIso(). */
+/** pg's own reading of timestamptz text, whatever the server's TimeZone (`…+02`, microseconds). */
+const parseTimestamptz = types.getTypeParser(OID.timestamptz) as (text: string) => Date;
+
+/** timestamptz text (`2026-10-05 10:00:00.123+02`) → `2026-10-05T08:00:00.123Z`, like nowIso(). */
 function isoFromTimestamptz(text: string): string {
-  return new Date(text).toISOString();
+  return parseTimestamptz(text).toISOString();
 }
 
 function numberFrom(text: string): number {
