@@ -21,7 +21,8 @@ function binaries() {
 
 const asServerUser = () => (process.getuid() === 0 ? ['--reuid=postgres', '--regid=postgres', '--init-groups'] : []);
 
-function freePort() {
+/** A free loopback TCP port (the kernel picks it); also used by scale-out for the daemons' listeners. */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);

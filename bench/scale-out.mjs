@@ -11,14 +11,13 @@
 // each scenario gets a fresh database. Only correctness is checked (loudly); times are printed.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import nodemailer from 'nodemailer';
 import YAML from 'yaml';
-import { query, startBenchPostgres } from './pg.mjs';
+import { freePort, query, startBenchPostgres } from './pg.mjs';
 import { nextLatency } from './scale-next.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -36,17 +35,6 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const failures = [];
 const children = new Set();
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function writeDaemonConfig(dir, url, lmtpPort) {
   fs.mkdirSync(dir, { recursive: true });
