@@ -59,7 +59,7 @@ const GROUPS = [
 
 function printTable(results, loads) {
   const fmt = (x, unit) => (Number.isFinite(x) ? (unit === 'MB' ? x.toFixed(1) : x >= 100 ? x.toFixed(0) : x.toFixed(1)) : '—');
-  console.log(`\n## bench/side-by-side: medians of ${opts.rounds} round(s), ${os.cpus().length} CPUs, node ${process.version}`);
+  console.log(`\n## bench/side-by-side: medians of ${loads.length} round(s), ${os.cpus().length} CPUs, node ${process.version}`);
   console.log(`load average per round: ${loads.join(' | ')}\n`);
   console.log('| figure | mailwarden | floor / peer | peer is | mailwarden ÷ peer | target |');
   console.log('| --- | --- | --- | --- | --- | --- |');
@@ -124,6 +124,8 @@ async function main() {
         }
         console.log(`  (${group} took ${((Date.now() - t0) / 1000).toFixed(0)} s; load ${loadavg()})`);
       }
+      // The table so far after each round: a run cut short still leaves its figures.
+      if (round + 1 < opts.rounds) printTable(results, loads);
     }
   } finally {
     await stopAll();
