@@ -14,11 +14,11 @@ import { lmtpLatency, lmtpRate, pct, sleep } from './measure.mjs';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const BOX = 'help@bench.test';
+const BOX = 'help@bench.test';
 const imapOf = (env, user) => ({ host: '127.0.0.1', port: env.dovecot.port, tls: false, user, password: 'secret' });
 
 /** A one-pool desk; `boxes` = [{ id, address, user? }] (user: the box is read over IMAP). */
-export function writeDeskConfig(dir, env, { boxes, lmtpPort }) {
+function writeDeskConfig(dir, env, { boxes, lmtpPort }) {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'mailwarden.yaml');
   const doc = {
