@@ -6,18 +6,17 @@
 //      completion to the accept transaction (inbound.at), p50/p99.
 // Needs Dovecot (as the tests do) and a build (`npx tsc -p .`). Run: node bench/ingest.mjs
 // Options: --messages N (default 2000), --samples N (default 60). Prints figures, asserts nothing.
-import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import YAML from 'yaml';
+import { customerMail, startDaemon } from './lib/daemon.mjs';
+import { startDovecot } from './lib/dovecot.mjs';
+import { freePort } from './pg.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
@@ -27,92 +26,11 @@ const SAMPLES = arg('samples', 60);
 const USER = 'bench@example.test';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startDovecot(base) {
-  const root = process.getuid() === 0;
-  const me = os.userInfo().username;
-  const vars = {
-    BASE: base,
-    PORT: String(await freePort()),
-    LMTP_PORT: String(await freePort()),
-    MAIL_UID: root ? '8' : String(process.getuid()),
-    MAIL_GID: root ? '8' : String(process.getgid()),
-    INTERNAL_USER: root ? 'dovecot' : me,
-    INTERNAL_GROUP: root ? 'dovecot' : execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim(),
-    LOGIN_USER: root ? 'dovenull' : me,
-  };
-  fs.chmodSync(base, 0o755);
-  fs.mkdirSync(path.join(base, 'mail'));
-  if (root) fs.chownSync(path.join(base, 'mail'), 8, 8);
-  fs.writeFileSync(path.join(base, 'users'), `${USER}:{PLAIN}secret\n`);
-  const template = fs.readFileSync(path.join(ROOT, 'test/support/dovecot-test.conf.template'), 'utf8');
-  const conf = path.join(base, 'dovecot.conf');
-  fs.writeFileSync(
-    conf,
-    template.replace(/@([A-Z_]+)@/g, (m, k) => vars[k] ?? m),
-  );
-  const child = spawn('setpriv', ['--pdeathsig', 'TERM', '/usr/sbin/dovecot', '-F', '-c', conf], { detached: true, stdio: 'ignore' });
-  const port = Number(vars.PORT);
-  for (let i = 0; i < 500; i++) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port });
-      s.once('data', (d) => (s.destroy(), resolve(d.toString().startsWith('* OK'))));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return { port, stop: () => process.kill(-child.pid, 'SIGKILL') };
-    await sleep(20);
-  }
-  throw new Error('dovecot did not start');
-}
-
-function message(n, tag) {
-  const id = `<${tag}-${n}-${Date.now()}@bench.test>`;
-  const raw =
-    `From: Customer ${n} <customer${n}@bench.test>\r\nTo: ${USER}\r\nSubject: ${tag} question ${n}\r\n` +
-    `Date: ${new Date().toUTCString()}\r\nMessage-ID: ${id}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n` +
-    `Hello,\r\nthis is message ${n}. My card does not work since yesterday, could you please help me?\r\nRegards\r\n`;
-  return { id, raw };
-}
-
-function startDaemon(configPath) {
-  const proc = spawn(
-    process.execPath,
-    [
-      ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : []),
-      path.join(ROOT, 'bin/mailwarden'),
-      'run',
-      '--config',
-      configPath,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const ready = new Promise((resolve, reject) => {
-    let buf = '';
-    proc.stderr.on('data', (d) => {
-      if (process.env.BENCH_VERBOSE) process.stderr.write(d);
-      buf += d;
-      if (buf.includes('"daemon ready"')) resolve(Date.now());
-    });
-    proc.once('exit', (code) => reject(new Error(`daemon exited ${code}: ${buf.slice(-2000)}`)));
-  });
-  return { proc, ready };
-}
-
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
 async function main() {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-bench-'));
-  const dovecot = await startDovecot(base);
+  const dovecot = await startDovecot(base, [USER]);
   const cfgDir = path.join(base, 'cfg');
   fs.mkdirSync(cfgDir);
   const configPath = path.join(cfgDir, 'mailwarden.yaml');
@@ -138,10 +56,10 @@ async function main() {
   let daemon;
   try {
     let t = Date.now();
-    for (let i = 0; i < MESSAGES; i++) await client.append('INBOX', message(i, 'bulk').raw);
+    for (let i = 0; i < MESSAGES; i++) await client.append('INBOX', customerMail(i, 'bulk', USER).raw);
     console.log(`preloaded ${MESSAGES} messages by APPEND in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
-    daemon = startDaemon(configPath);
+    daemon = startDaemon(configPath, { prof: process.env.BENCH_PROF });
     const readyAt = await daemon.ready;
     const db = new Database(path.join(cfgDir, 'data', 'mailwarden.sqlite'), { readonly: true, fileMustExist: true });
     const count = () => db.prepare('select count(*) as n from inbound').get().n;
@@ -166,11 +84,11 @@ async function main() {
     const delays = [];
     const byId = db.prepare('select at from inbound where message_id = ?');
     for (let i = 0; i < SAMPLES; i++) {
-      const m = message(i, 'idle');
+      const m = customerMail(i, 'idle', USER);
       await client.append('INBOX', m.raw);
       const appendedAt = Date.now();
       let row;
-      while (!(row = byId.get(m.id))) await sleep(2);
+      while (!(row = byId.get(m.messageId))) await sleep(2);
       delays.push(Date.parse(row.at) - appendedAt);
       await sleep(100 + Math.random() * 400);
     }
@@ -187,13 +105,13 @@ async function main() {
       const lmtp = nodemailer.createTransport({ host: '127.0.0.1', port: lmtpPort, lmtp: true, ignoreTLS: true, pool: pooled, maxConnections: 1 });
       const direct = [];
       // The pooled connection is opened by a first, untimed delivery.
-      if (pooled) await lmtp.sendMail({ envelope: { from: 'warmup@bench.test', to: [USER] }, raw: message(0, 'warmup').raw });
+      if (pooled) await lmtp.sendMail({ envelope: { from: 'warmup@bench.test', to: [USER] }, raw: customerMail(0, 'warmup', USER).raw });
       for (let i = 0; i < SAMPLES; i++) {
-        const m = message(i, pooled ? 'pooled' : 'lmtp');
+        const m = customerMail(i, pooled ? 'pooled' : 'lmtp', USER);
         const t0 = Date.now();
         await lmtp.sendMail({ envelope: { from: `customer${i}@bench.test`, to: [USER] }, raw: m.raw });
         direct.push(Date.now() - t0);
-        if (!byId.get(m.id)) throw new Error('250 came before the commit');
+        if (!byId.get(m.messageId)) throw new Error('250 came before the commit');
       }
       lmtp.close();
       direct.sort((a, b) => a - b);
@@ -202,12 +120,9 @@ async function main() {
     }
     db.close();
   } finally {
-    if (daemon) {
-      daemon.proc.kill('SIGTERM');
-      await new Promise((r) => daemon.proc.once('exit', r));
-    }
+    if (daemon) await daemon.stop();
     await client.logout().catch(() => client.close());
-    dovecot.stop();
+    await dovecot.stop();
     fs.rmSync(base, { recursive: true, force: true });
   }
 }

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import { SMTPServer } from 'smtp-server';
+import { startSink } from './lib/sink.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.join(here, '..', 'dist');
@@ -20,21 +20,8 @@ const { silentLogger } = await import(path.join(dist, 'log.js'));
 const i = process.argv.indexOf('--mails');
 const MAILS = i > 0 ? Number(process.argv[i + 1]) : 1000;
 
-let received = 0;
-const server = new SMTPServer({
-  authOptional: true,
-  disabledCommands: ['STARTTLS'],
-  disableReverseLookup: true,
-  logger: false,
-  onData(stream, _session, cb) {
-    stream.on('data', () => {});
-    stream.on('end', () => {
-      received++;
-      cb(null, 'OK');
-    });
-  },
-});
-const port = await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.server.address().port)));
+const sink = await startSink();
+const port = sink.port;
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-bench-outbox-'));
 const configPath = path.join(dir, 'mailwarden.yaml');
@@ -98,8 +85,8 @@ const drainMs = performance.now() - t;
 
 console.log(`queued ${MAILS} mails in ${queueMs.toFixed(0)} ms (${(queueMs / MAILS).toFixed(2)} ms/mail, one transaction each)`);
 console.log(
-  `drained ${drained} rows to SMTP in ${drainMs.toFixed(0)} ms (${(drainMs / drained).toFixed(2)} ms/mail, ${(drained / (drainMs / 1000)).toFixed(0)} mails/s); server received ${received}`,
+  `drained ${drained} rows to SMTP in ${drainMs.toFixed(0)} ms (${(drainMs / drained).toFixed(2)} ms/mail, ${(drained / (drainMs / 1000)).toFixed(0)} mails/s); server received ${sink.received}`,
 );
 await close();
-server.close();
+await sink.stop();
 fs.rmSync(dir, { recursive: true, force: true });

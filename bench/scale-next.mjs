@@ -42,7 +42,7 @@ async function worker() {
   process.send({ times, ids });
 }
 
-function writeConfig(dir, url) {
+export function writeConfig(dir, url) {
   const doc = {
     instance: { name: 'Bench', case_prefix: 'BENCH', data_dir: path.join(dir, 'data'), timezone: 'UTC', secret: 'bench-secret-0123456789-abcdefghijklmnop' },
     ...(url ? { database: { url } } : {}),
@@ -65,7 +65,7 @@ function writeConfig(dir, url) {
 }
 
 /** The same rows as bench/next.mjs: most waiting, every 10th in progress, every 37th postponed. */
-function seedSqlite(sqlite, n) {
+export function seedSqlite(sqlite, n) {
   const insertCase = sqlite.prepare(`insert into cases (id, pool_id, mailbox_id, status, priority, subject, customer_address, customer_name,
     language, assignee, received_at, deadline_at, updated_at, flags) values (?, ?, ?, ?, ?, ?, ?, ?, 'en', ?, ?, ?, ?, '[]')`);
   const insertMsg = sqlite.prepare(

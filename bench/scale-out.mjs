@@ -9,18 +9,16 @@
 // each). Rates are from the first send to the last 250, and to the last auto-response sent.
 // PostgreSQL is started here with fsync on (durable, as in production) and stopped at the end;
 // each scenario gets a fresh database. Only correctness is checked (loudly); times are printed.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import nodemailer from 'nodemailer';
 import YAML from 'yaml';
 import { freePort, query, startBenchPostgres } from './pg.mjs';
 import { nextLatency } from './scale-next.mjs';
+import { customerMail, startDaemon, stopAllDaemons } from './lib/daemon.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : dflt;
@@ -34,7 +32,6 @@ const BOX = 'help@bench.test';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const failures = [];
-const children = new Set();
 
 function writeDaemonConfig(dir, url, lmtpPort) {
   fs.mkdirSync(dir, { recursive: true });
@@ -59,46 +56,6 @@ function writeDaemonConfig(dir, url, lmtpPort) {
   };
   fs.writeFileSync(file, YAML.stringify(doc));
   return file;
-}
-
-function startDaemon(configPath) {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'bin/mailwarden'), 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.add(proc);
-  const log = { tail: '', warn: 0, error: 0, samples: new Set() };
-  const ready = new Promise((resolve, reject) => {
-    let line = '';
-    proc.stderr.on('data', (d) => {
-      log.tail = (log.tail + d).slice(-4000);
-      if (log.tail.includes('"daemon ready"')) resolve();
-      for (const l of (line + d).split('\n').slice(0, -1)) {
-        const level = /"level":(\d+)/.exec(l)?.[1];
-        if (level >= 40) {
-          log[level >= 50 ? 'error' : 'warn']++;
-          if (log.samples.size < 5) log.samples.add(/"msg":"([^"]*)"/.exec(l)?.[1] ?? l.slice(0, 200));
-        }
-      }
-      line = (line + d).split('\n').at(-1);
-    });
-    proc.once('exit', (code) => reject(new Error(`daemon exited ${code}: ${log.tail.slice(-2000)}`)));
-  });
-  const stop = async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    const gone = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
-    await gone;
-    clearTimeout(timer);
-    children.delete(proc);
-  };
-  return { proc, ready, stop, log };
-}
-
-function message(i, tag) {
-  const raw =
-    `From: Customer ${i} <${tag}-customer${i}@bench.test>\r\nTo: ${BOX}\r\nSubject: Question ${i} about my card\r\n` +
-    `Date: ${new Date().toUTCString()}\r\nMessage-ID: <${tag}-${i}-${Date.now()}@bench.test>\r\nMIME-Version: 1.0\r\n` +
-    `Content-Type: text/plain; charset=utf-8\r\n\r\nHello,\r\nthis is message ${i}. My card does not work since yesterday, could you please help me?\r\nRegards\r\n`;
-  return { from: `${tag}-customer${i}@bench.test`, raw };
 }
 
 /** The scenario's database, read by the bench: one row from SQLite (read-only) or PostgreSQL. */
@@ -139,7 +96,7 @@ async function ingestScenario(base, label, daemonCount, pgServer) {
       );
       try {
         for (let i = next++; i < MESSAGES; i = next++) {
-          const m = message(i, tag);
+          const m = customerMail(i, tag, BOX);
           await transports[i % daemonCount].sendMail({ envelope: { from: m.from, to: [BOX] }, raw: m.raw });
           lastAnswer = Math.max(lastAnswer, Date.now());
         }
@@ -245,12 +202,12 @@ async function main() {
   const pgServer = await startBenchPostgres();
   console.log(`PostgreSQL on port ${pgServer.port}, fsync=${pgServer.fsync}`);
   const stopAll = async () => {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    stopAllDaemons();
     await pgServer.stop();
     fs.rmSync(base, { recursive: true, force: true });
   };
   for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => stopAll().finally(() => process.exit(130)));
-  process.once('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
+  process.once('exit', stopAllDaemons);
   const ingest = [];
   const next = [];
   try {

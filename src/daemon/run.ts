@@ -63,7 +63,6 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     throw err;
   }
   const parsers = new ParserPool({ size: 2, log });
-  parsers.warm();
   let config = first;
   const ctx: IngestContext = { getConfig: () => config, db: opened.db, log, parsers };
   const holder = newHolder(first.instance.node_name);

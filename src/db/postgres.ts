@@ -7,24 +7,29 @@
 //   `at`, `…_at`, `until` or `…_until`) becomes timestamptz, every integer bigint (milliseconds
 //   and counters outgrow 32 bits), `blob` bytea, an auto-increment key an identity column.
 // The pool is small: a daemon's services take turns on a handful of connections.
-import pg from 'pg';
+// pg itself is required on the first PostgreSQL connection: every daemon and command imports this
+// file (for isTimeColumn and the like), and one on SQLite should not carry the driver's heap.
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import { ColumnDefinitionNode, DataTypeNode, Kysely, OperationNodeTransformer, PostgresDialect, type KyselyPlugin, type RootOperationNode } from 'kysely';
 import type { PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, UnknownRow } from 'kysely';
 import { unavailableError } from '../errors.js';
 import type { DB } from './schema.js';
 
-const { types } = pg;
+const requireCjs = createRequire(import.meta.url);
+let driver: typeof pg | undefined;
+const pgDriver = (): typeof pg => (driver ??= requireCjs('pg') as typeof pg);
 
 /** PostgreSQL's type OIDs for what must come back as SQLite returns it. */
 const OID = { int8: 20, numeric: 1700, timestamptz: 1184, timestamp: 1114 } as const;
 
-/** pg's own reading of timestamptz text, whatever the server's TimeZone (`…+02`, microseconds). */
-const parseTimestamptz = types.getTypeParser(OID.timestamptz) as (text: string) => Date;
-
 /** timestamptz text (`2026-10-05 10:00:00.123+02`) → `2026-10-05T08:00:00.123Z`, like nowIso(). */
 function isoFromTimestamptz(text: string): string {
-  return parseTimestamptz(text).toISOString();
+  return (parseTimestamptz ??= pgDriver().types.getTypeParser(OID.timestamptz) as (text: string) => Date)(text).toISOString();
 }
+
+/** pg's own reading of timestamptz text, whatever the server's TimeZone (`…+02`, microseconds). */
+let parseTimestamptz: ((text: string) => Date) | undefined;
 
 function numberFrom(text: string): number {
   return Number(text);
@@ -35,7 +40,7 @@ const typeParsers: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: string) => {
     if (oid === OID.int8 || oid === OID.numeric) return numberFrom;
     if (oid === OID.timestamptz) return isoFromTimestamptz;
-    return types.getTypeParser(oid, format as 'text') as (text: string) => unknown;
+    return pgDriver().types.getTypeParser(oid, format as 'text') as (text: string) => unknown;
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
@@ -46,7 +51,7 @@ export interface PostgresOptions {
 }
 
 export function openPostgres(opts: PostgresOptions): { db: Kysely<DB>; pool: pg.Pool } {
-  const pool = new pg.Pool({ connectionString: opts.url, max: opts.maxConnections ?? 6, types: typeParsers, connectionTimeoutMillis: 15_000 });
+  const pool = new (pgDriver().Pool)({ connectionString: opts.url, max: opts.maxConnections ?? 6, types: typeParsers, connectionTimeoutMillis: 15_000 });
   // An idle connection the server drops (restart, failover) must not crash the process; the next
   // query gets a fresh one and its own error.
   pool.on('error', () => undefined);

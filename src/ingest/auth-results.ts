@@ -4,8 +4,15 @@
 // MTA, but it adds its own above them, and headers naming any other id say nothing (RFC 8601 §5).
 // The header is read with mailauth's parser and alignment with its organizational-domain test
 // (public suffix list), not by hand: both are subtle and well kept there.
+import { createRequire } from 'node:module';
 import parseAuthHeader, { type ParsedAuthResults } from 'mailauth/lib/parse-dkim-headers.js';
-import { getAlignment } from 'mailauth/lib/tools.js';
+
+// mailauth's tools module brings joi, tldts and its DNS code (about 20 MB of heap) into every
+// daemon; only a staff mail checked for alignment needs it, so it is required then, once.
+const requireCjs = createRequire(import.meta.url);
+let tools: typeof import('mailauth/lib/tools.js') | undefined;
+const getAlignment: (typeof import('mailauth/lib/tools.js'))['getAlignment'] = (from, list) =>
+  (tools ??= requireCjs('mailauth/lib/tools.js') as typeof import('mailauth/lib/tools.js')).getAlignment(from, list);
 
 export interface AuthVerdict {
   pass: boolean;

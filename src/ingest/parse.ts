@@ -2,17 +2,24 @@
 // time so a crash or a timeout is pinned on the message that caused it. A job always resolves:
 // when the thread dies, overruns its time or cannot start, the result is the raw-header reading
 // of the message flagged `unparsed`, so ingest goes on and nothing is lost.
+// Each thread is a V8 heap of its own with mailparser and the language table loaded (tens of MB),
+// so threads start on the first job that needs one, not with the pool, and a thread idle for
+// `idleMs` exits: an idle daemon holds none. The parser itself (parse-core) is loaded into the
+// main thread only when there are no threads or a message has to fall back, for the same reason.
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
-import { fingerprintOnly, parseMessageFile, type ParseJob } from './parse-core.js';
+import type { ParseJob } from './parse-core.js';
 import type { ParsedMessage } from './message.js';
 
 export type { ParseJob, ParseLimits } from './parse-core.js';
 
 /** Young-generation size of each parser thread (see spawn()). */
 const PARSER_YOUNG_GENERATION_MB = 8;
+
+/** How long a parser thread waits for its next job before it exits. */
+const DEFAULT_IDLE_MS = 30_000;
 
 const WORKER_FILE = fileURLToPath(new URL('./parse-worker.js', import.meta.url));
 
@@ -21,16 +28,20 @@ export interface ParserPoolOptions {
   log?: Logger;
   /** Heap limit of each parser thread. */
   maxHeapMb?: number;
+  /** A thread without a job for this long exits; the next job starts a new one. */
+  idleMs?: number;
 }
 
 interface Slot {
   worker: Worker | null;
   busy: boolean;
+  idleTimer: NodeJS.Timeout | null;
 }
 
 interface Pending {
   job: ParseJob;
   resolve: (r: ParsedMessage) => void;
+  reject: (err: unknown) => void;
 }
 
 export class ParserPool {
@@ -41,27 +52,38 @@ export class ParserPool {
   private closed = false;
 
   constructor(private readonly opts: ParserPoolOptions = {}) {
-    this.slots = Array.from({ length: Math.max(1, opts.size ?? 2) }, () => ({ worker: null, busy: false }));
+    this.slots = Array.from({ length: Math.max(1, opts.size ?? 2) }, () => ({ worker: null, busy: false, idleTimer: null }));
   }
 
   parse(job: ParseJob): Promise<ParsedMessage> {
     if (!this.useThreads) return parseInThread(job);
-    return new Promise((resolve) => {
-      this.queue.push({ job, resolve });
+    return new Promise((resolve, reject) => {
+      this.queue.push({ job, resolve, reject });
       this.pump();
     });
   }
 
-  /** Starts the threads now, so the first message does not wait for one to boot. */
-  warm(): void {
-    if (!this.useThreads || this.closed) return;
-    for (const slot of this.slots) slot.worker ??= this.spawn();
+  /** Parser threads running now (started by a job, not yet exited for idleness). */
+  get threads(): number {
+    return this.slots.filter((s) => s.worker).length;
+  }
+
+  /** Ends every thread that has no job now; what its idle timer does for one thread. */
+  async retireIdle(): Promise<void> {
+    await Promise.all(this.slots.filter((s) => !s.busy).map((s) => this.retire(s)));
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.slots.map((s) => s.worker?.terminate() ?? Promise.resolve()));
-    for (const s of this.slots) s.worker = null;
+    await Promise.all(this.slots.map((s) => this.retire(s)));
+  }
+
+  private async retire(slot: Slot): Promise<void> {
+    if (slot.idleTimer) clearTimeout(slot.idleTimer);
+    slot.idleTimer = null;
+    const worker = slot.worker;
+    slot.worker = null;
+    await worker?.terminate();
   }
 
   private pump(): void {
@@ -70,16 +92,36 @@ export class ParserPool {
       const next = this.queue.shift();
       if (!next) return;
       slot.busy = true;
-      void this.run(slot, next).finally(() => {
+      if (slot.idleTimer) clearTimeout(slot.idleTimer);
+      slot.idleTimer = null;
+      // The slot is free again before the caller hears the result, so whoever then asks the pool
+      // (retireIdle, the next parse) sees it idle.
+      const free = () => {
         slot.busy = false;
-        this.pump();
-      });
+        if (slot.worker && !this.closed) this.armIdleTimer(slot);
+      };
+      void this.run(slot, next.job).then(
+        (result) => {
+          free();
+          next.resolve(result);
+          this.pump();
+        },
+        (err: unknown) => {
+          free();
+          next.reject(err);
+          this.pump();
+        },
+      );
     }
   }
 
-  private async run(slot: Slot, item: Pending): Promise<void> {
-    const { job } = item;
-    if (this.closed) return item.resolve(await fallback(job, 'parser pool closed'));
+  private armIdleTimer(slot: Slot): void {
+    slot.idleTimer = setTimeout(() => void this.retire(slot), this.opts.idleMs ?? DEFAULT_IDLE_MS);
+    slot.idleTimer.unref();
+  }
+
+  private async run(slot: Slot, job: ParseJob): Promise<ParsedMessage> {
+    if (this.closed) return fallback(job, 'parser pool closed');
     const worker = (slot.worker ??= this.spawn());
     const id = this.nextId++;
     const size = safeSize(job.file);
@@ -110,7 +152,7 @@ export class ParserPool {
       worker.on('exit', onExit);
       worker.postMessage({ id, job });
     });
-    if (outcome.result) return item.resolve(outcome.result);
+    if (outcome.result) return outcome.result;
     if (outcome.fatal) {
       // The thread is dead or stuck: throw it away, the next job gets a fresh one.
       slot.worker = null;
@@ -118,7 +160,7 @@ export class ParserPool {
     }
     const problem = outcome.fatal ?? `parser failed: ${outcome.error}`;
     this.opts.log?.warn({ file: job.file, problem }, 'message could not be parsed; kept raw as unparsed');
-    item.resolve(await fallback(job, problem));
+    return fallback(job, problem);
   }
 
   private spawn(): Worker {
@@ -137,6 +179,7 @@ export class ParserPool {
 
 async function parseInThread(job: ParseJob): Promise<ParsedMessage> {
   try {
+    const { parseMessageFile } = await import('./parse-core.js');
     return await parseMessageFile(job);
   } catch (err) {
     return fallback(job, `parser failed: ${(err as Error).message}`);
@@ -145,6 +188,7 @@ async function parseInThread(job: ParseJob): Promise<ParsedMessage> {
 
 /** The raw-header reading of a message the parser could not handle. */
 async function fallback(job: ParseJob, problem: string): Promise<ParsedMessage> {
+  const { fingerprintOnly } = await import('./parse-core.js');
   return fingerprintOnly(job, problem);
 }
 

@@ -1,0 +1,65 @@
+// bench/lib/daemon: a real `mailwarden run` from this checkout's dist/ for the benches, its
+// warnings and errors counted (a bench that is fast because it fails is no bench), its RSS
+// readable from /proc, stopped with SIGTERM (SIGKILL after 30 s). Only PIDs started here are
+// ever signalled; `stopAllDaemons` is the backstop for an uncaught error or Ctrl-C.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const children = new Set();
+
+export function stopAllDaemons() {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+}
+
+/** RSS of a process in MB, from /proc/<pid>/status (VmRSS). */
+export function rssMb(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+export function startDaemon(configPath, { prof } = {}) {
+  const args = [...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), path.join(ROOT, 'bin/mailwarden'), 'run', '--config', configPath];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.add(proc);
+  const log = { tail: '', warn: 0, error: 0, samples: new Set() };
+  const ready = new Promise((resolve, reject) => {
+    let line = '';
+    proc.stderr.on('data', (d) => {
+      if (process.env.BENCH_VERBOSE) process.stderr.write(d);
+      log.tail = (log.tail + d).slice(-4000);
+      if (log.tail.includes('"daemon ready"')) resolve(Date.now());
+      for (const l of (line + d).split('\n').slice(0, -1)) {
+        const level = /"level":(\d+)/.exec(l)?.[1];
+        if (level >= 40) {
+          log[level >= 50 ? 'error' : 'warn']++;
+          if (log.samples.size < 5) log.samples.add(/"msg":"([^"]*)"/.exec(l)?.[1] ?? l.slice(0, 200));
+        }
+      }
+      line = (line + d).split('\n').at(-1);
+    });
+    proc.once('exit', (code) => reject(new Error(`daemon exited ${code}: ${log.tail.slice(-2000)}`)));
+  });
+  const stop = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const gone = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
+    await gone;
+    clearTimeout(timer);
+    children.delete(proc);
+  };
+  return { proc, ready, stop, log };
+}
+
+/** One mail from a new customer (so a new case and an auto-response each). */
+export function customerMail(i, tag, box) {
+  const messageId = `<${tag}-${i}-${Date.now()}@bench.test>`;
+  const raw =
+    `From: Customer ${i} <${tag}-customer${i}@bench.test>\r\nTo: ${box}\r\nSubject: Question ${i} about my card\r\n` +
+    `Date: ${new Date().toUTCString()}\r\nMessage-ID: ${messageId}\r\nMIME-Version: 1.0\r\n` +
+    `Content-Type: text/plain; charset=utf-8\r\n\r\nHello,\r\nthis is message ${i}. My card does not work since yesterday, could you please help me?\r\nRegards\r\n`;
+  return { from: `${tag}-customer${i}@bench.test`, messageId, raw };
+}

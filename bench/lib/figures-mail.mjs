@@ -1,0 +1,220 @@
+// bench/lib/figures-mail: the mail-path figures of bench/side-by-side, each one round of
+// mailwarden (this checkout's dist/) beside its floor: Dovecot's own LMTP delivering into a
+// Maildir, a fetch+fsync+send script over IMAP, Dovecot's IDLE notice, a bare node process with
+// the same IMAP connections. Every function returns { rows: [{ key, mw, peer }] }.
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { ImapFlow } from 'imapflow';
+import nodemailer from 'nodemailer';
+import YAML from 'yaml';
+import { freePort } from '../pg.mjs';
+import { customerMail, rssMb, startDaemon } from './daemon.mjs';
+import { lmtpLatency, lmtpRate, pct, sleep } from './measure.mjs';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const BOX = 'help@bench.test';
+const imapOf = (env, user) => ({ host: '127.0.0.1', port: env.dovecot.port, tls: false, user, password: 'secret' });
+
+/** A one-pool desk; `boxes` = [{ id, address, user? }] (user: the box is read over IMAP). */
+function writeDeskConfig(dir, env, { boxes, lmtpPort }) {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'mailwarden.yaml');
+  const doc = {
+    instance: {
+      name: 'Bench',
+      case_prefix: 'BENCH',
+      data_dir: path.join(dir, 'data'),
+      timezone: 'UTC',
+      log_level: 'info',
+      secret: 'bench-secret-0123456789-abcdefghijklmnop',
+    },
+    smtp: { transport: 'smtp', host: '127.0.0.1', port: env.sink.port },
+    // Thousands of new customers in minutes is the benchmark's load, not a loop: lift the box's cap.
+    auto_response: { box_cap: 1_000_000 },
+    ingest: {
+      poll_interval: '60s',
+      idle: true,
+      ...(lmtpPort ? { listener: { enabled: true, protocol: 'lmtp', host: '127.0.0.1', port: lmtpPort } } : {}),
+    },
+    pools: [{ id: 'general', name: 'General', response_deadline: '8h', languages: ['en', 'pl'] }],
+    mailboxes: boxes.map((b) => ({ id: b.id, address: b.address, pool: 'general', ...(b.user ? { imap: imapOf(env, b.user) } : {}) })),
+    consultants: [{ id: 'sam', name: 'Sam', email: 'sam@staff.test', roles: ['consultant', 'supervisor', 'admin'], pools: [{ pool: 'general', priority: 1 }] }],
+  };
+  fs.writeFileSync(file, YAML.stringify(doc));
+  return file;
+}
+
+async function withDaemon(configPath, fn) {
+  const d = startDaemon(configPath);
+  try {
+    const readyAt = await d.ready;
+    return await fn(d, readyAt);
+  } finally {
+    await d.stop();
+    if (d.log.warn || d.log.error) console.log(`  daemon: ${d.log.warn} warn, ${d.log.error} error lines, e.g. ${[...d.log.samples].join(' | ')}`);
+  }
+}
+
+/** LMTP: start → 250 and → auto-response (p50), then one sender and 4 senders (msg/s). */
+export async function lmtpFigures(env, round, opts) {
+  const tag = `l${round}x`;
+  const peerLat = await lmtpLatency(env.dovecot.lmtpPort, env.peerUser, opts.samples, `${tag}pl`);
+  const peer1 = await lmtpRate(env.dovecot.lmtpPort, env.peerUser, opts.messages, 1, `${tag}p1`);
+  const peer4 = await lmtpRate(env.dovecot.lmtpPort, env.peerUser, opts.messages, 4, `${tag}p4`);
+  const port = await freePort();
+  const cfg = writeDeskConfig(path.join(env.base, `lmtp-${round}`), env, { boxes: [{ id: 'help', address: BOX }], lmtpPort: port });
+  const mw = await withDaemon(cfg, async () => {
+    const lat = await lmtpLatency(port, BOX, opts.samples, `${tag}ml`, env.sink);
+    const one = await lmtpRate(port, BOX, opts.messages, 1, `${tag}m1`);
+    const four = await lmtpRate(port, BOX, opts.messages, 4, `${tag}m4`);
+    return { lat, one, four };
+  });
+  return [
+    { key: 'lmtp1', mw: mw.one, peer: peer1 },
+    { key: 'lmtp4', mw: mw.four, peer: peer4 },
+    { key: 'lmtp250', mw: pct(mw.lat.accepted, 0.5), peer: pct(peerLat.accepted, 0.5) },
+    { key: 'lmtpAuto', mw: pct(mw.lat.answered, 0.5), peer: NaN },
+  ];
+}
+
+function imapClient(env, user, extra = {}) {
+  const c = new ImapFlow({ host: '127.0.0.1', port: env.dovecot.port, secure: false, auth: { user, pass: 'secret' }, logger: false, ...extra });
+  c.on('error', () => {});
+  return c;
+}
+
+/** The floor of the drain: fetch each message over IMAP, write + fsync it to a file, send one mail over SMTP. */
+async function floorDrain(env, user, dir) {
+  fs.mkdirSync(dir, { recursive: true });
+  const t0 = Date.now();
+  const client = imapClient(env, user);
+  const smtp = nodemailer.createTransport({ host: '127.0.0.1', port: env.sink.port, ignoreTLS: true, pool: true, maxConnections: 1 });
+  await client.connect();
+  const lock = await client.getMailboxLock('INBOX');
+  let n = 0;
+  try {
+    for await (const msg of client.fetch('1:*', { uid: true, source: true })) {
+      const fd = fs.openSync(path.join(dir, `${msg.uid}.eml`), 'w');
+      fs.writeSync(fd, msg.source);
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      await smtp.sendMail({ envelope: { from: user, to: [`floor-${n}@bench.test`] }, raw: `Subject: re ${n}\r\n\r\nThanks.\r\n` });
+      n++;
+    }
+  } finally {
+    lock.release();
+    smtp.close();
+    await client.logout();
+  }
+  return n / ((Date.now() - t0) / 1000);
+}
+
+/** IDLE peer: one client IDLEs, another APPENDs; APPEND done → the idler's EXISTS (ms). */
+async function dovecotIdleNotice(env, samples) {
+  const idler = imapClient(env, env.peerUser, { autoIdleDelay: 100 });
+  const writer = imapClient(env, env.peerUser);
+  await idler.connect();
+  await writer.connect();
+  await idler.mailboxOpen('INBOX');
+  let seen = null;
+  idler.on('exists', () => seen?.(Date.now()));
+  const delays = [];
+  try {
+    await sleep(300);
+    for (let i = 0; i < samples; i++) {
+      const exists = new Promise((r) => (seen = r));
+      await writer.append('INBOX', customerMail(i, 'peeridle', env.peerUser).raw);
+      const appended = Date.now();
+      delays.push((await exists) - appended);
+      await sleep(100 + Math.random() * 400);
+    }
+  } finally {
+    await idler.logout();
+    await writer.logout();
+  }
+  return delays;
+}
+
+/** IMAP: drain of `drain` pre-loaded messages to the last auto-response; then the IDLE path. */
+export async function imapFigures(env, round, opts) {
+  const user = `drain${round}@bench.test`;
+  const tag = `d${round}x`;
+  const loader = imapClient(env, user);
+  await loader.connect();
+  for (let i = 0; i < opts.drain; i++) await loader.append('INBOX', customerMail(i, tag, user).raw);
+  const floor = await floorDrain(env, user, path.join(env.base, `floor-${round}`));
+  const idlePeer = await dovecotIdleNotice(env, opts.samples);
+  const dir = path.join(env.base, `imap-${round}`);
+  const cfg = writeDeskConfig(dir, env, { boxes: [{ id: 'help', address: user, user }] });
+  const mw = await withDaemon(cfg, async (d, readyAt) => {
+    const last = Math.max(...(await Promise.all(Array.from({ length: opts.drain }, (_, i) => env.sink.arrival(`${tag}-customer${i}@bench.test`)))));
+    const rate = opts.drain / ((last - readyAt) / 1000);
+    const db = new Database(path.join(dir, 'data', 'mailwarden.sqlite'), { readonly: true, fileMustExist: true });
+    const byId = db.prepare('select at from inbound where message_id = ?');
+    const committed = [];
+    const answered = [];
+    try {
+      await sleep(1000);
+      for (let i = 0; i < opts.samples; i++) {
+        const m = customerMail(i, `${tag}i`, user);
+        await loader.append('INBOX', m.raw);
+        const appended = Date.now();
+        answered.push((await env.sink.arrival(m.from)) - appended);
+        let row;
+        while (!(row = byId.get(m.messageId))) await sleep(5);
+        committed.push(Date.parse(row.at) - appended);
+        await sleep(100 + Math.random() * 400);
+      }
+    } finally {
+      db.close();
+    }
+    return { rate, committed, answered };
+  });
+  await loader.logout();
+  return [
+    { key: 'drain', mw: mw.rate, peer: floor },
+    { key: 'idleCase', mw: pct(mw.committed, 0.5), peer: pct(idlePeer, 0.5) },
+    { key: 'idleAuto', mw: pct(mw.answered, 0.5), peer: pct(idlePeer, 0.5) },
+  ];
+}
+
+/** RSS of the idle daemon with 10 IMAP boxes vs a bare node process holding 10 IDLE connections. */
+export async function rssFigures(env, round, opts) {
+  const boxes = env.rssUsers.map((user, i) => ({ id: `box${i + 1}`, address: user, user }));
+  const cfg = writeDeskConfig(path.join(env.base, `rss-${round}`), env, { boxes });
+  const mw = await withDaemon(cfg, async (d) => {
+    await sleep(opts.settle * 1000);
+    return rssMb(d.proc.pid);
+  });
+  const script = fileURLToPath(new URL('./idle-peer.mjs', import.meta.url));
+  const peer = spawn(process.execPath, [script, String(env.dovecot.port), ...env.rssUsers], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise((resolve, reject) => {
+      peer.stdout.on('data', (d) => d.toString().includes('idle') && resolve());
+      peer.once('exit', (code) => reject(new Error(`idle peer exited ${code}`)));
+    });
+    await sleep(opts.settle * 1000);
+    return [{ key: 'rss', mw, peer: rssMb(peer.pid) }];
+  } finally {
+    peer.kill('SIGTERM');
+  }
+}
+
+/** Ingest (4 LMTP senders) into a daemon over a database of `cases` cases vs an empty one. */
+export async function ingestAtScale(env, round, opts) {
+  const rate = async (label, seeded) => {
+    const dir = path.join(env.base, `scale-${label}-${round}`);
+    const port = await freePort();
+    const cfg = writeDeskConfig(dir, env, { boxes: [{ id: 'help', address: BOX }], lmtpPort: port });
+    if (seeded) {
+      fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
+      fs.copyFileSync(seeded, path.join(dir, 'data', 'mailwarden.sqlite'));
+    }
+    return withDaemon(cfg, () => lmtpRate(port, BOX, opts.messages, 4, `s${label}${round}x`));
+  };
+  const empty = await rate('empty', null);
+  const full = await rate('full', env.seededDb);
+  return [{ key: 'scale', mw: full, peer: empty }];
+}
