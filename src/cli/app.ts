@@ -1,9 +1,10 @@
 // What a command needs to do its work: the validated config, the open database, a logger.
-// Opening the app is where an invalid config or an unreachable database is refused.
-import { findConfigPath, requireConfig } from '../config/load.js';
+// Opening the app is where an invalid config or an unreachable database is refused. The config
+// loader, the database and the logger are imported when a command opens the app, not when the
+// CLI starts: `mailwarden --help` and a command's usage error never pay for them.
 import type { Config } from '../config/types.js';
-import { openDatabase, type Db } from '../db/connection.js';
-import { createLogger, silentLogger, type Logger } from '../log.js';
+import type { Db } from '../db/connection.js';
+import type { Logger } from '../log.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -18,9 +19,11 @@ export interface App {
 }
 
 export async function openApp(opts: GlobalOptions, extra: { logger?: Logger } = {}): Promise<App> {
+  const { findConfigPath, requireConfig } = await import('../config/load.js');
+  const { openDatabase } = await import('../db/connection.js');
   const config = requireConfig(findConfigPath(opts.config));
   const opened = await openDatabase({ dataDir: config.instance.data_dir, url: config.database.url });
-  const log = extra.logger ?? (opts.verbose ? createLogger({ level: 'debug' }) : silentLogger());
+  const log = extra.logger ?? (await quietOrDebug(Boolean(opts.verbose)));
   return { config, db: opened.db, log, close: () => opened.close() };
 }
 
@@ -32,4 +35,10 @@ export async function withApp<T>(opts: GlobalOptions, fn: (app: App) => Promise<
   } finally {
     await app.close();
   }
+}
+
+/** pino only when --verbose asks for debug logs; a command otherwise logs nothing. */
+async function quietOrDebug(verbose: boolean): Promise<Logger> {
+  const { createLogger, silentLogger } = await import('../log.js');
+  return verbose ? createLogger({ level: 'debug' }) : silentLogger();
 }
