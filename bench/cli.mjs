@@ -81,7 +81,21 @@ function seed(sqlite, open, closed) {
       const assignee = status === 'received' ? null : CONSULTANTS[i % 8];
       const customer = `customer${i % 20000}@example.org`;
       const deadline = new Date(Date.parse(at) + 8 * 3600_000).toISOString();
-      insertCase.run(id, pool, pool, status, PRIORITIES[i % 10], `Question number ${i}`, customer, `Customer ${i}`, assignee, at, deadline, at, isClosed ? deadline : null);
+      insertCase.run(
+        id,
+        pool,
+        pool,
+        status,
+        PRIORITIES[i % 10],
+        `Question number ${i}`,
+        customer,
+        `Customer ${i}`,
+        assignee,
+        at,
+        deadline,
+        at,
+        isClosed ? deadline : null,
+      );
       insertMsg.run(id, at, customer, `Question number ${i}`, `<q${i}@example.org>`, `Hello, this is question ${i}.\n`);
       if (i % 20 === 0) insertLabel.run(id, i % 40 === 0 ? 'vip' : 'card-block');
       if (status === 'under_consultation') insertConsult.run(id, assignee, at, new Date(Date.parse(at) + 86_400_000).toISOString());

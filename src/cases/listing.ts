@@ -122,6 +122,9 @@ export async function listCases(db: Kysely<DB>, config: Config, f: CaseFilters =
 /** How many cases match the filters in all, whatever the page size. */
 export async function countCases(db: Kysely<DB>, config: Config, f: CaseFilters = {}): Promise<number> {
   checkFilters(config, f);
-  const row = await matching(db.selectFrom('cases').select((eb) => eb.fn.countAll<number>().as('n')), f).executeTakeFirstOrThrow();
+  const row = await matching(
+    db.selectFrom('cases').select((eb) => eb.fn.countAll<number>().as('n')),
+    f,
+  ).executeTakeFirstOrThrow();
   return Number(row.n);
 }

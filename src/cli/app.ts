@@ -18,18 +18,24 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function openApp(opts: GlobalOptions, extra: { logger?: Logger } = {}): Promise<App> {
+export interface OpenOptions {
+  logger?: Logger;
+  /** false for a command that renders no mail: see LoadOptions.compileTemplates in src/config/load.ts */
+  compileTemplates?: boolean;
+}
+
+export async function openApp(opts: GlobalOptions, extra: OpenOptions = {}): Promise<App> {
   const { findConfigPath, requireConfig } = await import('../config/load.js');
   const { openDatabase } = await import('../db/connection.js');
-  const config = requireConfig(findConfigPath(opts.config));
+  const config = requireConfig(findConfigPath(opts.config), process.env, { compileTemplates: extra.compileTemplates ?? true });
   const opened = await openDatabase({ dataDir: config.instance.data_dir, url: config.database.url });
   const log = extra.logger ?? (await quietOrDebug(Boolean(opts.verbose)));
   return { config, db: opened.db, log, close: () => opened.close() };
 }
 
 /** Opens the app, runs fn, and always closes the database. */
-export async function withApp<T>(opts: GlobalOptions, fn: (app: App) => Promise<T>): Promise<T> {
-  const app = await openApp(opts);
+export async function withApp<T>(opts: GlobalOptions, fn: (app: App) => Promise<T>, extra: OpenOptions = {}): Promise<T> {
+  const app = await openApp(opts, extra);
   try {
     return await fn(app);
   } finally {

@@ -43,30 +43,35 @@ export function register(program: Command): void {
     .action(
       action(async (opts: CasesOptions) => {
         const limit = opts.limit !== undefined ? parseLimit(opts.limit) : undefined;
-        await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
-          const { listCases, countCases, listingScope, PAGE_SIZE } = await import('../../cases/listing.js');
-          const { parseSince } = await import('../../cases/when.js');
-          const filters: CaseFilters = {
-            ...(opts.status ? { status: splitList(opts.status) } : {}),
-            ...(opts.all ? { all: true } : {}),
-            ...(opts.pool ? { pool: opts.pool } : {}),
-            ...(opts.assignee ? { assignee: opts.assignee } : {}),
-            ...(opts.overdue ? { overdue: true } : {}),
-            ...(opts.customer !== undefined ? { customer: opts.customer } : {}),
-            ...(opts.label !== undefined ? { label: opts.label } : {}),
-            ...(opts.since !== undefined ? { since: parseSince(opts.since, config.instance.timezone, '--since') } : {}),
-            limit: limit ?? PAGE_SIZE,
-          };
-          const cases = await listCases(db, config, filters);
-          if (opts.json) return printJson(cases);
-          const scope = listingScope(filters);
-          if (cases.length === 0) return printLine(scope === 'open' ? 'No open cases match (--all lists solved and closed ones too).' : 'No cases match.');
-          const { formatCaseTable } = await import('../case-format.js');
-          printLine(formatCaseTable(cases, config.instance.timezone));
-          // Counted only when the page is full: a shorter page is every match.
-          const total = cases.length < filters.limit! ? cases.length : await countCases(db, config, filters);
-          if (total > cases.length) printLine(`\n${moreExist(cases.length, total, scope)}`);
-        });
+        await withApp(
+          program.opts<GlobalOptions>(),
+          async ({ config, db }) => {
+            const { listCases, countCases, listingScope, PAGE_SIZE } = await import('../../cases/listing.js');
+            const { parseSince } = await import('../../cases/when.js');
+            const filters: CaseFilters = {
+              ...(opts.status ? { status: splitList(opts.status) } : {}),
+              ...(opts.all ? { all: true } : {}),
+              ...(opts.pool ? { pool: opts.pool } : {}),
+              ...(opts.assignee ? { assignee: opts.assignee } : {}),
+              ...(opts.overdue ? { overdue: true } : {}),
+              ...(opts.customer !== undefined ? { customer: opts.customer } : {}),
+              ...(opts.label !== undefined ? { label: opts.label } : {}),
+              ...(opts.since !== undefined ? { since: parseSince(opts.since, config.instance.timezone, '--since') } : {}),
+              limit: limit ?? PAGE_SIZE,
+            };
+            const cases = await listCases(db, config, filters);
+            if (opts.json) return printJson(cases);
+            const scope = listingScope(filters);
+            if (cases.length === 0) return printLine(scope === 'open' ? 'No open cases match (--all lists solved and closed ones too).' : 'No cases match.');
+            const { formatCaseTable } = await import('../case-format.js');
+            printLine(formatCaseTable(cases, config.instance.timezone));
+            // Counted only when the page is full: a shorter page is every match.
+            const total = cases.length < filters.limit! ? cases.length : await countCases(db, config, filters);
+            if (total > cases.length) printLine(`\n${moreExist(cases.length, total, scope)}`);
+          },
+          // It renders no mail: its templates are not compiled (LoadOptions.compileTemplates).
+          { compileTemplates: false },
+        );
       }),
     );
 }
