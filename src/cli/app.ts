@@ -2,6 +2,7 @@
 // Opening the app is where an invalid config or an unreachable database is refused. The config
 // loader, the database and the logger are imported when a command opens the app, not when the
 // CLI starts: `mailwarden --help` and a command's usage error never pay for them.
+import { createRequire } from 'node:module';
 import type { Config } from '../config/types.js';
 import type { Db } from '../db/connection.js';
 import type { Logger } from '../log.js';
@@ -18,6 +19,8 @@ export interface App {
   close(): Promise<void>;
 }
 
+const requireCjs = createRequire(import.meta.url);
+
 export interface OpenOptions {
   logger?: Logger;
   /** false for a command that renders no mail: see LoadOptions.compileTemplates in src/config/load.ts */
@@ -29,8 +32,18 @@ export async function openApp(opts: GlobalOptions, extra: OpenOptions = {}): Pro
   const { openDatabase } = await import('../db/connection.js');
   const config = requireConfig(findConfigPath(opts.config), process.env, { compileTemplates: extra.compileTemplates ?? true });
   const opened = await openDatabase({ dataDir: config.instance.data_dir, url: config.database.url });
-  const log = extra.logger ?? (await quietOrDebug(Boolean(opts.verbose)));
-  return { config, db: opened.db, log, close: () => opened.close() };
+  const given = extra.logger ?? (opts.verbose ? (await import('../log.js')).createLogger({ level: 'debug' }) : undefined);
+  let silent: Logger | undefined;
+  return {
+    config,
+    db: opened.db,
+    // Without --verbose a command logs nothing, and most never touch the logger: pino is loaded
+    // the first time one does (a CommonJS package, so synchronously, as log.ts's silentLogger).
+    get log(): Logger {
+      return given ?? (silent ??= (requireCjs('pino') as typeof import('pino')).pino({ level: 'silent' }));
+    },
+    close: () => opened.close(),
+  };
 }
 
 /** Opens the app, runs fn, and always closes the database. */
@@ -41,10 +54,4 @@ export async function withApp<T>(opts: GlobalOptions, fn: (app: App) => Promise<
   } finally {
     await app.close();
   }
-}
-
-/** pino only when --verbose asks for debug logs; a command otherwise logs nothing. */
-async function quietOrDebug(verbose: boolean): Promise<Logger> {
-  const { createLogger, silentLogger } = await import('../log.js');
-  return verbose ? createLogger({ level: 'debug' }) : silentLogger();
 }
