@@ -1,6 +1,6 @@
 // Every command file, in the order `--help` lists them. Registering a command (its options and
-// help) must stay cheap: a command file imports only commander, ../app, ../output, ../run and the
-// error registry at the top, and its action `await import()`s what does the work, so `--help` or
+// help) must stay cheap: a command file imports only cheap modules at the top (commander,
+// ../app, ../output, ../run, the error registry, leaf modules such as clock.ts), and its action `await import()`s what does the work, so `--help` or
 // one command never loads every command's dependencies (kysely, imapflow, echarts…).
 import type { Command } from 'commander';
 import { register as config } from './config.js';
