@@ -1,13 +1,10 @@
-// Reading cases: the filtered listing (`mailwarden cases`), one case with its thread and history
-// (`mailwarden show`), a customer's cases, and presence (who viewed a case lately).
+// Reading cases: one case with its thread and history (`mailwarden show`), a customer's cases,
+// and presence (who viewed a case lately). The filtered listing is src/cases/listing.ts.
 import type { Kysely } from 'kysely';
 import { addMs, nowIso } from '../clock.js';
-import type { Config } from '../config/types.js';
-import type { CaseStatus, DB, MessageKind } from '../db/schema.js';
+import type { DB, MessageKind } from '../db/schema.js';
 import { usageError } from '../errors.js';
 import { caseView, caseViews, type CaseRow, type CaseView } from './view.js';
-import { overdueAt } from './overdue-sql.js';
-import { isEmail } from '../config/validate.js';
 import { parseJsonList } from '../db/json-columns.js';
 import { listQuarantine, type QuarantineEntry } from './quarantine.js';
 import { caseConsultations } from './consult.js';
@@ -15,80 +12,8 @@ import { caseRatings, type RatingView } from './ratings.js';
 import { messageDepartment, messageRole, outboxStates, roleContext, type MessageRole } from './message-roles.js';
 import { caseAnswers, caseLinks, type AnswerView, type LinkView } from './case-links.js';
 
-const STATUSES: readonly CaseStatus[] = ['received', 'in_progress', 'under_consultation', 'postponed', 'solved', 'closed'];
-
 /** How long a view counts as "looking at it right now". */
 const PRESENCE_WINDOW_MS = 5 * 60_000;
-
-export interface CaseFilters {
-  /** One status or several, comma-separated on the command line. */
-  status?: string[];
-  pool?: string;
-  /** Consultant id, or `none` for unassigned cases. */
-  assignee?: string;
-  overdue?: boolean;
-  /** the customer's address, matched ignoring case */
-  customer?: string;
-  /** a label the case carries, matched ignoring case */
-  label?: string;
-  /** received at or after this instant (ISO, as stored; see parseSince in ./when.ts) */
-  since?: string;
-  limit?: number;
-}
-
-/**
- * Refuses filters naming a status, pool or consultant that does not exist, listing the known ones,
- * a customer that is not an address, an empty label and a start that is not an instant.
- */
-function checkFilters(config: Config, f: CaseFilters): void {
-  for (const s of f.status ?? []) {
-    if (!STATUSES.includes(s as CaseStatus)) throw usageError('EBADSTATUS', `Unknown status "${s}" (allowed: ${STATUSES.join(', ')}).`);
-  }
-  if (f.pool && !config.pools.some((p) => p.id === f.pool)) {
-    throw usageError('EUNKNOWNPOOL', `There is no pool "${f.pool}" (known: ${config.pools.map((p) => p.id).join(', ')}).`);
-  }
-  if (f.assignee && f.assignee !== 'none' && !config.consultants.some((c) => c.id === f.assignee)) {
-    throw usageError('EUNKNOWNCONSULTANT', `There is no consultant "${f.assignee}" (known: ${config.consultants.map((c) => c.id).join(', ')}, or none).`);
-  }
-  if (f.customer !== undefined && !isEmail(f.customer.trim()))
-    throw usageError('EBADADDRESS', `"${f.customer}" is not an e-mail address to list the cases of.`);
-  if (f.label !== undefined && !f.label.trim()) throw usageError('EBADLABEL', 'The label to list the cases of is empty.');
-  if (f.since !== undefined && Number.isNaN(Date.parse(f.since))) throw usageError('EBADSINCE', `"${f.since}" is not an instant to list cases from.`);
-}
-
-/** Cases matching the filters, oldest first. */
-export async function listCases(db: Kysely<DB>, config: Config, f: CaseFilters = {}): Promise<CaseView[]> {
-  checkFilters(config, f);
-  let q = db.selectFrom('cases').selectAll();
-  if (f.status && f.status.length > 0) q = q.where('status', 'in', f.status as CaseStatus[]);
-  if (f.pool) q = q.where('pool_id', '=', f.pool);
-  if (f.assignee === 'none') q = q.where('assignee', 'is', null);
-  else if (f.assignee) q = q.where('assignee', '=', f.assignee);
-  if (f.overdue) {
-    const at = nowIso();
-    q = q.where((eb) => overdueAt(eb, at));
-  }
-  const customer = f.customer?.trim().toLowerCase();
-  if (customer) q = q.where((eb) => eb(eb.fn('lower', ['customer_address']), '=', customer));
-  if (f.label) {
-    // Labels are unique ignoring case (SPEC §5; the index is on lower(label)), so match the same way.
-    const label = f.label.trim();
-    q = q.where((eb) =>
-      eb.exists(
-        eb
-          .selectFrom('case_labels')
-          .select('case_labels.case_id')
-          .whereRef('case_labels.case_id', '=', 'cases.id')
-          .where((l) => l(l.fn('lower', ['case_labels.label']), '=', l.fn('lower', [l.val(label)]))),
-      ),
-    );
-  }
-  // received_at is stored as toISOString() text, so the bound takes the same form to compare as text.
-  if (f.since) q = q.where('received_at', '>=', new Date(f.since).toISOString());
-  q = q.orderBy('received_at').orderBy('id');
-  if (f.limit) q = q.limit(f.limit);
-  return caseViews(db, await q.execute());
-}
 
 /** Accepts `ACME-000042`, `acme-000042` or `[ACME-000042]`. */
 export function normaliseCaseId(text: string): string {

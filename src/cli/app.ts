@@ -1,9 +1,11 @@
 // What a command needs to do its work: the validated config, the open database, a logger.
-// Opening the app is where an invalid config or an unreachable database is refused.
-import { findConfigPath, requireConfig } from '../config/load.js';
+// Opening the app is where an invalid config or an unreachable database is refused. The config
+// loader, the database and the logger are imported when a command opens the app, not when the
+// CLI starts: `mailwarden --help` and a command's usage error never pay for them.
+import { createRequire } from 'node:module';
 import type { Config } from '../config/types.js';
-import { openDatabase, type Db } from '../db/connection.js';
-import { createLogger, silentLogger, type Logger } from '../log.js';
+import type { Db } from '../db/connection.js';
+import type { Logger } from '../log.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -17,16 +19,36 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function openApp(opts: GlobalOptions, extra: { logger?: Logger } = {}): Promise<App> {
-  const config = requireConfig(findConfigPath(opts.config));
+const requireCjs = createRequire(import.meta.url);
+
+export interface OpenOptions {
+  logger?: Logger;
+  /** false for a command that renders no mail: see LoadOptions.compileTemplates in src/config/load.ts */
+  compileTemplates?: boolean;
+}
+
+export async function openApp(opts: GlobalOptions, extra: OpenOptions = {}): Promise<App> {
+  const { findConfigPath, requireConfig } = await import('../config/load.js');
+  const { openDatabase } = await import('../db/connection.js');
+  const config = requireConfig(findConfigPath(opts.config), process.env, { compileTemplates: extra.compileTemplates ?? true });
   const opened = await openDatabase({ dataDir: config.instance.data_dir, url: config.database.url });
-  const log = extra.logger ?? (opts.verbose ? createLogger({ level: 'debug' }) : silentLogger());
-  return { config, db: opened.db, log, close: () => opened.close() };
+  const given = extra.logger ?? (opts.verbose ? (await import('../log.js')).createLogger({ level: 'debug' }) : undefined);
+  let silent: Logger | undefined;
+  return {
+    config,
+    db: opened.db,
+    // Without --verbose a command logs nothing, and most never touch the logger: pino is loaded
+    // the first time one does (a CommonJS package, so synchronously, as log.ts's silentLogger).
+    get log(): Logger {
+      return given ?? (silent ??= (requireCjs('pino') as typeof import('pino')).pino({ level: 'silent' }));
+    },
+    close: () => opened.close(),
+  };
 }
 
 /** Opens the app, runs fn, and always closes the database. */
-export async function withApp<T>(opts: GlobalOptions, fn: (app: App) => Promise<T>): Promise<T> {
-  const app = await openApp(opts);
+export async function withApp<T>(opts: GlobalOptions, fn: (app: App) => Promise<T>, extra: OpenOptions = {}): Promise<T> {
+  const app = await openApp(opts, extra);
   try {
     return await fn(app);
   } finally {

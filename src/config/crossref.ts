@@ -10,7 +10,7 @@ import { tokenLength } from '../tokens.js';
 import { isEmail } from './validate.js';
 import { checkReports } from './reports-check.js';
 
-export function checkReferences(loose: Loose<Config>): ConfigIssue[] {
+export function checkReferences(loose: Loose<Config>, opts: { compileTemplates: boolean } = { compileTemplates: true }): ConfigIssue[] {
   const config = withLists(loose);
   const issues: ConfigIssue[] = [];
   const add = (path: string, message: string) => issues.push({ path, message });
@@ -106,7 +106,7 @@ export function checkReferences(loose: Loose<Config>): ConfigIssue[] {
   checkReports(config, add);
   if (config.storage?.files === 'directory' && !config.storage.directory)
     add('storage.directory', 'is required when storage.files is directory (the directory every node mounts)');
-  issues.push(...checkTemplates(config));
+  issues.push(...checkTemplates(config, opts.compileTemplates));
   return issues;
 }
 

@@ -27,6 +27,13 @@ export interface LoadOptions {
    * `config check` and the daemon; commands that never connect leave it off.
    */
   checkSecrets?: boolean;
+  /**
+   * Compile every template to find the ones that cannot be used (default true). Off for the
+   * commands that only read cases (`cases`, `show`, `next`, `pools`): they render no mail, and
+   * loading Handlebars and compiling each template was a good part of their start-up. Whether
+   * each needed template exists is checked either way.
+   */
+  compileTemplates?: boolean;
 }
 
 /** --config beats MAILWARDEN_CONFIG beats config/mailwarden.yaml (relative to the working dir). */
@@ -62,7 +69,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, o
   const value = (parsed.success ? parsed.data : salvage(schema, raw ?? {})) as Loose<Config>;
   // A field the schema found wrong is not reported again as missing by the cross-checks.
   const reported = new Set(issues.map((i) => i.path));
-  issues.push(...checkReferences(value).filter((i) => !reported.has(i.path)));
+  issues.push(...checkReferences(value, { compileTemplates: opts.compileTemplates ?? true }).filter((i) => !reported.has(i.path)));
   if (opts.checkSecrets) issues.push(...checkSecrets(value, env));
   if (!parsed.success || issues.length > 0) return { config: null, path: file, issues };
   return { config: { ...parsed.data, sourcePath: file }, path: file, issues };

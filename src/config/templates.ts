@@ -4,7 +4,7 @@
 // `<name>.<language>.hbs` (e.g. auto-response.pl.hbs) beats `<name>.hbs` for a case in that language.
 import fs from 'node:fs';
 import path from 'node:path';
-import Handlebars from 'handlebars';
+import { createRequire } from 'node:module';
 import type { Config } from './types.js';
 import type { ConfigIssue } from './validate.js';
 import type { Loose } from './salvage.js';
@@ -80,7 +80,7 @@ export function splitTemplate(text: string): SplitTemplate {
 
 /** Problems with the templates the configuration needs: missing, malformed, or not compiling. */
 /** Runs on a partly valid config too (every field may be missing): see config/salvage.ts. */
-export function checkTemplates(config: Loose<Config>): ConfigIssue[] {
+export function checkTemplates(config: Loose<Config>, compile = true): ConfigIssue[] {
   const dir = config.instance?.templates_dir;
   const issues: ConfigIssue[] = [];
   if (dir === undefined) return issues;
@@ -101,6 +101,7 @@ export function checkTemplates(config: Loose<Config>): ConfigIssue[] {
       issues.push({ path: `mailboxes[${i}].auto_response`, message: `names missing template "${box.auto_response}" (no ${box.auto_response}.hbs in ${dir})` });
     }
   });
+  if (!compile) return issues;
   for (const file of listTemplateFiles(dir)) {
     const problem = templateProblem(file);
     if (problem) issues.push({ path: `templates/${path.relative(dir, file)}`, message: problem });
@@ -121,11 +122,19 @@ function listTemplateFiles(dir: string): string[] {
   return out.sort();
 }
 
+/**
+ * Handlebars (a CommonJS package), loaded when a template is first compiled rather than with the
+ * config: a command that compiles none (LoadOptions.compileTemplates) never pays for it.
+ */
+const requireCjs = createRequire(import.meta.url);
+let handlebars: typeof import('handlebars') | undefined;
+
 function templateProblem(file: string): string | null {
   try {
     const { subject, body } = splitTemplate(fs.readFileSync(file, 'utf8'));
-    Handlebars.precompile(subject);
-    Handlebars.precompile(body);
+    handlebars ??= requireCjs('handlebars') as typeof import('handlebars');
+    handlebars.precompile(subject);
+    handlebars.precompile(body);
     return null;
   } catch (err) {
     const first = String((err as Error).message).split('\n')[0];

@@ -32,9 +32,9 @@ import * as m016 from './migrations/016-report-runs.js';
 import * as m017 from './migrations/017-report-facts.js';
 import * as m018 from './migrations/018-box-leases.js';
 import * as m019 from './migrations/019-raw-chunks.js';
+import * as m021 from './migrations/021-case-listing.js';
 import { cacheStatements } from './statement-cache.js';
 import { isPostgres } from './dialect.js';
-import { checkReachable, openPostgres } from './postgres.js';
 
 export type Db = Kysely<DB>;
 
@@ -58,6 +58,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '017-report-facts': m017,
   '018-box-leases': m018,
   '019-raw-chunks': m019,
+  '021-case-listing': m021,
 };
 
 class StaticMigrations implements MigrationProvider {
@@ -131,6 +132,8 @@ export async function openDatabase(opts: OpenOptions): Promise<Opened> {
 }
 
 async function openPostgresDatabase(url: string): Promise<Opened> {
+  // Loaded only here: pg is no part of a SQLite desk's start-up.
+  const { checkReachable, openPostgres } = await import('./postgres.js');
   const { db, pool } = openPostgres({ url });
   try {
     await checkReachable(pool, url);
@@ -144,6 +147,7 @@ async function openPostgresDatabase(url: string): Promise<Opened> {
 
 /** Applies every pending migration; a no-op when the schema is current. Returns the names applied. */
 export async function migrate(db: Kysely<DB>): Promise<string[]> {
+  if (await isCurrent(db)) return [];
   const migrator = new Migrator({ db, provider: new StaticMigrations() });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
@@ -151,6 +155,21 @@ export async function migrate(db: Kysely<DB>): Promise<string[]> {
     throw new MailwardenError('unavailable', 'EMIGRATE', `Database migration ${failed} failed: ${(error as Error).message}.`);
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * Every migration recorded as applied, and no other: one read. The migrator itself takes its lock
+ * table in a write transaction on every open, which a command started many times at once (eight
+ * consultants' `next`) would queue on; it runs only when something is to be done or is wrong.
+ */
+async function isCurrent(db: Kysely<DB>): Promise<boolean> {
+  try {
+    const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+    const known = Object.keys(MIGRATIONS);
+    return rows.length === known.length && rows.every((r) => known.includes(r.name));
+  } catch {
+    return false; // no migration table yet: a new database
+  }
 }
 
 /** Per database: how long writeTx waits for another process's lock when the caller names no deadline. */

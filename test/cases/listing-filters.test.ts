@@ -7,7 +7,7 @@ import { cliJson, runCli } from '../support/cli';
 import { removeTempDir } from '../support/tmp';
 import type { Opened } from '../../src/db/connection';
 import { requireConfig } from '../../src/config/load';
-import { listCases } from '../../src/cases/queries';
+import { listCases } from '../../src/cases/listing';
 import { insertCase, openTestDb } from './fixtures';
 
 // 2026-03-10 00:00 in Warsaw (CET, +01:00) is 2026-03-09 23:00 UTC; 2026-07-01 00:00 (CEST,

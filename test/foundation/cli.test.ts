@@ -92,7 +92,8 @@ describe('output and config faults (issue 11)', () => {
     // Far more than a pipe holds (64 KB), so the command is still writing when the reader leaves.
     for (let i = 0; i < 1500; i++) await insertCase(opened.db, { subject: `Case number ${i} with a subject long enough to fill the pipe` });
     await opened.close();
-    const proc = spawnOwned(process.execPath, [BIN, 'cases', '--json'], {
+    // --limit: a page of every case (the default page of 100 could fit in the pipe).
+    const proc = spawnOwned(process.execPath, [BIN, 'cases', '--json', '--limit', '2000'], {
       cwd: REPO_ROOT,
       env: { ...process.env, MAILWARDEN_CONFIG: cfg.configPath },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -136,7 +136,7 @@ describe('collision warning and merge by mail', () => {
     expect(shown.history.some((h: any) => h.kind === 'merged' && h.to === from.id)).toBe(true);
     // The old case's customer is a participant of the merged case: their mail is theirs, not a stranger's.
     expect(shown.messages.find((m: any) => m.message_id === byTag).role).toBe('customer');
-    expect((await desk.json<any[]>(['cases'])).some((c) => c.id === from.id && c.status !== 'closed')).toBe(false);
+    expect((await desk.json<any[]>(['cases', '--all'])).some((c) => c.id === from.id && c.status !== 'closed')).toBe(false);
     expect(sentTo(sink, from.customer).length).toBeGreaterThan(0);
   });
 });

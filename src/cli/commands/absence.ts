@@ -2,14 +2,10 @@
 // (SPEC §5D). This file reads the command line; who may set an absence, who may stand in, and what
 // moves are rules of src/cases/absence-set.ts and absence-moves.ts.
 import type { Command } from 'commander';
-import { absenceHistory, listAbsences, type AbsenceEntry, type AbsenceLogEntry } from '../../cases/absence.js';
-import { clearAbsence, setAbsence, type AbsenceResult } from '../../cases/absence-set.js';
-import { resolveActor } from '../../cases/actors.js';
-import { parseWhen } from '../../cases/when.js';
-import { writeTx } from '../../db/connection.js';
+import type { AbsenceEntry, AbsenceLogEntry } from '../../cases/absence.js';
+import type { AbsenceResult } from '../../cases/absence-set.js';
 import { usageError } from '../../errors.js';
 import { withApp, type GlobalOptions } from '../app.js';
-import { localTime } from '../case-format.js';
 import { formatTable, printJson, printLine } from '../output.js';
 import { action } from '../run.js';
 
@@ -34,7 +30,8 @@ function replacementOf(text: string | undefined): string | null | undefined {
   return text.trim().toLowerCase() === 'none' ? null : text.trim();
 }
 
-function describeSet(r: AbsenceResult, tz: string): string {
+async function describeSet(r: AbsenceResult, tz: string): Promise<string> {
+  const { localTime } = await import('../case-format.js');
   const lines = [
     `${r.consultant} is absent until ${localTime(r.until, tz)}${r.replaced ? ` (this replaces the absence until ${localTime(r.replaced.until, tz)})` : ''}; ${r.replacement ? `${r.replacement} stands in` : 'nobody stands in: open cases go back to the pool'}.`,
   ];
@@ -43,12 +40,14 @@ function describeSet(r: AbsenceResult, tz: string): string {
   return lines.join('\n');
 }
 
-function printAbsences(entries: AbsenceEntry[], tz: string): void {
+async function printAbsences(entries: AbsenceEntry[], tz: string): Promise<void> {
+  const { localTime } = await import('../case-format.js');
   const rows = entries.map((e) => [e.consultant, localTime(e.until, tz), e.replacement ?? '- (pool)', e.set_by, localTime(e.at, tz)]);
   printLine(formatTable(['CONSULTANT', 'UNTIL', 'REPLACEMENT', 'SET BY', 'SET AT'], rows));
 }
 
-function printHistory(entries: AbsenceLogEntry[], tz: string): void {
+async function printHistory(entries: AbsenceLogEntry[], tz: string): Promise<void> {
+  const { localTime } = await import('../case-format.js');
   const rows = entries.map((e) => [
     String(e.id),
     localTime(e.at, tz),
@@ -77,6 +76,11 @@ export function register(program: Command): void {
     )
     .action(
       action(async (consultant: string, opts: AbsenceOptions) => {
+        const { clearAbsence, setAbsence } = await import('../../cases/absence-set.js');
+        const { resolveActor } = await import('../../cases/actors.js');
+        const { parseWhen } = await import('../../cases/when.js');
+        const { writeTx } = await import('../../db/connection.js');
+        const { localTime } = await import('../case-format.js');
         checkShape(opts);
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
@@ -92,7 +96,7 @@ export function register(program: Command): void {
           const replacement = replacementOf(opts.replacement);
           const r = await writeTx(db, (tx) => setAbsence(tx, config, actor, { consultant, until, ...(replacement !== undefined ? { replacement } : {}) }));
           if (opts.json) return printJson(r);
-          printLine(describeSet(r, tz));
+          printLine(await describeSet(r, tz));
         });
       }),
     );
@@ -108,18 +112,19 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden absences\n  mailwarden absences --history --json')
     .action(
       action(async (opts: { history?: boolean; json?: boolean }) => {
+        const { absenceHistory, listAbsences } = await import('../../cases/absence.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const tz = config.instance.timezone;
           if (opts.history) {
             const entries = await absenceHistory(db);
             if (opts.json) return printJson(entries);
             if (entries.length === 0) return printLine('No absence was ever set.');
-            return printHistory(entries, tz);
+            return await printHistory(entries, tz);
           }
           const entries = await listAbsences(db, config);
           if (opts.json) return printJson(entries);
           if (entries.length === 0) return printLine('Nobody is absent.');
-          printAbsences(entries, tz);
+          await printAbsences(entries, tz);
         });
       }),
     );

@@ -2,12 +2,9 @@
 // replies and the supervisors' decisions on them. The rules (who may decide, once only, what the
 // approval releases) are in src/cases/approvals.ts.
 import type { Command } from 'commander';
-import { resolveActor } from '../../cases/actors.js';
-import { decideApproval, listApprovals, type ApprovalEntry } from '../../cases/approvals.js';
-import { writeTx } from '../../db/connection.js';
+import type { ApprovalEntry } from '../../cases/approvals.js';
 import { usageError } from '../../errors.js';
 import { withApp, type GlobalOptions } from '../app.js';
-import { localTime } from '../case-format.js';
 import { formatTable, paint, printJson, printLine } from '../output.js';
 import { action } from '../run.js';
 
@@ -17,7 +14,8 @@ function approvalId(text: string): number {
   return n;
 }
 
-function printEntries(entries: ApprovalEntry[], tz: string): void {
+async function printEntries(entries: ApprovalEntry[], tz: string): Promise<void> {
+  const { localTime } = await import('../case-format.js');
   const rows = entries.map((e) => [
     String(e.id),
     e.state === 'pending' ? paint('yellow', e.state) : e.state === 'approved' ? paint('green', e.state) : paint('red', e.state),
@@ -40,11 +38,12 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden approvals\n  mailwarden approve 3 --as sam')
     .action(
       action(async (opts: { all?: boolean; json?: boolean }) => {
+        const { listApprovals } = await import('../../cases/approvals.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const entries = await listApprovals(db, { all: opts.all });
           if (opts.json) return printJson(entries);
           if (entries.length === 0) return printLine(opts.all ? 'No reply ever waited for approval.' : 'No reply waits for approval.');
-          printEntries(entries, config.instance.timezone);
+          await printEntries(entries, config.instance.timezone);
         });
       }),
     );
@@ -58,6 +57,9 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden approve 3 --as sam')
     .action(
       action(async (id: string, opts: { as?: string; json?: boolean }) => {
+        const { resolveActor } = await import('../../cases/actors.js');
+        const { decideApproval } = await import('../../cases/approvals.js');
+        const { writeTx } = await import('../../db/connection.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
           const r = await writeTx(db, (tx) => decideApproval(tx, config, actor, { approvalId: approvalId(id), decision: 'approve', via: 'cli' }));
@@ -77,6 +79,9 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden reject 3 --as sam --reason "Quote the card number\'s last four digits only."')
     .action(
       action(async (id: string, opts: { as?: string; reason?: string; json?: boolean }) => {
+        const { resolveActor } = await import('../../cases/actors.js');
+        const { decideApproval } = await import('../../cases/approvals.js');
+        const { writeTx } = await import('../../db/connection.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
           const r = await writeTx(db, (tx) =>

@@ -1,8 +1,5 @@
 // `mailwarden assign <case> <consultant>`: give a case to a consultant.
 import type { Command } from 'commander';
-import { resolveActor } from '../../cases/actors.js';
-import { assignCase } from '../../cases/edit.js';
-import { writeTx } from '../../db/connection.js';
 import { withApp, type GlobalOptions } from '../app.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
@@ -18,6 +15,9 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden assign ACME-000042 piotr --as maria')
     .action(
       action(async (caseId: string, to: string, opts: { as?: string; json?: boolean }) => {
+        const { resolveActor } = await import('../../cases/actors.js');
+        const { assignCase } = await import('../../cases/edit.js');
+        const { writeTx } = await import('../../db/connection.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
           const result = await writeTx(db, (tx) => assignCase(tx, config, actor, caseId, to));

@@ -1,10 +1,7 @@
 // `mailwarden attachment <case> <n> [--output file]`: writes one attachment of a case out (SPEC §5
 // "Attachments"), numbered as `show` lists them. An existing file is never overwritten.
 import type { Command } from 'commander';
-import { optionalActor } from '../../cases/actors.js';
-import { findAttachment, readAttachment, safeFilename } from '../../cases/attachment-out.js';
 import { usageError } from '../../errors.js';
-import { contentStore } from '../../db/content-store.js';
 import { withApp, type GlobalOptions } from '../app.js';
 import { printJson, printLine, writeNewFile } from '../output.js';
 import { action } from '../run.js';
@@ -32,6 +29,9 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden attachment ACME-000042 1 --output statement.pdf --as anna')
     .action(
       action(async (caseId: string, nText: string, opts: AttachmentOptions) => {
+        const { optionalActor } = await import('../../cases/actors.js');
+        const { findAttachment, readAttachment, safeFilename } = await import('../../cases/attachment-out.js');
+        const { contentStore } = await import('../../db/content-store.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           optionalActor(config, opts.as);
           const n = parseNumber(nText);

@@ -4,10 +4,7 @@
 // secret or a token, with or without --json.
 import type { Command } from 'commander';
 import type { LoginReport } from '../../config/login-check.js';
-import { findConfigPath, requireConfig } from '../../config/load.js';
 import { usageError } from '../../errors.js';
-import { testImapLogin } from '../../ingest/imap-connect.js';
-import { testSmtpLogin } from '../../outbound/sender.js';
 import type { GlobalOptions } from '../app.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
@@ -22,6 +19,9 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden auth test cards-pl\n  mailwarden auth test smtp --json')
     .action(
       action(async (target: string, opts: { json?: boolean }) => {
+        const { findConfigPath, requireConfig } = await import('../../config/load.js');
+        const { testImapLogin } = await import('../../ingest/imap-connect.js');
+        const { testSmtpLogin } = await import('../../outbound/sender.js');
         const config = requireConfig(findConfigPath(program.opts<GlobalOptions>().config));
         let report: LoginReport;
         if (target === 'smtp') {

@@ -1,8 +1,5 @@
 // `mailwarden comment <case> --as <c> --message <text>`: an internal note, never mailed.
 import type { Command } from 'commander';
-import { resolveActor } from '../../cases/actors.js';
-import { addComment } from '../../cases/edit.js';
-import { writeTx } from '../../db/connection.js';
 import { usageError } from '../../errors.js';
 import { withApp, type GlobalOptions } from '../app.js';
 import { printJson, printLine } from '../output.js';
@@ -19,6 +16,9 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden comment ACME-000042 --as anna -m "Customer called, card found."')
     .action(
       action(async (caseId: string, opts: { as?: string; message?: string; json?: boolean }) => {
+        const { resolveActor } = await import('../../cases/actors.js');
+        const { addComment } = await import('../../cases/edit.js');
+        const { writeTx } = await import('../../db/connection.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
           if (opts.message === undefined) throw usageError('EEMPTY', 'Give the comment with --message <text>.');

@@ -1,7 +1,5 @@
 // `mailwarden config check`: validate the YAML and list every problem with its path.
 import type { Command } from 'commander';
-import { findConfigPath, formatIssue, loadConfig } from '../../config/load.js';
-import { referenceMarkdown } from '../../config/reference.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
 import type { GlobalOptions } from '../app.js';
@@ -15,6 +13,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden config check --config config/mailwarden.yaml')
     .action(
       action(async (opts: { json?: boolean }) => {
+        const { findConfigPath, formatIssue, loadConfig } = await import('../../config/load.js');
         const global = program.opts<GlobalOptions>();
         // Unlike other commands, check says whether the passwords would resolve now.
         const result = loadConfig(findConfigPath(global.config), process.env, { checkSecrets: true });
@@ -41,6 +40,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden config reference > config-keys.md')
     .action(
       action(async () => {
+        const { referenceMarkdown } = await import('../../config/reference.js');
         printLine(referenceMarkdown());
       }),
     );

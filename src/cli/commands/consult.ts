@@ -2,13 +2,9 @@
 // `--withdraw` ends a consultation that is no longer needed.
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { resolveActor } from '../../cases/actors.js';
-import { checkAttachments } from '../../cases/attachments.js';
-import { consultCase, withdrawConsultation, type WithdrawResult } from '../../cases/consult.js';
-import { writeTx } from '../../db/connection.js';
+import type { WithdrawResult } from '../../cases/consult.js';
 import { dataError, usageError } from '../../errors.js';
 import { withApp, type GlobalOptions } from '../app.js';
-import { localTime } from '../case-format.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
 
@@ -64,6 +60,11 @@ export function register(program: Command): void {
     )
     .action(
       action(async (caseId: string, opts: ConsultOptions) => {
+        const { resolveActor } = await import('../../cases/actors.js');
+        const { checkAttachments } = await import('../../cases/attachments.js');
+        const { consultCase, withdrawConsultation } = await import('../../cases/consult.js');
+        const { writeTx } = await import('../../db/connection.js');
+        const { localTime } = await import('../case-format.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
           const tz = config.instance.timezone;

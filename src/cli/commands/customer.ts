@@ -3,19 +3,12 @@
 // their personal data (SPEC §5 "Customer", §9). The rules are in src/cases/customer-*.ts.
 import path from 'node:path';
 import type { Command } from 'commander';
-import { optionalActor, resolveActor } from '../../cases/actors.js';
-import { eraseCustomer, type EraseResult } from '../../cases/customer-erase.js';
-import { buildExport } from '../../cases/customer-export.js';
-import { recordCustomerView } from '../../cases/collision.js';
-import { customerKey, getCustomerRecord, parseCustomerSets, setCustomerFields, type CustomerRecordView } from '../../cases/customer-record.js';
-import { writeExportArchive } from '../../cases/export-archive.js';
-import { customerCases } from '../../cases/queries.js';
+import type { EraseResult } from '../../cases/customer-erase.js';
+import type { CustomerRecordView } from '../../cases/customer-record.js';
 import type { CaseView } from '../../cases/view.js';
 import { nowIso } from '../../clock.js';
-import { writeTx } from '../../db/connection.js';
 import { usageError } from '../../errors.js';
 import { withApp, type GlobalOptions } from '../app.js';
-import { formatCaseTable, localTime } from '../case-format.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
 
@@ -56,6 +49,14 @@ export function register(program: Command): void {
     )
     .action(
       action(async (address: string, opts: CustomerOptions) => {
+        const { optionalActor, resolveActor } = await import('../../cases/actors.js');
+        const { eraseCustomer } = await import('../../cases/customer-erase.js');
+        const { buildExport } = await import('../../cases/customer-export.js');
+        const { recordCustomerView } = await import('../../cases/collision.js');
+        const { customerKey, getCustomerRecord, parseCustomerSets, setCustomerFields } = await import('../../cases/customer-record.js');
+        const { writeExportArchive } = await import('../../cases/export-archive.js');
+        const { customerCases } = await import('../../cases/queries.js');
+        const { writeTx } = await import('../../db/connection.js');
         const modes = [opts.set !== undefined, opts.export === true, opts.erase === true].filter(Boolean).length;
         if (modes > 1) throw usageError('EUSAGE', 'Give only one of --set, --export and --erase at a time.');
         if (opts.output !== undefined && !opts.export) throw usageError('EUSAGE', '--output belongs to --export.');
@@ -101,13 +102,14 @@ export function register(program: Command): void {
           if (viewer) await recordCustomerView(db, customer.address, viewer.id);
           const cases = await customerCases(db, address);
           if (opts.json) return printJson({ customer, cases });
-          printShow(customer, cases, address, config.instance.timezone);
+          await printShow(customer, cases, address, config.instance.timezone);
         });
       }),
     );
 }
 
-function printShow(customer: CustomerRecordView, cases: CaseView[], address: string, tz: string): void {
+async function printShow(customer: CustomerRecordView, cases: CaseView[], address: string, tz: string): Promise<void> {
+  const { formatCaseTable, localTime } = await import('../case-format.js');
   if (customer.recorded) {
     printLine(`Customer:      ${customer.address}${customer.name ? `  (${customer.name})` : ''}`);
     if (customer.phone) printLine(`Phone:         ${customer.phone}`);

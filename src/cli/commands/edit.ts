@@ -1,9 +1,6 @@
 // `mailwarden edit <case> --title … --description … --as <c>`: a case's own title and description
 // (SPEC §5 "Customer"), each at most 2000 characters, every change in the case history.
 import type { Command } from 'commander';
-import { resolveActor } from '../../cases/actors.js';
-import { editCaseText } from '../../cases/case-text.js';
-import { writeTx } from '../../db/connection.js';
 import { withApp, type GlobalOptions } from '../app.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
@@ -24,6 +21,9 @@ export function register(program: Command): void {
     )
     .action(
       action(async (caseId: string, opts: { title?: string; description?: string; as?: string; force?: boolean; json?: boolean }) => {
+        const { resolveActor } = await import('../../cases/actors.js');
+        const { editCaseText } = await import('../../cases/case-text.js');
+        const { writeTx } = await import('../../db/connection.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
           const result = await writeTx(db, (tx) =>

@@ -1,4 +1,8 @@
-// Every command file, in the order `--help` lists them.
+// Every command file, in the order `--help` lists them. Registering a command (its options and
+// help) must stay cheap: a command file imports only cheap modules at the top (commander,
+// ../app, ../output, ../run, the error registry, leaf modules such as clock.ts), and its action
+// `await import()`s what does the work, so `--help` or one command never loads every command's
+// dependencies (kysely, imapflow, echarts…).
 import type { Command } from 'commander';
 import { register as config } from './config.js';
 import { register as auth } from './auth.js';

@@ -1,6 +1,5 @@
 // `mailwarden init [dir]`: write a commented config and the templates, then say what to edit.
 import type { Command } from 'commander';
-import { initProject } from '../../setup/init.js';
 import { printLine } from '../output.js';
 import { action } from '../run.js';
 
@@ -13,6 +12,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden init /srv/mailwarden && mailwarden config check --config /srv/mailwarden/config/mailwarden.yaml')
     .action(
       action(async (dir: string, opts: { force?: boolean }) => {
+        const { initProject } = await import('../../setup/init.js');
         const r = initProject({ dir, force: opts.force });
         printLine(`Wrote ${r.configPath} and ${r.dir}/templates/.`);
         printLine('');

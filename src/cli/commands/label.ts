@@ -1,8 +1,5 @@
 // `mailwarden label <case> +name -name`: add and remove labels.
 import type { Command } from 'commander';
-import { resolveActor } from '../../cases/actors.js';
-import { changeLabels, parseLabelChanges } from '../../cases/edit.js';
-import { writeTx } from '../../db/connection.js';
 import { withApp, type GlobalOptions } from '../app.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
@@ -20,6 +17,9 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden label ACME-000042 +vip -spam --as anna')
     .action(
       action(async (caseId: string, changes: string[], opts: { as?: string; json?: boolean }) => {
+        const { resolveActor } = await import('../../cases/actors.js');
+        const { changeLabels, parseLabelChanges } = await import('../../cases/edit.js');
+        const { writeTx } = await import('../../db/connection.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
           const change = parseLabelChanges(changes);

@@ -1,8 +1,5 @@
 // `mailwarden merge <from-case> <into-case> --as <c>`: make two cases one (SPEC §5 Merge).
 import type { Command } from 'commander';
-import { resolveActor } from '../../cases/actors.js';
-import { mergeCases } from '../../cases/merge.js';
-import { writeTx } from '../../db/connection.js';
 import { withApp, type GlobalOptions } from '../app.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
@@ -18,6 +15,9 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden merge ACME-000043 ACME-000042 --as anna')
     .action(
       action(async (from: string, into: string, opts: { as?: string; json?: boolean }) => {
+        const { resolveActor } = await import('../../cases/actors.js');
+        const { mergeCases } = await import('../../cases/merge.js');
+        const { writeTx } = await import('../../db/connection.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
           const result = await writeTx(db, (tx) => mergeCases(tx, config, actor, { from, into }));

@@ -3,10 +3,7 @@
 // and its refusals are src/db/migrate-store.ts; this file reads the config, keeps a running daemon
 // out of the way and prints.
 import type { Command } from 'commander';
-import { findConfigPath, requireConfig } from '../../config/load.js';
-import { refuseWhileDaemonRuns } from '../../daemon/lock.js';
-import { migrateStore, type MigrateStoreResult } from '../../db/migrate-store.js';
-import { copyRawIntoChunks } from '../../db/store-raw.js';
+import type { MigrateStoreResult } from '../../db/migrate-store.js';
 import type { GlobalOptions } from '../app.js';
 import { formatTable, printJson, printLine } from '../output.js';
 import { action } from '../run.js';
@@ -33,6 +30,10 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden migrate-store --to postgres://mailwarden@db.internal:5432/mailwarden')
     .action(
       action(async (opts: { to: string; json?: boolean }) => {
+        const { findConfigPath, requireConfig } = await import('../../config/load.js');
+        const { refuseWhileDaemonRuns } = await import('../../daemon/lock.js');
+        const { migrateStore } = await import('../../db/migrate-store.js');
+        const { copyRawIntoChunks } = await import('../../db/store-raw.js');
         const config = requireConfig(findConfigPath(program.opts<GlobalOptions>().config));
         refuseWhileDaemonRuns(config.instance.data_dir, 'run migrate-store');
         // Into the database unless the config keeps the files elsewhere (storage.files).

@@ -1,10 +1,6 @@
 // `mailwarden next --as <c>`: take the oldest waiting case from your pools and show it.
 import type { Command } from 'commander';
-import { resolveActor } from '../../cases/actors.js';
-import { takeNext } from '../../cases/next.js';
-import { getCaseDetail } from '../../cases/queries.js';
 import { withApp, type GlobalOptions } from '../app.js';
-import { formatCaseDetail } from '../case-format.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
 
@@ -17,17 +13,26 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden next --as anna')
     .action(
       action(async (opts: { as?: string; json?: boolean }) => {
-        await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
-          const actor = resolveActor(config, opts.as);
-          const taken = await takeNext(db, actor, config.instance.timezone);
-          if (!taken) {
-            if (opts.json) return printJson(null);
-            return printLine(`Nothing is waiting in your pools (${actor.pools.map((p) => p.pool).join(', ')}).`);
-          }
-          const detail = await getCaseDetail(db, taken.id, { viewer: actor.id });
-          if (opts.json) return printJson(detail);
-          printLine(formatCaseDetail(detail, config.instance.timezone));
-        });
+        const { resolveActor } = await import('../../cases/actors.js');
+        const { takeNext } = await import('../../cases/next.js');
+        const { getCaseDetail } = await import('../../cases/queries.js');
+        const { formatCaseDetail } = await import('../case-format.js');
+        await withApp(
+          program.opts<GlobalOptions>(),
+          async ({ config, db }) => {
+            const actor = resolveActor(config, opts.as);
+            const taken = await takeNext(db, actor, config.instance.timezone);
+            if (!taken) {
+              if (opts.json) return printJson(null);
+              return printLine(`Nothing is waiting in your pools (${actor.pools.map((p) => p.pool).join(', ')}).`);
+            }
+            const detail = await getCaseDetail(db, taken.id, { viewer: actor.id });
+            if (opts.json) return printJson(detail);
+            printLine(formatCaseDetail(detail, config.instance.timezone));
+          },
+          // It renders no mail: its templates are not compiled (LoadOptions.compileTemplates).
+          { compileTemplates: false },
+        );
       }),
     );
 }

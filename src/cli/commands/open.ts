@@ -2,12 +2,7 @@
 // opens (SPEC §5 "Staff-opened case"), mailed to the customer from the pool's box like a reply.
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { resolveActor } from '../../cases/actors.js';
-import { checkAttachments, keepAttachments } from '../../cases/attachments.js';
-import { openStaffCase } from '../../cases/staff-open.js';
-import { writeTx } from '../../db/connection.js';
 import { dataError, usageError } from '../../errors.js';
-import { contentStore } from '../../db/content-store.js';
 import { withApp, type GlobalOptions } from '../app.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
@@ -45,6 +40,11 @@ export function register(program: Command): void {
     )
     .action(
       action(async (opts: OpenOptions) => {
+        const { resolveActor } = await import('../../cases/actors.js');
+        const { checkAttachments, keepAttachments } = await import('../../cases/attachments.js');
+        const { openStaffCase } = await import('../../cases/staff-open.js');
+        const { writeTx } = await import('../../db/connection.js');
+        const { contentStore } = await import('../../db/content-store.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
           if (!opts.to) throw usageError('EUSAGE', 'Name the customer with --to <address>.');

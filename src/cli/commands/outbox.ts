@@ -2,13 +2,8 @@
 // failed row again; the hidden `outbox drain` sends what is due without the daemon (operations
 // and tests).
 import type { Command } from 'commander';
-import { isSupervisor, resolveActor } from '../../cases/actors.js';
-import { writeTx } from '../../db/connection.js';
 import { usageError } from '../../errors.js';
-import { createLogger, logEvent } from '../../log.js';
-import { nextDueAt } from '../../outbound/claims.js';
-import { listOutbox, outboxCounts, retryOutbox, type OutboxEntry } from '../../outbound/outbox.js';
-import { now } from '../../clock.js';
+import type { OutboxEntry } from '../../outbound/outbox.js';
 import { openApp, withApp, type GlobalOptions } from '../app.js';
 import { formatTable, paint, printJson, printLine } from '../output.js';
 import { action } from '../run.js';
@@ -61,6 +56,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden outbox --state failed\n  mailwarden outbox retry 17 --as maria')
     .action(
       action(async (opts: ListOptions) => {
+        const { listOutbox, outboxCounts } = await import('../../outbound/outbox.js');
         await withApp(program.opts<GlobalOptions>(), async ({ db }) => {
           const entries = await listOutbox(db, {
             ...(opts.state
@@ -96,6 +92,9 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden outbox retry 17 --as maria')
     .action(
       action(async (id: string, opts: { as?: string }) => {
+        const { isSupervisor, resolveActor } = await import('../../cases/actors.js');
+        const { writeTx } = await import('../../db/connection.js');
+        const { retryOutbox } = await import('../../outbound/outbox.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
           if (!isSupervisor(actor) && !actor.roles.includes('admin')) {
@@ -115,6 +114,9 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden outbox drain --wait')
     .action(
       action(async (opts: { wait?: boolean }) => {
+        const { createLogger, logEvent } = await import('../../log.js');
+        const { nextDueAt } = await import('../../outbound/claims.js');
+        const { now } = await import('../../clock.js');
         const app = await openApp(program.opts<GlobalOptions>(), { logger: createLogger({ name: 'mailwarden-drain' }) });
         let stopping = false;
         const stop = () => {

@@ -1,13 +1,13 @@
 // `mailwarden parked`: messages whose accept kept failing (SPEC §3 no poison message). The box went
 // on without them; they wait here, kept raw, until `mailwarden reprocess --parked`.
 import type { Command } from 'commander';
-import { listParked, type ParkedEntry } from '../../ingest/park.js';
+import type { ParkedEntry } from '../../ingest/park.js';
 import { withApp, type GlobalOptions } from '../app.js';
-import { localTime } from '../case-format.js';
 import { formatTable, paint, printJson, printLine } from '../output.js';
 import { action } from '../run.js';
 
-function printEntries(entries: ParkedEntry[], tz: string): void {
+async function printEntries(entries: ParkedEntry[], tz: string): Promise<void> {
+  const { localTime } = await import('../case-format.js');
   const rows = entries.map((e) => [
     String(e.id),
     e.state === 'parked' ? paint('red', e.state) : paint('green', e.state),
@@ -33,11 +33,12 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden parked\n  mailwarden reprocess --parked')
     .action(
       action(async (opts: { all?: boolean; json?: boolean }) => {
+        const { listParked } = await import('../../ingest/park.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const entries = await listParked(db, { all: opts.all });
           if (opts.json) return printJson(entries);
           if (entries.length === 0) return printLine(opts.all ? 'No message was ever parked.' : 'No message is parked.');
-          printEntries(entries, config.instance.timezone);
+          await printEntries(entries, config.instance.timezone);
         });
       }),
     );

@@ -1,9 +1,7 @@
 // `mailwarden pools`: each configured pool with how many cases it holds, open, unanswered, overdue
 // and waiting for a department (SPEC §6) — the supervisor's glance at where work piles up.
 import type { Command } from 'commander';
-import { poolCounts } from '../../cases/pool-counts.js';
 import { withApp, type GlobalOptions } from '../app.js';
-import { formatPoolTable } from '../case-format.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
 
@@ -15,11 +13,18 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden pools --json')
     .action(
       action(async (opts: { json?: boolean }) => {
-        await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
-          const pools = await poolCounts(db, config);
-          if (opts.json) return printJson(pools);
-          printLine(formatPoolTable(pools));
-        });
+        const { poolCounts } = await import('../../cases/pool-counts.js');
+        const { formatPoolTable } = await import('../case-format.js');
+        await withApp(
+          program.opts<GlobalOptions>(),
+          async ({ config, db }) => {
+            const pools = await poolCounts(db, config);
+            if (opts.json) return printJson(pools);
+            printLine(formatPoolTable(pools));
+          },
+          // It renders no mail: its templates are not compiled (LoadOptions.compileTemplates).
+          { compileTemplates: false },
+        );
       }),
     );
 }

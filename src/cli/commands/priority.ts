@@ -1,8 +1,5 @@
 // `mailwarden priority <case> low|normal|high|urgent`.
 import type { Command } from 'commander';
-import { resolveActor } from '../../cases/actors.js';
-import { parsePriority, setPriority } from '../../cases/edit.js';
-import { writeTx } from '../../db/connection.js';
 import { withApp, type GlobalOptions } from '../app.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
@@ -18,6 +15,9 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden priority ACME-000042 urgent --as maria')
     .action(
       action(async (caseId: string, priorityText: string, opts: { as?: string; json?: boolean }) => {
+        const { resolveActor } = await import('../../cases/actors.js');
+        const { parsePriority, setPriority } = await import('../../cases/edit.js');
+        const { writeTx } = await import('../../db/connection.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
           const priority = parsePriority(priorityText);

@@ -2,12 +2,9 @@
 // forged, altered or expired token, the wrong sender, failed authentication…), kept raw with the
 // reason. The rules of what may be released are in src/cases/quarantine.ts.
 import type { Command } from 'commander';
-import { resolveActor } from '../../cases/actors.js';
-import { QUARANTINE_REASONS, decideQuarantine, getQuarantine, listQuarantine, type QuarantineEntry, type QuarantineReason } from '../../cases/quarantine.js';
-import { writeTx } from '../../db/connection.js';
+import type { QuarantineEntry, QuarantineReason } from '../../cases/quarantine.js';
 import { usageError } from '../../errors.js';
 import { withApp, type GlobalOptions } from '../app.js';
-import { localTime } from '../case-format.js';
 import { formatTable, paint, printJson, printLine } from '../output.js';
 import { action } from '../run.js';
 
@@ -20,11 +17,12 @@ function quarantineId(text: string): number {
   return n;
 }
 
-function says(reason: string): string {
-  return (QUARANTINE_REASONS as Record<string, { says: string }>)[reason]?.says ?? reason;
+function says(reason: string, reasons: Record<string, { says: string }>): string {
+  return reasons[reason]?.says ?? reason;
 }
 
-function printEntries(entries: QuarantineEntry[], tz: string): void {
+async function printEntries(entries: QuarantineEntry[], tz: string): Promise<void> {
+  const { localTime } = await import('../case-format.js');
   const rows = entries.map((e) => [
     String(e.id),
     e.state === 'held' ? paint('red', e.state) : e.state,
@@ -37,10 +35,12 @@ function printEntries(entries: QuarantineEntry[], tz: string): void {
   printLine(formatTable(['ID', 'STATE', 'AT', 'REASON', 'CASE', 'FROM', 'SUBJECT'], rows));
 }
 
-function printEntry(e: QuarantineEntry, tz: string): void {
+async function printEntry(e: QuarantineEntry, tz: string): Promise<void> {
+  const { localTime } = await import('../case-format.js');
+  const { QUARANTINE_REASONS } = await import('../../cases/quarantine.js');
   const lines = [
     `Quarantine ${e.id}  ${e.state}${e.decided_by ? ` by ${e.decided_by} at ${localTime(e.decided_at, tz)}` : ''}`,
-    `Reason:    ${e.reason}: ${says(e.reason)}`,
+    `Reason:    ${e.reason}: ${says(e.reason, QUARANTINE_REASONS)}`,
     `Detail:    ${e.detail ?? '-'}`,
     `Release:   ${e.releasable ? `allowed (mailwarden quarantine release ${e.id} --as <supervisor>)` : 'not allowed'}`,
     `Received:  ${localTime(e.at, tz)} in box ${e.mailbox ?? '-'}`,
@@ -62,11 +62,12 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden quarantine\n  mailwarden quarantine show 4\n  mailwarden quarantine release 4 --as sam')
     .action(
       action(async (opts: { all?: boolean; json?: boolean }) => {
+        const { listQuarantine } = await import('../../cases/quarantine.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const entries = await listQuarantine(db, { all: opts.all });
           if (opts.json) return printJson(entries);
           if (entries.length === 0) return printLine(opts.all ? 'No mail was ever quarantined.' : 'Quarantine is empty.');
-          printEntries(entries, config.instance.timezone);
+          await printEntries(entries, config.instance.timezone);
         });
       }),
     );
@@ -83,10 +84,11 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden quarantine show 4')
     .action(
       action(async (id: string, opts: { json?: boolean }) => {
+        const { getQuarantine } = await import('../../cases/quarantine.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const entry = await getQuarantine(db, quarantineId(id));
           if (wantsJson(opts)) return printJson(entry);
-          printEntry(entry, config.instance.timezone);
+          await printEntry(entry, config.instance.timezone);
         });
       }),
     );
@@ -102,6 +104,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden quarantine release 4 --as sam')
     .action(
       action(async (id: string, opts: { as?: string; json?: boolean }) => {
+        const { resolveActor } = await import('../../cases/actors.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
           const { ParserPool } = await import('../../ingest/parse.js');
@@ -127,6 +130,9 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden quarantine drop 4 --as sam')
     .action(
       action(async (id: string, opts: { as?: string; json?: boolean }) => {
+        const { resolveActor } = await import('../../cases/actors.js');
+        const { decideQuarantine } = await import('../../cases/quarantine.js');
+        const { writeTx } = await import('../../db/connection.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
           const entry = await writeTx(db, (tx) => decideQuarantine(tx, actor, quarantineId(id), 'dropped'));

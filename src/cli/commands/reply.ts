@@ -4,17 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { resolveActor } from '../../cases/actors.js';
-import { checkAttachments, keepAttachments } from '../../cases/attachments.js';
-import { editorTemplate, stripComments } from '../../cases/compose.js';
-import { getCaseDetail } from '../../cases/queries.js';
-import { parseAnswers } from '../../cases/questionnaire.js';
-import { checkReplyStatus, replyToCase } from '../../cases/reply.js';
-import { snippetLeaves } from '../../cases/snippets.js';
-import { parseWhen } from '../../cases/when.js';
-import { writeTx } from '../../db/connection.js';
 import { dataError, usageError } from '../../errors.js';
-import { contentStore } from '../../db/content-store.js';
 import { withApp, type GlobalOptions, type App } from '../app.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
@@ -53,6 +43,13 @@ export function register(program: Command): void {
     )
     .action(
       action(async (caseId: string, opts: ReplyOptions) => {
+        const { resolveActor } = await import('../../cases/actors.js');
+        const { checkAttachments, keepAttachments } = await import('../../cases/attachments.js');
+        const { parseAnswers } = await import('../../cases/questionnaire.js');
+        const { checkReplyStatus, replyToCase } = await import('../../cases/reply.js');
+        const { parseWhen } = await import('../../cases/when.js');
+        const { writeTx } = await import('../../db/connection.js');
+        const { contentStore } = await import('../../db/content-store.js');
         await withApp(program.opts<GlobalOptions>(), async (app) => {
           const { config, db } = app;
           const actor = resolveActor(config, opts.as);
@@ -95,6 +92,9 @@ async function replyText(app: App, caseId: string, actorId: string, opts: ReplyO
       throw dataError('EREADFILE', `Cannot read the reply from ${opts.file}: ${(err as Error).message}.`);
     }
   }
+  const { getCaseDetail } = await import('../../cases/queries.js');
+  const { snippetLeaves } = await import('../../cases/snippets.js');
+  const { editorTemplate, stripComments } = await import('../../cases/compose.js');
   const detail = await getCaseDetail(app.db, caseId, { viewer: actorId });
   const codes = snippetLeaves(app.config.snippets).map((s) => s.code);
   const text = stripComments(editReply(editorTemplate(detail, { snippetCodes: codes })));

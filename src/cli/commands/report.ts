@@ -2,8 +2,6 @@
 // consultant or pool, as a terminal table, CSV, JSON or one self-contained HTML file. The numbers
 // come from buildReport (src/reports/build.ts); this only reads the options and writes the result.
 import type { Command } from 'commander';
-import { buildReport } from '../../reports/build.js';
-import { renderReport } from '../../reports/render.js';
 import { REPORT_FORMATS, type ReportFormat, type ReportGrouping } from '../../reports/types.js';
 import { usageError } from '../../errors.js';
 import { withApp, type GlobalOptions } from '../app.js';
@@ -46,6 +44,8 @@ export function register(program: Command): void {
     )
     .action(
       action(async (opts: ReportCliOptions) => {
+        const { buildReport } = await import('../../reports/build.js');
+        const { renderReport } = await import('../../reports/render.js');
         const format = parseFormat(opts);
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const report = await buildReport(db, config, {

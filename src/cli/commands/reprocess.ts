@@ -1,7 +1,6 @@
 // `mailwarden reprocess <case>|--unparsed|--parked`: parse kept raw mail again, or take parked
 // messages through the accept again.
 import type { Command } from 'commander';
-import { normaliseCaseId } from '../../cases/queries.js';
 import { MailwardenError, usageError } from '../../errors.js';
 import type { ParkedReprocessResult, ReprocessResult } from '../../ingest/reprocess.js';
 import { withApp, type App, type GlobalOptions } from '../app.js';
@@ -25,6 +24,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  mailwarden reprocess ACME-000042\n  mailwarden reprocess --unparsed --json\n  mailwarden reprocess --parked')
     .action(
       action(async (caseArg: string | undefined, opts: Options) => {
+        const { normaliseCaseId } = await import('../../cases/queries.js');
         const chosen = [caseArg !== undefined, Boolean(opts.unparsed), Boolean(opts.parked)].filter(Boolean).length;
         if (chosen === 0) throw usageError('EUSAGE', 'Name a case, or give --unparsed or --parked.');
         if (chosen > 1) throw usageError('EUSAGE', 'Give one of a case, --unparsed or --parked.');

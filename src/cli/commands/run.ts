@@ -1,6 +1,5 @@
 // `mailwarden run`: the daemon. Logs are pino JSON lines on stderr (pretty on a terminal).
 import type { Command } from 'commander';
-import { findConfigPath } from '../../config/load.js';
 import type { GlobalOptions } from '../app.js';
 import { action } from '../run.js';
 
@@ -16,6 +15,7 @@ export function register(program: Command): void {
     )
     .action(
       action(async (opts: { once?: boolean }) => {
+        const { findConfigPath } = await import('../../config/load.js');
         const global = program.opts<GlobalOptions>();
         const { runDaemon } = await import('../../daemon/run.js');
         const code = await runDaemon({ configPath: findConfigPath(global.config), once: Boolean(opts.once) });

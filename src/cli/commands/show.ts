@@ -1,9 +1,6 @@
 // `mailwarden show <case>`: the whole thread, history, deadlines and who else is looking.
 import type { Command } from 'commander';
-import { optionalActor } from '../../cases/actors.js';
-import { getCaseDetail } from '../../cases/queries.js';
 import { withApp, type GlobalOptions } from '../app.js';
-import { formatCaseDetail } from '../case-format.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
 
@@ -17,13 +14,21 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden show ACME-000042 --as anna')
     .action(
       action(async (caseId: string, opts: { as?: string; json?: boolean }) => {
-        await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
-          const viewer = optionalActor(config, opts.as);
-          const detail = await getCaseDetail(db, caseId, { viewer: viewer?.id ?? null });
-          if (opts.json) return printJson(detail);
-          const names = (id: string) => config.consultants.find((c) => c.id === id)?.name ?? id;
-          printLine(formatCaseDetail(detail, config.instance.timezone, names));
-        });
+        const { optionalActor } = await import('../../cases/actors.js');
+        const { getCaseDetail } = await import('../../cases/queries.js');
+        const { formatCaseDetail } = await import('../case-format.js');
+        await withApp(
+          program.opts<GlobalOptions>(),
+          async ({ config, db }) => {
+            const viewer = optionalActor(config, opts.as);
+            const detail = await getCaseDetail(db, caseId, { viewer: viewer?.id ?? null });
+            if (opts.json) return printJson(detail);
+            const names = (id: string) => config.consultants.find((c) => c.id === id)?.name ?? id;
+            printLine(formatCaseDetail(detail, config.instance.timezone, names));
+          },
+          // It renders no mail: its templates are not compiled (LoadOptions.compileTemplates).
+          { compileTemplates: false },
+        );
       }),
     );
 }

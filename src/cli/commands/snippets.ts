@@ -1,6 +1,6 @@
 // `mailwarden snippets`: the snippet tree with codes and languages.
 import type { Command } from 'commander';
-import { snippetTree, type SnippetTreeNode } from '../../cases/snippets.js';
+import type { SnippetTreeNode } from '../../cases/snippets.js';
 import { withApp, type GlobalOptions } from '../app.js';
 import { paint, printJson, printLine } from '../output.js';
 import { action } from '../run.js';
@@ -13,6 +13,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden snippets')
     .action(
       action(async (opts: { json?: boolean }) => {
+        const { snippetTree } = await import('../../cases/snippets.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config }) => {
           const tree = snippetTree(config.snippets);
           if (opts.json) return printJson(tree);

@@ -3,12 +3,6 @@
 // same domain action as a `#status` line from a consultant's mail client, so the one status
 // machine and the questionnaire rules decide exactly as they do for a reply.
 import type { Command } from 'commander';
-import { resolveActor } from '../../cases/actors.js';
-import { getCaseRow } from '../../cases/queries.js';
-import { parseAnswers } from '../../cases/questionnaire.js';
-import { changeStatusWithoutMail, checkReplyStatus } from '../../cases/reply.js';
-import { parseWhen } from '../../cases/when.js';
-import { writeTx } from '../../db/connection.js';
 import { withApp, type GlobalOptions } from '../app.js';
 import { printJson, printLine } from '../output.js';
 import { action } from '../run.js';
@@ -39,6 +33,12 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  mailwarden status ACME-000042 closed --as anna --reason "out-of-office reply" --answer partner=Visa')
     .action(
       action(async (caseId: string, statusText: string, opts: StatusOptions) => {
+        const { resolveActor } = await import('../../cases/actors.js');
+        const { getCaseRow } = await import('../../cases/queries.js');
+        const { parseAnswers } = await import('../../cases/questionnaire.js');
+        const { changeStatusWithoutMail, checkReplyStatus } = await import('../../cases/reply.js');
+        const { parseWhen } = await import('../../cases/when.js');
+        const { writeTx } = await import('../../db/connection.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
           const status = checkReplyStatus(statusText);
