@@ -6,9 +6,8 @@
 //      completion to the accept transaction (inbound.at), p50/p99.
 // Needs Dovecot (as the tests do) and a build (`npx tsc -p .`). Run: node bench/ingest.mjs
 // Options: --messages N (default 2000), --samples N (default 60). Prints figures, asserts nothing.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +15,8 @@ import Database from 'better-sqlite3';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import YAML from 'yaml';
+import { startDovecot } from './dovecot.mjs';
+import { freePort } from './pg.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, dflt) => {
@@ -26,54 +27,6 @@ const MESSAGES = arg('messages', 2000);
 const SAMPLES = arg('samples', 60);
 const USER = 'bench@example.test';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startDovecot(base) {
-  const root = process.getuid() === 0;
-  const me = os.userInfo().username;
-  const vars = {
-    BASE: base,
-    PORT: String(await freePort()),
-    LMTP_PORT: String(await freePort()),
-    MAIL_UID: root ? '8' : String(process.getuid()),
-    MAIL_GID: root ? '8' : String(process.getgid()),
-    INTERNAL_USER: root ? 'dovecot' : me,
-    INTERNAL_GROUP: root ? 'dovecot' : execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim(),
-    LOGIN_USER: root ? 'dovenull' : me,
-  };
-  fs.chmodSync(base, 0o755);
-  fs.mkdirSync(path.join(base, 'mail'));
-  if (root) fs.chownSync(path.join(base, 'mail'), 8, 8);
-  fs.writeFileSync(path.join(base, 'users'), `${USER}:{PLAIN}secret\n`);
-  const template = fs.readFileSync(path.join(ROOT, 'test/support/dovecot-test.conf.template'), 'utf8');
-  const conf = path.join(base, 'dovecot.conf');
-  fs.writeFileSync(
-    conf,
-    template.replace(/@([A-Z_]+)@/g, (m, k) => vars[k] ?? m),
-  );
-  const child = spawn('setpriv', ['--pdeathsig', 'TERM', '/usr/sbin/dovecot', '-F', '-c', conf], { detached: true, stdio: 'ignore' });
-  const port = Number(vars.PORT);
-  for (let i = 0; i < 500; i++) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port });
-      s.once('data', (d) => (s.destroy(), resolve(d.toString().startsWith('* OK'))));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return { port, stop: () => process.kill(-child.pid, 'SIGKILL') };
-    await sleep(20);
-  }
-  throw new Error('dovecot did not start');
-}
 
 function message(n, tag) {
   const id = `<${tag}-${n}-${Date.now()}@bench.test>`;
@@ -112,7 +65,7 @@ const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100
 
 async function main() {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-bench-'));
-  const dovecot = await startDovecot(base);
+  const dovecot = await startDovecot(base, USER);
   const cfgDir = path.join(base, 'cfg');
   fs.mkdirSync(cfgDir);
   const configPath = path.join(cfgDir, 'mailwarden.yaml');
