@@ -46,8 +46,9 @@ export const createDrainerService: ServiceFactory = (ctx: ServiceContext): Servi
       queuedSince = false;
       try {
         // The config is asked before each row, so a reload's smtp settings apply from the next row.
-        await drainOnce({ config, db: ctx.db, log: ctx.log }, { sender, shouldStop: () => stopping, currentConfig: () => config });
+        const rows = await drainOnce({ config, db: ctx.db, log: ctx.log }, { sender, shouldStop: () => stopping, currentConfig: () => config });
         busyRounds = 0;
+        if (rows > 0) ctx.log.debug(logEvent('outbox.round_done', { rows }), 'outbox round done; waiting for queued mail or the next poll');
       } catch (err) {
         if (isBusy(err)) {
           busyRounds++;
