@@ -32,6 +32,7 @@ import * as m016 from './migrations/016-report-runs.js';
 import * as m017 from './migrations/017-report-facts.js';
 import * as m018 from './migrations/018-box-leases.js';
 import * as m019 from './migrations/019-raw-chunks.js';
+import * as m020 from './migrations/020-outbox-box-rate.js';
 import { cacheStatements } from './statement-cache.js';
 import { openHooks, takeHooks } from './after-commit.js';
 import { isPostgres } from './dialect.js';
@@ -59,6 +60,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '017-report-facts': m017,
   '018-box-leases': m018,
   '019-raw-chunks': m019,
+  '020-outbox-box-rate': m020,
 };
 
 class StaticMigrations implements MigrationProvider {
