@@ -16,7 +16,7 @@ import { buildMail } from '../support/imap';
 import { captureLogger, waitForLogged } from '../support/log';
 import { freePort } from '../support/ports';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
-import { bound } from '../support/wait';
+import { waitFor } from '../support/wait';
 import { deliverLmtp, newMessageId } from '../ingest/helpers';
 import { insertCase, outboundEnv, replyInput, type OutboundEnv } from './helpers';
 
@@ -83,13 +83,13 @@ describe('the outbox wake', () => {
     await service.start();
     try {
       const first = await writeTx(env.opened.db, (tx) => queueMail(tx, replyInput(env, caseId, { vars: { reply: { text: 'First.' } } })));
-      await sink.waitFor((m) => m.some((x) => x.messageId === first.messageId), bound(15_000), 'the first mail');
+      await sink.waitFor((m) => m.some((x) => x.messageId === first.messageId), 15_000, 'the first mail');
       // The round that sent it is over: the drainer now sleeps for an hour unless woken.
-      await waitForLogged(lines, 0, (l) => l.event === 'outbox.round_done', 1, 'the round that sent the first mail to end', bound(15_000));
+      await waitForLogged(lines, 0, (l) => l.event === 'outbox.round_done', 1, 'the round that sent the first mail to end', 15_000);
       const since = lines.length;
       const second = await writeTx(env.opened.db, (tx) => queueMail(tx, replyInput(env, caseId, { vars: { reply: { text: 'Second.' } } })));
-      await sink.waitFor((m) => m.some((x) => x.messageId === second.messageId), bound(15_000), 'the second mail, sent on the wake');
-      await waitForLogged(lines, since, (l) => l.event === 'outbox.round_done', 1, 'the round that sent the second mail to end', bound(15_000));
+      await sink.waitFor((m) => m.some((x) => x.messageId === second.messageId), 15_000, 'the second mail, sent on the wake');
+      await waitForLogged(lines, since, (l) => l.event === 'outbox.round_done', 1, 'the round that sent the second mail to end', 15_000);
     } finally {
       await service.stop();
     }
@@ -121,15 +121,16 @@ describe('the daemon: an LMTP delivery to the auto-response, with the outbox pol
 
   it("sends each auto-response on its commit's wake (fails if the drainer waits for its poll)", async () => {
     await deliver('first@customer.test');
-    await sink.waitFor((m) => m.some((x) => x.envelope.to.includes('first@customer.test')), bound(15_000), 'the first auto-response');
+    await sink.waitFor((m) => m.some((x) => x.envelope.to.includes('first@customer.test')), 15_000, 'the first auto-response');
     // Once the round that sent it has ended, only a wake (or an hour) starts the next one.
-    await daemon.waitForLog((l) => l.event === 'outbox.round_done', 'the round that sent the first auto-response to end', bound(15_000));
+    await daemon.waitForLog((l) => l.event === 'outbox.round_done', 'the round that sent the first auto-response to end', 15_000);
     const since = daemon.logs.length;
     await deliver('second@customer.test');
-    await sink.waitFor((m) => m.some((x) => x.envelope.to.includes('second@customer.test')), bound(15_000), 'the second auto-response, sent on the wake');
+    await sink.waitFor((m) => m.some((x) => x.envelope.to.includes('second@customer.test')), 15_000, 'the second auto-response, sent on the wake');
     const auto = sink.messages.find((x) => x.envelope.to.includes('second@customer.test'))!;
     expect(auto.envelope.from).toBe('');
     expect(auto.parsed.headers.get('auto-submitted')).toBe('auto-replied');
-    expect(daemon.logs.slice(since).some((l) => l.event === 'outbox.sent')).toBe(true);
+    // The drainer records it as sent (its log line may come a moment after the sink has the mail).
+    await waitFor(() => daemon.logs.slice(since).some((l) => l.event === 'outbox.sent'), { what: 'the send to be recorded', timeoutMs: 15_000 });
   });
 });
