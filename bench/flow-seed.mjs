@@ -37,7 +37,8 @@ export function seedCases(file, count) {
         if (c.pk && c.type.toUpperCase() === 'INTEGER') continue;
         const rule = c.name === 'id' && table === 'cases' ? () => `'BENCH-' || (1000000 + n)` : RULES[c.name];
         let expr = rule?.(table) ?? `tpl."${c.name}"`;
-        if (!rule && (c.name === 'at' || c.name.endsWith('_at'))) expr = `case when tpl."${c.name}" is null then null else strftime('%Y-%m-%dT%H:%M:%fZ', tpl."${c.name}", '-' || n || ' minutes') end`;
+        if (!rule && (c.name === 'at' || c.name.endsWith('_at')))
+          expr = `case when tpl."${c.name}" is null then null else strftime('%Y-%m-%dT%H:%M:%fZ', tpl."${c.name}", '-' || n || ' minutes') end`;
         cols.push(`"${c.name}"`);
         exprs.push(expr);
       }

@@ -69,7 +69,13 @@ async function startSink() {
       waiters.add(check);
       check();
     });
-  return { port, arrived, at: (a) => until(() => arrived.has(a), a).then(() => arrived.get(a)), count: (n) => until(() => arrived.size >= n, `${n} mails`), close: () => server.close() };
+  return {
+    port,
+    arrived,
+    at: (a) => until(() => arrived.has(a), a).then(() => arrived.get(a)),
+    count: (n) => until(() => arrived.size >= n, `${n} mails`),
+    close: () => server.close(),
+  };
 }
 
 function message(n, tag) {
@@ -88,13 +94,21 @@ function writeConfig(dir, sinkPort, lmtpPort, imapPort) {
   fs.writeFileSync(
     file,
     YAML.stringify({
-      instance: { name: 'Bench', case_prefix: 'BENCH', data_dir: path.join(dir, 'data'), log_level: 'info', secret: 'bench-secret-0123456789-abcdefghijklmnop' },
+      instance: {
+        name: 'Bench',
+        case_prefix: 'BENCH',
+        data_dir: path.join(dir, 'data'),
+        log_level: 'info',
+        secret: 'bench-secret-0123456789-abcdefghijklmnop',
+      },
       smtp: { transport: 'smtp', host: '127.0.0.1', port: sinkPort, starttls: 'refused' },
       auto_response: { box_cap: 1_000_000 },
       ingest: { poll_interval: '60s', idle: true, listener: { enabled: true, protocol: 'lmtp', host: '127.0.0.1', port: lmtpPort } },
       pools: [{ id: 'general', name: 'General', response_deadline: '8h', languages: ['en', 'pl'] }],
       mailboxes: [{ id: 'desk', address: USER, pool: 'general', ...imap }],
-      consultants: [{ id: 'sam', name: 'Sam', email: 'sam@staff.test', roles: ['consultant', 'supervisor', 'admin'], pools: [{ pool: 'general', priority: 1 }] }],
+      consultants: [
+        { id: 'sam', name: 'Sam', email: 'sam@staff.test', roles: ['consultant', 'supervisor', 'admin'], pools: [{ pool: 'general', priority: 1 }] },
+      ],
     }),
   );
   return file;
@@ -120,7 +134,8 @@ function startDaemon(configPath) {
   return { proc, ready, stop };
 }
 
-const lmtpClient = (port) => nodemailer.createTransport({ host: '127.0.0.1', port, lmtp: true, ignoreTLS: true, pool: true, maxConnections: 1, maxMessages: Infinity });
+const lmtpClient = (port) =>
+  nodemailer.createTransport({ host: '127.0.0.1', port, lmtp: true, ignoreTLS: true, pool: true, maxConnections: 1, maxMessages: Infinity });
 
 /** LMTP: start -> 250 and start -> auto-response, one message at a time on one reused connection. */
 async function lmtpLatency(env) {
