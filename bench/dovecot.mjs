@@ -23,6 +23,10 @@ export async function startDovecot(base, user) {
     INTERNAL_USER: root ? 'dovecot' : me,
     INTERNAL_GROUP: root ? 'dovecot' : execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim(),
     LOGIN_USER: root ? 'dovenull' : me,
+    // No OAuth2 passdb here (test/support/dovecot.ts fills these for its OAuth2 tests).
+    OAUTH_MECHANISMS: '',
+    OAUTH_PASSDB: '',
+    PASSWD_FILE_MECHANISMS: '',
   };
   fs.chmodSync(base, 0o755);
   fs.mkdirSync(path.join(base, 'mail'));
