@@ -199,7 +199,13 @@ async function idleLatency(env) {
 async function withDesk(round, { imap, seed }, fn) {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-flow-'));
   const sink = await startSink();
-  const dovecot = imap ? await startDovecot(base, USER) : null;
+  const dovecot = imap
+    ? await startDovecot(base, USER).catch((err) => {
+        sink.close();
+        fs.rmSync(base, { recursive: true, force: true });
+        throw err;
+      })
+    : null;
   const dir = path.join(base, 'desk');
   fs.mkdirSync(dir);
   const lmtpPort = await freePort();
