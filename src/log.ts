@@ -74,6 +74,7 @@ export type LogEvent =
   | 'outbox.record_abandoned'
   | 'outbox.reclaimed'
   | 'outbox.drained'
+  | 'outbox.round_done'
   | 'scheduler.started'
   | 'scheduler.tick'
   | 'scheduler.case_failed'

@@ -107,6 +107,9 @@ const smtp = (ctx: SchemaContext) =>
       auth: login().prefault({}),
       outbox_dir: filePath(ctx, 'where the `file` transport writes (default: <data_dir>/outbox)').optional(),
       max_attempts: int('transient failures retried this many times before the row fails', { min: 1 }).prefault(12),
+      poll_interval: duration(
+        'how often the outbox drainer looks for mail queued by other processes (the CLI); mail the daemon itself queues is sent as soon as it is committed',
+      ).prefault('500ms'),
     },
     'outbound mail',
   );

@@ -1,6 +1,10 @@
-// The outbox drainer service of `mailwarden run`: polls the outbox and sends what is due, one
-// row at a time, and on stop finishes the row in hand. The work itself (claims, sending,
-// recording the outcome) is drainOnce in src/outbound/drainer.ts; this only runs it in a loop.
+// The outbox drainer service of `mailwarden run`: sends what is due, one row at a time, and on
+// stop finishes the row in hand. It is woken by every commit in this process that queued mail
+// (src/outbound/outbox-wake.ts), so an auto-response leaves within milliseconds of its commit;
+// it also polls (smtp.poll_interval), for mail queued by other processes (the CLI) and rows whose
+// retry time came. A wake that arrives while a round runs is kept, so the next round starts at
+// once instead of after a poll. The work itself (claims, sending, recording the outcome) is
+// drainOnce in src/outbound/drainer.ts; this only runs it in a loop.
 // A database locked by another process (or full) is no drainer error: the row waits for the next
 // round. It is said once at warn when it starts, then at debug, so a long lock does not fill the
 // log with a line every half second.
@@ -8,20 +12,25 @@ import type { Config } from '../config/types.js';
 import { isBusy } from '../db/errors.js';
 import { drainOnce } from '../outbound/drainer.js';
 import { logEvent } from '../log.js';
+import { onMailQueued } from '../outbound/outbox-wake.js';
+import { lingeringSender } from '../outbound/lingering-sender.js';
 import type { Service, ServiceContext, ServiceFactory } from './service.js';
 
-/** How often an idle drainer looks at the outbox (a plain read; it takes no write lock). */
-const POLL_MS = 500;
-
-/** The drainer as a daemon service: polls the outbox, finishes the row in hand on stop. */
+/** The drainer as a daemon service: woken by this process's commits, polls for the others', finishes the row in hand on stop. */
 export const createDrainerService: ServiceFactory = (ctx: ServiceContext): Service => {
   let config = ctx.config;
   let stopping = false;
   let loop: Promise<void> | null = null;
   let wake: (() => void) | null = null;
+  // Mail was queued since the current round began: the round may have looked before its commit.
+  let queuedSince = false;
+  let unsubscribe: (() => void) | null = null;
+  // One connection to the relay across rounds, closed after a short idle linger (lingering-sender.ts).
+  const sender = lingeringSender(() => config);
 
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
+      if (queuedSince || stopping) return resolve();
       const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
@@ -34,10 +43,12 @@ export const createDrainerService: ServiceFactory = (ctx: ServiceContext): Servi
   async function run(): Promise<void> {
     let busyRounds = 0;
     while (!stopping) {
+      queuedSince = false;
       try {
         // The config is asked before each row, so a reload's smtp settings apply from the next row.
-        await drainOnce({ config, db: ctx.db, log: ctx.log }, { shouldStop: () => stopping, currentConfig: () => config });
+        const rows = await drainOnce({ config, db: ctx.db, log: ctx.log }, { sender, shouldStop: () => stopping, currentConfig: () => config });
         busyRounds = 0;
+        if (rows > 0) ctx.log.debug(logEvent('outbox.round_done', { rows }), 'outbox round done; waiting for queued mail or the next poll');
       } catch (err) {
         if (isBusy(err)) {
           busyRounds++;
@@ -50,7 +61,8 @@ export const createDrainerService: ServiceFactory = (ctx: ServiceContext): Servi
           ctx.log.error(logEvent('outbox.drainer_error', { err }), 'outbox drainer error');
         }
       }
-      if (!stopping) await pause(POLL_MS);
+      // setTimeout fires at once past 2^31-1 ms; a poll that long is "never" anyway.
+      if (!stopping) await pause(Math.min(config.smtp.poll_interval, 2 ** 31 - 1));
     }
   }
 
@@ -58,6 +70,10 @@ export const createDrainerService: ServiceFactory = (ctx: ServiceContext): Servi
     name: 'outbox',
     async start() {
       stopping = false;
+      unsubscribe = onMailQueued(() => {
+        queuedSince = true;
+        wake?.();
+      });
       loop = run();
       ctx.log.info(logEvent('outbox.drainer_started', { transport: config.smtp.transport }), 'outbox drainer started');
     },
@@ -65,6 +81,9 @@ export const createDrainerService: ServiceFactory = (ctx: ServiceContext): Servi
       stopping = true;
       wake?.();
       await loop;
+      sender.close();
+      unsubscribe?.();
+      unsubscribe = null;
       ctx.log.info(logEvent('outbox.drainer_stopped'), 'outbox drainer stopped');
     },
     async reload(next: Config) {

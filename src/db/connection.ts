@@ -32,8 +32,10 @@ import * as m016 from './migrations/016-report-runs.js';
 import * as m017 from './migrations/017-report-facts.js';
 import * as m018 from './migrations/018-box-leases.js';
 import * as m019 from './migrations/019-raw-chunks.js';
+import * as m020 from './migrations/020-outbox-box-rate.js';
 import * as m021 from './migrations/021-case-listing.js';
 import { cacheStatements } from './statement-cache.js';
+import { openHooks, takeHooks } from './after-commit.js';
 import { isPostgres } from './dialect.js';
 
 export type Db = Kysely<DB>;
@@ -58,6 +60,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '017-report-facts': m017,
   '018-box-leases': m018,
   '019-raw-chunks': m019,
+  '020-outbox-box-rate': m020,
   '021-case-listing': m021,
 };
 
@@ -251,15 +254,29 @@ async function tryTx<T>(db: Db, fn: (tx: Kysely<DB>) => Promise<T>): Promise<Att
       if (isLocked(err)) return { ran: false, busy: err };
       throw err;
     }
+    openHooks(conn);
     try {
       const value = await fn(conn);
       await sql`commit`.execute(conn);
+      runHooks(takeHooks(conn));
       return { ran: true, value };
     } catch (err) {
+      takeHooks(conn);
       await sql`rollback`.execute(conn).catch(() => undefined);
       throw err;
     }
   });
+}
+
+/** The after-commit hooks of a committed transaction; one that throws cannot undo the commit, so it is not the caller's error. */
+function runHooks(hooks: Array<() => void>): void {
+  for (const hook of hooks) {
+    try {
+      hook();
+    } catch {
+      // A wake-up that failed: the drainer's poll still finds the mail.
+    }
+  }
 }
 
 /** Times a PostgreSQL transaction that lost a deadlock or serialization check is run again. */
@@ -273,7 +290,17 @@ const PG_TX_TRIES = 5;
 async function postgresTx<T>(db: Db, fn: (tx: Kysely<DB>) => Promise<T>): Promise<T> {
   for (let tries = 1; ; tries++) {
     try {
-      return await db.transaction().execute(fn);
+      let hooks: Array<() => void> = [];
+      const value = await db.transaction().execute(async (trx) => {
+        openHooks(trx);
+        try {
+          return await fn(trx);
+        } finally {
+          hooks = takeHooks(trx);
+        }
+      });
+      runHooks(hooks);
+      return value;
     } catch (err) {
       if (!isLocked(err) || tries >= PG_TX_TRIES) throw err;
       await new Promise((resolve) => setTimeout(resolve, lockPause(tries)));

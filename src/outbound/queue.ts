@@ -13,6 +13,7 @@ import { domainOf, headerText, safeMailbox, safeMessageId, safeReferences, type 
 import { issueToken, tokenMessageId, tokenSubaddress, type TokenPurpose, type TokenRecipient } from '../tokens.js';
 import { renderTemplate } from './render.js';
 import { mergeVars, standardVars } from './vars.js';
+import { wakeDrainerAfterCommit } from './outbox-wake.js';
 
 /** The From of mail sent from a supervised box: its address, named after the box or else the instance. */
 export function boxSender(config: Config, box: MailboxConfig): { address: string; name: string } {
@@ -191,6 +192,7 @@ async function insertRows(
   mime: Buffer,
 ): Promise<{ outboxId: number; messageRowId: number | null }> {
   const state = input.state ?? 'queued';
+  if (state === 'queued') wakeDrainerAfterCommit(tx);
   let messageRowId: number | null = null;
   if (input.messageKind && input.caseId) {
     const row = await tx

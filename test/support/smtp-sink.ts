@@ -36,6 +36,8 @@ export interface SmtpSink {
   readonly attempts: number;
   /** XOAUTH2 logins tried, in order (with the `xoauth2` option). */
   logins: SinkLogin[];
+  /** Client connections open now (the daemon keeps its relay connection a moment after a mail). */
+  readonly connections: number;
   waitFor(predicate: (m: RecordedMail[]) => boolean, timeoutMs?: number, what?: string): Promise<void>;
   /** Message-ID -> how many times it arrived (duplicate detection). */
   byMessageId(): Map<string, number>;
@@ -81,6 +83,7 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
   const messages: RecordedMail[] = [];
   const logins: SinkLogin[] = [];
   let attempts = 0;
+  let connections = 0;
   const xoauth2 = opts.xoauth2;
   const authOptions: Partial<SMTPServerOptions> = xoauth2
     ? {
@@ -122,6 +125,13 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
     logger: false,
     disableReverseLookup: true, // a reverse DNS lookup per connection costs ~90 ms here
     closeTimeout: 1_000, // stop() should not wait 30 s for a client that keeps its connection
+    onConnect(_session, callback) {
+      connections += 1;
+      callback();
+    },
+    onClose() {
+      connections -= 1;
+    },
     onData(stream, session, callback) {
       handleData(stream, session).then(
         () => callback(null, 'OK: message recorded'),
@@ -141,6 +151,9 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
     messages,
     get attempts() {
       return attempts;
+    },
+    get connections() {
+      return connections;
     },
     logins,
     async waitFor(predicate, timeoutMs = 10_000, what = 'condition') {
