@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import YAML from 'yaml';
+import { writeConfig } from './scale-next.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.join(here, '..', 'dist');
@@ -26,27 +26,6 @@ const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
-
-function writeConfig(dir) {
-  const doc = {
-    instance: { name: 'Bench', case_prefix: 'BENCH', data_dir: path.join(dir, 'data'), timezone: 'UTC', secret: 'bench-secret-0123456789-abcdefghijklmnop' },
-    smtp: { transport: 'file', outbox_dir: path.join(dir, 'outbox') },
-    pools: POOLS.map((id) => ({ id, name: id, response_deadline: '8h', languages: ['en'] })),
-    mailboxes: POOLS.map((id) => ({ id, address: `${id}@bench.test`, pool: id })),
-    departments: [{ id: 'fraud', name: 'Fraud', email: 'fraud@bench.test', deadline: '1d' }],
-    consultants: CONSULTANTS.map((id, i) => ({
-      id,
-      name: `Consultant ${id}`,
-      email: `${id}@staff.bench.test`,
-      roles: ['consultant'],
-      pools: (i % 2 ? ['cards', 'api', 'loans'] : ['api', 'cards', 'loans']).map((pool, p) => ({ pool, priority: p + 1 })),
-    })),
-  };
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, 'mailwarden.yaml');
-  fs.writeFileSync(file, YAML.stringify(doc));
-  return file;
-}
 
 function seed(sqlite, open, closed) {
   const insertCase =

@@ -21,9 +21,9 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
-import { SMTPServer } from 'smtp-server';
 import YAML from 'yaml';
 import { startDovecot } from './lib/dovecot.mjs';
+import { startSink } from './lib/sink.mjs';
 import { freePort } from './pg.mjs';
 import { seedCases } from './flow-seed.mjs';
 
@@ -41,42 +41,6 @@ const ONLY = arg('only', 'lmtp,idle,drain,scale').split(',');
 const USER = 'desk@bench.test';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-
-/** The SMTP server the daemon relays to; remembers when each recipient's mail arrived. */
-async function startSink() {
-  const arrived = new Map();
-  const waiters = new Set();
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    disableReverseLookup: true,
-    logger: false,
-    onData(stream, session, cb) {
-      stream.on('data', () => {});
-      stream.on('end', () => {
-        const at = performance.now();
-        for (const r of session.envelope.rcptTo) if (!arrived.has(r.address)) arrived.set(r.address, at);
-        for (const w of waiters) w();
-        cb(null, 'OK');
-      });
-    },
-  });
-  const port = await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.server.address().port)));
-  const until = (pred, what) =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => (waiters.delete(check), reject(new Error(`sink: timed out waiting for ${what}`))), 300_000);
-      const check = () => pred() && (clearTimeout(timer), waiters.delete(check), resolve());
-      waiters.add(check);
-      check();
-    });
-  return {
-    port,
-    arrived,
-    at: (a) => until(() => arrived.has(a), a).then(() => arrived.get(a)),
-    count: (n) => until(() => arrived.size >= n, `${n} mails`),
-    close: () => server.close(),
-  };
-}
 
 function message(n, tag) {
   const from = `${tag}-${n}@customers.test`;
@@ -122,7 +86,7 @@ function startDaemon(configPath) {
     proc.stderr.on('data', (d) => {
       if (process.env.BENCH_VERBOSE) process.stderr.write(d);
       buf = (buf + d).slice(-8000);
-      if (buf.includes('"daemon ready"')) resolve(performance.now());
+      if (buf.includes('"daemon ready"')) resolve(Date.now());
     });
     proc.once('exit', (code) => reject(new Error(`daemon exited ${code}: ${buf.slice(-2000)}`)));
   });
@@ -145,10 +109,10 @@ async function lmtpLatency(env) {
   const toAuto = [];
   for (let i = 0; i < SAMPLES; i++) {
     const m = message(i, `lat${env.round}`);
-    const t0 = performance.now();
+    const t0 = Date.now();
     await lmtp.sendMail({ envelope: { from: m.from, to: [USER] }, raw: m.raw });
-    to250.push(performance.now() - t0);
-    toAuto.push((await env.sink.at(m.from)) - t0);
+    to250.push(Date.now() - t0);
+    toAuto.push((await env.sink.arrival(m.from)) - t0);
     await sleep(20);
   }
   lmtp.close();
@@ -161,19 +125,19 @@ async function lmtpThroughput(env, senders, count, tag) {
   await Promise.all(clients.map((c, i) => c.sendMail({ envelope: { from: 'warm@customers.test', to: [USER] }, raw: message(i, `warm${tag}`).raw })));
   const msgs = Array.from({ length: count }, (_, i) => message(i, tag));
   let next = 0;
-  const t0 = performance.now();
+  const t0 = Date.now();
   let last250 = 0;
   await Promise.all(
     clients.map(async (c) => {
       while (next < count) {
         const m = msgs[next++];
         await c.sendMail({ envelope: { from: m.from, to: [USER] }, raw: m.raw });
-        last250 = performance.now();
+        last250 = Date.now();
       }
     }),
   );
   let lastAuto = 0;
-  for (const m of msgs) lastAuto = Math.max(lastAuto, await env.sink.at(m.from));
+  for (const m of msgs) lastAuto = Math.max(lastAuto, await env.sink.arrival(m.from));
   clients.forEach((c) => c.close());
   return { to250: count / ((last250 - t0) / 1000), toAuto: count / ((lastAuto - t0) / 1000) };
 }
@@ -186,9 +150,9 @@ async function idleLatency(env) {
   for (let i = 0; i < SAMPLES; i++) {
     const m = message(i, `idle${env.round}`);
     await env.imap.append('INBOX', m.raw);
-    const t0 = performance.now();
+    const t0 = Date.now();
     const wall0 = Date.now();
-    const auto = await env.sink.at(m.from);
+    const auto = await env.sink.arrival(m.from);
     toAuto.push(auto - t0);
     toCase.push(Date.parse(byId.get(m.id).at) - wall0);
     await sleep(100 + Math.random() * 300);
@@ -200,8 +164,8 @@ async function withDesk(round, { imap, seed }, fn) {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-flow-'));
   const sink = await startSink();
   const dovecot = imap
-    ? await startDovecot(base, USER).catch((err) => {
-        sink.close();
+    ? await startDovecot(base, [USER]).catch((err) => {
+        sink.stop();
         fs.rmSync(base, { recursive: true, force: true });
         throw err;
       })
@@ -234,7 +198,7 @@ async function withDesk(round, { imap, seed }, fn) {
     await daemon?.stop();
     await client?.logout().catch(() => client.close());
     dovecot?.stop();
-    sink.close();
+    sink.stop();
     fs.rmSync(base, { recursive: true, force: true });
   }
 }
@@ -245,8 +209,8 @@ async function round(r) {
     await withDesk(r, { imap: true }, async (env) => {
       for (let i = 0; i < DRAIN; i++) await env.imap.append('INBOX', message(i, `bulk${r}`).raw);
       const ready = await env.start().ready;
-      await env.sink.count(DRAIN);
-      const last = Math.max(...env.sink.arrived.values());
+      await env.sink.untilReceived(DRAIN);
+      const last = Math.max(...env.sink.arrivals.values());
       out['IMAP drain to last auto-response (msg/s)'] = DRAIN / ((last - ready) / 1000);
       env.openDb();
       await sleep(1000);

@@ -49,6 +49,8 @@ export function writeConfig(dir, url) {
     smtp: { transport: 'file', outbox_dir: path.join(dir, 'outbox') },
     pools: POOLS.map((id) => ({ id, name: id, response_deadline: '8h', languages: ['en'] })),
     mailboxes: POOLS.map((id) => ({ id, address: `${id}@bench.test`, pool: id })),
+    // bench/cli.mjs seeds cases under consultation with this department.
+    departments: [{ id: 'fraud', name: 'Fraud', email: 'fraud@bench.test', deadline: '1d' }],
     // Half take cards first, half api first; everyone also works loans last (as bench/next.mjs).
     consultants: CONSULTANTS.map((id, i) => ({
       id,

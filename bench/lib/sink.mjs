@@ -6,6 +6,7 @@ export async function startSink() {
   const arrivals = new Map();
   const waiters = new Map();
   let received = 0;
+  const counters = new Set();
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
@@ -22,6 +23,7 @@ export async function startSink() {
           waiters.get(to)?.(at);
           waiters.delete(to);
         }
+        for (const check of counters) check();
         cb(null, 'OK');
       });
     },
@@ -38,6 +40,14 @@ export async function startSink() {
       const to = address.toLowerCase();
       if (arrivals.has(to)) return Promise.resolve(arrivals.get(to));
       return new Promise((resolve) => waiters.set(to, resolve));
+    },
+    /** Resolves once `n` mails have arrived in all. */
+    untilReceived(n) {
+      return new Promise((resolve) => {
+        const check = () => received >= n && (counters.delete(check), resolve());
+        counters.add(check);
+        check();
+      });
     },
     stop: () => new Promise((r) => server.close(r)),
   };
