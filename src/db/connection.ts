@@ -34,6 +34,7 @@ import * as m018 from './migrations/018-box-leases.js';
 import * as m019 from './migrations/019-raw-chunks.js';
 import * as m020 from './migrations/020-outbox-box-rate.js';
 import * as m021 from './migrations/021-case-listing.js';
+import * as m022 from './migrations/022-case-links-index.js';
 import { cacheStatements } from './statement-cache.js';
 import { openHooks, takeHooks } from './after-commit.js';
 import { isPostgres } from './dialect.js';
@@ -62,6 +63,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '019-raw-chunks': m019,
   '020-outbox-box-rate': m020,
   '021-case-listing': m021,
+  '022-case-links-index': m022,
 };
 
 class StaticMigrations implements MigrationProvider {
