@@ -28,9 +28,8 @@ export interface OpenOptions {
 }
 
 export async function openApp(opts: GlobalOptions, extra: OpenOptions = {}): Promise<App> {
-  const { findConfigPath, requireConfig } = await import('../config/load.js');
+  const config = await configFor(opts, extra);
   const { openDatabase } = await import('../db/connection.js');
-  const config = requireConfig(findConfigPath(opts.config), process.env, { compileTemplates: extra.compileTemplates ?? true });
   const opened = await openDatabase({ dataDir: config.instance.data_dir, url: config.database.url });
   const given = extra.logger ?? (opts.verbose ? (await import('../log.js')).createLogger({ level: 'debug' }) : undefined);
   let silent: Logger | undefined;
@@ -44,6 +43,22 @@ export async function openApp(opts: GlobalOptions, extra: OpenOptions = {}): Pro
     },
     close: () => opened.close(),
   };
+}
+
+/**
+ * The validated configuration. A command that renders no mail takes the one kept from the last
+ * full validation when the file has not changed since (src/config/cache.ts says why and when).
+ */
+async function configFor(opts: GlobalOptions, extra: OpenOptions): Promise<Config> {
+  const { findConfigPath } = await import('../config/locate.js');
+  const file = findConfigPath(opts.config);
+  const compileTemplates = extra.compileTemplates ?? true;
+  if (!compileTemplates) {
+    const kept = (await import('../config/cache.js')).readCachedConfig(file);
+    if (kept) return kept;
+  }
+  const { requireConfig } = await import('../config/load.js');
+  return requireConfig(file, process.env, { compileTemplates });
 }
 
 /** Opens the app, runs fn, and always closes the database. */

@@ -12,8 +12,10 @@ import { salvage, type Loose } from './salvage.js';
 import { expandReferences, isSecretPath, secretProblems } from './secrets.js';
 import { fromZodIssues, type ConfigIssue } from './validate.js';
 import type { Config, LoginAuth, SnippetNode } from './types.js';
+import { sha256, writeCachedConfig, type ConfigSources } from './cache.js';
+import { findConfigPath } from './locate.js';
 
-export { BUILTIN_TEMPLATES_DIR };
+export { BUILTIN_TEMPLATES_DIR, findConfigPath };
 
 export interface LoadResult {
   config: Config | null;
@@ -36,11 +38,6 @@ export interface LoadOptions {
   compileTemplates?: boolean;
 }
 
-/** --config beats MAILWARDEN_CONFIG beats config/mailwarden.yaml (relative to the working dir). */
-export function findConfigPath(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
-  return path.resolve(explicit ?? env.MAILWARDEN_CONFIG ?? 'config/mailwarden.yaml');
-}
-
 /** Replaces ${NAME} and ${file:/path}; what cannot be resolved is reported, not left in place. */
 function expandEnv(text: string, env: NodeJS.ProcessEnv, issues: ConfigIssue[], at = ''): string {
   return expandReferences(text, env, (message) => issues.push({ path: at || '(top)', message }));
@@ -58,10 +55,11 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, o
   if (doc.errors.length > 0) return { config: null, path: file, issues: [syntaxIssue(file, text, doc.errors[0]!)] };
 
   const issues: ConfigIssue[] = [];
-  const raw = expandInTree(doc.toJS(), env, issues);
+  const sources: ConfigSources = { snippets: null, expanded: 0 };
+  const raw = expandInTree(doc.toJS(), env, issues, sources);
   const baseDir = path.dirname(file);
   if (raw && typeof raw === 'object' && typeof (raw as Record<string, unknown>).snippets === 'string') {
-    (raw as Record<string, unknown>).snippets = readSnippetsFile(path.resolve(baseDir, (raw as Record<string, string>).snippets!), env, issues);
+    (raw as Record<string, unknown>).snippets = readSnippetsFile(path.resolve(baseDir, (raw as Record<string, string>).snippets!), env, issues, sources);
   }
   const schema = configSchema({ baseDir });
   const parsed = schema.safeParse(raw ?? {});
@@ -72,7 +70,9 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, o
   issues.push(...checkReferences(value, { compileTemplates: opts.compileTemplates ?? true }).filter((i) => !reported.has(i.path)));
   if (opts.checkSecrets) issues.push(...checkSecrets(value, env));
   if (!parsed.success || issues.length > 0) return { config: null, path: file, issues };
-  return { config: { ...parsed.data, sourcePath: file }, path: file, issues };
+  const config: Config = { ...parsed.data, sourcePath: file };
+  writeCachedConfig(config, text, sources, env);
+  return { config, path: file, issues };
 }
 
 /** Loads or throws a config error listing every problem (for commands that need a valid config). */
@@ -119,13 +119,18 @@ function syntaxIssue(file: string, text: string, error: YAML.YAMLError): ConfigI
 
 // Expanding after parsing (on string values only) means a secret containing YAML syntax
 // cannot change the document's structure. Passwords are left as written: see ./secrets.ts.
-function expandInTree(node: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[], at = ''): unknown {
-  if (typeof node === 'string') return isSecretPath(at) ? node : expandEnv(node, env, issues, at);
-  if (Array.isArray(node)) return node.map((n, i) => expandInTree(n, env, issues, `${at}[${i}]`));
+// Every expansion is counted: a config that took values from outside its files is not kept (./cache.ts).
+function expandInTree(node: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[], sources: ConfigSources, at = ''): unknown {
+  if (typeof node === 'string') {
+    if (isSecretPath(at) || !node.includes('${')) return node;
+    sources.expanded++;
+    return expandEnv(node, env, issues, at);
+  }
+  if (Array.isArray(node)) return node.map((n, i) => expandInTree(n, env, issues, sources, `${at}[${i}]`));
   if (node && typeof node === 'object') {
     // `key:` with nothing after it means "not set", as if the key were absent.
     const present = Object.entries(node).filter(([, v]) => v !== null);
-    return Object.fromEntries(present.map(([k, v]) => [k, expandInTree(v, env, issues, at ? `${at}.${k}` : k)]));
+    return Object.fromEntries(present.map(([k, v]) => [k, expandInTree(v, env, issues, sources, at ? `${at}.${k}` : k)]));
   }
   return node;
 }
@@ -135,7 +140,7 @@ function expandInTree(node: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue
  * holds: a path pointing at the wrong file (a key, /etc/shadow) must not put its lines into the
  * `config check` output or the daemon's log.
  */
-function readSnippetsFile(file: string, env: NodeJS.ProcessEnv, issues: ConfigIssue[]): SnippetNode[] | undefined {
+function readSnippetsFile(file: string, env: NodeJS.ProcessEnv, issues: ConfigIssue[], sources: ConfigSources): SnippetNode[] | undefined {
   const problem = (why: string) => {
     issues.push({ path: 'snippets', message: `the snippets file ${file} ${why}` });
     return undefined;
@@ -147,6 +152,7 @@ function readSnippetsFile(file: string, env: NodeJS.ProcessEnv, issues: ConfigIs
     const code = (err as NodeJS.ErrnoException).code;
     return problem(code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (err as Error).message})`);
   }
+  sources.snippets = { file, sha256: sha256(text) };
   const doc = YAML.parseDocument(text, { uniqueKeys: true });
   const error = doc.errors[0];
   if (error) {
@@ -156,5 +162,5 @@ function readSnippetsFile(file: string, env: NodeJS.ProcessEnv, issues: ConfigIs
   const tree = doc.toJS() as unknown;
   if (tree === null || tree === undefined) return [];
   if (!Array.isArray(tree)) return problem(`must hold a YAML list of snippets, not ${typeof tree === 'object' ? 'a mapping' : 'text'}`);
-  return expandInTree(tree, env, issues, 'snippets') as SnippetNode[];
+  return expandInTree(tree, env, issues, sources, 'snippets') as SnippetNode[];
 }
