@@ -11,7 +11,7 @@ import { recordEvent } from '../db/history.js';
 import { usageError } from '../errors.js';
 import { onDuty } from './absence.js';
 import { handOverIfAway } from './absence-moves.js';
-import { openConsultations, type ConsultationRow } from './consult.js';
+import { openConsultations, type ConsultationRow } from './consultations.js';
 import { notifyConsultantOnCase } from './staff-notice.js';
 import { getCaseRow } from './queries.js';
 import { setStatus } from './status.js';

@@ -14,7 +14,7 @@ import { recordEvent } from '../db/history.js';
 import { boxSender, queueMail, type QueueMailInput } from '../outbound/queue.js';
 import { formatInZone } from '../time-format.js';
 import { onDuty } from './absence.js';
-import type { ConsultationRow } from './consult.js';
+import type { ConsultationRow } from './consultations.js';
 import type { JobResult } from './schedule-jobs.js';
 
 const BATCH = 200;

@@ -3,10 +3,10 @@
 // case's box carrying the case tag and a consult token issued to that department, and nothing of
 // it ever goes to the customer. While any consultation is open the case is `under_consultation`;
 // when the last one is answered (./consult-answer.ts) or withdrawn it is back `in_progress`.
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely } from 'kysely';
 import { nowIso } from '../clock.js';
 import type { Config, ConsultantConfig, DepartmentConfig } from '../config/types.js';
-import type { ConsultationsTable, DB } from '../db/schema.js';
+import type { DB } from '../db/schema.js';
 import { recordEvent } from '../db/history.js';
 import { dataError, MailwardenError, unavailableError, usageError } from '../errors.js';
 import { boxSender, queueMail } from '../outbound/queue.js';
@@ -18,8 +18,7 @@ import { getCaseRow } from './queries.js';
 import { takeCase } from './reply.js';
 import { checkTransition, setStatus } from './status.js';
 import type { CaseRow } from './view.js';
-
-export type ConsultationRow = Selectable<ConsultationsTable>;
+import { openConsultations, type ConsultationRow } from './consultations.js';
 
 export interface ConsultInput {
   caseId: string;
@@ -48,15 +47,6 @@ function caseBox(config: Config, row: CaseRow) {
   const box = config.mailboxes.find((m) => m.id === row.mailbox_id);
   if (!box) throw dataError('ENOMAILBOX', `Case ${row.id} belongs to mailbox ${row.mailbox_id}, which is no longer configured.`);
   return box;
-}
-
-export async function openConsultations(tx: Kysely<DB>, caseId: string): Promise<ConsultationRow[]> {
-  return tx.selectFrom('consultations').selectAll().where('case_id', '=', caseId).where('state', '=', 'open').orderBy('id').execute();
-}
-
-/** Every consultation of a case, oldest first (for `show`). */
-export async function caseConsultations(tx: Kysely<DB>, caseId: string): Promise<ConsultationRow[]> {
-  return tx.selectFrom('consultations').selectAll().where('case_id', '=', caseId).orderBy('id').execute();
 }
 
 /** A consultation can start from a case being worked on (a waiting case is taken first). */

@@ -7,7 +7,7 @@ import { usageError } from '../errors.js';
 import { caseView, caseViews, type CaseRow, type CaseView } from './view.js';
 import { parseJsonList } from '../db/json-columns.js';
 import { listQuarantine, type QuarantineEntry } from './quarantine.js';
-import { caseConsultations } from './consult.js';
+import { caseConsultations } from './consultations.js';
 import { caseRatings, type RatingView } from './ratings.js';
 import { messageDepartment, messageRole, outboxStates, roleContext, type MessageRole } from './message-roles.js';
 import { caseAnswers, caseLinks, type AnswerView, type LinkView } from './case-links.js';
