@@ -15,6 +15,8 @@ export function register(program: Command): void {
     )
     .action(
       action(async (opts: { once?: boolean }) => {
+        // First, before the daemon's modules load: see src/daemon/young-generation.ts.
+        (await import('../../daemon/young-generation.js')).keepYoungGenerationSmall();
         const { findConfigPath } = await import('../../config/load.js');
         const global = program.opts<GlobalOptions>();
         const { runDaemon } = await import('../../daemon/run.js');
