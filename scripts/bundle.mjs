@@ -19,7 +19,11 @@ const out = path.join(root, 'dist', 'bundle');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 /** Pure-JS packages of many small modules: bundled. Everything else stays in node_modules. */
 const INLINE = new Set(['kysely', 'zod', 'yaml', 'commander']);
-const WORKERS = { 'parse-worker.js': '../ingest/parse-worker.js', 'read-worker.js': '../db/read-worker.js' };
+const WORKERS = {
+  'parse-worker.js': '../ingest/parse-worker.js',
+  'read-worker.js': '../db/read-worker.js',
+  'checkpoint-worker.js': '../db/checkpoint-worker.js',
+};
 
 fs.rmSync(out, { recursive: true, force: true });
 await build({

@@ -28,6 +28,7 @@ export type LogEvent =
   | 'daemon.stopping'
   | 'daemon.stopped'
   | 'daemon.once_finished'
+  | 'daemon.checkpoint_failed'
   | 'config.reloaded'
   | 'config.reload_rejected'
   | 'service.start_failed'

@@ -14,6 +14,7 @@ import { createLogger, logEvent, type Logger } from '../log.js';
 import { ParserPool } from '../ingest/parse.js';
 import type { IngestContext } from '../ingest/pipeline.js';
 import { sweepContentTemp } from '../db/content-store.js';
+import { Checkpointer } from '../db/checkpointer.js';
 import { drainOnce } from '../outbound/drainer.js';
 import { createDrainerService } from './drainer.js';
 import { BoxLeasesService } from './box-leases-service.js';
@@ -62,9 +63,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     await opened.close();
     throw err;
   }
+  const checkpointer = opened.sqlite ? new Checkpointer(opened.sqlite, opened.file!, (err) => logCheckpointFailure(log, err)) : null;
   const parsers = new ParserPool({ size: 2, log });
   let config = first;
-  const ctx: IngestContext = { getConfig: () => config, db: opened.db, log, parsers };
+  const ctx: IngestContext = { getConfig: () => config, db: opened.db, log, parsers, onAccepted: () => checkpointer?.wanted() };
   const holder = newHolder(first.instance.node_name);
   try {
     await sweepContentTemp(config);
@@ -73,9 +75,15 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     return await runUntilSignalled(ctx, holder, (next) => (config = next));
   } finally {
     await parsers.close();
+    await checkpointer?.stop();
     await opened.close();
     lock.release();
   }
+}
+
+/** The log goes back to being checkpointed by commits (src/db/checkpointer.ts): slower, never unbounded. */
+function logCheckpointFailure(log: Logger, err: Error): void {
+  log.error(logEvent('daemon.checkpoint_failed', { err: err.message }), 'the checkpoint thread failed; commits checkpoint the database themselves again');
 }
 
 /**

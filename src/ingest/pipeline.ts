@@ -19,6 +19,8 @@ export interface IngestContext {
   db: Db;
   log: Logger;
   parsers: ParserPool;
+  /** Told of every message accepted: the daemon keeps its checkpoint thread running while mail flows (src/db/checkpointer.ts). */
+  onAccepted?: () => void;
 }
 
 export interface IngestInput {
@@ -94,6 +96,7 @@ export async function acceptPrepared(ctx: IngestContext, prepared: Prepared, inp
     if (isTransientFailure(err)) throw err;
     return parkOrRetry(ctx, prepared, input, err as Error);
   }
+  ctx.onAccepted?.();
   const where = input.source.kind === 'imap' ? { uidvalidity: input.source.uidvalidity, uid: input.source.uid } : { queue_id: input.source.queueId };
   // Unparsed mail and quarantined staff mail (a forged or expired token…) are worth an operator's look.
   const level = parsed.status === 'parsed' && !parsed.flags.length && result.outcome !== 'quarantined' && result.outcome !== 'rating_ignored' ? 'info' : 'warn';
