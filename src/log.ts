@@ -1,10 +1,17 @@
 // pino JSON lines, pretty when a person is watching a terminal (SPEC §7). Logs go to stderr so
 // that `--json` output on stdout stays machine-readable.
-import pino, { type Logger } from 'pino';
+// pino itself is loaded on the first logger made: most modules import only logEvent from here,
+// and a command that never logs (most of them, without --verbose) never pays for pino.
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
 
 export type { Logger };
 
+const requireCjs = createRequire(import.meta.url);
+const pinoModule = (): typeof import('pino') => requireCjs('pino') as typeof import('pino');
+
 export function createLogger(opts: { level?: string; pretty?: boolean; name?: string } = {}): Logger {
+  const { pino } = pinoModule();
   const pretty = opts.pretty ?? Boolean(process.stderr.isTTY);
   const level = opts.level ?? process.env.MAILWARDEN_LOG_LEVEL ?? 'info';
   if (pretty) {
@@ -15,7 +22,7 @@ export function createLogger(opts: { level?: string; pretty?: boolean; name?: st
 
 /** A logger that drops everything (tests and short commands that must stay quiet). */
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
+  return pinoModule().pino({ level: 'silent' });
 }
 
 /**

@@ -8,7 +8,6 @@ import { skippingLocked } from '../db/dialect.js';
 import type { DB } from '../db/schema.js';
 import { nowIso } from '../clock.js';
 import { MailwardenError, usageError } from '../errors.js';
-import { formatInZone } from '../time-format.js';
 import { activeAbsence } from './absence.js';
 import { recordEvent } from '../db/history.js';
 import { setStatus } from './status.js';
@@ -59,6 +58,8 @@ const TAKE_ATTEMPTS = 5;
 async function checkHere(db: Db, consultant: ConsultantConfig, timeZone: string): Promise<void> {
   const away = await activeAbsence(db, consultant.id);
   if (!away) return;
+  // Loaded only here: zoned formatting (luxon) is no part of a take that goes through.
+  const { formatInZone } = await import('../time-format.js');
   const until = formatInZone(new Date(away.until), timeZone, true);
   throw usageError('EABSENT', `${consultant.id} is absent until ${until} and gets no cases.`);
 }

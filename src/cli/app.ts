@@ -1,11 +1,10 @@
 // What a command needs to do its work: the validated config, the open database, a logger.
 // Opening the app is where an invalid config or an unreachable database is refused. The config
-// loader, the database and the logger are imported when a command opens the app, not when the
-// CLI starts: `mailwarden --help` and a command's usage error never pay for them.
-import { createRequire } from 'node:module';
+// loader, the database and pino are loaded when a command opens the app, not when the CLI
+// starts: `mailwarden --help` and a command's usage error never pay for them.
 import type { Config } from '../config/types.js';
 import type { Db } from '../db/connection.js';
-import type { Logger } from '../log.js';
+import { createLogger, silentLogger, type Logger } from '../log.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -19,8 +18,6 @@ export interface App {
   close(): Promise<void>;
 }
 
-const requireCjs = createRequire(import.meta.url);
-
 export interface OpenOptions {
   logger?: Logger;
   /** false for a command that renders no mail: see LoadOptions.compileTemplates in src/config/load.ts */
@@ -31,15 +28,15 @@ export async function openApp(opts: GlobalOptions, extra: OpenOptions = {}): Pro
   const config = await configFor(opts, extra);
   const { openDatabase } = await import('../db/connection.js');
   const opened = await openDatabase({ dataDir: config.instance.data_dir, url: config.database.url });
-  const given = extra.logger ?? (opts.verbose ? (await import('../log.js')).createLogger({ level: 'debug' }) : undefined);
+  const given = extra.logger ?? (opts.verbose ? createLogger({ level: 'debug' }) : undefined);
   let silent: Logger | undefined;
   return {
     config,
     db: opened.db,
     // Without --verbose a command logs nothing, and most never touch the logger: pino is loaded
-    // the first time one does (a CommonJS package, so synchronously, as log.ts's silentLogger).
+    // the first time one does (src/log.ts).
     get log(): Logger {
-      return given ?? (silent ??= (requireCjs('pino') as typeof import('pino')).pino({ level: 'silent' }));
+      return given ?? (silent ??= silentLogger());
     },
     close: () => opened.close(),
   };

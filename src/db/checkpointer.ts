@@ -81,11 +81,12 @@ export class Checkpointer {
     const worker = this.worker;
     if (!worker) return;
     this.worker = null;
+    // Commits checkpoint again from now on: no moment when nothing would.
+    this.autocheckpoint(DEFAULT_PAGES);
     // Held (ref'd) until it has gone: a process waiting on nothing else would otherwise end here.
     worker.ref();
     worker.postMessage({ stop: true });
     await this.gone;
-    this.autocheckpoint(DEFAULT_PAGES);
   }
 
   private autocheckpoint(pages: number): void {

@@ -47,7 +47,6 @@ export function register(program: Command): void {
           program.opts<GlobalOptions>(),
           async ({ config, db }) => {
             const { listCases, countCases, listingScope, PAGE_SIZE } = await import('../../cases/listing.js');
-            const { parseSince } = await import('../../cases/when.js');
             const filters: CaseFilters = {
               ...(opts.status ? { status: splitList(opts.status) } : {}),
               ...(opts.all ? { all: true } : {}),
@@ -56,7 +55,8 @@ export function register(program: Command): void {
               ...(opts.overdue ? { overdue: true } : {}),
               ...(opts.customer !== undefined ? { customer: opts.customer } : {}),
               ...(opts.label !== undefined ? { label: opts.label } : {}),
-              ...(opts.since !== undefined ? { since: parseSince(opts.since, config.instance.timezone, '--since') } : {}),
+              // Zoned dates (luxon) are loaded only when asked for.
+              ...(opts.since !== undefined ? { since: (await import('../../cases/when.js')).parseSince(opts.since, config.instance.timezone, '--since') } : {}),
               limit: limit ?? PAGE_SIZE,
             };
             const cases = await listCases(db, config, filters);

@@ -16,7 +16,6 @@ export function register(program: Command): void {
         const { resolveActor } = await import('../../cases/actors.js');
         const { takeNext } = await import('../../cases/next.js');
         const { getCaseDetail } = await import('../../cases/queries.js');
-        const { formatCaseDetail } = await import('../case-format.js');
         await withApp(
           program.opts<GlobalOptions>(),
           async ({ config, db }) => {
@@ -28,6 +27,7 @@ export function register(program: Command): void {
             }
             const detail = await getCaseDetail(db, taken.id, { viewer: actor.id });
             if (opts.json) return printJson(detail);
+            const { formatCaseDetail } = await import('../case-format.js');
             printLine(formatCaseDetail(detail, config.instance.timezone));
           },
           // It renders no mail: its templates are not compiled (LoadOptions.compileTemplates).

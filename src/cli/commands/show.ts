@@ -16,7 +16,6 @@ export function register(program: Command): void {
       action(async (caseId: string, opts: { as?: string; json?: boolean }) => {
         const { optionalActor } = await import('../../cases/actors.js');
         const { getCaseDetail } = await import('../../cases/queries.js');
-        const { formatCaseDetail } = await import('../case-format.js');
         await withApp(
           program.opts<GlobalOptions>(),
           async ({ config, db }) => {
@@ -24,6 +23,7 @@ export function register(program: Command): void {
             const detail = await getCaseDetail(db, caseId, { viewer: viewer?.id ?? null });
             if (opts.json) return printJson(detail);
             const names = (id: string) => config.consultants.find((c) => c.id === id)?.name ?? id;
+            const { formatCaseDetail } = await import('../case-format.js');
             printLine(formatCaseDetail(detail, config.instance.timezone, names));
           },
           // It renders no mail: its templates are not compiled (LoadOptions.compileTemplates).
