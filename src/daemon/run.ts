@@ -83,7 +83,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
 
 /** The log goes back to being checkpointed by commits (src/db/checkpointer.ts): slower, never unbounded. */
 function logCheckpointFailure(log: Logger, err: Error): void {
-  log.error(logEvent('daemon.checkpoint_failed', { err: err.message }), 'the checkpoint thread failed; commits checkpoint the database themselves again');
+  log.error(logEvent('daemon.checkpoint_failed', { err: err.message }), 'the checkpoint thread failed; commits checkpoint the database themselves from now on');
 }
 
 /**

@@ -28,8 +28,10 @@ export class Checkpointer {
   private gone: Promise<void> = Promise.resolve();
   private idleTimer: NodeJS.Timeout | null = null;
   private copied = 0;
+  /** A thread failed: commits checkpoint for the rest of this process, rather than a thread (and an error line) per message. */
+  private failed = false;
 
-  /** `onFailure`: the thread died; commits checkpoint themselves again until the next start. */
+  /** `onFailure`: the thread died; commits checkpoint themselves again, and no thread is started again. */
   constructor(
     private readonly sqlite: Database.Database,
     private readonly file: string,
@@ -56,7 +58,7 @@ export class Checkpointer {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => void this.stop(), this.idleMs);
     this.idleTimer.unref();
-    if (this.worker || !fs.existsSync(WORKER_FILE)) return;
+    if (this.worker || this.failed || !fs.existsSync(WORKER_FILE)) return;
     // Not the parent's node flags: a parent started with `--input-type` or `-e` would stop the thread's start.
     const worker = new Worker(WORKER_FILE, { execArgv: [], workerData: { file: this.file, intervalMs: INTERVAL_MS } });
     this.worker = worker;
@@ -66,6 +68,7 @@ export class Checkpointer {
     const failed = (err: unknown) => {
       if (this.worker !== worker) return; // stopped on purpose
       this.worker = null;
+      this.failed = true;
       this.autocheckpoint(DEFAULT_PAGES);
       this.onFailure(err instanceof Error ? err : new Error(`the checkpoint thread failed: ${JSON.stringify(err)}`));
     };

@@ -57,7 +57,7 @@ describe('the checkpoint thread', () => {
     }
   });
 
-  it('a thread that cannot start gives checkpoints back to the commits and says why', async () => {
+  it('a thread that cannot start gives checkpoints back to the commits for good and says why, once', async () => {
     const { Checkpointer } = (await import(dist('db/checkpointer.js'))) as CheckpointerModule;
     const { DEFAULT_PAGES } = Checkpointer;
     const { opened, sqlite, autocheckpoint } = await openScratch();
@@ -69,6 +69,11 @@ describe('the checkpoint thread', () => {
       expect(failures[0]!.message).toMatch(/unable to open|no such|exited/i);
       expect(cp.running).toBe(false);
       expect(autocheckpoint()).toBe(DEFAULT_PAGES);
+      // The next messages start no thread and report nothing more: one line, not one per message.
+      cp.wanted();
+      cp.wanted();
+      expect(cp.running).toBe(false);
+      expect(failures).toHaveLength(1);
     } finally {
       await cp.stop();
       await opened.close();
