@@ -98,9 +98,13 @@ export async function startDaemon(
     async waitForLog(pred, what, timeoutMs = 15_000) {
       return waitFor(
         () => {
-          if (proc.exitCode !== null)
+          // The line may have come before the exit (a daemon stopping fast): look first, and decide
+          // that it never came only once stderr has closed, its last lines read.
+          const found = logs.find(pred);
+          if (found) return found;
+          if (proc.exitCode !== null && (proc.stderr?.closed ?? true))
             throw new StopWaiting(`daemon exited with ${proc.exitCode} while waiting for ${what}; last logs: ${JSON.stringify(logs.slice(-5))}`);
-          return logs.find(pred);
+          return undefined;
         },
         { timeoutMs, what },
       );
