@@ -3,28 +3,14 @@
 // 100,000 cases, inside `next`'s write transaction, so concurrent takers queued on it). Migration
 // 022 indexes linked_case_id; this holds SQLite's plan for both reverse lookups to an index (a
 // plan, not a time).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Opened } from '../../src/db/connection';
-import { makeTempDir, removeTempDir } from '../support/tmp';
+import { describe, expect, it } from 'vitest';
+import { planDatabase } from '../support/query-plan';
 
 describe('the case view’s reverse links on SQLite', () => {
-  let dir: string;
-  let opened: Opened;
-  beforeAll(async () => {
-    dir = await makeTempDir('mw-case-links-');
-    opened = await openDatabase({ dataDir: dir });
-  });
-  afterAll(async () => {
-    await opened?.close();
-    if (dir) await removeTempDir(dir);
-  });
-
-  const plan = (column: 'linked_case_id' | 'merged_into') => {
-    // The statements caseLinks (src/cases/case-links.ts) sends, as kysely compiles them.
-    const { sql, parameters } = opened.db.selectFrom('cases').select(['id', 'status', 'subject']).where(column, '=', 'ACME-000001').orderBy('id').compile();
-    const rows = opened.sqlite!.prepare(`explain query plan ${sql}`).all(...(parameters as unknown[])) as Array<{ detail: string }>;
-    return rows.map((r) => r.detail);
-  };
+  const scratch = planDatabase('mw-case-links-');
+  // The statements caseLinks (src/cases/case-links.ts) sends, as kysely compiles them.
+  const plan = (column: 'linked_case_id' | 'merged_into') =>
+    scratch.plan(scratch.db().selectFrom('cases').select(['id', 'status', 'subject']).where(column, '=', 'ACME-000001').orderBy('id'));
 
   it('finds the cases linking to one through an index (fails on a scan of every case)', () => {
     const steps = plan('linked_case_id');
