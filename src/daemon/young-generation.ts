@@ -9,8 +9,7 @@
 // without asking admins to pass flags to node. $MAILWARDEN_YOUNG_GROWTH=default leaves V8 be.
 import v8 from 'node:v8';
 
-export function keepYoungGenerationSmall(env: NodeJS.ProcessEnv = process.env): boolean {
-  if (env.MAILWARDEN_YOUNG_GROWTH === 'default') return false;
+export function keepYoungGenerationSmall(env: NodeJS.ProcessEnv = process.env): void {
+  if (env.MAILWARDEN_YOUNG_GROWTH === 'default') return;
   v8.setFlagsFromString('--semi-space-growth-factor=1');
-  return true;
 }
