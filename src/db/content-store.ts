@@ -17,7 +17,7 @@ import { dataError } from '../errors.js';
 import type { Db } from './connection.js';
 import type { DB } from './schema.js';
 import { deleteChunks, hasChunks, pushChunks, readChunks, type ContentKind } from './stored-chunks.js';
-import { blobPath, rawPath, storeBlob, storeRaw, sweepTemp, type StoredFile } from './stored-files.js';
+import { blobPath, rawPath, storeBlob, storeRaw, sweepTemp, type StoredFile, type StoreOptions } from './stored-files.js';
 
 export type { ContentKind } from './stored-chunks.js';
 export type FilesMode = 'data_dir' | 'database' | 'directory';
@@ -44,8 +44,8 @@ export function contentStore(config: Config, db: Db): ContentStore {
 }
 
 /** Stores a raw message: durable on disk, and in the database in database mode, when this resolves. */
-export async function storeRawContent(store: ContentStore, input: Buffer | Readable): Promise<StoredFile> {
-  const stored = await storeRaw(store.root, input);
+export async function storeRawContent(store: ContentStore, input: Buffer | Readable, opts: StoreOptions = {}): Promise<StoredFile> {
+  const stored = await storeRaw(store.root, input, opts);
   if (store.mode === 'database') await pushChunks(store.db, 'raw', stored.sha256, stored.path);
   return stored;
 }
@@ -82,7 +82,7 @@ async function localFile(store: ContentStore, kind: ContentKind, sha256: string)
   // Streamed to tmp/, fsynced, checked against its SHA-256, renamed into place: as when it came in.
   const input = Readable.from(readChunks(store.db, kind, sha256));
   try {
-    const stored = kind === 'raw' ? await storeRaw(store.root, input, sha256) : await storeBlob(store.root, input, sha256);
+    const stored = kind === 'raw' ? await storeRaw(store.root, input, { expect: sha256 }) : await storeBlob(store.root, input, { expect: sha256 });
     return stored.path;
   } catch (err) {
     const what = kind === 'raw' ? 'raw message' : 'attachment';

@@ -2,7 +2,8 @@
 // decoded attachments (data/blobs/<aa>/<sha256>). They sit in src/db, beside the rows that name
 // them, below both ingest (which stores them) and cases (which export, erase and attach them). A file is streamed to tmp/, fsynced, hashed,
 // then renamed into place and its directory fsynced, so once a function here resolves the bytes
-// survive a crash, and the database may name them (DESIGN: step 1 before step 3). Writing the
+// survive a crash, and the database may name them (DESIGN: step 1 before step 3). A caller may
+// read the bytes meanwhile (onWritten), never name them before the promise resolves. Writing the
 // same content twice is harmless: the second copy is dropped.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -35,17 +36,32 @@ export function blobPath(dataDir: string, sha256: string): string {
   return path.join(blobsDir(dataDir), sha256.slice(0, 2), sha256);
 }
 
-/**
- * Stores a raw message (a Buffer or a stream of its bytes). With `expect`, bytes whose SHA-256 is
- * another are refused (a copy rebuilt from the database that came out incomplete) and nothing is kept.
- */
-export function storeRaw(dataDir: string, input: Buffer | Readable, expect?: string): Promise<StoredFile> {
-  return storeContent(rawDir(dataDir), input, expect);
+/** The content as written, before it is durable (see StoreOptions.onWritten). */
+export interface WrittenContent extends StoredFile {
+  /** the bytes themselves when there are at most StoreOptions.keepBytes of them, else null */
+  bytes: Buffer | null;
 }
 
-/** Stores an attachment's decoded bytes (`expect` as for storeRaw). */
-export function storeBlob(dataDir: string, input: Buffer | Readable, expect?: string): Promise<StoredFile> {
-  return storeContent(blobsDir(dataDir), input, expect);
+export interface StoreOptions {
+  /** Bytes whose SHA-256 is another are refused (a copy rebuilt from the database that came out incomplete) and nothing is kept. */
+  expect?: string;
+  /**
+   * Called once every byte is written and hashed, before the fsync: a caller can start reading the
+   * content (from `bytes`) while it becomes durable. The returned promise still says when it is.
+   */
+  onWritten?: (written: WrittenContent) => void;
+  /** the largest content handed to onWritten as bytes (held in memory meanwhile); default 0 */
+  keepBytes?: number;
+}
+
+/** Stores a raw message (a Buffer or a stream of its bytes). */
+export function storeRaw(dataDir: string, input: Buffer | Readable, opts: StoreOptions = {}): Promise<StoredFile> {
+  return storeContent(rawDir(dataDir), input, opts);
+}
+
+/** Stores an attachment's decoded bytes. */
+export function storeBlob(dataDir: string, input: Buffer | Readable, opts: StoreOptions = {}): Promise<StoredFile> {
+  return storeContent(blobsDir(dataDir), input, opts);
 }
 
 /** Directories known to exist, so the common case costs no mkdir call. */
@@ -57,17 +73,22 @@ async function ensureDir(dir: string): Promise<void> {
   madeDirs.add(dir);
 }
 
-async function storeContent(root: string, input: Buffer | Readable, expect?: string): Promise<StoredFile> {
+async function storeContent(root: string, input: Buffer | Readable, opts: StoreOptions): Promise<StoredFile> {
+  const { expect, onWritten, keepBytes = 0 } = opts;
   const tmpDir = path.join(root, 'tmp');
   await ensureDir(tmpDir);
   const tmp = path.join(tmpDir, `${process.pid}-${crypto.randomBytes(8).toString('hex')}`);
   const hash = crypto.createHash('sha256');
   let size = 0;
+  // The chunks as they came, while they fit in keepBytes (for onWritten).
+  let kept: Buffer[] | null = onWritten && keepBytes > 0 ? [] : null;
+  let sha256 = '';
   const handle = await fsp.open(tmp, 'wx', 0o600);
   try {
     if (Buffer.isBuffer(input)) {
       hash.update(input);
       size = input.length;
+      kept?.push(input);
       await handle.writeFile(input);
     } else {
       await pipeline(
@@ -76,10 +97,17 @@ async function storeContent(root: string, input: Buffer | Readable, expect?: str
           write(chunk: Buffer, _enc, done) {
             hash.update(chunk);
             size += chunk.length;
+            if (kept && size <= keepBytes) kept.push(chunk);
+            else kept = null;
             handle.write(chunk).then(() => done(), done);
           },
         }),
       );
+    }
+    sha256 = hash.digest('hex');
+    if (onWritten && (expect === undefined || sha256 === expect)) {
+      const bytes = !kept || size > keepBytes ? null : kept.length === 1 ? kept[0]! : Buffer.concat(kept, size);
+      onWritten({ sha256, size, path: path.join(root, sha256.slice(0, 2), sha256), bytes });
     }
     await handle.sync();
   } catch (err) {
@@ -89,7 +117,6 @@ async function storeContent(root: string, input: Buffer | Readable, expect?: str
   }
   await handle.close();
 
-  const sha256 = hash.digest('hex');
   if (expect !== undefined && sha256 !== expect) {
     await fsp.rm(tmp, { force: true });
     throw new Error(`the stored bytes of ${expect} do not match their SHA-256 (got ${sha256})`);

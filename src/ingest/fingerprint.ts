@@ -9,8 +9,8 @@
 // Message-IDs is a copy of what we sent: relays and the receiving side add header fields of their
 // own (DKIM-Signature, Authentication-Results, spam scores), but a copy's body is ours byte for byte.
 import crypto from 'node:crypto';
-import fsp from 'node:fs/promises';
 import { locateHead, logicalLines, type HeadInfo } from './header-block.js';
+import type { RawSource } from './raw-source.js';
 
 const TRACE_FIELDS = new Set([
   'received',
@@ -32,7 +32,7 @@ export interface ContentHashes {
   bodySha256: string;
 }
 
-export async function contentFingerprint(file: string, head: HeadInfo): Promise<ContentHashes> {
+export async function contentFingerprint(source: RawSource, head: HeadInfo): Promise<ContentHashes> {
   const hash = crypto.createHash('sha256');
   const bodyHash = crypto.createHash('sha256');
   // Every header line counts, fields or junk, except the trace fields deliveries add.
@@ -47,7 +47,7 @@ export async function contentFingerprint(file: string, head: HeadInfo): Promise<
     hash.update(chunk);
     bodyHash.update(chunk);
   });
-  if (head.bodyOffset < head.size) await hashBody(file, head.bodyOffset, both);
+  if (head.bodyOffset < head.size) await hashBody(source, head.bodyOffset, head.size, both);
   return { fingerprint: hash.digest('hex'), bodySha256: bodyHash.digest('hex') };
 }
 
@@ -61,25 +61,9 @@ export function bodySha256Of(mime: Buffer): string {
 
 const READ_CHUNK = 256 * 1024;
 
-/**
- * Feeds the body through one reused buffer: the normaliser and the hash consume each chunk before
- * the next read, so a 50 MB body costs 256 KB instead of 50 MB of short-lived Buffers, which V8
- * would only collect after tens of megabytes of them had raised the process's RSS.
- */
-async function hashBody(file: string, start: number, body: BodyNormaliser): Promise<void> {
-  const handle = await fsp.open(file, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(READ_CHUNK);
-    let position = start;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK, position);
-      if (bytesRead === 0) break;
-      body.write(buffer.subarray(0, bytesRead));
-      position += bytesRead;
-    }
-  } finally {
-    await handle.close();
-  }
+/** Feeds the body a chunk at a time; the normaliser and the hash consume each chunk before the next. */
+async function hashBody(source: RawSource, start: number, end: number, body: BodyNormaliser): Promise<void> {
+  await source.eachChunk(start, end, READ_CHUNK, (chunk) => body.write(chunk));
 }
 
 /**

@@ -2,7 +2,7 @@
 // where the headers end, which line endings the file uses, and the raw (undecoded) fields. This
 // works on mail a parser refuses (no blank line, CR-only line endings, a 2 MB header), so even
 // unparsed mail gets a sender, a subject and a Message-ID where they can be read.
-import fsp from 'node:fs/promises';
+import type { RawSource } from './raw-source.js';
 
 export type LineEnding = 'crlf' | 'lf' | 'cr';
 
@@ -37,23 +37,10 @@ function bytesToText(buf: Buffer): string {
   }
 }
 
-export async function readHead(file: string, maxHeaderBytes: number): Promise<HeadInfo> {
-  const handle = await fsp.open(file, 'r');
-  try {
-    const { size } = await handle.stat();
-    // Room for an mbox "From " line and the blank line after a block of exactly the limit.
-    const want = Math.min(size, maxHeaderBytes + 4096);
-    const buf = Buffer.alloc(want);
-    let got = 0;
-    while (got < want) {
-      const { bytesRead } = await handle.read(buf, got, want - got, got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return locateHead(buf.subarray(0, got), size, maxHeaderBytes);
-  } finally {
-    await handle.close();
-  }
+export async function readHead(source: RawSource, maxHeaderBytes: number): Promise<HeadInfo> {
+  const size = await source.size();
+  // Room for an mbox "From " line and the blank line after a block of exactly the limit.
+  return locateHead(await source.read(0, Math.min(size, maxHeaderBytes + 4096)), size, maxHeaderBytes);
 }
 
 function detectLineEnding(buf: Buffer): LineEnding {

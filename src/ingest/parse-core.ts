@@ -1,11 +1,10 @@
-// Parses one raw message file with mailparser's streaming MailParser, within limits: a message
+// Parses one raw message (its file, or its bytes in memory: raw-source.ts) with mailparser's streaming MailParser, within limits: a message
 // over max_message_size gets only its headers read (flag `oversize`); a header block over
 // max_header_bytes is not parsed at all (flag `unparsed`); parsing stops after max_parts MIME
 // parts (flag `truncated`). Attachments stream to data/blobs, so a 50 MB attachment costs disk,
 // not memory. Any parser failure ends in an `unparsed` result, never in a throw: the message is
 // kept raw and still becomes a case. Runs inside the parser thread (parse-worker.ts), which is
 // also where the text's language scores are computed (language-scores.ts).
-import fs from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { MailParser, type AddressObject, type AttachmentStream, type Headers, type MessageText } from 'mailparser';
 import { storeBlob } from '../db/stored-files.js';
@@ -15,6 +14,7 @@ import { languageScores } from './language-scores.js';
 import { allValues, firstValues, messageIdsIn, parseFields, readHead, type HeadInfo, type RawField } from './header-block.js';
 import { cleanAddress, cleanLine, cleanText, type Address, type AttachmentInfo, type ParsedMessage } from './message.js';
 import { looksLikeReport, scanReport } from './quoted-ids.js';
+import { fileSource, memorySource, type RawSource } from './raw-source.js';
 
 export interface ParseLimits {
   maxMessageSize: number;
@@ -23,7 +23,10 @@ export interface ParseLimits {
 }
 
 export interface ParseJob {
+  /** the stored raw file (named in logs; read when `bytes` is not given) */
   file: string;
+  /** the same bytes, when the caller still holds them: parsed from memory, the file is not read */
+  bytes?: Uint8Array;
   /** where attachments are stored: the files root of src/db/content-store.ts (the data dir or storage.directory) */
   dataDir: string;
   limits: ParseLimits;
@@ -46,13 +49,18 @@ export async function parseMessageFile(job: ParseJob): Promise<ParsedMessage> {
   return { ...result, languageScores: await languageScores(result.subject, result.text) };
 }
 
+function sourceOf(job: ParseJob): RawSource {
+  return job.bytes ? memorySource(job.bytes) : fileSource(job.file);
+}
+
 async function readMessage(job: ParseJob): Promise<ParsedMessage> {
-  const { file, limits } = job;
-  const head = await readHead(file, limits.maxHeaderBytes);
+  const { limits } = job;
+  const source = sourceOf(job);
+  const head = await readHead(source, limits.maxHeaderBytes);
   const fields = parseFields(head.block);
-  const base = fromRawFields(fields, head.size, await contentFingerprint(file, head));
+  const base = fromRawFields(fields, head.size, await contentFingerprint(source, head));
   if (looksLikeReport(base.headers)) {
-    const report = await scanReport(file, Math.min(head.size, 10 * 1024 * 1024));
+    const report = await scanReport(source, Math.min(head.size, 10 * 1024 * 1024));
     base.quotedMessageIds = report.messageIds;
     base.reportActions = report.actions;
   }
@@ -73,8 +81,8 @@ async function readMessage(job: ParseJob): Promise<ParsedMessage> {
       attachments: [],
     };
   }
-  const source = fs.createReadStream(file, { start: head.startOffset, highWaterMark: 64 * 1024 });
-  const decoded = await decode(head.lineEnding === 'cr' ? source.pipe(crToLf()) : source, job, head);
+  const body = source.stream(head.startOffset);
+  const decoded = await decode(head.lineEnding === 'cr' ? body.pipe(crToLf()) : body, job, head);
   if (!decoded.headers) return unparsed(base, decoded.problem ?? 'no headers could be parsed');
   const result = merge(base, decoded);
   if (decoded.truncated) return { ...result, flags: ['truncated'], problem: decoded.problem };
@@ -83,7 +91,7 @@ async function readMessage(job: ParseJob): Promise<ParsedMessage> {
     // The parser found structure but no readable part (a multipart without a boundary, a charset
     // nobody knows, base64 that is not): show the consultant the raw body rather than nothing,
     // and flag it, so an empty case is never mistaken for an empty mail.
-    const raw = await rawBody(file, head);
+    const raw = await rawBody(source, head);
     if (!isBlank(raw)) {
       return { ...result, status: 'unparsed', flags: ['unparsed'], problem: 'the body could not be decoded into text; it is shown as it arrived', text: raw };
     }
@@ -96,24 +104,18 @@ function isBlank(text: string): boolean {
 }
 
 /** The body's bytes as text (UTF-8 where valid), at most MAX_TEXT_CHARS of them. */
-async function rawBody(file: string, head: HeadInfo): Promise<string> {
+async function rawBody(source: RawSource, head: HeadInfo): Promise<string> {
   const length = Math.min(Math.max(0, head.size - head.bodyOffset), MAX_TEXT_CHARS);
   if (length === 0) return '';
-  const handle = await fs.promises.open(file, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    const { bytesRead } = await handle.read(buf, 0, length, head.bodyOffset);
-    return cleanText(buf.subarray(0, bytesRead).toString('utf8'), MAX_TEXT_CHARS).text;
-  } finally {
-    await handle.close();
-  }
+  return cleanText((await source.read(head.bodyOffset, length)).toString('utf8'), MAX_TEXT_CHARS).text;
 }
 
 /** The raw-header reading only, flagged `unparsed` (when the parser thread crashed or timed out). */
 export async function fingerprintOnly(job: ParseJob, problem: string): Promise<ParsedMessage> {
-  const head = await readHead(job.file, job.limits.maxHeaderBytes);
+  const source = sourceOf(job);
+  const head = await readHead(source, job.limits.maxHeaderBytes);
   const fields = parseFields(head.block);
-  const base = fromRawFields(fields, head.size, await contentFingerprint(job.file, head));
+  const base = fromRawFields(fields, head.size, await contentFingerprint(source, head));
   return unparsed(base, problem);
 }
 

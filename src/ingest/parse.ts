@@ -124,7 +124,7 @@ export class ParserPool {
     if (this.closed) return fallback(job, 'parser pool closed');
     const worker = (slot.worker ??= this.spawn());
     const id = this.nextId++;
-    const size = safeSize(job.file);
+    const size = job.bytes?.byteLength ?? safeSize(job.file);
     const timeoutMs = 60_000 + Math.ceil(size / (1024 * 1024)) * 2_000;
     const outcome = await new Promise<{ result?: ParsedMessage; error?: string; fatal?: string }>((resolve) => {
       const timer = setTimeout(() => resolve({ fatal: `parsing took longer than ${timeoutMs} ms` }), timeoutMs);
@@ -150,7 +150,10 @@ export class ParserPool {
       worker.on('message', onMessage);
       worker.on('error', onError);
       worker.on('exit', onExit);
-      worker.postMessage({ id, job });
+      // The bytes go as a copy of their own, moved rather than cloned: a Buffer may be a view
+      // into a larger pool, all of which a clone would copy.
+      const bytes = job.bytes ? new Uint8Array(job.bytes) : undefined;
+      worker.postMessage({ id, job: { ...job, bytes } }, bytes ? [bytes.buffer] : []);
     });
     if (outcome.result) return outcome.result;
     if (outcome.fatal) {

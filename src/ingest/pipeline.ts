@@ -1,5 +1,7 @@
 // One message's way in, whoever brought it (an IMAP worker or the LMTP/SMTP listener):
-// raw bytes to disk (fsync) -> parse from that file in a parser thread -> the accept transaction.
+// raw bytes to disk (fsync) -> parse in a parser thread -> the accept transaction. A message of
+// up to PARSE_FROM_MEMORY_MAX bytes is parsed from memory while its file is being fsynced (the
+// two waits overlap); a bigger one from its file once that is durable. The accept waits for both.
 // The same steps, dedupe and threading for every source (SPEC §3 "the same pipeline").
 import type { Readable } from 'node:stream';
 import type { Config, MailboxConfig } from '../config/types.js';
@@ -12,6 +14,7 @@ import { recordAcceptFailure } from './park.js';
 import type { ParsedMessage } from './message.js';
 import type { ParserPool, ParseLimits } from './parse.js';
 import { contentStore, shareBlobs, storeRawContent, type ContentStore } from '../db/content-store.js';
+import type { WrittenContent } from '../db/stored-files.js';
 
 export interface IngestContext {
   /** The config in force now (SIGHUP may replace it between messages). */
@@ -52,16 +55,20 @@ export interface Prepared {
   size: number;
   parsed: ParsedMessage;
   started: number;
-  /** milliseconds spent storing and parsing (for the log) */
+  /** milliseconds spent storing, and waiting for the parse after that (for the log) */
   timing: { store: number; parse: number };
 }
 
+/** The largest message parsed from memory (held there while its file is fsynced). */
+const PARSE_FROM_MEMORY_MAX = 1024 * 1024;
+
 /**
- * Parses a stored raw file; the attachments the parser thread stored go into the database too
- * (database mode) before this resolves, so before any row can name them.
+ * Parses a raw message (from `bytes` when given, else from its stored file); the attachments the
+ * parser thread stored go into the database too (database mode) before this resolves, so before
+ * any row can name them.
  */
-export async function parseStored(store: ContentStore, parsers: ParserPool, file: string, config: Config): Promise<ParsedMessage> {
-  const parsed = await parsers.parse({ file, dataDir: store.root, limits: parseLimits(config) });
+export async function parseStored(store: ContentStore, parsers: ParserPool, file: string, config: Config, bytes?: Buffer): Promise<ParsedMessage> {
+  const parsed = await parsers.parse({ file, ...(bytes ? { bytes } : {}), dataDir: store.root, limits: parseLimits(config) });
   await shareBlobs(
     store,
     parsed.attachments.map((a) => a.sha256),
@@ -69,14 +76,21 @@ export async function parseStored(store: ContentStore, parsers: ParserPool, file
   return parsed;
 }
 
-/** Step 1 and 2: raw bytes stored (file fsynced; chunks committed in database mode), then parsed from that file. */
+/** Step 1 and 2: raw bytes stored (file fsynced; chunks committed in database mode) and parsed. */
 export async function prepareMessage(ctx: IngestContext, bytes: Buffer | Readable): Promise<Prepared> {
   const started = Date.now();
   const config = ctx.getConfig();
   const store = contentStore(config, ctx.db);
-  const stored = await storeRawContent(store, bytes);
+  let parsing: Promise<ParsedMessage> | null = null;
+  const startParsing = (written: WrittenContent) => {
+    if (!written.bytes) return;
+    parsing = parseStored(store, ctx.parsers, written.path, config, written.bytes);
+    // Should storing fail, nobody awaits this parse; its failure is then of no interest.
+    parsing.catch(() => undefined);
+  };
+  const stored = await storeRawContent(store, bytes, { keepBytes: PARSE_FROM_MEMORY_MAX, onWritten: startParsing });
   const storedAt = Date.now();
-  const parsed = await parseStored(store, ctx.parsers, stored.path, config);
+  const parsed = await (parsing ?? parseStored(store, ctx.parsers, stored.path, config));
   return { sha256: stored.sha256, size: stored.size, parsed, started, timing: { store: storedAt - started, parse: Date.now() - storedAt } };
 }
 

@@ -2,7 +2,7 @@
 // original headers in a message/rfc822(-headers) part, or a plain-text copy under "---- Original
 // message ----". Rather than parse every MTA's format, the raw bytes are scanned for
 // Message-ID lines; ingest only acts on one that names mail mailwarden itself sent.
-import fs from 'node:fs';
+import type { RawSource } from './raw-source.js';
 
 const BOUNCE_SENDER = /^(mailer-daemon|postmaster|mail-daemon|mail-delivery-subsystem|mdaemon|bounces?|mailerdaemon)@/i;
 const BOUNCE_SUBJECT =
@@ -34,7 +34,7 @@ export interface ReportScan {
 }
 
 /** Scans the first maxBytes of a report for the Message-IDs it names and its DSN actions. */
-export async function scanReport(file: string, maxBytes: number): Promise<ReportScan> {
+export async function scanReport(source: RawSource, maxBytes: number): Promise<ReportScan> {
   const ids = new Set<string>();
   const actions = new Set<string>();
   const idRe = /^[ \t>]*(?:x-)?(?:original-)?message-id:[ \t]*(<[^<>\s]{1,900}>)/gim;
@@ -45,13 +45,13 @@ export async function scanReport(file: string, maxBytes: number): Promise<Report
     for (const m of t.matchAll(actionRe)) actions.add(m[1]!.toLowerCase());
   };
   let carry = '';
-  for await (const chunk of fs.createReadStream(file, { end: Math.max(0, maxBytes - 1), highWaterMark: 256 * 1024 })) {
-    const text = carry + (chunk as Buffer).toString('latin1');
+  await source.eachChunk(0, maxBytes, 256 * 1024, (chunk) => {
+    const text = carry + chunk.toString('latin1');
     const cut = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'));
     carry = cut >= 0 ? text.slice(cut + 1) : text;
     if (cut >= 0) scan(text.slice(0, cut + 1));
     if (carry.length > 4096) carry = carry.slice(-4096);
-  }
+  });
   scan(carry);
   return { messageIds: [...ids], actions: [...actions] };
 }

@@ -105,6 +105,26 @@ describe('third-party corpus', () => {
     }
   }, 600_000);
 
+  it('parses every corpus message from memory exactly as from its stored file (fails if the two readings differ in any field)', async () => {
+    // The pipeline parses a message from memory while its file is fsynced (src/ingest/pipeline.ts);
+    // re-parsing reads the file (reprocess, quarantine release). Both must give the same case.
+    const { parseMessageFile } = await dist('ingest/parse-core.js');
+    const { storeRaw } = await dist('db/stored-files.js');
+    const dataDir = path.join(cfg.dir, 'memory-vs-file');
+    const limits = { maxMessageSize: 25 * 1024 * 1024, maxParts: 500, maxHeaderBytes: 1024 * 1024 };
+    const differ: string[] = [];
+    let compared = 0;
+    for (const m of corpusMessages()) {
+      const { path: file } = await storeRaw(dataDir, m.bytes);
+      const fromFile = await parseMessageFile({ file, dataDir, limits });
+      const fromMemory = await parseMessageFile({ file, bytes: new Uint8Array(m.bytes), dataDir, limits });
+      if (JSON.stringify(fromMemory) !== JSON.stringify(fromFile)) differ.push(m.name);
+      compared++;
+    }
+    expect(compared).toBeGreaterThanOrEqual(1864);
+    expect(differ).toEqual([]);
+  }, 600_000);
+
   describe('a sample through a running daemon over IMAP', () => {
     let dovecot: DovecotInstance;
 

@@ -9,6 +9,7 @@ import { locateHead, parseFields, readHead } from '../../src/ingest/header-block
 import { contentFingerprint } from '../../src/ingest/fingerprint';
 import { priorityFor } from '../../src/cases/open-from-mail';
 import { parseMessageFile } from '../../src/ingest/parse-core';
+import { fileSource } from '../../src/ingest/raw-source';
 import type { PoolConfig } from '../../src/config/types';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 import { splitMbox } from './helpers';
@@ -31,7 +32,7 @@ describe('ingest units', () => {
   };
   const fingerprint = async (name: string, bytes: string) => {
     const p = file(name, bytes);
-    return (await contentFingerprint(p, await readHead(p, LIMITS.maxHeaderBytes))).fingerprint;
+    return (await contentFingerprint(fileSource(p), await readHead(fileSource(p), LIMITS.maxHeaderBytes))).fingerprint;
   };
 
   it('gives one fingerprint to a message whatever its line endings and trace headers, and a new one for any other change (fails on false dedupe)', async () => {
