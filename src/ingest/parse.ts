@@ -150,10 +150,9 @@ export class ParserPool {
       worker.on('message', onMessage);
       worker.on('error', onError);
       worker.on('exit', onExit);
-      // The bytes go as a copy of their own, moved rather than cloned: a Buffer may be a view
-      // into a larger pool, all of which a clone would copy.
-      const bytes = job.bytes ? new Uint8Array(job.bytes) : undefined;
-      worker.postMessage({ id, job: { ...job, bytes } }, bytes ? [bytes.buffer] : []);
+      // The bytes go as a copy of their own: a Buffer may be a view into a larger pool, all of
+      // which the message would otherwise copy.
+      worker.postMessage({ id, job: job.bytes ? { ...job, bytes: new Uint8Array(job.bytes) } : job });
     });
     if (outcome.result) return outcome.result;
     if (outcome.fatal) {
