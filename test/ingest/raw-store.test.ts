@@ -1,0 +1,77 @@
+// The raw store as the pipeline uses it (src/db/stored-files.ts): the bytes handed over for parsing
+// before the file is durable, only when they are small enough to hold in memory, and a message cut
+// off mid-way (the sender dropped the connection) never stored as if it were whole.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storeRaw, type WrittenContent } from '../../src/db/stored-files';
+import { makeTempDir, removeTempDir } from '../support/tmp';
+
+/** A stream of `parts`, then either its end or, with `cut`, a destroy (a connection gone mid-DATA). */
+function delivery(parts: string[], cut = false): Readable {
+  const queue = [...parts];
+  return new Readable({
+    read() {
+      const next = queue.shift();
+      if (next !== undefined) this.push(Buffer.from(next));
+      else if (cut) setImmediate(() => this.destroy());
+      else this.push(null);
+    },
+  });
+}
+
+/** Every file under the data dir's raw/ tree (temp files included). */
+function rawFiles(dataDir: string): string[] {
+  const root = path.join(dataDir, 'raw');
+  return fs.existsSync(root) ? (fs.readdirSync(root, { recursive: true }) as string[]).filter((p) => fs.statSync(path.join(root, p)).isFile()) : [];
+}
+
+describe('raw store', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await makeTempDir('mw-raw-store-');
+  });
+  afterAll(async () => {
+    await removeTempDir(dir);
+  });
+
+  it('hands the bytes over before the file is stored, then stores exactly them (fails if the copy differs or comes after)', async () => {
+    const dataDir = path.join(dir, 'handed');
+    const parts = ['From: a@example.org\r\n', 'Subject: hi\r\n\r\n', 'Hello\r\n'];
+    let written: WrittenContent | null = null;
+    let storedYet = false;
+    const result = await storeRaw(dataDir, delivery(parts), {
+      keepBytes: 1024,
+      onWritten: (w) => {
+        written = w;
+        storedYet = fs.existsSync(w.path);
+      },
+    });
+    expect(written).not.toBeNull();
+    const w = written as unknown as WrittenContent;
+    expect(storedYet).toBe(false);
+    expect(w.bytes?.toString()).toBe(parts.join(''));
+    expect(w.sha256).toBe(result.sha256);
+    expect(w.path).toBe(result.path);
+    expect(fs.readFileSync(result.path).toString()).toBe(parts.join(''));
+  });
+
+  it('hands no bytes over for a message larger than keepBytes (fails if it holds big mail in memory)', async () => {
+    const dataDir = path.join(dir, 'large');
+    let bytes: Buffer | null | undefined;
+    const result = await storeRaw(dataDir, delivery(['x'.repeat(600), 'y'.repeat(600)]), { keepBytes: 1000, onWritten: (w) => (bytes = w.bytes) });
+    expect(bytes).toBeNull();
+    expect(result.size).toBe(1200);
+  });
+
+  it('refuses a message cut off mid-way and keeps no file of it (fails if half a message is stored as whole)', async () => {
+    const dataDir = path.join(dir, 'cut');
+    let handed = false;
+    await expect(
+      storeRaw(dataDir, delivery(['From: a@example.org\r\n', 'Subject: half'], true), { keepBytes: 1024, onWritten: () => (handed = true) }),
+    ).rejects.toThrow(/premature close/i);
+    expect(handed).toBe(false);
+    expect(rawFiles(dataDir)).toEqual([]);
+  });
+});
