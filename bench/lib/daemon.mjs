@@ -21,7 +21,9 @@ export function rssMb(pid) {
 }
 
 export function startDaemon(configPath, { prof } = {}) {
-  const args = [...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), path.join(ROOT, 'bin/mailwarden'), 'run', '--config', configPath];
+  // BENCH_DAEMON_NODE_ARGS: node/V8 flags for the daemon only (when profiling, say `--trace-gc`).
+  const extra = process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const args = [...extra, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), path.join(ROOT, 'bin/mailwarden'), 'run', '--config', configPath];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   children.add(proc);
   const log = { tail: '', warn: 0, error: 0, samples: new Set() };
