@@ -1,10 +1,11 @@
-// Parses one raw message (its file, or its bytes in memory: raw-source.ts) with mailparser's streaming MailParser, within limits: a message
-// over max_message_size gets only its headers read (flag `oversize`); a header block over
-// max_header_bytes is not parsed at all (flag `unparsed`); parsing stops after max_parts MIME
-// parts (flag `truncated`). Attachments stream to data/blobs, so a 50 MB attachment costs disk,
-// not memory. Any parser failure ends in an `unparsed` result, never in a throw: the message is
-// kept raw and still becomes a case. Runs inside the parser thread (parse-worker.ts), which is
-// also where the text's language scores are computed (language-scores.ts).
+// Parses one raw message (its file, or its bytes in memory: raw-source.ts) with mailparser's
+// streaming MailParser, within limits: a message over max_message_size gets only its headers read
+// (flag `oversize`); a header block over max_header_bytes is not parsed at all (flag `unparsed`);
+// parsing stops after max_parts MIME parts (flag `truncated`). Attachments stream to data/blobs,
+// so a 50 MB attachment costs disk, not memory. Any parser failure ends in an `unparsed` result,
+// never in a throw: the message is kept raw and still becomes a case. Runs inside the parser
+// thread (parse-worker.ts), which is also where the text's language scores are computed
+// (language-scores.ts).
 import { Readable, Transform } from 'node:stream';
 import { MailParser, type AddressObject, type AttachmentStream, type Headers, type MessageText } from 'mailparser';
 import { storeBlob } from '../db/stored-files.js';
