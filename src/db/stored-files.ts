@@ -9,7 +9,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 export interface StoredFile {
   sha256: string;
@@ -90,16 +91,21 @@ async function storeContent(root: string, input: Buffer | Readable, opts: StoreO
       kept?.push(input);
       await handle.writeFile(input);
     } else {
-      // A plain loop rather than stream.pipeline: the same back-pressure (one write at a time) and,
-      // on a failed write, the input destroyed as the loop leaves; without the AbortController
-      // pipeline makes per message.
-      for await (const chunk of input as AsyncIterable<Buffer>) {
-        hash.update(chunk);
-        size += chunk.length;
-        if (kept && size <= keepBytes) kept.push(chunk);
-        else kept = null;
-        await handle.write(chunk);
-      }
+      // pipeline into a Writable, not `for await`: the async iterator reads whatever the input has
+      // buffered as one Buffer, so a producer that outruns the disk (mailparser's attachment
+      // streams) would have its backlog copied into ever larger chunks.
+      await pipeline(
+        input,
+        new Writable({
+          write(chunk: Buffer, _enc, done) {
+            hash.update(chunk);
+            size += chunk.length;
+            if (kept && size <= keepBytes) kept.push(chunk);
+            else kept = null;
+            handle.write(chunk).then(() => done(), done);
+          },
+        }),
+      );
     }
     sha256 = hash.digest('hex');
     if (onWritten && (expect === undefined || sha256 === expect)) {

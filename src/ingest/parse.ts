@@ -25,6 +25,11 @@ const WORKER_FILE = fileURLToPath(new URL('./parse-worker.js', import.meta.url))
 
 export interface ParserPoolOptions {
   size?: number;
+  /**
+   * false: parse in the calling thread, without the isolation of a thread (for a measurement of
+   * the pipeline's own memory, whose collector the caller can run). Default: threads.
+   */
+  threads?: boolean;
   log?: Logger;
   /** Heap limit of each parser thread. */
   maxHeapMb?: number;
@@ -47,11 +52,12 @@ interface Pending {
 export class ParserPool {
   private readonly slots: Slot[];
   private readonly queue: Pending[] = [];
-  private readonly useThreads = fs.existsSync(WORKER_FILE);
+  private readonly useThreads: boolean;
   private nextId = 1;
   private closed = false;
 
   constructor(private readonly opts: ParserPoolOptions = {}) {
+    this.useThreads = opts.threads !== false && fs.existsSync(WORKER_FILE);
     this.slots = Array.from({ length: Math.max(1, opts.size ?? 2) }, () => ({ worker: null, busy: false, idleTimer: null }));
   }
 
