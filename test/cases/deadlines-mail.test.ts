@@ -33,9 +33,14 @@ const FRIDAY_JAN = '2027-01-15T14:00:00.000Z'; // 15:00 CET
 const FRIDAY_BEFORE_HOLIDAY = '2027-04-30T13:00:00.000Z'; // 15:00 CEST
 const WEDNESDAY_AFTER = '2027-05-05T08:00:00.000Z'; // 10:00 CEST, past both deadlines
 
-/** MAILWARDEN_CLOCK_OFFSET that puts "now" at `iso`. */
+/**
+ * MAILWARDEN_CLOCK_OFFSET that puts "now" at `iso` or up to a second later. A case's received_at
+ * is the message's IMAP INTERNALDATE on the shifted clock, and INTERNALDATE has whole seconds: an
+ * offset taken from the exact millisecond put a mail appended within that same second up to 999 ms
+ * before `iso` (14:59:59 for 15:00, CI saw it once the daemon started in under a second).
+ */
 function offsetTo(iso: string): string {
-  const ms = Date.parse(iso) - Date.now();
+  const ms = Date.parse(iso) - Math.floor(Date.now() / 1000) * 1000;
   return `${ms < 0 ? '-' : '+'}${Math.abs(ms)}ms`;
 }
 
