@@ -19,6 +19,11 @@ export function nowIso(): string {
   return now().toISOString();
 }
 
+/** A time from the world outside (an IMAP INTERNALDATE) on this clock's timeline: shifted as "now" is. */
+export function onClock(realMs: number): Date {
+  return new Date(realMs + offsetMs);
+}
+
 /** For tests in the same process. */
 export function setClockOffset(ms: number): void {
   offsetMs = ms;

@@ -4,7 +4,7 @@
 // high-water mark. A crash anywhere leaves the message either wholly accepted or not at all,
 // and since the raw bytes are already on disk, "not at all" just means "again next time".
 import type { Kysely } from 'kysely';
-import { nowIso } from '../clock.js';
+import { nowIso, onClock } from '../clock.js';
 import type { Config, MailboxConfig } from '../config/types.js';
 import { writeTx, type Db, type TxOptions } from '../db/connection.js';
 import type { DB } from '../db/schema.js';
@@ -257,11 +257,14 @@ function insertInboundMessage(tx: Kysely<DB>, input: AcceptInput, caseId: string
   return insertMessage(tx, { caseId, kind: 'inbound', parsed: input.parsed, rawSha256: input.raw.sha256, at, flags, isFeedback: false, isAutoReply });
 }
 
-/** INTERNALDATE on the clock's timeline (tests shift "now"), never in the future. */
+/**
+ * INTERNALDATE on the clock's timeline (tests shift "now"), never after `at`. The shift is the
+ * clock's own: one derived from `at` and the time now shrank by however long the transaction had
+ * taken so far (PostgreSQL round trips), which put a mail appended at 15:00:00 at 14:59:59.9.
+ */
 function receivedAt(input: AcceptInput, at: string): string {
   if (!input.receivedAt) return at;
-  const offset = Date.parse(at) - Date.now();
   const t = Date.parse(input.receivedAt);
   if (Number.isNaN(t)) return at;
-  return new Date(Math.min(t + offset, Date.parse(at))).toISOString();
+  return new Date(Math.min(onClock(t).getTime(), Date.parse(at))).toISOString();
 }
