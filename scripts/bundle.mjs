@@ -23,6 +23,7 @@ const WORKERS = {
   'parse-worker.js': '../ingest/parse-worker.js',
   'read-worker.js': '../db/read-worker.js',
   'checkpoint-worker.js': '../db/checkpoint-worker.js',
+  'file-worker.js': '../db/file-worker.js',
 };
 
 fs.rmSync(out, { recursive: true, force: true });

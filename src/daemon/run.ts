@@ -15,6 +15,7 @@ import { ParserPool } from '../ingest/parse.js';
 import type { IngestContext } from '../ingest/pipeline.js';
 import { sweepContentTemp } from '../db/content-store.js';
 import { Checkpointer } from '../db/checkpointer.js';
+import { FileThread } from '../db/file-thread.js';
 import { drainOnce } from '../outbound/drainer.js';
 import { createDrainerService } from './drainer.js';
 import { BoxLeasesService } from './box-leases-service.js';
@@ -65,8 +66,16 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   }
   const checkpointer = opened.sqlite ? new Checkpointer(opened.sqlite, opened.file!, (err) => logCheckpointFailure(log, err)) : null;
   const parsers = new ParserPool({ size: 2, log });
+  const files = new FileThread();
   let config = first;
-  const ctx: IngestContext = { getConfig: () => config, db: opened.db, log, parsers, onAccepted: () => checkpointer?.wanted() };
+  const ctx: IngestContext = {
+    getConfig: () => config,
+    db: opened.db,
+    log,
+    parsers,
+    fileWriter: files.write,
+    onAccepted: () => checkpointer?.wanted(),
+  };
   const holder = newHolder(first.instance.node_name);
   try {
     await sweepContentTemp(config);
@@ -75,6 +84,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     return await runUntilSignalled(ctx, holder, (next) => (config = next));
   } finally {
     await parsers.close();
+    await files.close();
     await checkpointer?.stop();
     await opened.close();
     lock.release();

@@ -50,9 +50,18 @@ export interface StoreOptions {
    * content (from `bytes`) while it becomes durable. The returned promise still says when it is.
    */
   onWritten?: (written: WrittenContent) => void;
-  /** the largest content handed to onWritten as bytes (held in memory meanwhile); default 0 */
+  /**
+   * Content of at most this many bytes is held in memory: handed to onWritten as `bytes`, and
+   * written in one piece by `writer` once it is all there. Larger content is streamed to its file
+   * as it comes. Default 0.
+   */
   keepBytes?: number;
+  /** Who makes content held in memory durable (a file thread: src/db/file-thread.ts); default writeDurablySync on this thread. */
+  writer?: DurableWriter;
 }
+
+/** Makes `bytes`, whose SHA-256 is `sha256`, the durable file root/<aa>/<sha256>. */
+export type DurableWriter = (root: string, sha256: string, bytes: Uint8Array) => Promise<void>;
 
 /** Stores a raw message (a Buffer or a stream of its bytes). */
 export function storeRaw(dataDir: string, input: Buffer | Readable, opts: StoreOptions = {}): Promise<StoredFile> {
@@ -73,45 +82,92 @@ async function ensureDir(dir: string): Promise<void> {
   madeDirs.add(dir);
 }
 
+function ensureDirSync(dir: string): void {
+  if (madeDirs.has(dir)) return;
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  madeDirs.add(dir);
+}
+
+function finalPath(root: string, sha256: string): string {
+  return path.join(root, sha256.slice(0, 2), sha256);
+}
+
+function tempFile(root: string): string {
+  return path.join(root, 'tmp', `${process.pid}-${crypto.randomBytes(8).toString('hex')}`);
+}
+
 async function storeContent(root: string, input: Buffer | Readable, opts: StoreOptions): Promise<StoredFile> {
-  const { expect, onWritten, keepBytes = 0 } = opts;
-  const tmpDir = path.join(root, 'tmp');
-  await ensureDir(tmpDir);
-  const tmp = path.join(tmpDir, `${process.pid}-${crypto.randomBytes(8).toString('hex')}`);
+  const keepBytes = opts.keepBytes ?? 0;
+  const held = Buffer.isBuffer(input) ? input : await readUpTo(input, keepBytes);
+  if (Buffer.isBuffer(held)) return storeHeld(root, held, opts);
+  return storeStreamed(root, held.head, held.rest, opts);
+}
+
+/** Content in memory: hashed, shown to onWritten, then written in one piece by the writer. */
+async function storeHeld(root: string, bytes: Buffer, opts: StoreOptions): Promise<StoredFile> {
+  const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
+  if (opts.expect !== undefined && sha256 !== opts.expect) throw mismatch(opts.expect, sha256);
+  const stored = { sha256, size: bytes.length, path: finalPath(root, sha256) };
+  opts.onWritten?.({ ...stored, bytes: bytes.length <= (opts.keepBytes ?? 0) ? bytes : null });
+  await (opts.writer ?? writeHere)(root, sha256, bytes);
+  return stored;
+}
+
+/**
+ * Writes content to tmp/, fsyncs it, renames it into place and fsyncs its directory, all in one
+ * synchronous run: the daemon's file thread calls this (src/db/file-thread.ts), where blocking
+ * costs nobody anything and six steps through libuv's thread pool would cost six thread wake-ups
+ * (measured on this 2-CPU VM: LMTP one sender +7 to +13%, against the same steps done async on
+ * the main thread). A command storing a message (deliver, reprocess) blocks for it, as it waits anyway.
+ */
+export function writeDurablySync(root: string, sha256: string, bytes: Uint8Array): void {
+  ensureDirSync(path.join(root, 'tmp'));
+  const tmp = tempFile(root);
+  const fd = fs.openSync(tmp, 'wx', 0o600);
+  try {
+    fs.writeFileSync(fd, bytes);
+    fs.fsyncSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+  placeFile(root, tmp, sha256);
+}
+
+/** writeDurablySync as a DurableWriter: the default where no file thread is given. */
+const writeHere: DurableWriter = async (root, sha256, bytes) => writeDurablySync(root, sha256, bytes);
+
+/** Content too large to hold: the first chunks (already read), then the rest of the stream, to tmp/ as they come. */
+async function storeStreamed(root: string, head: Buffer[], rest: Readable, opts: StoreOptions): Promise<StoredFile> {
+  await ensureDir(path.join(root, 'tmp'));
+  const tmp = tempFile(root);
   const hash = crypto.createHash('sha256');
   let size = 0;
-  // The chunks as they came, while they fit in keepBytes (for onWritten).
-  let kept: Buffer[] | null = onWritten && keepBytes > 0 ? [] : null;
   let sha256 = '';
   const handle = await fsp.open(tmp, 'wx', 0o600);
   try {
-    if (Buffer.isBuffer(input)) {
-      hash.update(input);
-      size = input.length;
-      kept?.push(input);
-      await handle.writeFile(input);
-    } else {
-      // pipeline into a Writable, not `for await`: the async iterator reads whatever the input has
-      // buffered as one Buffer, so a producer that outruns the disk (mailparser's attachment
-      // streams) would have its backlog copied into ever larger chunks.
-      await pipeline(
-        input,
-        new Writable({
-          write(chunk: Buffer, _enc, done) {
-            hash.update(chunk);
-            size += chunk.length;
-            if (kept && size <= keepBytes) kept.push(chunk);
-            else kept = null;
-            handle.write(chunk).then(() => done(), done);
-          },
-        }),
-      );
-    }
+    const take = async (chunk: Buffer) => {
+      hash.update(chunk);
+      size += chunk.length;
+      await handle.write(chunk);
+    };
+    for (const chunk of head) await take(chunk);
+    // pipeline into a Writable, not `for await`: the async iterator reads whatever the input has
+    // buffered as one Buffer, so a producer that outruns the disk (mailparser's attachment
+    // streams) would have its backlog copied into ever larger chunks.
+    await pipeline(
+      rest,
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          take(chunk).then(() => done(), done);
+        },
+      }),
+    );
     sha256 = hash.digest('hex');
-    if (onWritten && (expect === undefined || sha256 === expect)) {
-      const bytes = !kept || size > keepBytes ? null : kept.length === 1 ? kept[0]! : Buffer.concat(kept, size);
-      onWritten({ sha256, size, path: path.join(root, sha256.slice(0, 2), sha256), bytes });
-    }
+    if (opts.expect !== undefined && sha256 !== opts.expect) throw mismatch(opts.expect, sha256);
+    opts.onWritten?.({ sha256, size, path: finalPath(root, sha256), bytes: null });
     await handle.sync();
   } catch (err) {
     await handle.close().catch(() => undefined);
@@ -119,31 +175,72 @@ async function storeContent(root: string, input: Buffer | Readable, opts: StoreO
     throw err;
   }
   await handle.close();
-
-  if (expect !== undefined && sha256 !== expect) {
-    await fsp.rm(tmp, { force: true });
-    throw new Error(`the stored bytes of ${expect} do not match their SHA-256 (got ${sha256})`);
-  }
-  const dir = path.join(root, sha256.slice(0, 2));
-  const final = path.join(dir, sha256);
-  await ensureDir(dir);
-  if (fs.existsSync(final)) {
-    // Same content is already durable: keep the first copy.
-    await fsp.rm(tmp, { force: true });
-  } else {
-    await fsp.rename(tmp, final);
-    await syncDir(dir);
-  }
-  return { sha256, size, path: final };
+  placeFile(root, tmp, sha256);
+  return { sha256, size, path: finalPath(root, sha256) };
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const handle = await fsp.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+/** The fsynced temp file renamed to its name, the directory fsynced; a copy already there is kept instead. */
+function placeFile(root: string, tmp: string, sha256: string): void {
+  const dir = path.join(root, sha256.slice(0, 2));
+  ensureDirSync(dir);
+  if (fs.existsSync(path.join(dir, sha256))) {
+    // Same content is already durable: keep the first copy.
+    fs.rmSync(tmp, { force: true });
+    return;
   }
+  fs.renameSync(tmp, path.join(dir, sha256));
+  const dirFd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(dirFd);
+  } finally {
+    fs.closeSync(dirFd);
+  }
+}
+
+function mismatch(expected: string, got: string): Error {
+  return new Error(`the stored bytes of ${expected} do not match their SHA-256 (got ${got})`);
+}
+
+/**
+ * Reads a stream whole when it ends within `max` bytes (a Buffer); else stops at the chunk that
+ * passes `max` and returns the chunks read and the paused stream, to be streamed on.
+ */
+function readUpTo(stream: Readable, max: number): Promise<Buffer | { head: Buffer[]; rest: Readable }> {
+  if (max <= 0) return Promise.resolve({ head: [], rest: stream });
+  return new Promise((resolve, reject) => {
+    const head: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      head.push(chunk);
+      size += chunk.length;
+      if (size <= max) return;
+      stream.pause();
+      // Until the pipeline listens: an error meanwhile stays on the stream (pipeline sees it), never uncaught.
+      stream.on('error', () => undefined);
+      detach();
+      resolve({ head, rest: stream });
+    };
+    const onEnd = () => {
+      detach();
+      resolve(head.length === 1 ? head[0]! : Buffer.concat(head, size));
+    };
+    const onError = (err: Error) => {
+      detach();
+      reject(err);
+    };
+    // Destroyed before its end (the sender went away): no message.
+    const onClose = () => onError(new Error('premature close: the message stream ended before its end'));
+    const detach = () => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+    };
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+  });
 }
 
 /** Removes temp files left by a crash mid-write (they were never named by the database). */

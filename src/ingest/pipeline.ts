@@ -14,7 +14,7 @@ import { recordAcceptFailure } from './park.js';
 import type { ParsedMessage } from './message.js';
 import type { ParserPool, ParseLimits } from './parse.js';
 import { contentStore, shareBlobs, storeRawContent, type ContentStore } from '../db/content-store.js';
-import type { WrittenContent } from '../db/stored-files.js';
+import type { DurableWriter, WrittenContent } from '../db/stored-files.js';
 
 export interface IngestContext {
   /** The config in force now (SIGHUP may replace it between messages). */
@@ -22,6 +22,8 @@ export interface IngestContext {
   db: Db;
   log: Logger;
   parsers: ParserPool;
+  /** Makes a message held in memory durable: the daemon's file thread (src/db/file-thread.ts); default, on this thread. */
+  fileWriter?: DurableWriter;
   /** Told of every message accepted: the daemon keeps its checkpoint thread running while mail flows (src/db/checkpointer.ts). */
   onAccepted?: () => void;
 }
@@ -88,7 +90,11 @@ export async function prepareMessage(ctx: IngestContext, bytes: Buffer | Readabl
     // Should storing fail, nobody awaits this parse; its failure is then of no interest.
     parsing.catch(() => undefined);
   };
-  const stored = await storeRawContent(store, bytes, { keepBytes: PARSE_FROM_MEMORY_MAX, onWritten: startParsing });
+  const stored = await storeRawContent(store, bytes, {
+    keepBytes: PARSE_FROM_MEMORY_MAX,
+    onWritten: startParsing,
+    ...(ctx.fileWriter ? { writer: ctx.fileWriter } : {}),
+  });
   const storedAt = Date.now();
   const parsed = await (parsing ?? parseStored(store, ctx.parsers, stored.path, config));
   return { sha256: stored.sha256, size: stored.size, parsed, started, timing: { store: storedAt - started, parse: Date.now() - storedAt } };

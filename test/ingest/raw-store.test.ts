@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { storeRaw, type WrittenContent } from '../../src/db/stored-files';
+import { storeRaw, writeDurablySync, type WrittenContent } from '../../src/db/stored-files';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
 /** A stream of `parts`, then either its end or, with `cut`, a destroy (a connection gone mid-DATA). */
@@ -72,6 +72,31 @@ describe('raw store', () => {
       storeRaw(dataDir, delivery(['From: a@example.org\r\n', 'Subject: half'], true), { keepBytes: 1024, onWritten: () => (handed = true) }),
     ).rejects.toThrow(/premature close/i);
     expect(handed).toBe(false);
+    expect(rawFiles(dataDir)).toEqual([]);
+  });
+
+  it('gives a message held in memory to the writer in one piece, and nothing to a writer for a larger one (fails if held mail is written here or streamed mail is held)', async () => {
+    const dataDir = path.join(dir, 'writer');
+    const given: Array<{ sha256: string; text: string }> = [];
+    const writer = async (root: string, sha256: string, bytes: Uint8Array) => {
+      given.push({ sha256, text: Buffer.from(bytes).toString() });
+      writeDurablySync(root, sha256, bytes);
+    };
+    const small = await storeRaw(dataDir, delivery(['From: a@example.org\r\n', '\r\nHi\r\n']), { keepBytes: 1024, writer });
+    expect(given).toEqual([{ sha256: small.sha256, text: 'From: a@example.org\r\n\r\nHi\r\n' }]);
+    expect(fs.readFileSync(small.path).toString()).toBe('From: a@example.org\r\n\r\nHi\r\n');
+    // Past keepBytes after two chunks: those two and the rest of the stream go to the file as they come.
+    const parts = ['a'.repeat(600), 'b'.repeat(600), 'c'.repeat(600), 'd'.repeat(10)];
+    const large = await storeRaw(dataDir, delivery(parts), { keepBytes: 1000, writer });
+    expect(given).toHaveLength(1);
+    expect(fs.readFileSync(large.path).toString()).toBe(parts.join(''));
+    expect(large.size).toBe(1810);
+  });
+
+  it('refuses held bytes that are not the expected content and keeps nothing (fails if a damaged rebuild is stored)', async () => {
+    const dataDir = path.join(dir, 'expect');
+    await expect(storeRaw(dataDir, Buffer.from('damaged'), { expect: 'f'.repeat(64) })).rejects.toThrow(/do not match their SHA-256/);
+    await expect(storeRaw(dataDir, delivery(['x'.repeat(700), 'y'.repeat(700)]), { expect: 'f'.repeat(64) })).rejects.toThrow(/do not match/);
     expect(rawFiles(dataDir)).toEqual([]);
   });
 });
