@@ -63,7 +63,9 @@ const GROUPS = [
 
 function printTable(results, loads) {
   const fmt = (x, unit) => (Number.isFinite(x) ? (unit === 'MB' ? x.toFixed(1) : x >= 100 ? x.toFixed(0) : x.toFixed(1)) : '—');
-  console.log(`\n## bench/side-by-side: medians of ${loads.length} round(s), ${os.cpus().length} CPUs, node ${process.version}`);
+  console.log(
+    `\n## bench/side-by-side: medians of ${loads.length} round(s) (the ratio: median of the rounds' ratios), ${os.cpus().length} CPUs, node ${process.version}`,
+  );
   console.log(`load average per round: ${loads.join(' | ')}\n`);
   console.log('| figure | mailwarden | floor / peer | peer is | mailwarden ÷ peer | target |');
   console.log('| --- | --- | --- | --- | --- | --- |');
@@ -72,7 +74,11 @@ function printTable(results, loads) {
     if (!r) continue;
     const mw = median(r.mw);
     const peer = median(r.peer);
-    const ratio = Number.isFinite(mw) && Number.isFinite(peer) ? `${(mw / peer).toFixed(2)}×` : '—';
+    // Each round's two figures were taken side by side on the same machine state: the ratio is
+    // the median of each round's ratio, not one median over the other (a slow round for both
+    // would otherwise pair one round's figure with another's).
+    const ratios = r.mw.map((m, i) => m / r.peer[i]).filter(Number.isFinite);
+    const ratio = ratios.length ? `${median(ratios).toFixed(2)}×` : '—';
     const name = peerName === 'PEER_READ' ? `${peerDescription()}, same rows` : peerName;
     console.log(`| ${label} | ${fmt(mw, unit)} ${unit} | ${fmt(peer, unit)}${Number.isFinite(peer) ? ` ${unit}` : ''} | ${name} | ${ratio} | ${target} |`);
   }
