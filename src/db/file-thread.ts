@@ -58,7 +58,7 @@ export class FileThread {
     return this.worker !== null;
   }
 
-  /** Waits for nothing: the writes in hand are awaited by their callers; the thread ends with them. */
+  /** Ends the thread; a write still in hand fails (the daemon closes it after its services stopped, so none is). */
   async close(): Promise<void> {
     this.closed = true;
     const worker = this.worker;
@@ -78,8 +78,11 @@ export class FileThread {
       if (answer.error === undefined) p.resolve();
       else p.reject(Object.assign(new Error(answer.error.message), answer.error.code ? { code: answer.error.code } : {}));
     });
+    // 'error' is followed by 'exit': only the first says so, and only while this is still the
+    // thread in use (a later one's writes are not this one's to fail).
     const gone = (err: Error) => {
-      if (this.worker === worker) this.worker = null;
+      if (this.worker !== worker) return;
+      this.worker = null;
       this.failAll(err);
     };
     worker.on('error', (err) => gone(new Error(`the file thread failed: ${err.message}`)));
