@@ -4,7 +4,7 @@
 // LMTP delivering the same mail durably into a Maildir (started as the test harness starts it, see
 // bench/lib/dovecot.mjs); the other peers are named in the table. Prints figures, asserts nothing.
 //   npx tsc -p tsconfig.json && node bench/side-by-side.mjs [--rounds 3] [--only lmtp,imap,cli,rss,scale]
-//     [--messages 1000] [--warm 2000] [--drain 2000] [--samples 15] [--cases 100000] [--settle 20]
+//     [--messages 1000] [--warm 2000] [--drain 2000] [--samples 15] [--cases 100000] [--settle 20] [--quiet 35]
 // The machine may be shared: the load average is printed before and after, and per round.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,6 +29,8 @@ const opts = {
   samples: Number(arg('samples', 15)),
   cases: Number(arg('cases', 100_000)),
   settle: Number(arg('settle', 20)),
+  // Seconds without mail before the LMTP "after a quiet spell" rows (the parser thread retires after 30 s).
+  quiet: Number(arg('quiet', 35)),
 };
 const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
@@ -44,6 +46,8 @@ const FIGURES = [
   ['lmtp250', 'LMTP: start → 250, p50 (daemon just started)', 'ms', false, 'Dovecot LMTP start → 250', '≤ 15 ms'],
   ['lmtp250warm', `LMTP: start → 250, p50, after ${opts.warm} messages`, 'ms', false, 'Dovecot LMTP start → 250', '≤ 15 ms'],
   ['lmtpAuto', 'LMTP: start → auto-response at the SMTP server, p50', 'ms', false, '—', '≤ 40 ms'],
+  ['lmtpQuiet', `LMTP: start → 250, one mail after ${opts.quiet} s without any`, 'ms', false, 'Dovecot LMTP, the same', '(not in the issue)'],
+  ['lmtpQuietAuto', `LMTP: start → auto-response, one mail after ${opts.quiet} s without any`, 'ms', false, '—', '(not in the issue)'],
   ['casesTable', `\`cases\` (table) at ${opts.cases} cases`, 'ms', false, 'PEER_READ', '≤ 250 ms'],
   ['casesJson', `\`cases --json\` at ${opts.cases} cases`, 'ms', false, 'PEER_READ', '≤ 250 ms'],
   ['help', '`mailwarden --help`', 'ms', false, 'bare `node -e 0`', '≤ 2×'],

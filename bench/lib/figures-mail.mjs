@@ -64,11 +64,31 @@ async function withDaemon(configPath, fn) {
  * over the first thousand, measured per thread), which Dovecot, compiled ahead, never pays. A
  * daemon runs for days, so the warm figures are its steady state; the first ones are printed too.
  */
+/**
+ * One mail after `quiet` seconds without any, on a new connection: start → 250 and, with `sink`,
+ * start → the auto-response. A desk that gets a mail every few minutes meets this case on most
+ * mails (mailwarden's parser thread retires after 30 s without work; Dovecot's processes idle too).
+ */
+async function afterQuiet(port, rcpt, quiet, tag, sink) {
+  await sleep(quiet * 1000);
+  const t = nodemailer.createTransport({ host: '127.0.0.1', port, lmtp: true, ignoreTLS: true });
+  try {
+    const m = customerMail(0, tag, rcpt);
+    const t0 = Date.now();
+    await t.sendMail({ envelope: { from: m.from, to: [rcpt] }, raw: m.raw });
+    const accepted = Date.now() - t0;
+    return { accepted, answered: sink ? (await sink.arrival(m.from)) - t0 : NaN };
+  } finally {
+    t.close();
+  }
+}
+
 export async function lmtpFigures(env, round, opts) {
   const tag = `l${round}x`;
   const peerLat = await lmtpLatency(env.dovecot.lmtpPort, env.peerUser, opts.samples, `${tag}pl`);
   const peer1 = await lmtpRate(env.dovecot.lmtpPort, env.peerUser, opts.messages, 1, `${tag}p1`);
   const peer4 = await lmtpRate(env.dovecot.lmtpPort, env.peerUser, opts.messages, 4, `${tag}p4`);
+  const peerQuiet = await afterQuiet(env.dovecot.lmtpPort, env.peerUser, opts.quiet, `${tag}pq`);
   const port = await freePort();
   const cfg = writeDeskConfig(path.join(env.base, `lmtp-${round}`), env, { boxes: [{ id: 'help', address: BOX }], lmtpPort: port });
   const mw = await withDaemon(cfg, async () => {
@@ -79,7 +99,8 @@ export async function lmtpFigures(env, round, opts) {
     const warmOne = await lmtpRate(port, BOX, opts.messages, 1, `${tag}w1`);
     const warmFour = await lmtpRate(port, BOX, opts.messages, 4, `${tag}w4`);
     const warmLat = await lmtpLatency(port, BOX, opts.samples, `${tag}wl`, env.sink);
-    return { lat, one, four, warmOne, warmFour, warmLat };
+    const quiet = await afterQuiet(port, BOX, opts.quiet, `${tag}mq`, env.sink);
+    return { lat, one, four, warmOne, warmFour, warmLat, quiet };
   });
   return [
     { key: 'lmtp1', mw: mw.one, peer: peer1 },
@@ -89,6 +110,8 @@ export async function lmtpFigures(env, round, opts) {
     { key: 'lmtp250', mw: pct(mw.lat.accepted, 0.5), peer: pct(peerLat.accepted, 0.5) },
     { key: 'lmtp250warm', mw: pct(mw.warmLat.accepted, 0.5), peer: pct(peerLat.accepted, 0.5) },
     { key: 'lmtpAuto', mw: pct(mw.lat.answered, 0.5), peer: NaN },
+    { key: 'lmtpQuiet', mw: mw.quiet.accepted, peer: peerQuiet.accepted },
+    { key: 'lmtpQuietAuto', mw: mw.quiet.answered, peer: NaN },
   ];
 }
 
