@@ -3,6 +3,8 @@
 // PostgreSQL (the second pass of npm test) they meet under READ COMMITTED with no table lock, so
 // only the compare-and-set on the case's version and SKIP LOCKED keep a case from being given
 // twice; on SQLite the same test runs against its single writer.
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTestConfig, type TestConfig } from '../support/config';
 import { REPO_ROOT } from '../support/cli';
@@ -24,6 +26,11 @@ const TAKER = `
   const config = requireConfig(process.env.MW_TEST_CONFIG, {});
   const me = config.consultants.find((c) => c.id === process.env.MW_TAKER);
   const { db, close } = await openDatabase({ dataDir: config.instance.data_dir, url: config.database.url });
+  // A start line: each taker says it is ready and waits for all of them, so a process that was
+  // slow to start (a loaded machine) does not find every case already taken.
+  const fs = await import('node:fs');
+  fs.writeFileSync(process.env.MW_BARRIER + '/' + process.env.MW_TAKER, '');
+  while (fs.readdirSync(process.env.MW_BARRIER).length < Number(process.env.MW_TAKERS)) await new Promise((r) => setTimeout(r, 5));
   const got = [];
   for (;;) {
     const row = await takeNext(db, me, 'UTC');
@@ -56,11 +63,13 @@ describe('next: 8 processes taking 1,600 cases as fast as they can', () => {
   });
 
   it('gives every case to exactly one taker, each once, and leaves none waiting (fails on a case given twice)', async () => {
+    const barrier = path.join(cfg.dir, 'start-line');
+    fs.mkdirSync(barrier);
     const runs = await Promise.all(
       takers.map((id) =>
         runOwned(process.execPath, ['--input-type=module', '-e', TAKER], {
           cwd: REPO_ROOT,
-          env: { ...process.env, MW_TEST_CONFIG: cfg.configPath, MW_TAKER: id },
+          env: { ...process.env, MW_TEST_CONFIG: cfg.configPath, MW_TAKER: id, MW_BARRIER: barrier, MW_TAKERS: String(PROCESSES) },
           timeoutMs: 600_000,
           what: `taker ${id}`,
         }),
@@ -71,8 +80,11 @@ describe('next: 8 processes taking 1,600 cases as fast as they can', () => {
     const all = got.flat();
     expect(new Set(all).size, 'a case was given twice').toBe(all.length);
     expect(all.length).toBe(CASES);
-    // Every taker took part (the claims really overlapped), and each case belongs to its taker.
-    for (const ids of got) expect(ids.length).toBeGreaterThan(0);
+    // The claims really overlapped: the takers started together and more than one got cases. Not
+    // every one need: on SQLite's single writer, seven takers in a tight loop can keep the lock
+    // from an eighth for the whole run (its busy handler backs off), which is fairness, not safety.
+    expect(got.filter((ids) => ids.length > 0).length).toBeGreaterThan(1);
+    // Each case belongs to its taker.
     const rows = await opened.db.selectFrom('cases').select(['id', 'assignee', 'status']).execute();
     const owner = new Map(got.flatMap((ids, i) => ids.map((id) => [id, takers[i]!] as const)));
     for (const row of rows) expect([row.id, row.assignee, row.status]).toEqual([row.id, owner.get(row.id), 'in_progress']);
