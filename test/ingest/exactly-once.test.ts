@@ -214,6 +214,10 @@ describe('exactly once', () => {
       await waitFor(async () => (await db.db.selectFrom('inbound').select('id').where('message_id', '=', extra.messageId).execute()).length === 1, {
         what: 'the new message after the rescan',
         timeoutMs: 50_000,
+      }).catch((err: Error) => {
+        // CI once waited the whole bound: whether every pass failed (and why) or one hung is in the log.
+        const tail = daemon.logs.slice(-40).map((l) => JSON.stringify(l));
+        throw new Error(`${err.message}\nthe daemon's last log lines:\n${tail.join('\n')}`);
       });
       const after = await db.db.selectFrom('mailbox_state').selectAll().executeTakeFirstOrThrow();
       expect(after.uidvalidity).not.toBe(before.uidvalidity);
