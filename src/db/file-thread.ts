@@ -37,10 +37,12 @@ export class FileThread {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
+  /** Whether the compiled worker file is there (not when tests run the sources): looked up once, not per message. */
+  private readonly threaded = fs.existsSync(WORKER_FILE);
 
   /** The writer for StoreOptions.writer. Without the compiled worker file (tests on sources), it writes here. */
   readonly write: DurableWriter = async (root, sha256, bytes) => {
-    if (this.closed || !fs.existsSync(WORKER_FILE)) return writeDurablySync(root, sha256, bytes);
+    if (this.closed || !this.threaded) return writeDurablySync(root, sha256, bytes);
     const worker = (this.worker ??= this.spawn());
     const id = this.nextId++;
     // A copy of its own, handed over: the Buffer may be a view into a larger pool.

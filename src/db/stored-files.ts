@@ -76,12 +76,6 @@ export function storeBlob(dataDir: string, input: Buffer | Readable, opts: Store
 /** Directories known to exist, so the common case costs no mkdir call. */
 const madeDirs = new Set<string>();
 
-async function ensureDir(dir: string): Promise<void> {
-  if (madeDirs.has(dir)) return;
-  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-  madeDirs.add(dir);
-}
-
 function ensureDirSync(dir: string): void {
   if (madeDirs.has(dir)) return;
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -141,7 +135,7 @@ const writeHere: DurableWriter = async (root, sha256, bytes) => writeDurablySync
 
 /** Content too large to hold: the first chunks (already read), then the rest of the stream, to tmp/ as they come. */
 async function storeStreamed(root: string, head: Buffer[], rest: Readable, opts: StoreOptions): Promise<StoredFile> {
-  await ensureDir(path.join(root, 'tmp'));
+  ensureDirSync(path.join(root, 'tmp'));
   const tmp = tempFile(root);
   const hash = crypto.createHash('sha256');
   let size = 0;
@@ -181,14 +175,15 @@ async function storeStreamed(root: string, head: Buffer[], rest: Readable, opts:
 
 /** The fsynced temp file renamed to its name, the directory fsynced; a copy already there is kept instead. */
 function placeFile(root: string, tmp: string, sha256: string): void {
-  const dir = path.join(root, sha256.slice(0, 2));
+  const final = finalPath(root, sha256);
+  const dir = path.dirname(final);
   ensureDirSync(dir);
-  if (fs.existsSync(path.join(dir, sha256))) {
+  if (fs.existsSync(final)) {
     // Same content is already durable: keep the first copy.
     fs.rmSync(tmp, { force: true });
     return;
   }
-  fs.renameSync(tmp, path.join(dir, sha256));
+  fs.renameSync(tmp, final);
   const dirFd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(dirFd);
