@@ -1,15 +1,18 @@
-// The CLI as a few bundled files (dist/bundle/), built after tsc by `npm run build` / `prepare`.
+// The CLI as one bundled file (dist/bundle/main.cjs), built after tsc by `npm run build` / `prepare`.
 // Why: Node 20 loads ES modules one file at a time, and kysely (about 260 files), zod (about 100)
 // and mailwarden's own modules made every command spend most of its start-up resolving and
-// compiling files. esbuild folds those into chunks; each command's implementation stays a chunk
-// of its own, loaded by the command's `await import()` (src/cli/commands/index.ts), so `--help`
-// loads no database code at all. The other packages stay outside the bundle (native code, files
-// read relative to the package, worker threads), loaded from node_modules when a command needs them.
-// The two worker threads (ingest parsing, parallel reads) are started from a file beside the
-// module that starts them: a stub beside the chunks starts tsc's own compiled worker.
+// compiling files. esbuild folds them into one CommonJS file, which src/cli/code-cache.ts runs from
+// V8's compiled code kept by an earlier run (CommonJS because V8's code cache is offered to
+// scripts, not to ES modules). Each command's implementation is still only evaluated when the
+// command's `await import()` runs (src/cli/commands/index.ts): esbuild turns it into a lazy init,
+// so `--help` runs no database code at all. The other packages stay outside the bundle (native
+// code, files read relative to the package, worker threads), loaded from node_modules when a
+// command needs them. The worker threads are started from a file beside the module that starts
+// them: a stub beside the bundle starts tsc's own compiled worker.
 // bin/mailwarden runs this bundle only when it is at least as new as dist/cli/main.js, so a tsc
 // run alone never leaves the CLI on an older bundle.
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -26,20 +29,74 @@ const WORKERS = {
   'file-worker.js': '../db/file-worker.js',
 };
 
+const EXTERNAL = Object.keys(pkg.dependencies).filter((name) => !INLINE.has(name));
+
+/** Whether Node's `require(specifier)` from here loads an ES module (a package without a CommonJS build). */
+function requiresAnEsModule(specifier) {
+  let file;
+  try {
+    file = createRequire(path.join(root, 'package.json')).resolve(specifier);
+  } catch {
+    return false;
+  }
+  if (/\.[cm]js$/.test(file)) return file.endsWith('.mjs');
+  for (let dir = path.dirname(file); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (fs.existsSync(manifest)) return JSON.parse(fs.readFileSync(manifest, 'utf8')).type === 'module';
+  }
+  return false;
+}
+
+/**
+ * A package without a CommonJS build (email-reply-parser) comes back from Node's require() as its
+ * ES module namespace. esbuild imports an external into a module of a "type": "module" package as
+ * Node imports CommonJS, the whole of it as the default, so the default import would be that
+ * namespace. Such a package is imported through a small module of esbuild's own, outside any
+ * package, where the namespace's `default` is the default, as when an ES module imports it.
+ * A dynamic import() stays one in the bundle, and needs none of this.
+ */
+const esModuleDefaults = {
+  name: 'es-module-defaults',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.namespace === 'es-module-defaults' || args.kind === 'dynamic-import') return undefined;
+      const name = args.path
+        .split('/')
+        .slice(0, args.path.startsWith('@') ? 2 : 1)
+        .join('/');
+      if (!EXTERNAL.includes(name) || !requiresAnEsModule(args.path)) return undefined;
+      return { path: args.path, namespace: 'es-module-defaults' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'es-module-defaults' }, (args) => {
+      const from = JSON.stringify(args.path);
+      return { contents: `import * as ns from ${from};\nexport * from ${from};\nexport default ns.default;\n`, loader: 'js', resolveDir: root };
+    });
+  },
+};
+
 fs.rmSync(out, { recursive: true, force: true });
 await build({
   entryPoints: [path.join(root, 'dist', 'cli', 'main.js')],
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
-  outdir: out,
-  external: Object.keys(pkg.dependencies).filter((name) => !INLINE.has(name)),
-  // commander is CommonJS: its require() of node built-ins needs a real require in an ES module.
-  banner: { js: "import { createRequire as __mwCreateRequire } from 'node:module'; const require = __mwCreateRequire(import.meta.url);" },
+  outfile: path.join(out, 'main.cjs'),
+  external: EXTERNAL,
+  plugins: [esModuleDefaults],
+  // The modules find their files (package.json, templates, workers) from their own URL; in one
+  // CommonJS file that is the bundle's, which sits as deep in dist/ as they do.
+  define: { 'import.meta.url': '__mwImportMetaUrl' },
+  banner: { js: "const __mwImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // Without comments the bundle is ASCII (esbuild escapes the rest), which code-cache.ts reads fast.
+  minifyWhitespace: true,
   logLevel: 'warning',
 });
+const bundle = fs.readFileSync(path.join(out, 'main.cjs'));
+if (bundle.some((byte) => byte > 0x7f)) {
+  // esbuild escapes strings but leaves regular expression literals as written: write \u00e9, not é.
+  throw new Error('bundle: dist/bundle/main.cjs is not ASCII (a regular expression with a non-ASCII character?); src/cli/code-cache.ts reads it as latin1');
+}
 for (const [stub, target] of Object.entries(WORKERS)) {
   if (!fs.existsSync(path.join(out, target))) throw new Error(`bundle: the worker ${target} is not in dist/`);
   fs.writeFileSync(path.join(out, stub), `// Started as a worker thread by a bundled chunk: runs tsc's compiled worker.\nimport '${target}';\n`);

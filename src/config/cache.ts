@@ -15,9 +15,9 @@
 // command, `config check` and the daemon validate the file in full, every time.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cacheDir, privateDir, writeCacheEntry } from '../cache-dir.js';
 import type { Config } from './types.js';
 
 /** What a kept result was made from, besides the config file's own bytes. */
@@ -43,14 +43,6 @@ export function sha256(bytes: string | Buffer): string {
   return crypto.createHash('sha256').update(bytes).digest('hex');
 }
 
-/** $MAILWARDEN_CACHE_DIR, else $XDG_CACHE_HOME/mailwarden, else ~/.cache/mailwarden; null without a home. */
-function cacheDir(env: NodeJS.ProcessEnv): string | null {
-  if (env.MAILWARDEN_CACHE_DIR) return path.resolve(env.MAILWARDEN_CACHE_DIR);
-  if (env.XDG_CACHE_HOME) return path.join(env.XDG_CACHE_HOME, 'mailwarden');
-  const home = env.HOME ?? os.homedir();
-  return home ? path.join(home, '.cache', 'mailwarden') : null;
-}
-
 /** The build that wrote an entry: this module's file changes with every build of mailwarden. */
 function buildId(): string {
   const self = fileURLToPath(import.meta.url);
@@ -58,18 +50,8 @@ function buildId(): string {
   return `${process.version}:${st.mtimeMs}:${st.size}`;
 }
 
-function entryPath(dir: string, file: string): string {
-  return path.join(dir, `config-${sha256(file).slice(0, 24)}.json`);
-}
-
-/** Only a directory of this user's that nobody else may read or write holds entries we trust. */
-function privateDir(dir: string): boolean {
-  try {
-    const st = fs.statSync(dir);
-    return st.isDirectory() && (process.getuid === undefined || st.uid === process.getuid()) && (st.mode & 0o077) === 0;
-  } catch {
-    return false;
-  }
+function entryName(file: string): string {
+  return `config-${sha256(file).slice(0, 24)}.json`;
 }
 
 function fileSha(file: string): string | null {
@@ -88,7 +70,7 @@ export function readCachedConfig(file: string, env: NodeJS.ProcessEnv = process.
   const dir = cacheDir(env);
   if (!dir || !privateDir(dir)) return null;
   try {
-    const entry = JSON.parse(fs.readFileSync(entryPath(dir, file), 'utf8')) as Entry;
+    const entry = JSON.parse(fs.readFileSync(path.join(dir, entryName(file)), 'utf8')) as Entry;
     if (entry.file !== file || entry.build !== buildId()) return null;
     if (entry.sha256 !== fileSha(file)) return null;
     if (entry.snippets && entry.snippets.sha256 !== fileSha(entry.snippets.file)) return null;
@@ -107,31 +89,10 @@ export function writeCachedConfig(config: Config, text: string, sources: ConfigS
   const dir = cacheDir(env);
   if (!dir) return;
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (!privateDir(dir)) return;
     const { sourcePath, ...rest } = config;
     const entry: Entry = { build: buildId(), file: sourcePath, sha256: sha256(text), snippets: sources.snippets, config: rest };
-    const target = entryPath(dir, sourcePath);
-    const tmp = `${target}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
-    fs.writeFileSync(tmp, JSON.stringify(entry), { mode: 0o600 });
-    fs.renameSync(tmp, target);
-    pruneEntries(dir);
+    writeCacheEntry(dir, entryName(sourcePath), JSON.stringify(entry), { prefix: 'config-', keep: MAX_ENTRIES });
   } catch {
     // not kept: the next command validates the file again
   }
-}
-
-function pruneEntries(dir: string): void {
-  const names = fs.readdirSync(dir).filter((n) => n.startsWith('config-'));
-  if (names.length <= MAX_ENTRIES) return;
-  const byAge = names
-    .map((n) => {
-      try {
-        return { n, at: fs.statSync(path.join(dir, n)).mtimeMs };
-      } catch {
-        return { n, at: 0 };
-      }
-    })
-    .sort((a, b) => a.at - b.at);
-  for (const { n } of byAge.slice(0, names.length - MAX_ENTRIES)) fs.rmSync(path.join(dir, n), { force: true });
 }

@@ -13,8 +13,9 @@ export interface Classification {
   failure?: boolean;
 }
 
+// Letters beyond ASCII are written as \u escapes (é, á): the CLI bundle is kept ASCII (scripts/bundle.mjs).
 const AUTO_REPLY_SUBJECT =
-  /^\s*(out of (the )?office|automatic reply|auto(matic)?[- ]?(reply|response)|autoreply|auto:|abwesen|automatische antwort|automatyczna odpowied|nieobecno|r[ée]ponse automatique|absent|absence|respuesta autom[áa]tica|fuera de la oficina|risposta automatica|fuori sede|afwezig|automatisch antwoord)/i;
+  /^\s*(out of (the )?office|automatic reply|auto(matic)?[- ]?(reply|response)|autoreply|auto:|abwesen|automatische antwort|automatyczna odpowied|nieobecno|r[\u00e9e]ponse automatique|absent|absence|respuesta autom[\u00e1a]tica|fuera de la oficina|risposta automatica|fuori sede|afwezig|automatisch antwoord)/i;
 
 function header(m: ParsedMessage, name: string): string {
   return (m.headers[name] ?? '').trim().toLowerCase();

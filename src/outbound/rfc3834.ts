@@ -36,9 +36,10 @@ const MACHINE_LOCAL_PART = [
 /** List software that does not use RFC 2369 List-* headers (ezmlm, fml, older Mailman setups). */
 const LIST_HEADERS = new Set(['mailing-list', 'x-mailing-list', 'x-mlserver', 'x-ml-name', 'x-list', 'x-loop']);
 
-/** Subjects vacation responders put on their replies (RFC 3834 §3.1.5 suggests "Auto:"). */
+/** Subjects vacation responders put on their replies (RFC 3834 §3.1.5 suggests "Auto:"). Letters
+ * beyond ASCII are written as \u escapes (ź, é): the CLI bundle is kept ASCII (scripts/bundle.mjs). */
 const AUTO_REPLY_SUBJECT =
-  /^(auto:|auto[- ]?reply\b|automatic reply\b|auto[- ]?response\b|out of (the )?office\b|abwesenheitsnotiz\b|automatische antwort\b|odpowied[zź] automatyczna\b|r[ée]ponse automatique\b)/i;
+  /^(auto:|auto[- ]?reply\b|automatic reply\b|auto[- ]?response\b|out of (the )?office\b|abwesenheitsnotiz\b|automatische antwort\b|odpowied[z\u017a] automatyczna\b|r[\u00e9e]ponse automatique\b)/i;
 
 function isMachineAddress(address: string): boolean {
   const local = address.slice(0, address.lastIndexOf('@') === -1 ? address.length : address.lastIndexOf('@'));
