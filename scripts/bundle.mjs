@@ -99,5 +99,5 @@ if (bundle.some((byte) => byte > 0x7f)) {
 }
 for (const [stub, target] of Object.entries(WORKERS)) {
   if (!fs.existsSync(path.join(out, target))) throw new Error(`bundle: the worker ${target} is not in dist/`);
-  fs.writeFileSync(path.join(out, stub), `// Started as a worker thread by a bundled chunk: runs tsc's compiled worker.\nimport '${target}';\n`);
+  fs.writeFileSync(path.join(out, stub), `// Started as a worker thread by the bundle: runs tsc's compiled worker.\nimport '${target}';\n`);
 }
