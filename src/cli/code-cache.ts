@@ -32,9 +32,11 @@ const WRITE_BEFORE_MS = 10_000;
 /** The command words a consultant uses, for a build or two. */
 const KEEP_ENTRIES = 24;
 
-function entryName(file: string, source: Buffer, argv: string[]): string {
+function entryName(file: string, source: Buffer, argv: string[], env: NodeJS.ProcessEnv): string {
   const st = fs.statSync(file);
-  const key = [file, st.mtimeMs, source.length, process.version, process.arch, process.execArgv.join(' '), argv[2] ?? ''].join('\0');
+  // V8's flags come from the command line and from NODE_OPTIONS: runs with other flags keep their own.
+  const flags = [process.execArgv.join(' '), env.NODE_OPTIONS ?? ''];
+  const key = [file, st.mtimeMs, source.length, process.version, process.arch, ...flags, argv[2] ?? ''].join('\0');
   return `code-${crypto.createHash('sha256').update(key).digest('hex').slice(0, 24)}.bin`;
 }
 
@@ -54,7 +56,7 @@ function readEntry(dir: string | null, name: string): Buffer | undefined {
 export function loadBundle(file: string, argv: string[] = process.argv, env: NodeJS.ProcessEnv = process.env): CliModule {
   const source = fs.readFileSync(file);
   const dir = cacheDir(env);
-  const name = entryName(file, source, argv);
+  const name = entryName(file, source, argv, env);
   const cachedData = readEntry(dir, name);
   const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source.toString('latin1')}\n})`;
   const script = new vm.Script(wrapped, {

@@ -1,7 +1,8 @@
 // The CLI's kept compiled code (src/cli/code-cache.ts, issue 18): the first run of a command
 // leaves V8's code for the bundle in the private cache directory and the next run starts from it.
 // What could go wrong with it is provoked here: an entry damaged on disk (V8 refuses it, the
-// command runs from source and the entry is replaced), a directory others may read (nothing is
+// command runs from source and the entry is replaced), runs under other V8 flags (which would
+// otherwise replace each other's entry on every run), a directory others may read (nothing is
 // read or written there), and a bundle that tests would otherwise silently not use (a stale one).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -61,6 +62,18 @@ describe('the kept compiled code of the CLI', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: mailwarden');
     expect(codeEntries(dir)).toHaveLength(2);
+  });
+
+  it('keeps runs under other V8 flags (NODE_OPTIONS) apart, so neither replaces the other', async () => {
+    const dir = path.join(base, 'flags');
+    const expected = await version(dir);
+    const [plain] = codeEntries(dir);
+    const before = fs.statSync(path.join(dir, plain!)).ino;
+    const flagged = await runCli(['--version'], { env: { MAILWARDEN_CACHE_DIR: dir, NODE_OPTIONS: '--stack-trace-limit=20' } });
+    expect(flagged.stdout).toBe(expected);
+    expect(codeEntries(dir)).toHaveLength(2);
+    expect(await version(dir)).toBe(expected);
+    expect(fs.statSync(path.join(dir, plain!)).ino).toBe(before);
   });
 
   it('refuses a damaged entry, runs the command from source and replaces the entry', async () => {
