@@ -47,8 +47,9 @@ export function writeCacheEntry(dir: string, name: string, bytes: string | Uint8
 }
 
 function pruneEntries(dir: string, prefix: string, keep: number): void {
-  // A temporary file never has the entry's own suffix; an abandoned one (a crash between write
-  // and rename) is pruned with the rest once it is among the oldest.
+  // Temporary files share the prefix. One left by a crash between write and rename goes with the
+  // rest once it is among the oldest; one that another process is still writing may go too, and
+  // that process's rename then fails, which costs it only its entry.
   const names = fs.readdirSync(dir).filter((n) => n.startsWith(prefix));
   if (names.length <= keep) return;
   const byAge = names
