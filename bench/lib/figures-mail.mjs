@@ -58,13 +58,6 @@ async function withDaemon(configPath, fn) {
 }
 
 /**
- * LMTP: start → 250 and → auto-response (p50), then one sender and 4 senders (msg/s), first on the
- * daemon just started, then again once it has taken `opts.warm` more messages: V8 compiles the hot
- * path while the first thousands of messages go through (about 2.5 ms of compiler time per message
- * over the first thousand, measured per thread), which Dovecot, compiled ahead, never pays. A
- * daemon runs for days, so the warm figures are its steady state; the first ones are printed too.
- */
-/**
  * One mail after `quiet` seconds without any, on a new connection: start → 250 and, with `sink`,
  * start → the auto-response. A desk that gets a mail every few minutes meets this case on most
  * mails (mailwarden's parser thread retires after 30 s without work; Dovecot's processes idle too).
@@ -83,6 +76,14 @@ async function afterQuiet(port, rcpt, quiet, tag, sink) {
   }
 }
 
+/**
+ * LMTP: start → 250 and → auto-response (p50), then one sender and 4 senders (msg/s), first on the
+ * daemon just started, then again once it has taken `opts.warm` more messages: V8 compiles the hot
+ * path while the first thousands of messages go through (about 2.5 ms of compiler time per message
+ * over the first thousand, measured per thread), which Dovecot, compiled ahead, never pays. A
+ * daemon runs for days, so the warm figures are its steady state; the first ones are printed too.
+ * Last, one mail after a quiet spell (afterQuiet), beside Dovecot's the same.
+ */
 export async function lmtpFigures(env, round, opts) {
   const tag = `l${round}x`;
   const peerLat = await lmtpLatency(env.dovecot.lmtpPort, env.peerUser, opts.samples, `${tag}pl`);
