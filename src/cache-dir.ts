@@ -20,12 +20,22 @@ export function cacheDir(env: NodeJS.ProcessEnv): string | null {
 }
 
 /** Only a directory of this user's that nobody else may read or write holds entries we trust. */
-export function privateDir(dir: string): boolean {
+function privateDir(dir: string): boolean {
   try {
     const st = fs.statSync(dir);
     return st.isDirectory() && (process.getuid === undefined || st.uid === process.getuid()) && (st.mode & 0o077) === 0;
   } catch {
     return false;
+  }
+}
+
+/** The entry `name` in the cache directory; undefined when there is none, or no private directory to trust it from. */
+export function readCacheEntry(dir: string | null, name: string): Buffer | undefined {
+  if (!dir || !privateDir(dir)) return undefined;
+  try {
+    return fs.readFileSync(path.join(dir, name));
+  } catch {
+    return undefined;
   }
 }
 

@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
-import { cacheDir, privateDir, writeCacheEntry } from '../cache-dir.js';
+import { cacheDir, readCacheEntry, writeCacheEntry } from '../cache-dir.js';
 
 /** What the bundle exports: src/cli/main.ts. */
 export interface CliModule {
@@ -40,15 +40,6 @@ function entryName(file: string, source: Buffer, argv: string[], env: NodeJS.Pro
   return `code-${crypto.createHash('sha256').update(key).digest('hex').slice(0, 24)}.bin`;
 }
 
-function readEntry(dir: string | null, name: string): Buffer | undefined {
-  if (!dir || !privateDir(dir)) return undefined;
-  try {
-    return fs.readFileSync(path.join(dir, name));
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Loads the bundle at `file` and returns its exports. The bundle is ASCII (the build checks), so
  * it is read as latin1: the same string as UTF-8 would give, decoded in a third of the time.
@@ -57,7 +48,7 @@ export function loadBundle(file: string, argv: string[] = process.argv, env: Nod
   const source = fs.readFileSync(file);
   const dir = cacheDir(env);
   const name = entryName(file, source, argv, env);
-  const cachedData = readEntry(dir, name);
+  const cachedData = readCacheEntry(dir, name);
   const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source.toString('latin1')}\n})`;
   const script = new vm.Script(wrapped, {
     filename: file,

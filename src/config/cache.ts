@@ -15,9 +15,8 @@
 // command, `config check` and the daemon validate the file in full, every time.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cacheDir, privateDir, writeCacheEntry } from '../cache-dir.js';
+import { cacheDir, readCacheEntry, writeCacheEntry } from '../cache-dir.js';
 import type { Config } from './types.js';
 
 /** What a kept result was made from, besides the config file's own bytes. */
@@ -67,10 +66,10 @@ function fileSha(file: string): string | null {
  * ones it was made from; null otherwise (and on any trouble reading: then the file is validated).
  */
 export function readCachedConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config | null {
-  const dir = cacheDir(env);
-  if (!dir || !privateDir(dir)) return null;
+  const bytes = readCacheEntry(cacheDir(env), entryName(file));
+  if (!bytes) return null;
   try {
-    const entry = JSON.parse(fs.readFileSync(path.join(dir, entryName(file)), 'utf8')) as Entry;
+    const entry = JSON.parse(bytes.toString('utf8')) as Entry;
     if (entry.file !== file || entry.build !== buildId()) return null;
     if (entry.sha256 !== fileSha(file)) return null;
     if (entry.snippets && entry.snippets.sha256 !== fileSha(entry.snippets.file)) return null;
