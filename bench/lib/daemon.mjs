@@ -21,10 +21,12 @@ export function rssMb(pid) {
 }
 
 export function startDaemon(configPath, { prof } = {}) {
-  // BENCH_DAEMON_NODE_ARGS: node/V8 flags for the daemon only (when profiling, say `--trace-gc`).
+  // BENCH_DAEMON_NODE_ARGS: node/V8 flags for the daemon only (when profiling, say `--trace-gc`);
+  // BENCH_DAEMON_STDOUT: a file for the daemon's standard output, where V8's traces go.
   const extra = process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const stdout = process.env.BENCH_DAEMON_STDOUT ? fs.openSync(process.env.BENCH_DAEMON_STDOUT, 'w') : 'ignore';
   const args = [...extra, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), path.join(ROOT, 'bin/mailwarden'), 'run', '--config', configPath];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', stdout, 'pipe'] });
   children.add(proc);
   const log = { tail: '', warn: 0, error: 0, samples: new Set() };
   const ready = new Promise((resolve, reject) => {

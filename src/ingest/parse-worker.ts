@@ -14,7 +14,11 @@ interface Request {
 
 // A table that cannot load fails each parse that needs it, and that message is kept as unparsed,
 // with the reason logged: loud, where a silent fallback language would hide a broken install.
-loadLanguageDetector().catch(() => undefined);
+// Once it is loaded (or has failed) the thread says it is ready: the pool does not count the time
+// jobs wait for a thread still starting as time waited for a busy one (parse.ts, spareAfterMs).
+loadLanguageDetector()
+  .catch(() => undefined)
+  .finally(() => parentPort?.postMessage({ ready: true }));
 
 parentPort?.on('message', (req: Request) => {
   parseMessageFile(req.job).then(

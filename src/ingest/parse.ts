@@ -6,6 +6,12 @@
 // so threads start on the first job that needs one, not with the pool, and a thread idle for
 // `idleMs` exits: an idle daemon holds none. The parser itself (parse-core) is loaded into the
 // main thread only when there are no threads or a message has to fall back, for the same reason.
+// A second thread starts only when a job has waited `spareAfterMs` for the first (once that one
+// has loaded the parser: waiting for a thread to start is not waiting for a busy one): one thread
+// parses a few hundred ordinary messages a second, and every thread loads the parser and warms
+// up its compiled code for itself (measured in a 2,000-message IMAP drain: a second thread taken
+// on at once cost 0.6 to 1.4 ms of CPU per message). The spare is for a message that keeps the
+// first one busy (a large one, or one that hangs until its timeout).
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -21,6 +27,9 @@ const PARSER_YOUNG_GENERATION_MB = 8;
 /** How long a parser thread waits for its next job before it exits. */
 const DEFAULT_IDLE_MS = 30_000;
 
+/** How long a job waits for a busy thread before another thread is started for it. */
+const DEFAULT_SPARE_AFTER_MS = 200;
+
 const WORKER_FILE = fileURLToPath(new URL('./parse-worker.js', import.meta.url));
 
 export interface ParserPoolOptions {
@@ -35,16 +44,22 @@ export interface ParserPoolOptions {
   maxHeapMb?: number;
   /** A thread without a job for this long exits; the next job starts a new one. */
   idleMs?: number;
+  /** Another thread (up to `size`) starts only for a job that waited this long while every running thread was busy. */
+  spareAfterMs?: number;
 }
 
 interface Slot {
   worker: Worker | null;
+  /** performance.now() when the thread said it had loaded the parser; null while it starts */
+  readyAt: number | null;
   busy: boolean;
   idleTimer: NodeJS.Timeout | null;
 }
 
 interface Pending {
   job: ParseJob;
+  /** performance.now() when the job was queued */
+  queuedAt: number;
   resolve: (r: ParsedMessage) => void;
   reject: (err: unknown) => void;
 }
@@ -55,16 +70,18 @@ export class ParserPool {
   private readonly useThreads: boolean;
   private nextId = 1;
   private closed = false;
+  /** Wakes pump() when the job at the head of the queue has waited long enough for a spare thread. */
+  private spareTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: ParserPoolOptions = {}) {
     this.useThreads = opts.threads !== false && fs.existsSync(WORKER_FILE);
-    this.slots = Array.from({ length: Math.max(1, opts.size ?? 2) }, () => ({ worker: null, busy: false, idleTimer: null }));
+    this.slots = Array.from({ length: Math.max(1, opts.size ?? 2) }, () => ({ worker: null, readyAt: null, busy: false, idleTimer: null }));
   }
 
   parse(job: ParseJob): Promise<ParsedMessage> {
     if (!this.useThreads) return parseInThread(job);
     return new Promise((resolve, reject) => {
-      this.queue.push({ job, resolve, reject });
+      this.queue.push({ job, queuedAt: performance.now(), resolve, reject });
       this.pump();
     });
   }
@@ -81,6 +98,8 @@ export class ParserPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.spareTimer) clearTimeout(this.spareTimer);
+    this.spareTimer = null;
     await Promise.all(this.slots.map((s) => this.retire(s)));
   }
 
@@ -89,14 +108,15 @@ export class ParserPool {
     slot.idleTimer = null;
     const worker = slot.worker;
     slot.worker = null;
+    slot.readyAt = null;
     await worker?.terminate();
   }
 
   private pump(): void {
-    for (const slot of this.slots) {
-      if (slot.busy) continue;
-      const next = this.queue.shift();
-      if (!next) return;
+    if (this.spareTimer) clearTimeout(this.spareTimer);
+    this.spareTimer = null;
+    for (let slot = this.freeSlot(); slot && this.queue.length > 0; slot = this.freeSlot()) {
+      const next = this.queue.shift()!;
       slot.busy = true;
       if (slot.idleTimer) clearTimeout(slot.idleTimer);
       slot.idleTimer = null;
@@ -119,6 +139,46 @@ export class ParserPool {
         },
       );
     }
+    this.armSpareTimer();
+  }
+
+  /**
+   * The slot for the job at the head of the queue: an idle running thread; else, when none runs,
+   * a new one; else a new one only once that job has waited spareAfterMs for the busy ones, all
+   * of them ready (a thread still loading the parser is not stuck).
+   */
+  private freeSlot(): Slot | undefined {
+    const idle = this.slots.find((s) => !s.busy && s.worker);
+    if (idle) return idle;
+    const empty = this.slots.find((s) => !s.busy && !s.worker);
+    if (!empty) return undefined;
+    const waitedSince = this.spareWaitStart();
+    return waitedSince === undefined || performance.now() - waitedSince >= this.spareAfterMs() ? empty : undefined;
+  }
+
+  /**
+   * Since when the head job has waited for busy, ready threads: undefined when no thread runs
+   * (one starts at once), Infinity when there is no job or a thread is still starting (no spare).
+   */
+  private spareWaitStart(): number | undefined {
+    const running = this.slots.filter((s) => s.worker);
+    if (running.length === 0) return undefined;
+    const head = this.queue[0];
+    if (!head || running.some((s) => s.readyAt === null)) return Infinity;
+    return Math.max(head.queuedAt, ...running.map((s) => s.readyAt!));
+  }
+
+  /** While jobs wait for busy threads and a slot is empty, looks again when the first of them may have a spare. */
+  private armSpareTimer(): void {
+    if (this.closed || !this.slots.some((s) => !s.busy && !s.worker)) return;
+    const since = this.spareWaitStart();
+    if (since === undefined || since === Infinity) return;
+    this.spareTimer = setTimeout(() => this.pump(), Math.ceil(Math.max(0, since + this.spareAfterMs() - performance.now())));
+    this.spareTimer.unref();
+  }
+
+  private spareAfterMs(): number {
+    return this.opts.spareAfterMs ?? DEFAULT_SPARE_AFTER_MS;
   }
 
   private armIdleTimer(slot: Slot): void {
@@ -128,7 +188,7 @@ export class ParserPool {
 
   private async run(slot: Slot, job: ParseJob): Promise<ParsedMessage> {
     if (this.closed) return fallback(job, 'parser pool closed');
-    const worker = (slot.worker ??= this.spawn());
+    const worker = (slot.worker ??= this.spawn(slot));
     const id = this.nextId++;
     const size = job.bytes?.byteLength ?? safeSize(job.file);
     const timeoutMs = 60_000 + Math.ceil(size / (1024 * 1024)) * 2_000;
@@ -164,6 +224,7 @@ export class ParserPool {
     if (outcome.fatal) {
       // The thread is dead or stuck: throw it away, the next job gets a fresh one.
       slot.worker = null;
+      slot.readyAt = null;
       void worker.terminate();
     }
     const problem = outcome.fatal ?? `parser failed: ${outcome.error}`;
@@ -171,7 +232,7 @@ export class ParserPool {
     return fallback(job, problem);
   }
 
-  private spawn(): Worker {
+  private spawn(slot: Slot): Worker {
     const worker = new Worker(WORKER_FILE, {
       // A small young generation: the chunks of a large message are short-lived Buffers whose
       // memory V8 frees at the next scavenge, and with the default (tens of MB) a scavenge may not
@@ -181,6 +242,14 @@ export class ParserPool {
     });
     worker.unref();
     worker.on('error', () => undefined);
+    const onReady = (msg: { ready?: boolean }) => {
+      if (!msg.ready || slot.worker !== worker) return;
+      worker.off('message', onReady);
+      slot.readyAt = performance.now();
+      // Jobs may have queued behind its start: from now on they may wait for a spare.
+      this.pump();
+    };
+    worker.on('message', onReady);
     return worker;
   }
 }

@@ -2,7 +2,8 @@
 // a V8 heap of its own, tens of MB, and an idle daemon should not carry them). Proven by structure:
 // no thread before the first message, one started by it, none after the pool retires its idle
 // threads (what each thread's idle timer does), and a message after that still parsed in a new
-// thread. The compiled pool is used (dist/): only there does the thread's entry file exist.
+// thread. A second thread starts only for a job that waited `spareAfterMs` for the first.
+// The compiled pool is used (dist/): only there does the thread's entry file exist.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,6 +66,35 @@ describe('the parser pool', () => {
       expect(pool.threads).toBe(1);
     } finally {
       await pool.close();
+    }
+  });
+
+  it('parses many messages at once in one thread while none waits spareAfterMs, and starts the second for jobs that did (fails if every slot starts a thread at once, or a waiting job never gets the spare)', async () => {
+    const { ParserPool } = await import(path.join(REPO_ROOT, 'dist', 'ingest/parse.js'));
+    const jobs = await Promise.all(Array.from({ length: 12 }, (_, i) => job(`many-${i}`, `Question ${i}`)));
+    const parseAll = async (pool: { parse(j: unknown): Promise<{ subject: string | null; flags: string[] }> }) => {
+      const parsed = await Promise.all(jobs.map((j) => pool.parse(j)));
+      expect(parsed.map((p) => p.subject)).toEqual(jobs.map((_, i) => `Question ${i}`));
+      for (const p of parsed) expect(p.flags).not.toContain('unparsed');
+    };
+
+    // Twelve jobs queue behind the first thread's start-up and each other, but none waits ten minutes.
+    const patient = new ParserPool({ size: 2, idleMs: 600_000, spareAfterMs: 600_000 });
+    try {
+      await parseAll(patient);
+      expect(patient.threads).toBe(1);
+    } finally {
+      await patient.close();
+    }
+
+    // Without patience: once the first thread has loaded the parser, the jobs still queued behind
+    // the one it parses get the second thread.
+    const eager = new ParserPool({ size: 2, idleMs: 600_000, spareAfterMs: 0 });
+    try {
+      await parseAll(eager);
+      expect(eager.threads).toBe(2);
+    } finally {
+      await eager.close();
     }
   });
 });
