@@ -2,7 +2,7 @@
 // database happens here, in one BEGIN IMMEDIATE transaction: the exactly-once key, dedupe,
 // threading, the case and message rows, history, the auto-response in the outbox, and the box's
 // high-water mark. A crash anywhere leaves the message either wholly accepted or not at all,
-// and since the raw bytes are already on disk, "not at all" just means "again next time".
+// and since the raw bytes are on disk before the commit, "not at all" just means "again next time".
 import type { Kysely } from 'kysely';
 import { nowIso, onClock } from '../clock.js';
 import type { Config, MailboxConfig } from '../config/types.js';
@@ -39,6 +39,11 @@ export interface AcceptInput {
   receivedAt?: string | null;
   /** How long to wait for a lock held by another process (see writeTx). */
   lock?: TxOptions;
+  /**
+   * The raw bytes' way to disk, when they may still be on it (src/ingest/pipeline.ts): the
+   * transaction commits only after it resolves, and is rolled back when it rejects.
+   */
+  durable?: Promise<void>;
 }
 
 export type AcceptOutcome =
@@ -74,7 +79,16 @@ export interface AcceptResult {
 }
 
 export function acceptMessage(db: Db, input: AcceptInput): Promise<AcceptResult> {
-  return writeTx(db, (tx) => acceptInTx(tx, input), input.lock);
+  return writeTx(
+    db,
+    async (tx) => {
+      const result = await acceptInTx(tx, input);
+      // No row commits before the bytes it names are durable (DESIGN: step 1 before step 3).
+      await input.durable;
+      return result;
+    },
+    input.lock,
+  );
 }
 
 async function acceptInTx(tx: Kysely<DB>, input: AcceptInput): Promise<AcceptResult> {

@@ -1,7 +1,11 @@
 // One message's way in, whoever brought it (an IMAP worker or the LMTP/SMTP listener):
 // raw bytes to disk (fsync) -> parse in a parser thread -> the accept transaction. A message of
-// up to PARSE_FROM_MEMORY_MAX bytes is parsed from memory while its file is being fsynced (the
-// two waits overlap); a bigger one from its file once that is durable. The accept waits for both.
+// up to PARSE_FROM_MEMORY_MAX bytes is parsed from memory while its file is being fsynced, and
+// its accept transaction runs meanwhile too, but commits only once the file is durable
+// (acceptMessage awaits `durable` before COMMIT): the rows never outlive missing bytes, and the
+// sender's wait is the longer of the fsync and parse + accept, not their sum. A bigger message is
+// parsed from its file once that is durable; so is every message in `database` files mode, whose
+// chunks are committed on the same connection the accept would hold.
 // The same steps, dedupe and threading for every source (SPEC §3 "the same pipeline").
 import type { Readable } from 'node:stream';
 import type { Config, MailboxConfig } from '../config/types.js';
@@ -51,13 +55,18 @@ function parseLimits(config: Config): ParseLimits {
   return { maxMessageSize: config.ingest.max_message_size, maxParts: config.ingest.max_parts, maxHeaderBytes: config.ingest.max_header_bytes };
 }
 
-/** A message on disk and parsed, not yet accepted (the listener accepts one per recipient). */
+/** A message parsed and on its way to disk, not yet accepted (the listener accepts one per recipient). */
 export interface Prepared {
   sha256: string;
   size: number;
   parsed: ParsedMessage;
+  /**
+   * Resolves once the raw bytes are durable (rejects with the store's own error): every accept
+   * commits only after it. Already resolved when prepareMessage waited for it.
+   */
+  durable: Promise<void>;
   started: number;
-  /** milliseconds spent storing, and waiting for the parse after that (for the log) */
+  /** milliseconds from the start until the bytes were durable, and until parsed (for the log) */
   timing: { store: number; parse: number };
 }
 
@@ -78,26 +87,43 @@ export async function parseStored(store: ContentStore, parsers: ParserPool, file
   return parsed;
 }
 
-/** Step 1 and 2: raw bytes stored (file fsynced; chunks committed in database mode) and parsed. */
+/**
+ * Step 1 and 2: raw bytes on their way to disk and parsed. Resolves once parsed; `durable` says
+ * when the bytes are safe (see the header for when this waits for them before parsing).
+ */
 export async function prepareMessage(ctx: IngestContext, bytes: Buffer | Readable): Promise<Prepared> {
   const started = Date.now();
   const config = ctx.getConfig();
   const store = contentStore(config, ctx.db);
+  const timing = { store: 0, parse: 0 };
   let parsing: Promise<ParsedMessage> | null = null;
-  const startParsing = (written: WrittenContent) => {
-    if (!written.bytes) return;
-    parsing = parseStored(store, ctx.parsers, written.path, config, written.bytes);
+  let written: WrittenContent | null = null;
+  let seen: () => void = () => undefined;
+  const hashed = new Promise<void>((resolve) => (seen = resolve));
+  const startParsing = (content: WrittenContent) => {
+    written = content;
+    seen();
+    if (!content.bytes) return;
+    parsing = parseStored(store, ctx.parsers, content.path, config, content.bytes);
     // Should storing fail, nobody awaits this parse; its failure is then of no interest.
     parsing.catch(() => undefined);
   };
-  const stored = await storeRawContent(store, bytes, {
+  const storing = storeRawContent(store, bytes, {
     keepBytes: PARSE_FROM_MEMORY_MAX,
     onWritten: startParsing,
     ...(ctx.fileWriter ? { writer: ctx.fileWriter } : {}),
   });
-  const storedAt = Date.now();
-  const parsed = await (parsing ?? parseStored(store, ctx.parsers, stored.path, config));
-  return { sha256: stored.sha256, size: stored.size, parsed, started, timing: { store: storedAt - started, parse: Date.now() - storedAt } };
+  const durable = storing.then(() => {
+    timing.store = Date.now() - started;
+  });
+  // Until an accept awaits it; a failure then reaches that accept (or prepareMessage, below).
+  durable.catch(() => undefined);
+  await Promise.race([hashed, durable]);
+  if (!parsing || store.mode === 'database') await durable;
+  const content = written ?? (await storing);
+  const parsed = await (parsing ?? parseStored(store, ctx.parsers, content.path, config));
+  timing.parse = Date.now() - started;
+  return { sha256: content.sha256, size: content.size, parsed, durable, started, timing };
 }
 
 /** Stores and accepts one message. Resolves once the accept transaction has committed. */
@@ -113,6 +139,8 @@ export async function acceptPrepared(ctx: IngestContext, prepared: Prepared, inp
   try {
     result = await acceptOrDegrade(ctx, prepared, input);
   } catch (err) {
+    // The bytes could not be stored: that failure, as it is, not a failed accept to count.
+    await prepared.durable;
     if (isTransientFailure(err)) throw err;
     return parkOrRetry(ctx, prepared, input, err as Error);
   }
@@ -158,7 +186,7 @@ function logRating(ctx: IngestContext, mailbox: string, parsed: ParsedMessage, r
  */
 export async function acceptOrDegrade(
   ctx: IngestContext,
-  prepared: Pick<Prepared, 'sha256' | 'size' | 'parsed'>,
+  prepared: Pick<Prepared, 'sha256' | 'size' | 'parsed'> & Partial<Pick<Prepared, 'durable'>>,
   input: Omit<IngestInput, 'bytes'>,
 ): Promise<AcceptResult> {
   const lock = lockOptions(ctx, input);
@@ -172,10 +200,13 @@ export async function acceptOrDegrade(
       envelopeFrom: input.envelopeFrom ?? null,
       receivedAt: input.receivedAt ?? null,
       lock,
+      ...(prepared.durable ? { durable: prepared.durable } : {}),
     });
   try {
     return await accept(prepared.parsed);
   } catch (err) {
+    // Not the parser's fault when the bytes could not be stored: no unparsed second try.
+    await prepared.durable;
     if (isTransientFailure(err)) throw err;
     ctx.log.error(
       logEvent('ingest.accept_degraded', { mailbox: input.mailbox.id, sha256: prepared.sha256, err: (err as Error).message }),
