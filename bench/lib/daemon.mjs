@@ -20,6 +20,15 @@ export function rssMb(pid) {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** CPU time (ms, user + system, every thread) the process has used so far. */
+export function cpuMs(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+/** Kernel clock ticks per second, the unit of /proc/<pid>/stat's times (100 on Linux). */
+const CLOCK_TICKS = 100;
+
 export function startDaemon(configPath, { prof } = {}) {
   // BENCH_DAEMON_NODE_ARGS: node/V8 flags for the daemon only (when profiling, say `--trace-gc`);
   // BENCH_DAEMON_STDOUT: a file for the daemon's standard output, where V8's traces go.
