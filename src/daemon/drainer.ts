@@ -1,5 +1,5 @@
-// The outbox drainer service of `mailwarden run`: sends what is due, one row at a time, and on
-// stop finishes the row in hand. It is woken by every commit in this process that queued mail
+// The outbox drainer service of `mailwarden run`: sends what is due, a few rows at once, and on
+// stop finishes the rows in hand. It is woken by every commit in this process that queued mail
 // (src/outbound/outbox-wake.ts), so an auto-response leaves within milliseconds of its commit;
 // it also polls (smtp.poll_interval), for mail queued by other processes (the CLI) and rows whose
 // retry time came. A wake that arrives while a round runs is kept, so the next round starts at

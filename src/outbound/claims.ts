@@ -44,13 +44,19 @@ function claimValues(now: string) {
   });
 }
 
-/**
- * Claims the next due row, graphile-worker's way: a plain read finds a candidate (so an idle
- * drainer never takes the write lock), then one conditional UPDATE claims it with a random
- * token if it is still due. The row count says who won, on any database; the loser looks again.
- * The rows of a drainer that died on this machine come first: they were due before it took them.
- */
+/** The next due row under a claim of its own, or null (claimBatch of one). */
 export async function claimNext(db: Db, log?: Logger): Promise<OutboxRow | null> {
+  return (await claimBatch(db, 1, log))[0] ?? null;
+}
+
+/**
+ * Claims up to `limit` due rows, graphile-worker's way: a plain read finds candidates (so an idle
+ * drainer never takes the write lock), then one conditional UPDATE claims those still due, all
+ * under one random token. The rows it returns are the ones won, on any database; a drainer that
+ * won none looks again. The rows of a drainer that died on this machine come first, one at a
+ * time: they were due before it took them. Returned in due order.
+ */
+export async function claimBatch(db: Db, limit: number, log?: Logger): Promise<OutboxRow[]> {
   for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
     const now = nowIso();
     const orphan = (await findOrphans(db))[0];
@@ -61,31 +67,35 @@ export async function claimNext(db: Db, log?: Logger): Promise<OutboxRow | null>
         logEvent('outbox.reclaimed', { outbox_id: row.id, message_id: row.message_id, claimed_by: orphan.claimed_by }),
         'took over a row whose drainer died',
       );
-      return row;
+      return [row];
     }
-    const due = await firstDue(db, now);
-    if (!due) return null;
-    const row = await db.updateTable('outbox').set(claimValues(now)).where('id', '=', due.id).where(isDue(now)).returningAll().executeTakeFirst();
-    if (row) return row;
+    const due = await firstDue(db, now, limit);
+    if (due.length === 0) return [];
+    const ids = due.map((r) => r.id);
+    const rows = await db.updateTable('outbox').set(claimValues(now)).where('id', 'in', ids).where(isDue(now)).returningAll().execute();
+    if (rows.length > 0) return rows.sort(inDueOrder);
   }
-  return null;
+  return [];
+}
+
+/** By next attempt, then id: the order rows fall due in. */
+function inDueOrder(a: { id: number; next_attempt_at: string }, b: { id: number; next_attempt_at: string }): number {
+  return a.next_attempt_at === b.next_attempt_at ? a.id - b.id : a.next_attempt_at < b.next_attempt_at ? -1 : 1;
 }
 
 /**
- * The due row that comes first (by next attempt, then id), found with one indexed read per rule:
- * each reads the first entry of its state in the (state, next_attempt_at) index. One query with
+ * The first `limit` due rows (by next attempt, then id), found with one indexed read per rule:
+ * each reads the first entries of its state in the (state, next_attempt_at) index. One query with
  * the rules OR-ed read every due row and sorted them, so a drainer working through a backlog of n
  * rows (the SMTP server was away) paid n² (20,000 queued: 3.9 ms a claim, measured).
  */
-async function firstDue(db: Db, now: string): Promise<{ id: number; next_attempt_at: string } | undefined> {
-  const firsts = await Promise.all(DUE_RULES.map((rule) => firstDueQuery(db, rule, now).executeTakeFirst()));
-  return firsts
-    .filter((r) => r !== undefined)
-    .sort((a, b) => (a.next_attempt_at === b.next_attempt_at ? a.id - b.id : a.next_attempt_at < b.next_attempt_at ? -1 : 1))[0];
+async function firstDue(db: Db, now: string, limit: number): Promise<Array<{ id: number; next_attempt_at: string }>> {
+  const firsts = await Promise.all(DUE_RULES.map((rule) => firstDueQuery(db, rule, now, limit).execute()));
+  return firsts.flat().sort(inDueOrder).slice(0, limit);
 }
 
-/** The first due row of one rule's state (exported for the plan test). */
-export function firstDueQuery(db: Kysely<DB>, rule: (typeof DUE_RULES)[number], now: string) {
+/** The first due rows of one rule's state (exported for the plan test). */
+export function firstDueQuery(db: Kysely<DB>, rule: (typeof DUE_RULES)[number], now: string, limit = 1) {
   return db
     .selectFrom('outbox')
     .select(['id', 'next_attempt_at'])
@@ -93,7 +103,7 @@ export function firstDueQuery(db: Kysely<DB>, rule: (typeof DUE_RULES)[number], 
     .where(rule.at, rule.op, now)
     .orderBy('next_attempt_at')
     .orderBy('id')
-    .limit(1);
+    .limit(limit);
 }
 
 interface Orphan {

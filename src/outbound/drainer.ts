@@ -1,9 +1,13 @@
-// The outbox drainer: takes one due row at a time under a claim (claims.ts), sends its frozen
-// bytes, and records the outcome (record.ts), each step its own transaction (DESIGN: the
-// database is the queue).
+// The outbox drainer: claims up to SEND_CONCURRENCY due rows at once (claims.ts), sends their
+// frozen bytes at once, each over its own connection to the relay, and records each outcome
+// (record.ts), each step its own transaction (DESIGN: the database is the queue). Why at once: a
+// row's send is a dozen waits (its claim, four SMTP round trips, its record), each on an event
+// loop that ingest keeps busy, and one row at a time the outbox fell behind the mail coming in
+// (an IMAP drain of 2,000: the last auto-response 4 s after the last commit). Mail from one
+// batch may arrive in any order, as from any MTA that sends over several connections.
 //
 // The one duplicate window: after the server's 250 and before the `sent` commit. A crash there
-// leaves the row `sending`; another drainer sends it again, with the same Message-ID, so the
+// leaves the rows in hand `sending`; another drainer sends them again, with the same Message-ID, so the
 // recipient's client can fold the two: at once when the dead drainer ran on the same machine
 // (its pid proves it gone), otherwise once its lease runs out. A database that refuses the
 // `sent` write for now (locked, disk full) does not open the window: the write is retried under
@@ -16,9 +20,9 @@ import type { Config } from '../config/types.js';
 import type { Db } from '../db/connection.js';
 import { addMs, nowIso } from '../clock.js';
 import { logEvent, type Logger } from '../log.js';
-import { claimNext, type OutboxRow } from './claims.js';
+import { claimBatch, type OutboxRow } from './claims.js';
 import { recordOutcome, type Outcome, type RecordOptions } from './record.js';
-import { createSender, SendFailure, type Sender } from './sender.js';
+import { createSender, SEND_CONCURRENCY, SendFailure, type Sender } from './sender.js';
 
 const BACKOFF_BASE_MS = 30_000;
 const BACKOFF_CAP_MS = 60 * 60_000;
@@ -38,13 +42,13 @@ export interface DrainContext {
 export interface DrainOptions {
   /** Used and left open when given; otherwise one is made for the first due row and closed at the end. */
   sender?: Sender;
-  /** Checked between rows: the row in hand is always finished (its outcome recorded, unless the database refuses past recordGraceMs). */
+  /** Checked between batches: the rows in hand are always finished (their outcomes recorded, unless the database refuses past recordGraceMs). */
   shouldStop?: () => boolean;
   /** At most this many rows in this call. */
   limit?: number;
   /**
-   * The config in force now, asked before each row (a daemon that reloads on SIGHUP): a row
-   * claimed after a reload goes out with the new smtp settings, not at the end of a long batch.
+   * The config in force now, asked before each batch (a daemon that reloads on SIGHUP): a row
+   * claimed after a reload goes out with the new smtp settings, not at the end of a long backlog.
    */
   currentConfig?: () => Config;
   /**
@@ -103,16 +107,20 @@ export async function drainOnce(ctx: DrainContext, opts: DrainOptions = {}): Pro
   let count = 0;
   try {
     while (!(opts.shouldStop?.() ?? false) && (opts.limit === undefined || count < opts.limit)) {
-      const row = await claimNext(ctx.db, ctx.log);
-      if (!row) break;
+      const rows = await claimBatch(ctx.db, Math.min(SEND_CONCURRENCY, (opts.limit ?? Infinity) - count), ctx.log);
+      if (rows.length === 0) break;
       const config = opts.currentConfig?.() ?? ctx.config;
       if (own && own.config !== config) {
         own.sender.close();
         own = null;
       }
       const sender = opts.sender ?? (own ??= { sender: createSender(config), config }).sender;
-      await processRow({ ...ctx, config }, sender, row, { shouldStop: opts.shouldStop, stopGraceMs: opts.recordGraceMs });
-      count += 1;
+      const record = { shouldStop: opts.shouldStop, stopGraceMs: opts.recordGraceMs };
+      // Every row in hand is finished before anything is thrown (and the connections closed).
+      const done = await Promise.allSettled(rows.map((row) => processRow({ ...ctx, config }, sender, row, record)));
+      count += rows.length;
+      const failed = done.find((d) => d.status === 'rejected');
+      if (failed) throw failed.reason;
     }
   } finally {
     own?.sender.close();

@@ -1,5 +1,5 @@
 // The daemon's drainer sends an auto-response within milliseconds of its commit (outbox-wake.ts),
-// one row at a time; a new SMTP connection per row would cost more than everything else (the
+// a few rows at once; a new SMTP connection per row would cost more than everything else (the
 // greeting alone is ~100 ms on smtp-server, more with TLS). So the service keeps one sender across
 // rounds, as Postfix's connection cache does, and closes it once it has been idle for a short
 // linger, well inside any relay's idle timeout, so no idle connection is left for the relay to

@@ -15,6 +15,9 @@ import { describeToken, sharedTokens, type AccessToken, type TokenCache } from '
 import { describeSecretSource, resolveSecret } from '../config/secrets.js';
 import type { Config, SmtpConfig } from '../config/types.js';
 
+/** Mails sent at once, each over its own connection to the relay (Postfix sends to one destination over up to 20). */
+export const SEND_CONCURRENCY = 4;
+
 export interface Outgoing {
   id: number;
   kind: string;
@@ -51,9 +54,9 @@ function outboxDir(config: Config): string {
   return config.smtp.outbox_dir ?? path.join(config.instance.data_dir, 'outbox');
 }
 
-// One pooled connection carries a batch of due rows (a new connection per message costs ~100 ms
-// here, more with TLS); the drainer closes the sender when the batch is done, so no idle
-// connection is left for the relay to drop under us. Timeouts stay well inside the lease. The
+// A pool of up to SEND_CONCURRENCY connections carries the due rows, one row on each at a time
+// (a new connection per message costs ~100 ms here, more with TLS); the drainer closes the
+// sender when it is done, so no idle connection is left for the relay to drop under us. Timeouts stay well inside the lease. The
 // transport is made at the first send, which resolves the password and reads the CA file then:
 // a missing secret is a transient failure of that row (the admin's to fix), never a crash.
 function smtpSender(smtp: SmtpConfig): Sender {
@@ -87,7 +90,7 @@ export interface SmtpLoginOptions {
 
 /** nodemailer's pooled-transport options for the relay; resolves the password and reads the CA file. */
 export function smtpTransportOptions(smtp: SmtpConfig, opts: SmtpLoginOptions = {}): SMTPPool.Options {
-  return { pool: true, maxConnections: 1, maxMessages: 100, ...smtpConnectionOptions(smtp, opts) };
+  return { pool: true, maxConnections: SEND_CONCURRENCY, maxMessages: 100, ...smtpConnectionOptions(smtp, opts) };
 }
 
 function smtpConnectionOptions(smtp: SmtpConfig, opts: SmtpLoginOptions): SMTPTransport.Options {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { writeTx, type Opened } from '../../src/db/connection';
 import { openTestDatabase, testBackend } from '../support/backend';
-import { claimNext, LEASE_MS, nextDueAt } from '../../src/outbound/claims';
+import { claimBatch, claimNext, LEASE_MS, nextDueAt } from '../../src/outbound/claims';
 import { currentClaimer } from '../../src/outbound/claimer';
 import { queueMail } from '../../src/outbound/queue';
 import { listOutbox } from '../../src/outbound/outbox';
@@ -62,6 +62,21 @@ describe('compare-and-set claims', () => {
       .where('claim_token', '=', first.claim_token)
       .executeTakeFirst();
     expect(Number(stale.numUpdatedRows)).toBe(0);
+  });
+
+  it('claims up to a batch of due rows with one update, in due order, under one token; the next claim gets the rest (fails if a row is claimed twice or skipped)', async () => {
+    await env.opened.db.deleteFrom('outbox').execute();
+    const caseId = await insertCase(env);
+    const ids: number[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await queueOne(caseId)).outboxId);
+    const first = await claimBatch(env.opened.db, 3);
+    expect(first.map((r) => r.id)).toEqual(ids.slice(0, 3));
+    for (const r of first) expect(r).toMatchObject({ state: 'sending', attempts: 1, claimed_by: currentClaimer(), claim_token: first[0]!.claim_token });
+    const rest = await claimBatch(env.opened.db, 8);
+    expect(rest.map((r) => r.id)).toEqual(ids.slice(3));
+    expect(rest[0]!.claim_token).not.toBe(first[0]!.claim_token);
+    expect(await claimBatch(env.opened.db, 8)).toEqual([]);
+    await env.opened.db.deleteFrom('outbox').execute();
   });
 
   it('the next due time is the next attempt of a queued row, or the lease end of a row being sent', async () => {

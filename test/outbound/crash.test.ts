@@ -1,10 +1,11 @@
 // Crash safety of the drainer: a process sending 200 outbox rows is killed with SIGKILL mid-way;
 // a new one finishes the job. Every row ends up sent, and no Message-ID arrives twice except the
-// one row that was in hand (`sending`) when the process died: the documented window between the
-// server's 250 and the commit of `sent`.
+// rows that were in hand (`sending`, at most SEND_CONCURRENCY, sent at once) when the process
+// died: the documented window between the server's 250 and the commit of `sent`.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeTx } from '../../src/db/connection';
 import { queueMail } from '../../src/outbound/queue';
+import { SEND_CONCURRENCY } from '../../src/outbound/sender';
 import { BIN, REPO_ROOT, runCli, startDaemon } from '../support/cli';
 import { spawnOwned, type OwnedProcess } from '../support/processes';
 import { waitFor } from '../support/wait';
@@ -64,7 +65,7 @@ describe('kill -9 while the outbox drains', () => {
   /** The rows the dead drainer had in hand: the only ones allowed to arrive twice. */
   async function rowsInHand() {
     const inHand = await env.opened.db.selectFrom('outbox').select('message_id').where('state', '=', 'sending').execute();
-    expect(inHand.length).toBeLessThanOrEqual(1);
+    expect(inHand.length).toBeLessThanOrEqual(SEND_CONCURRENCY);
     return inHand;
   }
 
@@ -145,7 +146,11 @@ describe('kill -9 while the outbox drains', () => {
     script = ({ attempt }) => (attempt === HELD_ATTEMPT ? held.then(() => ({ code: 421, message: 'Try again later' })) : null);
     const daemon = await startDaemon(env.cfg.configPath);
     try {
-      await waitFor(() => sink.attempts >= HELD_ATTEMPT, { timeoutMs: 30_000, what: `the relay to hold message ${HELD_ATTEMPT}` });
+      // The rows sent beside it (at once, SEND_CONCURRENCY at a time) are recorded first.
+      await waitFor(async () => sink.attempts >= HELD_ATTEMPT && (await countByState()).sent === HELD_ATTEMPT - 1, {
+        timeoutMs: 30_000,
+        what: `the relay to hold message ${HELD_ATTEMPT} and the others before it to be recorded`,
+      });
     } finally {
       await daemon.kill();
       answerHeld(); // the relay refuses it only now, to a dead client
@@ -170,7 +175,7 @@ describe('kill -9 while the outbox drains', () => {
     expect(await countByState()).toEqual({ sent: SLOW_ROWS });
   });
 
-  it('sends exactly one row twice when the kill falls between the server accepting it and the commit', async () => {
+  it('sends again only rows in hand, message 60 among them, when the kill falls between the server accepting it and the commit', async () => {
     const ids = await queueRows();
     const exited = startDrainer();
     // The sink accepts message 60 and, before its 250 can reach the drainer, the drainer dies.
@@ -180,11 +185,14 @@ describe('kill -9 while the outbox drains', () => {
     };
     await exited;
     // The sink records message 60 after parsing it, which may end after the drainer's exit is
-    // seen (the soak caught 59 here once under load): wait for it rather than read the count
-    // at once. A 61st message could only come from a drainer that was not killed.
+    // seen (the soak caught 59 here once under load): wait for it rather than read the count at
+    // once. The rows sent beside it (SEND_CONCURRENCY at a time) may have reached the sink too;
+    // a message beyond those could only come from a drainer that was not killed.
     await sink.waitFor((m) => m.length >= 60, 30_000, 'message 60 recorded');
-    expect(sink.messages.length).toBe(60);
+    expect(sink.messages.length).toBeLessThan(60 + SEND_CONCURRENCY);
     const r = await finishAndCheck(ids, await rowsInHand());
-    expect(r).toEqual({ inHand: 1, twice: 1 });
+    // Message 60 was accepted and never recorded: it arrives twice; so may those beside it, and no other.
+    expect(r.twice).toBeGreaterThanOrEqual(1);
+    expect(r.twice).toBeLessThanOrEqual(r.inHand);
   });
 });

@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/log';
 import { queueMail } from '../../src/outbound/queue';
 import { claimNext, LEASE_MS } from '../../src/outbound/claims';
 import { backoffMs, drainOnce } from '../../src/outbound/drainer';
+import { SEND_CONCURRENCY } from '../../src/outbound/sender';
 import { rejectHeld, releaseHeld } from '../../src/outbound/outbox';
 import { startSmtpSink, type SinkScript, type SmtpSink } from '../support/smtp-sink';
 import { freePort } from '../support/ports';
@@ -79,6 +80,31 @@ describe('outbox drainer over SMTP', () => {
     // A sent row is never claimed again.
     expect(await drainOnce(ctx(env))).toBe(0);
     expect(sink.attempts).toBe(1);
+  });
+
+  it('sends a backlog several rows at once, each over its own connection, each once (fails if rows go out one at a time)', async () => {
+    let secondCame: () => void = () => {};
+    const second = new Promise<null>((resolve) => (secondCame = () => resolve(null)));
+    // The relay answers the first mail only once a second one has come: a drainer sending one
+    // row at a time would wait in vain, until the relay gives up on it with a 421.
+    script = ({ attempt }) => {
+      if (attempt === 2) secondCame();
+      if (attempt !== 1) return null;
+      return Promise.race([
+        second,
+        new Promise<{ code: number; message: string }>((r) => setTimeout(() => r({ code: 421, message: 'No second mail came' }), 10_000)),
+      ]);
+    };
+    const caseId = await insertCase(env);
+    const queued = [];
+    for (let i = 0; i < SEND_CONCURRENCY; i++) queued.push(await queueReply(env, caseId));
+    expect(await drainOnce(ctx(env))).toBe(SEND_CONCURRENCY);
+    expect(sink.attempts).toBe(SEND_CONCURRENCY);
+    const counts = sink.byMessageId();
+    for (const q of queued) {
+      expect(counts.get(q.messageId)).toBe(1);
+      expect(await outboxRow(env, q.outboxId)).toMatchObject({ state: 'sent', attempts: 1 });
+    }
   });
 
   it('sends auto-responses with the null envelope sender (RFC 3834 §3.3)', async () => {

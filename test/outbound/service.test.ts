@@ -8,6 +8,7 @@ import { silentLogger } from '../../src/log';
 import { queueMail } from '../../src/outbound/queue';
 import { createDrainerService } from '../../src/daemon/drainer';
 import { drainOnce } from '../../src/outbound/drainer';
+import { SEND_CONCURRENCY } from '../../src/outbound/sender';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
 import { waitFor } from '../support/wait';
 import { insertCase, outboundEnv, type OutboundEnv, replyInput } from './helpers';
@@ -50,18 +51,20 @@ describe('drainer service', () => {
     expect(states).toEqual([{ state: 'sent' }]);
   });
 
-  it('a row claimed after a reload goes out with the new settings, also within one batch (fails if a batch keeps its first sender)', async () => {
+  it('a row claimed after a reload goes out with the new settings, also within one backlog (fails if a drain keeps its first sender)', async () => {
     const caseId = await insertCase(env);
-    const first = await queue(caseId);
-    const second = await queue(caseId);
+    const rows = [];
+    for (let i = 0; i <= SEND_CONCURRENCY; i++) rows.push(await queue(caseId));
     const fileConfig = (dir: string) => ({ ...env.config, smtp: { ...env.config.smtp, transport: 'file' as const, outbox_dir: path.join(env.cfg.dir, dir) } });
     const before = fileConfig('before-reload');
     const after = fileConfig('after-reload');
     let asked = 0;
-    // The reload lands between the two rows of one batch: the first row sees the old config, the second the new.
+    // The reload lands after the first claim: the rows claimed then (SEND_CONCURRENCY, sent at
+    // once) see the old config, the row claimed next the new one.
     const sent = await drainOnce({ config: before, db: env.opened.db, log: silentLogger() }, { currentConfig: () => (asked++ === 0 ? before : after) });
-    expect(sent).toBe(2);
-    expect(fs.readdirSync(before.smtp.outbox_dir)).toEqual([`${first.outboxId}-reply.eml`]);
-    expect(fs.readdirSync(after.smtp.outbox_dir)).toEqual([`${second.outboxId}-reply.eml`]);
+    expect(sent).toBe(SEND_CONCURRENCY + 1);
+    const files = (ids: typeof rows) => ids.map((r) => `${r.outboxId}-reply.eml`).sort();
+    expect(fs.readdirSync(before.smtp.outbox_dir).sort()).toEqual(files(rows.slice(0, SEND_CONCURRENCY)));
+    expect(fs.readdirSync(after.smtp.outbox_dir)).toEqual(files(rows.slice(SEND_CONCURRENCY)));
   });
 });
