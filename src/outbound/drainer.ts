@@ -7,15 +7,16 @@
 // batch may arrive in any order, as from any MTA that sends over several connections.
 //
 // The one duplicate window: after the server's 250 and before the `sent` commit. A crash there
-// leaves the rows in hand `sending`; another drainer sends them again, with the same Message-ID, so the
-// recipient's client can fold the two: at once when the dead drainer ran on the same machine
-// (its pid proves it gone), otherwise once its lease runs out. A database that refuses the
-// `sent` write for now (locked, disk full) does not open the window: the write is retried under
-// the same claim until it goes through. Only a stop while it still refuses, after a grace, or a
-// database error that is not transient, leaves the row `sending` just as that crash would (and
-// says so in the log). Nowhere else can a row be sent twice: a row is only claimed in `queued`,
-// or in `sending` once its drainer is provably dead or its lease ran out, each claim one
-// compare-and-set UPDATE, and the outcome is written only while the claim still holds.
+// leaves the rows in hand (at most SEND_CONCURRENCY) `sending`; another drainer sends them
+// again, with the same Message-ID, so the recipient's client can fold the two: at once when the
+// dead drainer ran on the same machine (its pid proves it gone), otherwise once its lease runs
+// out. A database that refuses the `sent` write for now (locked, disk full) does not open the
+// window: the write is retried under the same claim until it goes through. Only a stop while it
+// still refuses, after a grace, or a database error that is not transient, leaves the row
+// `sending` just as that crash would (and says so in the log). Nowhere else can a row be sent
+// twice: a row is only claimed in `queued`, or in `sending` once its drainer is provably dead or
+// its lease ran out, each claim one compare-and-set UPDATE, and the outcome is written only
+// while the claim still holds.
 import type { Config } from '../config/types.js';
 import type { Db } from '../db/connection.js';
 import { addMs, nowIso } from '../clock.js';

@@ -56,9 +56,10 @@ function outboxDir(config: Config): string {
 
 // A pool of up to SEND_CONCURRENCY connections carries the due rows, one row on each at a time
 // (a new connection per message costs ~100 ms here, more with TLS); the drainer closes the
-// sender when it is done, so no idle connection is left for the relay to drop under us. Timeouts stay well inside the lease. The
-// transport is made at the first send, which resolves the password and reads the CA file then:
-// a missing secret is a transient failure of that row (the admin's to fix), never a crash.
+// sender when it is done, so no idle connection is left for the relay to drop under us. Timeouts
+// stay well inside the lease. The transport is made at the first send, which resolves the
+// password and reads the CA file then: a missing secret is a transient failure of that row (the
+// admin's to fix), never a crash.
 function smtpSender(smtp: SmtpConfig): Sender {
   let transport: Transporter | null = null;
   return {
