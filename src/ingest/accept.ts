@@ -2,7 +2,8 @@
 // database happens here, in one BEGIN IMMEDIATE transaction: the exactly-once key, dedupe,
 // threading, the case and message rows, history, the auto-response in the outbox, and the box's
 // high-water mark. A crash anywhere leaves the message either wholly accepted or not at all,
-// and since the raw bytes are on disk before the commit, "not at all" just means "again next time".
+// and since the raw bytes are on disk before the commit, "not at all" just means "again next
+// time".
 import type { Kysely } from 'kysely';
 import { nowIso, onClock } from '../clock.js';
 import type { Config, MailboxConfig } from '../config/types.js';

@@ -9,8 +9,8 @@
 // A second thread starts only when a job has waited `spareAfterMs` for the first (once that one
 // has loaded the parser: waiting for a thread to start is not waiting for a busy one): one thread
 // parses a few hundred ordinary messages a second, and every thread loads the parser and warms
-// up its compiled code for itself (measured in a 2,000-message IMAP drain: a second thread taken
-// on at once cost 0.6 to 1.4 ms of CPU per message). The spare is for a message that keeps the
+// up its compiled code for itself (measured in 2,000-message IMAP drains: a second thread taken
+// on at once cost 0.3 to 1.4 ms of CPU per message). The spare is for a message that keeps the
 // first one busy (a large one, or one that hangs until its timeout).
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
