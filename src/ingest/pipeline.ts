@@ -97,12 +97,10 @@ export async function prepareMessage(ctx: IngestContext, bytes: Buffer | Readabl
   const store = contentStore(config, ctx.db);
   const timing = { store: 0, parse: 0 };
   let parsing: Promise<ParsedMessage> | null = null;
-  let written: WrittenContent | null = null;
-  let seen: () => void = () => undefined;
-  const hashed = new Promise<void>((resolve) => (seen = resolve));
+  let seen: (content: WrittenContent) => void = () => undefined;
+  const hashed = new Promise<WrittenContent>((resolve) => (seen = resolve));
   const startParsing = (content: WrittenContent) => {
-    written = content;
-    seen();
+    seen(content);
     if (!content.bytes) return;
     parsing = parseStored(store, ctx.parsers, content.path, config, content.bytes);
     // Should storing fail, nobody awaits this parse; its failure is then of no interest.
@@ -118,9 +116,9 @@ export async function prepareMessage(ctx: IngestContext, bytes: Buffer | Readabl
   });
   // Until an accept awaits it; a failure then reaches that accept (or prepareMessage, below).
   durable.catch(() => undefined);
-  await Promise.race([hashed, durable]);
+  // Named and sized once hashed (a failure to store before that is thrown here).
+  const content = await Promise.race([hashed, storing]);
   if (!parsing || store.mode === 'database') await durable;
-  const content = written ?? (await storing);
   const parsed = await (parsing ?? parseStored(store, ctx.parsers, content.path, config));
   timing.parse = Date.now() - started;
   return { sha256: content.sha256, size: content.size, parsed, durable, started, timing };

@@ -106,6 +106,7 @@ function logOutcome(log: Logger, outcome: Outcome, fields: object): void {
 export async function drainOnce(ctx: DrainContext, opts: DrainOptions = {}): Promise<number> {
   let own: { sender: Sender; config: Config } | null = null;
   let count = 0;
+  const record = { shouldStop: opts.shouldStop, stopGraceMs: opts.recordGraceMs };
   try {
     while (!(opts.shouldStop?.() ?? false) && (opts.limit === undefined || count < opts.limit)) {
       const rows = await claimBatch(ctx.db, Math.min(SEND_CONCURRENCY, (opts.limit ?? Infinity) - count), ctx.log);
@@ -116,9 +117,9 @@ export async function drainOnce(ctx: DrainContext, opts: DrainOptions = {}): Pro
         own = null;
       }
       const sender = opts.sender ?? (own ??= { sender: createSender(config), config }).sender;
-      const record = { shouldStop: opts.shouldStop, stopGraceMs: opts.recordGraceMs };
+      const batch = { ...ctx, config };
       // Every row in hand is finished before anything is thrown (and the connections closed).
-      const done = await Promise.allSettled(rows.map((row) => processRow({ ...ctx, config }, sender, row, record)));
+      const done = await Promise.allSettled(rows.map((row) => processRow(batch, sender, row, record)));
       count += rows.length;
       const failed = done.find((d) => d.status === 'rejected');
       if (failed) throw failed.reason;
