@@ -20,8 +20,13 @@ import { build } from 'esbuild';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const out = path.join(root, 'dist', 'bundle');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-/** Pure-JS packages of many small modules: bundled. Everything else stays in node_modules. */
-const INLINE = new Set(['kysely', 'zod', 'yaml', 'commander']);
+/**
+ * Packages of many small modules, bundled: their code is then kept compiled with the rest.
+ * better-sqlite3's JavaScript is bundled too, its compiled addon is not: src/db/connection.ts
+ * names the addon's file, because the lookup the package would otherwise run (`bindings`) starts
+ * from the caller's file. Everything else stays in node_modules.
+ */
+const INLINE = new Set(['kysely', 'zod', 'yaml', 'commander', 'better-sqlite3']);
 const WORKERS = {
   'parse-worker.js': '../ingest/parse-worker.js',
   'read-worker.js': '../db/read-worker.js',
@@ -74,7 +79,39 @@ const esModuleDefaults = {
   },
 };
 
+/**
+ * commander requires child_process when it loads, for subcommands run as their own executables,
+ * which mailwarden has none of. child_process brings net, dgram and their kin, about 3 ms of every
+ * command's start, so here it is required when a subcommand would spawn, never otherwise.
+ */
+const COMMANDER_SPAWN = "const childProcess = require('node:child_process');";
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
+      const source = fs.readFileSync(args.path, 'utf8');
+      if (!source.includes(COMMANDER_SPAWN)) {
+        throw new Error(`bundle: commander's ${args.path} no longer requires child_process as this script expects; look at lazyChildProcess`);
+      }
+      const lazy = "const childProcess = { spawn: (...a) => require('node:child_process').spawn(...a) };";
+      return { contents: source.replace(COMMANDER_SPAWN, lazy), loader: 'js' };
+    });
+  },
+};
+
 fs.rmSync(out, { recursive: true, force: true });
+// The loader bin/mailwarden runs first (src/cli/code-cache.ts), CommonJS too: with an ES module
+// as its entry, Node starts its ES module loader (about 4 ms of every command) before the first
+// line runs. Written before the bundle, so a bundle on disk always has its loader beside it.
+await build({
+  entryPoints: [path.join(root, 'dist', 'cli', 'code-cache.js')],
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  outfile: path.join(out, 'load.cjs'),
+  logLevel: 'warning',
+});
 await build({
   entryPoints: [path.join(root, 'dist', 'cli', 'main.js')],
   bundle: true,
@@ -83,7 +120,7 @@ await build({
   target: 'node20',
   outfile: path.join(out, 'main.cjs'),
   external: EXTERNAL,
-  plugins: [esModuleDefaults],
+  plugins: [esModuleDefaults, lazyChildProcess],
   // The modules find their files (package.json, templates, workers) from their own URL; in one
   // CommonJS file that is the bundle's, which sits as deep in dist/ as they do.
   define: { 'import.meta.url': '__mwImportMetaUrl' },
@@ -96,6 +133,18 @@ const bundle = fs.readFileSync(path.join(out, 'main.cjs'));
 if (bundle.some((byte) => byte > 0x7f)) {
   // esbuild escapes strings but leaves regular expression literals as written: write \u00e9, not é.
   throw new Error('bundle: dist/bundle/main.cjs is not ASCII (a regular expression with a non-ASCII character?); src/cli/code-cache.ts reads it as latin1');
+}
+// Code run from V8's kept code cannot import() on Node 20: the dynamic import callback vm takes
+// is not restored with the cached data (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING). So the bundle
+// holds no import() that runs: a built-in is required (createRequire), a package bundled. eld's is
+// only reached by the parser's in-process fallback, for when its worker file is missing, which
+// beside the bundle (the stubs below) it never is.
+const dynamicImports = [...bundle.toString('latin1').matchAll(/\bimport\("([^"]+)"\)/g)].map((m) => m[1]);
+const unexpected = dynamicImports.filter((specifier) => specifier !== 'eld/extrasmall');
+if (unexpected.length > 0) {
+  throw new Error(
+    `bundle: dist/bundle/main.cjs has import() of ${unexpected.join(', ')}, which fails in code run from V8's kept code: require it or bundle it`,
+  );
 }
 for (const [stub, target] of Object.entries(WORKERS)) {
   if (!fs.existsSync(path.join(out, target))) throw new Error(`bundle: the worker ${target} is not in dist/`);

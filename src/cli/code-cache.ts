@@ -50,12 +50,9 @@ export function loadBundle(file: string, argv: string[] = process.argv, env: Nod
   const name = entryName(file, source, argv, env);
   const cachedData = readCacheEntry(dir, name);
   const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source.toString('latin1')}\n})`;
-  const script = new vm.Script(wrapped, {
-    filename: file,
-    cachedData,
-    // The few import()s esbuild leaves in place go to Node's own loader, as in any module.
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // No import() runs in the bundle (scripts/bundle.mjs checks): on Node 20, code compiled from
+  // kept data loses vm's dynamic import callback, so one would work on the first run only.
+  const script = new vm.Script(wrapped, { filename: file, cachedData });
   if (dir && (cachedData === undefined || script.cachedDataRejected)) {
     process.once('exit', () => {
       if (process.uptime() * 1000 > WRITE_BEFORE_MS) return;

@@ -7,6 +7,7 @@
 // short pauses on the event loop, up to a deadline the caller may bring closer (a delivery whose
 // sender is waiting for an answer), while reads (WAL) and the other services go on.
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
@@ -101,6 +102,20 @@ export interface Opened {
   close(): Promise<void>;
 }
 
+/**
+ * The file of better-sqlite3's compiled addon, named outright. The CLI bundle holds the package's
+ * JavaScript (scripts/bundle.mjs), and there the lookup it would run (`bindings`, which starts
+ * from the caller's file) cannot find the package; it is a dozen stat calls anyway. Undefined
+ * when the addon is not where npm builds it: then the package looks for itself.
+ */
+function sqliteAddon(): string | undefined {
+  try {
+    return createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node');
+  } catch {
+    return undefined;
+  }
+}
+
 /** Creates the data dir (0700) when missing; raw mail and the database live in it. */
 function ensureDataDir(dataDir: string): void {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -116,7 +131,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Opened> {
   fs.chmodSync(file, 0o600);
   let sqlite: Database.Database;
   try {
-    sqlite = new Database(file, { timeout: DEFAULT_BUSY_TIMEOUT_MS });
+    sqlite = new Database(file, { timeout: DEFAULT_BUSY_TIMEOUT_MS, nativeBinding: sqliteAddon() });
   } catch (err) {
     throw unavailableError('EDBOPEN', `Cannot open the database ${file}: ${(err as Error).message}.`);
   }

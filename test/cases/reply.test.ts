@@ -246,6 +246,18 @@ describe('reply', () => {
     expect(await outboxCount()).toBe(before);
   });
 
+  it('opens $EDITOR also when the command runs from the code V8 kept in an earlier run', async () => {
+    // The editor is started by a built-in loaded only then (src/cli/commands/reply.ts): the second
+    // run, from kept code (src/cli/code-cache.ts), must load it as the first did.
+    const c = await insertCase(opened.db, { pool: 'general' });
+    const kept = { ...env, EDITOR: 'true', VISUAL: '', MAILWARDEN_CACHE_DIR: path.join(files, 'kept-code') };
+    for (const run of ['first', 'second']) {
+      const r = await runCli(['reply', c.id, '--as', 'sam'], { env: kept });
+      expect([run, r.code, r.stderr]).toEqual([run, 64, 'mailwarden: Aborting the reply: the message is empty.\n']);
+    }
+    expect(fs.readdirSync(path.join(files, 'kept-code')).some((n) => n.startsWith('code-'))).toBe(true);
+  });
+
   it("holds a trainee's reply for the supervisor's approval; nothing reaches the customer", async () => {
     const c = await insertCase(opened.db, { pool: 'general', customer: 'held@example.org' });
     const r = await runCli(['reply', c.id, '--as', 'tina', '-m', 'Trainee answer', '--json'], { env });

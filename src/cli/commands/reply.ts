@@ -1,6 +1,6 @@
 // `mailwarden reply <case> --as <c>`: answer the customer; text from --message, --file or $EDITOR.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -102,8 +102,14 @@ async function replyText(app: App, caseId: string, actorId: string, opts: ReplyO
   return text;
 }
 
-/** Opens $VISUAL/$EDITOR on a temp file holding the template, as git does; returns what was saved. */
+/**
+ * Opens $VISUAL/$EDITOR on a temp file holding the template, as git does; returns what was saved.
+ * child_process is loaded here, not with the command line: it brings net and dgram, a few
+ * milliseconds of every command's start (issue 18). Required, not import()ed: code V8 kept
+ * (src/cli/code-cache.ts) cannot import() on Node 20.
+ */
 function editReply(template: string): string {
+  const { spawnSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
   const editor = process.env.VISUAL || process.env.EDITOR;
   if (!editor) throw usageError('ENOEDITOR', 'Give the reply with --message or --file, or set $EDITOR to write it in an editor.');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailwarden-reply-'));
