@@ -106,7 +106,8 @@ export interface Opened {
  * The file of better-sqlite3's compiled addon, named outright. The CLI bundle holds the package's
  * JavaScript (scripts/bundle.mjs), and there the lookup it would run (`bindings`, which starts
  * from the caller's file) cannot find the package; it is a dozen stat calls anyway. Undefined
- * when the addon is not where npm builds it: then the package looks for itself.
+ * when the addon is not where npm builds it: then the package looks for itself, which works in
+ * tsc's dist/ (and tests), not in the bundle.
  */
 function sqliteAddon(): string | undefined {
   try {
