@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeTx } from '../../src/db/connection';
 import { changeCase } from '../../src/db/history';
 import { rawPath } from '../../src/db/stored-files';
 import { cliJson, startDaemon, type Daemon } from '../support/cli';
@@ -274,7 +275,7 @@ describe('ingest from IMAP boxes', () => {
 
   it('reopens a solved case within the window as feedback, opens a linked case after it, ignores out-of-office (fails on wrong status)', async () => {
     const first = await newCase('Karol <karol@customer.test>', 'Reopen me');
-    await db.db.transaction().execute((tx) => changeCase(tx, first.id, 'sam', { status: 'solved', closed_at: new Date().toISOString(), assignee: 'cody' }));
+    await writeTx(db.db, (tx) => changeCase(tx, first.id, 'sam', { status: 'solved', closed_at: new Date().toISOString(), assignee: 'cody' }));
 
     const ooo = newMessageId();
     await appendMail(
@@ -321,7 +322,7 @@ describe('ingest from IMAP boxes', () => {
 
     // Closed 20 days ago: past the 14-day window, a new case linked to the old one.
     const longAgo = new Date(Date.now() - 20 * 86_400_000).toISOString();
-    await db.db.transaction().execute((tx) => changeCase(tx, first.id, 'sam', { status: 'closed', closed_at: longAgo }));
+    await writeTx(db.db, (tx) => changeCase(tx, first.id, 'sam', { status: 'closed', closed_at: longAgo }));
     const late = newMessageId();
     await appendMail(
       dovecot,
