@@ -100,24 +100,15 @@ const lazyChildProcess = {
 };
 
 fs.rmSync(out, { recursive: true, force: true });
+/** Both files: one CommonJS file each, for the Node these machines run. */
+const COMMON = { bundle: true, format: 'cjs', platform: 'node', target: 'node20', logLevel: 'warning' };
 // The loader bin/mailwarden runs first (src/cli/code-cache.ts), CommonJS too: with an ES module
 // as its entry, Node starts its ES module loader (about 4 ms of every command) before the first
 // line runs. Written before the bundle, so a bundle on disk always has its loader beside it.
+await build({ ...COMMON, entryPoints: [path.join(root, 'dist', 'cli', 'code-cache.js')], outfile: path.join(out, 'load.cjs') });
 await build({
-  entryPoints: [path.join(root, 'dist', 'cli', 'code-cache.js')],
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  outfile: path.join(out, 'load.cjs'),
-  logLevel: 'warning',
-});
-await build({
+  ...COMMON,
   entryPoints: [path.join(root, 'dist', 'cli', 'main.js')],
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
   outfile: path.join(out, 'main.cjs'),
   external: EXTERNAL,
   plugins: [esModuleDefaults, lazyChildProcess],
@@ -127,7 +118,6 @@ await build({
   banner: { js: "const __mwImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   // Without comments the bundle is ASCII (esbuild escapes the rest), which code-cache.ts reads fast.
   minifyWhitespace: true,
-  logLevel: 'warning',
 });
 const bundle = fs.readFileSync(path.join(out, 'main.cjs'));
 if (bundle.some((byte) => byte > 0x7f)) {
