@@ -15,10 +15,15 @@ export function openHooks(tx: Kysely<DB>): void {
   pending.set(tx, []);
 }
 
-/** Runs `fn` after `tx` commits (once per distinct fn), or never when it rolls back or is no writeTx transaction. */
-export function afterCommit(tx: Kysely<DB>, fn: () => void): void {
+/**
+ * Runs `fn` after `tx` commits (once per distinct fn), or never when it rolls back. False when
+ * `tx` is no writeTx transaction (nothing will run).
+ */
+export function afterCommit(tx: Kysely<DB>, fn: () => void): boolean {
   const hooks = pending.get(tx);
-  if (hooks && !hooks.includes(fn)) hooks.push(fn);
+  if (!hooks) return false;
+  if (!hooks.includes(fn)) hooks.push(fn);
+  return true;
 }
 
 /** Takes the hooks of `tx` away; writeTx calls each of them after COMMIT, and none after a rollback. */

@@ -78,6 +78,24 @@ export async function claimBatch(db: Db, limit: number, log?: Logger): Promise<O
   return [];
 }
 
+/**
+ * Claims the rows of `ids` that are still due, with the one conditional UPDATE claimBatch ends
+ * with and no search before it: the ids come from this process's own commits (outbox-wake.ts).
+ * A row another drainer took first, or one that is no longer due, is simply not returned.
+ */
+export async function claimWoken(db: Db, ids: readonly number[]): Promise<OutboxRow[]> {
+  if (ids.length === 0) return [];
+  const now = nowIso();
+  const rows = await db
+    .updateTable('outbox')
+    .set(claimValues(now))
+    .where('id', 'in', [...ids])
+    .where(isDue(now))
+    .returningAll()
+    .execute();
+  return rows.sort(inDueOrder);
+}
+
 /** By next attempt, then id: the order rows fall due in. */
 function inDueOrder(a: { id: number; next_attempt_at: string }, b: { id: number; next_attempt_at: string }): number {
   return a.next_attempt_at === b.next_attempt_at ? a.id - b.id : a.next_attempt_at < b.next_attempt_at ? -1 : 1;

@@ -21,7 +21,7 @@ import type { Config } from '../config/types.js';
 import type { Db } from '../db/connection.js';
 import { addMs, nowIso } from '../clock.js';
 import { logEvent, type Logger } from '../log.js';
-import { claimBatch, type OutboxRow } from './claims.js';
+import { claimBatch, claimWoken, type OutboxRow } from './claims.js';
 import { recordOutcome, type Outcome, type RecordOptions } from './record.js';
 import { createSender, SEND_CONCURRENCY, SendFailure, type Sender } from './sender.js';
 
@@ -57,6 +57,13 @@ export interface DrainOptions {
    * the database refuses writes (record.ts); the default suits a service stop.
    */
   recordGraceMs?: number;
+  /**
+   * Takes up to `max` ids of rows this process's own commits made due (the outbox wake); they are
+   * claimed by id, before any search for due rows.
+   */
+  takeWoken?: (max: number) => number[];
+  /** False: claim only what takeWoken hands out; the caller searches for the rest at its poll. */
+  searchForDue?: boolean;
 }
 
 /** Sends one claimed row and records what happened. */
@@ -102,6 +109,15 @@ function logOutcome(log: Logger, outcome: Outcome, fields: object): void {
   }
 }
 
+/** Up to `max` rows under a claim: the woken ones first, by id, then (unless told not to) found by a search. */
+async function nextBatch(ctx: DrainContext, opts: DrainOptions, max: number): Promise<OutboxRow[]> {
+  for (let ids = opts.takeWoken?.(max) ?? []; ids.length > 0; ids = opts.takeWoken?.(max) ?? []) {
+    const rows = await claimWoken(ctx.db, ids);
+    if (rows.length > 0) return rows;
+  }
+  return opts.searchForDue === false ? [] : claimBatch(ctx.db, max, ctx.log);
+}
+
 /** Sends every row that is due now; returns how many rows it worked on. */
 export async function drainOnce(ctx: DrainContext, opts: DrainOptions = {}): Promise<number> {
   let own: { sender: Sender; config: Config } | null = null;
@@ -109,7 +125,7 @@ export async function drainOnce(ctx: DrainContext, opts: DrainOptions = {}): Pro
   const record = { shouldStop: opts.shouldStop, stopGraceMs: opts.recordGraceMs };
   try {
     while (!(opts.shouldStop?.() ?? false) && (opts.limit === undefined || count < opts.limit)) {
-      const rows = await claimBatch(ctx.db, Math.min(SEND_CONCURRENCY, (opts.limit ?? Infinity) - count), ctx.log);
+      const rows = await nextBatch(ctx, opts, Math.min(SEND_CONCURRENCY, (opts.limit ?? Infinity) - count));
       if (rows.length === 0) break;
       const config = opts.currentConfig?.() ?? ctx.config;
       if (own && own.config !== config) {

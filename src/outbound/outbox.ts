@@ -109,7 +109,7 @@ export async function retryOutbox(tx: Kysely<DB>, id: number, actor: string): Pr
     throw usageError('ENOTFAILED', `Outbox row ${id} is ${row.state}: ${why}.`);
   }
   await tx.updateTable('outbox').set({ state: 'queued', attempts: 0, next_attempt_at: nowIso(), lease_until: null }).where('id', '=', id).execute();
-  wakeDrainerAfterCommit(tx);
+  wakeDrainerAfterCommit(tx, id);
   if (row.message_row_id !== null) await tx.updateTable('messages').set({ state: 'queued' }).where('id', '=', row.message_row_id).execute();
   if (row.case_id) await recordEvent(tx, { caseId: row.case_id, actor, kind: 'mail_retry', from: row.state, to: 'queued', data: { outbox_id: id } });
 }
@@ -126,7 +126,7 @@ export async function releaseHeld(tx: Kysely<DB>, outboxId: number): Promise<boo
     .where('state', '=', 'held')
     .executeTakeFirst();
   if (Number(r.numUpdatedRows) === 0) return false;
-  wakeDrainerAfterCommit(tx);
+  wakeDrainerAfterCommit(tx, outboxId);
   await setLinkedMessageState(tx, outboxId, 'queued');
   return true;
 }

@@ -192,7 +192,6 @@ async function insertRows(
   mime: Buffer,
 ): Promise<{ outboxId: number; messageRowId: number | null }> {
   const state = input.state ?? 'queued';
-  if (state === 'queued') wakeDrainerAfterCommit(tx);
   let messageRowId: number | null = null;
   if (input.messageKind && input.caseId) {
     const row = await tx
@@ -243,5 +242,6 @@ async function insertRows(
     })
     .returning('id')
     .executeTakeFirstOrThrow();
+  if (state === 'queued') wakeDrainerAfterCommit(tx, outbox.id);
   return { outboxId: outbox.id, messageRowId };
 }

@@ -16,7 +16,7 @@ import { buildMail } from '../support/imap';
 import { captureLogger, waitForLogged } from '../support/log';
 import { freePort } from '../support/ports';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
-import { waitFor } from '../support/wait';
+import { sleep, waitFor } from '../support/wait';
 import { deliverLmtp, newMessageId } from '../ingest/helpers';
 import { insertCase, outboundEnv, replyInput, type OutboundEnv } from './helpers';
 
@@ -40,6 +40,7 @@ describe('the outbox wake', () => {
     const file = databaseFile(env.opened.db);
     const reader = file ? new Database(file, { readonly: true }) : null;
     const seen: Array<Promise<number>> = [];
+    const named: Array<readonly number[]> = [];
     // At the wake, count the queued rows from a second connection: synchronously on SQLite (the very moment), else at once.
     const countNow = (): Promise<number> =>
       reader
@@ -50,7 +51,10 @@ describe('the outbox wake', () => {
             .where('state', '=', 'queued')
             .executeTakeFirstOrThrow()
             .then((r) => Number(r.n));
-    const stop = onMailQueued(() => seen.push(countNow()));
+    const stop = onMailQueued((ids) => {
+      seen.push(countNow());
+      named.push(ids);
+    });
     try {
       await expect(
         writeTx(env.opened.db, async (tx) => {
@@ -64,9 +68,11 @@ describe('the outbox wake', () => {
       await writeTx(env.opened.db, (tx) => queueMail(tx, replyInput(env, caseId, { state: 'held' })));
       expect(seen).toHaveLength(0);
 
-      await writeTx(env.opened.db, (tx) => queueMail(tx, replyInput(env, caseId)));
+      const queued = await writeTx(env.opened.db, (tx) => queueMail(tx, replyInput(env, caseId)));
       expect(seen).toHaveLength(1);
       expect(await seen[0]).toBe(1);
+      // It names the row, which the drainer claims by id.
+      expect(named).toEqual([[queued.outboxId]]);
     } finally {
       stop();
       reader?.close();
@@ -90,6 +96,76 @@ describe('the outbox wake', () => {
       const second = await writeTx(env.opened.db, (tx) => queueMail(tx, replyInput(env, caseId, { vars: { reply: { text: 'Second.' } } })));
       await sink.waitFor((m) => m.some((x) => x.messageId === second.messageId), 15_000, 'the second mail, sent on the wake');
       await waitForLogged(lines, since, (l) => l.event === 'outbox.round_done', 1, 'the round that sent the second mail to end', 15_000);
+    } finally {
+      await service.stop();
+    }
+    expect(sink.byMessageId().size).toBe(sink.messages.length);
+  });
+});
+
+describe('the drainer on a wake: claims by id, searches at its poll', () => {
+  let sink: SmtpSink;
+  let env: OutboundEnv;
+  beforeAll(async () => {
+    sink = await startSmtpSink();
+    env = await outboundEnv({ smtp: { host: sink.host, port: sink.port } });
+  });
+  afterAll(async () => {
+    await env?.close();
+    await sink?.stop();
+  });
+
+  const stateOf = async (outboxId: number) =>
+    (await env.opened.db.selectFrom('outbox').select('state').where('id', '=', outboxId).executeTakeFirstOrThrow()).state;
+  // A row queued with no wake, as by another process (the CLI): queueMail outside writeTx registers none.
+  const queueUnannounced = (caseId: string, text: string) => queueMail(env.opened.db, replyInput(env, caseId, { vars: { reply: { text } } }));
+  const queueAnnounced = (caseId: string, text: string) =>
+    writeTx(env.opened.db, (tx) => queueMail(tx, replyInput(env, caseId, { vars: { reply: { text } } })));
+  const sent = (messageId: string) => sink.messages.some((m) => m.messageId === messageId);
+
+  it('a wake claims the rows its commit queued and looks for nothing else: a row queued elsewhere waits for the poll (fails if every wake searches)', async () => {
+    const caseId = await insertCase(env);
+    const config = { ...env.config, smtp: { ...env.config.smtp, poll_interval: HOUR_MS } };
+    const { log, lines } = captureLogger();
+    const service = createDrainerService({ config, db: env.opened.db, log });
+    await service.start();
+    try {
+      const first = await queueAnnounced(caseId, 'First.');
+      await sink.waitFor((m) => m.some((x) => x.messageId === first.messageId), 15_000, 'the first mail');
+      await waitForLogged(lines, 0, (l) => l.event === 'outbox.round_done', 1, 'the round that sent the first mail to end', 15_000);
+      const elsewhere = await queueUnannounced(caseId, 'Queued elsewhere.');
+      const since = lines.length;
+      const second = await queueAnnounced(caseId, 'Second.');
+      await sink.waitFor((m) => m.some((x) => x.messageId === second.messageId), 15_000, 'the second mail, sent on the wake');
+      // The round the wake started is over, and it claimed only the row it was woken for.
+      await waitForLogged(lines, since, (l) => l.event === 'outbox.round_done', 1, 'the round that sent the second mail to end', 15_000);
+      expect(await stateOf(elsewhere.outboxId)).toBe('queued');
+      expect(sent(elsewhere.messageId)).toBe(false);
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it('searches at every poll also while wakes keep coming (fails if a wake puts the search off)', async () => {
+    const caseId = await insertCase(env);
+    // The row the test above left queued goes in the first round: the search at start.
+    const config = { ...env.config, smtp: { ...env.config.smtp, poll_interval: 300 } };
+    const { log, lines } = captureLogger();
+    const service = createDrainerService({ config, db: env.opened.db, log });
+    await service.start();
+    try {
+      const first = await queueAnnounced(caseId, 'First.');
+      await sink.waitFor((m) => m.some((x) => x.messageId === first.messageId), 15_000, 'the first mail');
+      await waitForLogged(lines, 0, (l) => l.event === 'outbox.round_done', 1, 'the round that sent the first mail to end', 15_000);
+      const elsewhere = await queueUnannounced(caseId, 'Queued elsewhere, during the stream.');
+      // A wake every 50 ms, far more often than the poll, until the row queued elsewhere has gone out.
+      let wakes = 0;
+      while (!sent(elsewhere.messageId) && wakes < 200) {
+        await queueAnnounced(caseId, `Stream ${++wakes}.`);
+        await sleep(50);
+      }
+      expect(sent(elsewhere.messageId)).toBe(true);
+      expect(wakes).toBeLessThan(200);
     } finally {
       await service.stop();
     }
