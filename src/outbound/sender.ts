@@ -1,15 +1,17 @@
-// Hands one frozen outbox message to the outside world: nodemailer over SMTP, or an .eml file
-// (transport `file`, for the demo and development). It knows nothing about the database; it
-// says whether the message was accepted, and if not, whether trying again could help. A relay
-// that wants OAuth2 (SASL XOAUTH2) gets its access token from the shared token cache through
-// nodemailer's provisionCallback: nodemailer asks again with `renew` when the server refuses the
-// token, and that request drops the refused token and fetches a new one.
+// Hands one frozen outbox message to the outside world: its bytes as they are over SMTP
+// (relay-connections.ts, nodemailer's SMTPConnection), or an .eml file (transport `file`, for the
+// demo and development). It knows nothing about the database; it says whether the message was
+// accepted, and if not, whether trying again could help. A relay that wants OAuth2 (SASL XOAUTH2)
+// gets its access token from the shared token cache through nodemailer's provisionCallback:
+// nodemailer asks again with `renew` when the server refuses the token, and that request drops the
+// refused token and fetches a new one.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import nodemailer, { type NodemailerError, type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import { relayConnections, type RelayConnections, type RelayLogin } from './relay-connections.js';
 import { loginCheckError, type LoginReport, type LoginStep } from '../config/login-check.js';
 import { describeToken, sharedTokens, type AccessToken, type TokenCache } from '../config/oauth2.js';
 import { describeSecretSource, resolveSecret } from '../config/secrets.js';
@@ -54,44 +56,46 @@ function outboxDir(config: Config): string {
   return config.smtp.outbox_dir ?? path.join(config.instance.data_dir, 'outbox');
 }
 
-// A pool of up to SEND_CONCURRENCY connections carries the due rows, one row on each at a time
-// (a new connection per message costs ~100 ms here, more with TLS); the drainer closes the
-// sender when it is done, so no idle connection is left for the relay to drop under us. Timeouts
-// stay well inside the lease. The transport is made at the first send, which resolves the
-// password and reads the CA file then: a missing secret is a transient failure of that row (the
-// admin's to fix), never a crash.
+// Up to SEND_CONCURRENCY connections carry the due rows, one row on each at a time (a new
+// connection per message costs ~100 ms here, more with TLS); the drainer closes the sender when it
+// is done, so no idle connection is left for the relay to drop under us. Timeouts stay well inside
+// the lease. The connections are set up at the first send, which resolves the password and reads
+// the CA file then: a missing secret is a transient failure of that row (the admin's to fix),
+// never a crash.
 function smtpSender(smtp: SmtpConfig): Sender {
-  let transport: Transporter | null = null;
+  let relay: RelayConnections | null = null;
   return {
     async send(mail) {
       try {
-        transport ??= nodemailer.createTransport(smtpTransportOptions(smtp));
+        relay ??= relayConnections(relayOptions(smtp));
       } catch (err) {
         throw new SendFailure(`cannot set up the SMTP connection: ${(err as Error).message}`, false);
       }
       try {
-        const info = await transport.sendMail({ envelope: { from: mail.envelopeFrom, to: mail.recipients }, raw: mail.mime });
-        const rejected = (info.rejected ?? []) as Array<string | { address: string }>;
-        const note = rejected.length > 0 ? ` (rejected: ${rejected.map((r) => (typeof r === 'string' ? r : r.address)).join(', ')})` : '';
-        return `${String(info.response ?? '250 accepted')}${note}`;
+        const info = await relay.send({ from: mail.envelopeFrom, to: mail.recipients }, mail.mime);
+        const note = info.rejected.length > 0 ? ` (rejected: ${info.rejected.join(', ')})` : '';
+        return `${info.response}${note}`;
       } catch (err) {
         throw classify(err as NodemailerError);
       }
     },
     close() {
-      transport?.close();
+      relay?.close();
     },
   };
+}
+
+/** The relay's connection options and login; resolves the password and reads the CA file. */
+export function relayOptions(smtp: SmtpConfig, opts: SmtpLoginOptions = {}): { connection: SMTPTransport.Options; auth: RelayLogin | null } {
+  const { auth, ...connection } = smtpConnectionOptions(smtp, opts);
+  if (!auth) return { connection, auth: null };
+  if (auth.type === 'OAuth2') return { connection, auth: { user: auth.user ?? '', provision: auth.provisionCallback! } };
+  return { connection, auth: { user: auth.user ?? '', pass: auth.pass ?? '' } };
 }
 
 export interface SmtpLoginOptions {
   env?: NodeJS.ProcessEnv;
   tokens?: TokenCache;
-}
-
-/** nodemailer's pooled-transport options for the relay; resolves the password and reads the CA file. */
-export function smtpTransportOptions(smtp: SmtpConfig, opts: SmtpLoginOptions = {}): SMTPPool.Options {
-  return { pool: true, maxConnections: SEND_CONCURRENCY, maxMessages: 100, ...smtpConnectionOptions(smtp, opts) };
 }
 
 function smtpConnectionOptions(smtp: SmtpConfig, opts: SmtpLoginOptions): SMTPTransport.Options {

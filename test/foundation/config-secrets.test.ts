@@ -10,7 +10,7 @@ import { formatIssue, loadConfig } from '../../src/config/load';
 import { referenceRows } from '../../src/config/reference';
 import { isSecretPath, resolveSecret, secretRef } from '../../src/config/secrets';
 import { imapClientOptions, imapCredential, imapTlsOptions } from '../../src/ingest/imap-connect';
-import { smtpTlsOptions, smtpTransportOptions } from '../../src/outbound/sender';
+import { relayOptions, smtpTlsOptions } from '../../src/outbound/sender';
 import { runCli } from '../support/cli';
 import { writeTestConfig, type TestConfig } from '../support/config';
 import { makeTempDir, removeTempDir } from '../support/tmp';
@@ -101,7 +101,7 @@ describe('passwords are resolved by the part that connects', () => {
     const credential = await imapCredential(imap, { env: { IMAP_PW: 'imap-pw' } });
     expect(credential).toEqual({ login: { user: 'alice@example.test', pass: 'imap-pw' }, token: null });
     expect(imapClientOptions(imap, credential.login).auth).toEqual({ user: 'alice@example.test', pass: 'imap-pw' });
-    expect(smtpTransportOptions(config.smtp, { env: { SMTP_PW: 'smtp-pw' } }).auth).toEqual({ user: 'relay', pass: 'smtp-pw' });
+    expect(relayOptions(config.smtp, { env: { SMTP_PW: 'smtp-pw' } }).auth).toEqual({ user: 'relay', pass: 'smtp-pw' });
   });
 });
 

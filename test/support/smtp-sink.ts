@@ -38,6 +38,10 @@ export interface SmtpSink {
   logins: SinkLogin[];
   /** Client connections open now (the daemon keeps its relay connection a moment after a mail). */
   readonly connections: number;
+  /** Client connections accepted since start, closed ones included. */
+  readonly opened: number;
+  /** Ends every client connection from the server's side, as a relay's idle timeout does. */
+  dropConnections(): void;
   waitFor(predicate: (m: RecordedMail[]) => boolean, timeoutMs?: number, what?: string): Promise<void>;
   /** Message-ID -> how many times it arrived (duplicate detection). */
   byMessageId(): Map<string, number>;
@@ -84,6 +88,8 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
   const logins: SinkLogin[] = [];
   let attempts = 0;
   let connections = 0;
+  let opened = 0;
+  const sockets = new Set<import('node:net').Socket>();
   const xoauth2 = opts.xoauth2;
   const authOptions: Partial<SMTPServerOptions> = xoauth2
     ? {
@@ -127,6 +133,7 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
     closeTimeout: 1_000, // stop() should not wait 30 s for a client that keeps its connection
     onConnect(_session, callback) {
       connections += 1;
+      opened += 1;
       callback();
     },
     onClose() {
@@ -143,6 +150,10 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
     // Client-side resets etc. are reported here; without a listener they would crash the test.
   });
 
+  server.server.on('connection', (socket: import('node:net').Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   const port = await listenOnFreePort(server, 'smtp sink');
 
   return {
@@ -151,6 +162,12 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
     messages,
     get attempts() {
       return attempts;
+    },
+    get opened() {
+      return opened;
+    },
+    dropConnections() {
+      for (const socket of sockets) socket.end();
     },
     get connections() {
       return connections;
