@@ -1,6 +1,7 @@
 // The outbox's connections to the relay (src/outbound/relay-connections.ts): the frozen bytes go
-// out as they are, several mails ride one connection, and a connection the relay closed while it
-// sat idle is never handed out again. Against a real SMTP server (the test sink).
+// out as they are, several mails ride one connection, a connection the relay closed while it sat
+// idle is never handed out again, and with STARTTLS required nothing goes out in clear. Against a
+// real SMTP server (the test sink, which offers no STARTTLS).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { relayConnections } from '../../src/outbound/relay-connections';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
@@ -52,6 +53,20 @@ describe('relay connections', () => {
     }
     expect(sink.opened - before).toBe(2);
     expect(sink.messages.map((m) => m.envelope.to)).toEqual([['c4@customer.test'], ['c5@customer.test']]);
+  });
+
+  it('with STARTTLS required, sends nothing to a relay that does not offer it (fails if the mail goes out in clear)', async () => {
+    sink.reset();
+    const relay = relayConnections({ connection: { host: sink.host, port: sink.port, requireTLS: true }, auth: null });
+    try {
+      const refused = await relay.send({ from: 'help@desk.test', to: ['c7@customer.test'] }, mail(7)).catch((err: unknown) => err);
+      expect(refused).toMatchObject({ code: 'ETLS' });
+      expect(relay.idle).toBe(0);
+    } finally {
+      relay.close();
+    }
+    expect(sink.attempts).toBe(0);
+    expect(sink.messages).toHaveLength(0);
   });
 
   it('fails a mail with the relay’s refusal and keeps no connection it failed on', async () => {
