@@ -80,41 +80,6 @@ describe('the outbox wake', () => {
     }
   });
 
-  it('sends mail queued in this process at once while the poll is an hour away (fails if the drainer only polls)', async () => {
-    const caseId = await insertCase(env);
-    // Rows left by the test above are the first round's: sent before the proof starts.
-    const config = { ...env.config, smtp: { ...env.config.smtp, poll_interval: HOUR_MS } };
-    const { log, lines } = captureLogger();
-    const service = createDrainerService({ config, db: env.opened.db, log });
-    await service.start();
-    try {
-      const first = await writeTx(env.opened.db, (tx) => queueMail(tx, replyInput(env, caseId, { vars: { reply: { text: 'First.' } } })));
-      await sink.waitFor((m) => m.some((x) => x.messageId === first.messageId), 15_000, 'the first mail');
-      // The round that sent it is over: the drainer now sleeps for an hour unless woken.
-      await waitForLogged(lines, 0, (l) => l.event === 'outbox.round_done', 1, 'the round that sent the first mail to end', 15_000);
-      const since = lines.length;
-      const second = await writeTx(env.opened.db, (tx) => queueMail(tx, replyInput(env, caseId, { vars: { reply: { text: 'Second.' } } })));
-      await sink.waitFor((m) => m.some((x) => x.messageId === second.messageId), 15_000, 'the second mail, sent on the wake');
-      await waitForLogged(lines, since, (l) => l.event === 'outbox.round_done', 1, 'the round that sent the second mail to end', 15_000);
-    } finally {
-      await service.stop();
-    }
-    expect(sink.byMessageId().size).toBe(sink.messages.length);
-  });
-});
-
-describe('the drainer on a wake: claims by id, searches at its poll', () => {
-  let sink: SmtpSink;
-  let env: OutboundEnv;
-  beforeAll(async () => {
-    sink = await startSmtpSink();
-    env = await outboundEnv({ smtp: { host: sink.host, port: sink.port } });
-  });
-  afterAll(async () => {
-    await env?.close();
-    await sink?.stop();
-  });
-
   const stateOf = async (outboxId: number) =>
     (await env.opened.db.selectFrom('outbox').select('state').where('id', '=', outboxId).executeTakeFirstOrThrow()).state;
   // A row queued with no wake, as by another process (the CLI): queueMail outside writeTx registers none.
@@ -123,9 +88,12 @@ describe('the drainer on a wake: claims by id, searches at its poll', () => {
     writeTx(env.opened.db, (tx) => queueMail(tx, replyInput(env, caseId, { vars: { reply: { text } } })));
   const sent = (messageId: string) => sink.messages.some((m) => m.messageId === messageId);
 
-  it('a wake claims the rows its commit queued and looks for nothing else: a row queued elsewhere waits for the poll (fails if every wake searches)', async () => {
-    const caseId = await insertCase(env);
-    const config = { ...env.config, smtp: { ...env.config.smtp, poll_interval: HOUR_MS } };
+  /**
+   * A drainer service with this poll, once the round that sent a first mail has ended: from then
+   * on only a wake or the poll starts a round. Rows earlier tests left queued go in that first round.
+   */
+  async function drainerAtRest(caseId: string, pollMs: number) {
+    const config = { ...env.config, smtp: { ...env.config.smtp, poll_interval: pollMs } };
     const { log, lines } = captureLogger();
     const service = createDrainerService({ config, db: env.opened.db, log });
     await service.start();
@@ -133,6 +101,31 @@ describe('the drainer on a wake: claims by id, searches at its poll', () => {
       const first = await queueAnnounced(caseId, 'First.');
       await sink.waitFor((m) => m.some((x) => x.messageId === first.messageId), 15_000, 'the first mail');
       await waitForLogged(lines, 0, (l) => l.event === 'outbox.round_done', 1, 'the round that sent the first mail to end', 15_000);
+    } catch (err) {
+      await service.stop();
+      throw err;
+    }
+    return { service, lines };
+  }
+
+  it('sends mail queued in this process at once while the poll is an hour away (fails if the drainer only polls)', async () => {
+    const caseId = await insertCase(env);
+    const { service, lines } = await drainerAtRest(caseId, HOUR_MS);
+    try {
+      const since = lines.length;
+      const second = await queueAnnounced(caseId, 'Second.');
+      await sink.waitFor((m) => m.some((x) => x.messageId === second.messageId), 15_000, 'the second mail, sent on the wake');
+      await waitForLogged(lines, since, (l) => l.event === 'outbox.round_done', 1, 'the round that sent the second mail to end', 15_000);
+    } finally {
+      await service.stop();
+    }
+    expect(sink.byMessageId().size).toBe(sink.messages.length);
+  });
+
+  it('a wake claims the rows its commit queued and looks for nothing else: a row queued elsewhere waits for the poll (fails if every wake searches)', async () => {
+    const caseId = await insertCase(env);
+    const { service, lines } = await drainerAtRest(caseId, HOUR_MS);
+    try {
       const elsewhere = await queueUnannounced(caseId, 'Queued elsewhere.');
       const since = lines.length;
       const second = await queueAnnounced(caseId, 'Second.');
@@ -149,14 +142,8 @@ describe('the drainer on a wake: claims by id, searches at its poll', () => {
   it('searches at every poll also while wakes keep coming (fails if a wake puts the search off)', async () => {
     const caseId = await insertCase(env);
     // The row the test above left queued goes in the first round: the search at start.
-    const config = { ...env.config, smtp: { ...env.config.smtp, poll_interval: 300 } };
-    const { log, lines } = captureLogger();
-    const service = createDrainerService({ config, db: env.opened.db, log });
-    await service.start();
+    const { service } = await drainerAtRest(caseId, 300);
     try {
-      const first = await queueAnnounced(caseId, 'First.');
-      await sink.waitFor((m) => m.some((x) => x.messageId === first.messageId), 15_000, 'the first mail');
-      await waitForLogged(lines, 0, (l) => l.event === 'outbox.round_done', 1, 'the round that sent the first mail to end', 15_000);
       const elsewhere = await queueUnannounced(caseId, 'Queued elsewhere, during the stream.');
       // A wake every 50 ms, far more often than the poll, until the row queued elsewhere has gone out.
       let wakes = 0;
