@@ -72,8 +72,8 @@ export async function claimBatch(db: Db, limit: number, log?: Logger): Promise<O
     const due = await firstDue(db, now, limit);
     if (due.length === 0) return [];
     const ids = due.map((r) => r.id);
-    const rows = await db.updateTable('outbox').set(claimValues(now)).where('id', 'in', ids).where(isDue(now)).returningAll().execute();
-    if (rows.length > 0) return rows.sort(inDueOrder);
+    const rows = await claimStillDue(db, ids, now);
+    if (rows.length > 0) return rows;
   }
   return [];
 }
@@ -84,8 +84,11 @@ export async function claimBatch(db: Db, limit: number, log?: Logger): Promise<O
  * A row another drainer took first, or one that is no longer due, is simply not returned.
  */
 export async function claimWoken(db: Db, ids: readonly number[]): Promise<OutboxRow[]> {
-  if (ids.length === 0) return [];
-  const now = nowIso();
+  return ids.length === 0 ? [] : claimStillDue(db, ids, nowIso());
+}
+
+/** The one claim: those of `ids` still due at `now`, under a new token, in due order. */
+async function claimStillDue(db: Db, ids: readonly number[], now: string): Promise<OutboxRow[]> {
   const rows = await db
     .updateTable('outbox')
     .set(claimValues(now))

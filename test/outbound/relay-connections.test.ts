@@ -13,6 +13,9 @@ const mail = (n: number) =>
       `MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAnswer ${n}.\r\n`,
   );
 
+/** Connections to a test sink in plain text, with no login. */
+const plainRelay = (to: SmtpSink) => relayConnections({ connection: { host: to.host, port: to.port, ignoreTLS: true }, auth: null });
+
 describe('relay connections', () => {
   let sink: SmtpSink;
   beforeAll(async () => {
@@ -23,7 +26,7 @@ describe('relay connections', () => {
   });
 
   it('sends the bytes as they are over one kept connection, with the null sender for an empty one', async () => {
-    const relay = relayConnections({ connection: { host: sink.host, port: sink.port, ignoreTLS: true }, auth: null });
+    const relay = plainRelay(sink);
     try {
       for (let n = 1; n <= 3; n++) {
         const reply = await relay.send({ from: n === 1 ? '' : 'help@desk.test', to: [`c${n}@customer.test`] }, mail(n));
@@ -40,7 +43,7 @@ describe('relay connections', () => {
   it('opens a new connection once the relay closed the idle one (fails if a closed connection is handed out again)', async () => {
     sink.reset();
     const before = sink.opened;
-    const relay = relayConnections({ connection: { host: sink.host, port: sink.port, ignoreTLS: true }, auth: null });
+    const relay = plainRelay(sink);
     try {
       await relay.send({ from: 'help@desk.test', to: ['c4@customer.test'] }, mail(4));
       expect(relay.idle).toBe(1);
@@ -71,7 +74,7 @@ describe('relay connections', () => {
 
   it('fails a mail with the relay’s refusal and keeps no connection it failed on', async () => {
     const refusing = await startSmtpSink({ script: () => ({ code: 550, message: 'No such user here' }) });
-    const relay = relayConnections({ connection: { host: refusing.host, port: refusing.port, ignoreTLS: true }, auth: null });
+    const relay = plainRelay(refusing);
     try {
       const refused = await relay.send({ from: 'help@desk.test', to: ['nobody@customer.test'] }, mail(6)).catch((err: unknown) => err);
       expect(refused).toMatchObject({ responseCode: 550 });
