@@ -1,6 +1,7 @@
 // The outbox drainer: claims up to SEND_CONCURRENCY due rows at once (claims.ts), sends their
 // frozen bytes at once, each over its own connection to the relay, and records each outcome
-// (record.ts), each step its own transaction (DESIGN: the database is the queue). Why at once: a
+// (record.ts), each step in transactions of its own (DESIGN: the database is the queue; outcomes
+// that arrive together share one). Why at once: a
 // row's send is a dozen waits (its claim, four SMTP round trips, its record), each on an event
 // loop that ingest keeps busy, and one row at a time the outbox fell behind the mail coming in
 // (an IMAP drain of 2,000: the last auto-response 4 s after the last commit). Mail from one
@@ -22,7 +23,7 @@ import type { Db } from '../db/connection.js';
 import { addMs, nowIso } from '../clock.js';
 import { logEvent, type Logger } from '../log.js';
 import { claimBatch, claimWoken, type OutboxRow } from './claims.js';
-import { recordOutcome, type Outcome, type RecordOptions } from './record.js';
+import { OutcomeRecorder, type Outcome } from './record.js';
 import { createSender, SEND_CONCURRENCY, SendFailure, type Sender } from './sender.js';
 
 const BACKOFF_BASE_MS = 30_000;
@@ -67,11 +68,11 @@ export interface DrainOptions {
 }
 
 /** Sends one claimed row and records what happened. */
-async function processRow(ctx: DrainContext, sender: Sender, row: OutboxRow, opts: RecordOptions): Promise<Outcome['kind'] | 'lost' | 'unrecorded'> {
+async function processRow(ctx: DrainContext, sender: Sender, row: OutboxRow, recorder: OutcomeRecorder): Promise<Outcome['kind'] | 'lost' | 'unrecorded'> {
   const recipients = JSON.parse(row.to_addresses) as string[];
   const fields = { outbox_id: row.id, kind: row.kind, case_id: row.case_id, message_id: row.message_id, to: recipients, attempt: row.attempts };
   const outcome = await attemptSend(ctx.config, sender, row, recipients);
-  const recorded = await recordOutcome(ctx.db, ctx.log, row, outcome, fields, opts);
+  const recorded = await recorder.record({ row, outcome, fields });
   if (recorded === 'lost') {
     ctx.log.warn(logEvent('outbox.lease_lost', { ...fields, outcome: outcome.kind }), 'outbox row was taken over by another drainer after its lease ran out');
   }
@@ -122,7 +123,7 @@ async function nextBatch(ctx: DrainContext, opts: DrainOptions, max: number): Pr
 export async function drainOnce(ctx: DrainContext, opts: DrainOptions = {}): Promise<number> {
   let own: { sender: Sender; config: Config } | null = null;
   let count = 0;
-  const record = { shouldStop: opts.shouldStop, stopGraceMs: opts.recordGraceMs };
+  const recorder = new OutcomeRecorder(ctx.db, ctx.log, { shouldStop: opts.shouldStop, stopGraceMs: opts.recordGraceMs });
   try {
     while (!(opts.shouldStop?.() ?? false) && (opts.limit === undefined || count < opts.limit)) {
       const rows = await nextBatch(ctx, opts, Math.min(SEND_CONCURRENCY, (opts.limit ?? Infinity) - count));
@@ -135,7 +136,7 @@ export async function drainOnce(ctx: DrainContext, opts: DrainOptions = {}): Pro
       const sender = opts.sender ?? (own ??= { sender: createSender(config), config }).sender;
       const batch = { ...ctx, config };
       // Every row in hand is finished before anything is thrown (and the connections closed).
-      const done = await Promise.allSettled(rows.map((row) => processRow(batch, sender, row, record)));
+      const done = await Promise.allSettled(rows.map((row) => processRow(batch, sender, row, recorder)));
       count += rows.length;
       const failed = done.find((d) => d.status === 'rejected');
       if (failed) throw failed.reason;

@@ -7,6 +7,13 @@
 // drainer takes the row over meanwhile). The same holds for a failure or a retry: the outcome
 // waits for the database, the row is never sent again while our claim holds. Only a stop that
 // outlasts a grace period leaves the row `sending`, said so in the log, as a crash there would.
+//
+// Outcomes that arrive together are written together (OutcomeRecorder): the sends of one batch
+// finish within moments of each other, and each outcome waits at most for the event loop's
+// current turn to end, so the rows of a batch usually share one transaction, one commit. A commit
+// on SQLite took about 0.23 ms, a quarter of all the time SQLite spent on a message in an IMAP
+// drain of 2,000 (two commits per message: its accept and its auto-response's `sent`). Nothing
+// waits for a slow send: an outcome is never held back for another one still in flight.
 import type { Kysely } from 'kysely';
 import { writeTx, type Db } from '../db/connection.js';
 import type { DB } from '../db/schema.js';
@@ -23,6 +30,13 @@ export type Outcome = { kind: 'sent'; response: string } | { kind: 'failed'; fai
 /** recorded; lost (another drainer took the row over); unrecorded (the database refused until the stop). */
 export type Recorded = 'recorded' | 'lost' | 'unrecorded';
 
+/** One outcome to record: the claimed row, what its send came to, and the fields for its log lines. */
+export interface OutcomeEntry {
+  row: OutboxRow;
+  outcome: Outcome;
+  fields: object;
+}
+
 export interface RecordOptions {
   /** The drainer is asked to stop: keep trying for `stopGraceMs`, then give up on the write. */
   shouldStop?: () => boolean;
@@ -35,37 +49,95 @@ const FIRST_PAUSE_MS = 100;
 const MAX_PAUSE_MS = 2_000;
 
 /**
- * Writes the outcome under our claim, again and again while the database refuses for now. Errors
+ * Records outcomes as they come, those that arrive in the same turn of the event loop in one
+ * transaction (see the top). Each `record` resolves once its own outcome is written, lost or
+ * given up on; a non-transient database error rejects every outcome of that transaction.
+ */
+export class OutcomeRecorder {
+  private waiting: Array<OutcomeEntry & { resolve: (r: Recorded) => void; reject: (err: unknown) => void }> = [];
+  private written = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly log: Logger,
+    private readonly opts: RecordOptions = {},
+  ) {}
+
+  record(entry: OutcomeEntry): Promise<Recorded> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ ...entry, resolve, reject });
+      // After the turn's I/O callbacks: the other sends that finished with this one join it.
+      if (this.waiting.length === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  /** The transactions that wrote outcomes so far (what grouping saved is rows minus these). */
+  get transactions(): number {
+    return this.written;
+  }
+
+  private async flush(): Promise<void> {
+    const group = this.waiting;
+    this.waiting = [];
+    try {
+      const results = await recordGroup(this.db, this.log, group, this.opts, () => this.written++);
+      group.forEach((entry, i) => entry.resolve(results[i]!));
+    } catch (err) {
+      for (const entry of group) entry.reject(err);
+    }
+  }
+}
+
+/**
+ * Writes the outcomes under our claims, again and again while the database refuses for now. Errors
  * that are not transient (a bug, a corrupt file) are thrown: retrying cannot help.
  */
-export async function recordOutcome(db: Db, log: Logger, row: OutboxRow, outcome: Outcome, fields: object, opts: RecordOptions = {}): Promise<Recorded> {
+async function recordGroup(db: Db, log: Logger, entries: OutcomeEntry[], opts: RecordOptions, onWritten: () => void): Promise<Recorded[]> {
+  const results: Recorded[] = entries.map(() => 'unrecorded');
+  const leaseUntil = entries.map((e) => e.row.lease_until ?? nowIso());
+  let open = entries.map((_, i) => i);
   let pauseMs = FIRST_PAUSE_MS;
-  let leaseUntil = row.lease_until ?? nowIso();
   let giveUpAt: number | null = null;
-  for (let tries = 1; ; tries++) {
+  for (let tries = 1; open.length > 0; tries++) {
     try {
-      return (await writeOutcome(db, row, outcome)) ? 'recorded' : 'lost';
+      const written = await writeOutcomes(
+        db,
+        open.map((i) => entries[i]!),
+      );
+      onWritten();
+      open.forEach((i, k) => (results[i] = written[k] ? 'recorded' : 'lost'));
+      return results;
     } catch (err) {
       if (!isTransientFailure(err)) throw err;
       const error = (err as Error).message;
       if (tries === 1) {
-        log.warn(
-          logEvent('outbox.record_retry', { ...fields, outcome: outcome.kind, error }),
-          'the database refuses to record the outcome for now; trying again',
-        );
+        for (const i of open) {
+          log.warn(
+            logEvent('outbox.record_retry', { ...entries[i]!.fields, outcome: entries[i]!.outcome.kind, error }),
+            'the database refuses to record the outcome for now; trying again',
+          );
+        }
       }
       if (opts.shouldStop?.()) giveUpAt ??= Date.now() + (opts.stopGraceMs ?? STOP_GRACE_MS);
       if (giveUpAt !== null && Date.now() >= giveUpAt) {
-        logAbandoned(log, outcome, { ...fields, error, tries, lease_until: leaseUntil });
-        return 'unrecorded';
+        for (const i of open) logAbandoned(log, entries[i]!.outcome, { ...entries[i]!.fields, error, tries, lease_until: leaseUntil[i] });
+        return results;
       }
       await pause(giveUpAt === null ? pauseMs : Math.min(pauseMs, giveUpAt - Date.now()));
       pauseMs = Math.min(MAX_PAUSE_MS, pauseMs * 2);
-      const kept = await keepClaim(db, row, leaseUntil);
-      if (kept === null) return 'lost';
-      leaseUntil = kept;
+      const still: number[] = [];
+      for (const i of open) {
+        const kept = await keepClaim(db, entries[i]!.row, leaseUntil[i]!);
+        if (kept === null) results[i] = 'lost';
+        else {
+          leaseUntil[i] = kept;
+          still.push(i);
+        }
+      }
+      open = still;
     }
   }
+  return results;
 }
 
 function pause(ms: number): Promise<void> {
@@ -98,14 +170,23 @@ function logAbandoned(log: Logger, outcome: Outcome, fields: object): void {
   );
 }
 
-function writeOutcome(db: Db, row: OutboxRow, outcome: Outcome): Promise<boolean> {
+/** Each outcome under its claim, all in one transaction: true where the claim still held. */
+function writeOutcomes(db: Db, entries: OutcomeEntry[]): Promise<boolean[]> {
+  return writeTx(db, async (tx) => {
+    const written: boolean[] = [];
+    for (const { row, outcome } of entries) written.push(await writeOutcome(tx, row, outcome));
+    return written;
+  });
+}
+
+function writeOutcome(tx: Kysely<DB>, row: OutboxRow, outcome: Outcome): Promise<boolean> {
   switch (outcome.kind) {
     case 'sent':
-      return markSent(db, row, outcome.response);
+      return markSent(tx, row, outcome.response);
     case 'failed':
-      return markFailed(db, row, outcome.failure);
+      return markFailed(tx, row, outcome.failure);
     case 'retry':
-      return markRetry(db, row, outcome.failure, outcome.nextAt);
+      return markRetry(tx, row, outcome.failure, outcome.nextAt);
   }
 }
 
@@ -114,38 +195,30 @@ async function setMessageState(tx: Kysely<DB>, row: OutboxRow, state: string): P
   await tx.updateTable('messages').set({ state }).where('id', '=', row.message_row_id).execute();
 }
 
-async function markSent(db: Db, row: OutboxRow, response: string): Promise<boolean> {
-  return writeTx(db, async (tx) => {
-    const r = await claimed(tx, row).set({ state: 'sent', sent_at: nowIso(), smtp_response: response, lease_until: null, last_error: null }).executeTakeFirst();
-    if (Number(r.numUpdatedRows) === 0) return false;
-    await setMessageState(tx, row, 'sent');
-    return true;
-  });
+async function markSent(tx: Kysely<DB>, row: OutboxRow, response: string): Promise<boolean> {
+  const r = await claimed(tx, row).set({ state: 'sent', sent_at: nowIso(), smtp_response: response, lease_until: null, last_error: null }).executeTakeFirst();
+  if (Number(r.numUpdatedRows) === 0) return false;
+  await setMessageState(tx, row, 'sent');
+  return true;
 }
 
-async function markFailed(db: Db, row: OutboxRow, failure: SendFailure): Promise<boolean> {
-  return writeTx(db, async (tx) => {
-    const r = await claimed(tx, row)
-      .set({ state: 'failed', lease_until: null, last_error: failure.message, smtp_response: failure.response })
-      .executeTakeFirst();
-    if (Number(r.numUpdatedRows) === 0) return false;
-    await setMessageState(tx, row, 'failed');
-    if (row.case_id) {
-      await recordEvent(tx, {
-        caseId: row.case_id,
-        actor: 'system',
-        kind: 'mail_failed',
-        to: 'failed',
-        data: { outbox_id: row.id, kind: row.kind, to: JSON.parse(row.to_addresses) as string[], error: failure.message, attempts: row.attempts },
-      });
-    }
-    return true;
-  });
+async function markFailed(tx: Kysely<DB>, row: OutboxRow, failure: SendFailure): Promise<boolean> {
+  const r = await claimed(tx, row).set({ state: 'failed', lease_until: null, last_error: failure.message, smtp_response: failure.response }).executeTakeFirst();
+  if (Number(r.numUpdatedRows) === 0) return false;
+  await setMessageState(tx, row, 'failed');
+  if (row.case_id) {
+    await recordEvent(tx, {
+      caseId: row.case_id,
+      actor: 'system',
+      kind: 'mail_failed',
+      to: 'failed',
+      data: { outbox_id: row.id, kind: row.kind, to: JSON.parse(row.to_addresses) as string[], error: failure.message, attempts: row.attempts },
+    });
+  }
+  return true;
 }
 
-async function markRetry(db: Db, row: OutboxRow, failure: SendFailure, nextAt: string): Promise<boolean> {
-  return writeTx(db, async (tx) => {
-    const r = await claimed(tx, row).set({ state: 'queued', lease_until: null, next_attempt_at: nextAt, last_error: failure.message }).executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
-  });
+async function markRetry(tx: Kysely<DB>, row: OutboxRow, failure: SendFailure, nextAt: string): Promise<boolean> {
+  const r = await claimed(tx, row).set({ state: 'queued', lease_until: null, next_attempt_at: nextAt, last_error: failure.message }).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
 }

@@ -9,7 +9,8 @@ import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeTx, type Opened } from '../../src/db/connection';
 import { openTestDatabase, testBackend } from '../support/backend';
-import { claimNext } from '../../src/outbound/claims';
+import { claimBatch, claimNext, type OutboxRow } from '../../src/outbound/claims';
+import { OutcomeRecorder } from '../../src/outbound/record';
 import { drainOnce } from '../../src/outbound/drainer';
 import { queueMail } from '../../src/outbound/queue';
 import { REPO_ROOT, startDaemon } from '../support/cli';
@@ -189,5 +190,56 @@ describe.skipIf(testBackend() === 'postgres')('recording an outcome while anothe
     }
     expect(sink.attempts).toBe(1);
     expect(sink.messages).toHaveLength(1);
+  });
+});
+
+// Outcomes that arrive together share one transaction (record.ts, OutcomeRecorder), and each row
+// in it is still written only under its own claim. Both backends.
+describe('recording outcomes that arrive together', () => {
+  let env: OutboundEnv;
+
+  beforeAll(async () => {
+    env = await outboundEnv({});
+  });
+  afterAll(async () => {
+    await env?.close();
+  });
+
+  async function claimThree() {
+    for (let i = 0; i < 3; i++) {
+      const caseId = await insertCase(env);
+      await writeTx(env.opened.db, (tx) => queueMail(tx, replyInput(env, caseId)));
+    }
+    const rows = await claimBatch(env.opened.db, 3);
+    expect(rows).toHaveLength(3);
+    return rows;
+  }
+  const sent = (row: OutboxRow) => ({ row, outcome: { kind: 'sent' as const, response: '250 2.0.0 queued' }, fields: { outbox_id: row.id } });
+  const state = (id: number) => env.opened.db.selectFrom('outbox').select(['state', 'sent_at']).where('id', '=', id).executeTakeFirstOrThrow();
+
+  it('writes the outcomes of one turn of the event loop in one transaction, the next one in another (fails on a commit per outcome)', async () => {
+    const rows = await claimThree();
+    const recorder = new OutcomeRecorder(env.opened.db, captureLogger().log);
+    const results = await Promise.all(rows.map((row) => recorder.record(sent(row))));
+    expect(results).toEqual(['recorded', 'recorded', 'recorded']);
+    expect(recorder.transactions).toBe(1);
+    for (const row of rows) expect(await state(row.id)).toMatchObject({ state: 'sent' });
+
+    const [later] = await claimThree();
+    expect(await recorder.record(sent(later!))).toBe('recorded');
+    expect(recorder.transactions).toBe(2);
+  });
+
+  it('writes each row of a shared transaction only under its own claim: a row another drainer took over is lost, the others recorded (fails if one lost claim sinks or overwrites the rest)', async () => {
+    const rows = await claimThree();
+    // Another drainer took the middle row over (its lease ran out): a claim of its own.
+    await env.opened.db.updateTable('outbox').set({ claim_token: 'someone-else' }).where('id', '=', rows[1]!.id).execute();
+    const recorder = new OutcomeRecorder(env.opened.db, captureLogger().log);
+    const results = await Promise.all(rows.map((row) => recorder.record(sent(row))));
+    expect(results).toEqual(['recorded', 'lost', 'recorded']);
+    expect(recorder.transactions).toBe(1);
+    expect(await state(rows[0]!.id)).toMatchObject({ state: 'sent' });
+    expect(await state(rows[1]!.id)).toMatchObject({ state: 'sending', sent_at: null });
+    expect(await state(rows[2]!.id)).toMatchObject({ state: 'sent' });
   });
 });
