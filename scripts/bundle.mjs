@@ -8,7 +8,8 @@
 // so `--help` runs no database code at all. The other packages stay outside the bundle (native
 // code, files read relative to the package, worker threads), loaded from node_modules when a
 // command needs them. The worker threads are started from a file beside the module that starts
-// them: a stub beside the bundle starts tsc's own compiled worker.
+// them: beside the bundle, the parser thread's own bundle (scripts/bundle-parser.mjs says why),
+// and for the others a stub that starts tsc's own compiled worker.
 // bin/mailwarden runs this bundle only when it is at least as new as dist/cli/main.js, so a tsc
 // run alone never leaves the CLI on an older bundle.
 import fs from 'node:fs';
@@ -16,6 +17,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { bundleParserThread } from './bundle-parser.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const out = path.join(root, 'dist', 'bundle');
@@ -27,8 +29,8 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
  * from the caller's file. Everything else stays in node_modules.
  */
 const INLINE = new Set(['kysely', 'zod', 'yaml', 'commander', 'better-sqlite3']);
+/** The worker threads started from a stub (the parser thread has a bundle of its own). */
 const WORKERS = {
-  'parse-worker.js': '../ingest/parse-worker.js',
   'read-worker.js': '../db/read-worker.js',
   'checkpoint-worker.js': '../db/checkpoint-worker.js',
   'file-worker.js': '../db/file-worker.js',
@@ -136,6 +138,7 @@ if (unexpected.length > 0) {
     `bundle: dist/bundle/main.cjs has import() of ${unexpected.join(', ')}, which fails in code run from V8's kept code: require it or bundle it`,
   );
 }
+await bundleParserThread(root, out);
 for (const [stub, target] of Object.entries(WORKERS)) {
   if (!fs.existsSync(path.join(out, target))) throw new Error(`bundle: the worker ${target} is not in dist/`);
   fs.writeFileSync(path.join(out, stub), `// Started as a worker thread by the bundle: runs tsc's compiled worker.\nimport '${target}';\n`);

@@ -12,7 +12,7 @@ import { writeTestConfig, type TestConfig } from '../support/config';
 import { startDovecot, type DovecotInstance } from '../support/dovecot';
 import { withImap } from '../support/imap';
 import { waitFor } from '../support/wait';
-import { corpusFiles, openDb, splitMbox } from './helpers';
+import { bundledParserThread, corpusFiles, openDb, splitMbox } from './helpers';
 
 const CORPUS = path.resolve(REPO_ROOT, '../shared/corpus');
 const present = fs.existsSync(CORPUS);
@@ -120,6 +120,31 @@ describe('third-party corpus', () => {
       const fromMemory = await parseMessageFile({ file, bytes: new Uint8Array(m.bytes), dataDir, limits });
       if (JSON.stringify(fromMemory) !== JSON.stringify(fromFile)) differ.push(m.name);
       compared++;
+    }
+    expect(compared).toBeGreaterThanOrEqual(1864);
+    expect(differ).toEqual([]);
+  }, 600_000);
+
+  it('reads every corpus message in the daemon’s bundled parser thread exactly as tsc’s compiled parser does (fails if bundling changed any field)', async () => {
+    // The daemon runs the parser thread from its bundle (scripts/bundle-parser.mjs): mailparser,
+    // its decoders and eld folded into one file, eld's table read as JSON.
+    const { parseMessageFile } = await dist('ingest/parse-core.js');
+    const { storeRaw } = await dist('db/stored-files.js');
+    const dataDir = path.join(cfg.dir, 'bundled-vs-compiled');
+    const limits = { maxMessageSize: 25 * 1024 * 1024, maxParts: 500, maxHeaderBytes: 1024 * 1024 };
+    const thread = await bundledParserThread();
+    const differ: string[] = [];
+    let compared = 0;
+    try {
+      for (const m of corpusMessages()) {
+        const { path: file } = await storeRaw(dataDir, m.bytes);
+        const bundled = await thread.parse({ file, bytes: new Uint8Array(m.bytes), dataDir, limits });
+        const compiled = await parseMessageFile({ file, bytes: new Uint8Array(m.bytes), dataDir, limits });
+        if (JSON.stringify(bundled) !== JSON.stringify(compiled)) differ.push(m.name);
+        compared++;
+      }
+    } finally {
+      await thread.close();
     }
     expect(compared).toBeGreaterThanOrEqual(1864);
     expect(differ).toEqual([]);

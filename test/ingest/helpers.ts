@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import nodemailer from 'nodemailer';
 import { openDatabase, type Opened } from '../../src/db/connection';
 import { openTestDatabase } from '../support/backend';
@@ -222,4 +223,36 @@ export function memoryOf(pid: number): { peakMb: number; rssMb: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(status.match(new RegExp(`^${key}:\\s+(\\d+)`, 'm'))?.[1] ?? 0);
   return { peakMb: Math.round(kb('VmHWM') / 1024), rssMb: Math.round(kb('VmRSS') / 1024) };
+}
+
+/**
+ * The parser thread the daemon runs: the bundle beside dist/bundle/main.cjs (scripts/bundle-parser.mjs),
+ * spoken to as src/ingest/parse.ts speaks to it, one job at a time.
+ */
+export async function bundledParserThread(): Promise<{ parse(job: object): Promise<any>; close(): Promise<number> }> {
+  const worker = new Worker(path.join(REPO_ROOT, 'dist', 'bundle', 'parse-worker.js'));
+  await new Promise<void>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.on('message', function onReady(msg: { ready?: boolean }) {
+      if (!msg.ready) return;
+      worker.off('message', onReady);
+      resolve();
+    });
+  });
+  let nextId = 1;
+  return {
+    parse(job) {
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        worker.on('message', function onAnswer(msg: { id: number; result?: unknown; error?: string }) {
+          if (msg.id !== id) return;
+          worker.off('message', onAnswer);
+          if (msg.error !== undefined) reject(new Error(msg.error));
+          else resolve(msg.result);
+        });
+        worker.postMessage({ id, job });
+      });
+    },
+    close: () => worker.terminate(),
+  };
 }

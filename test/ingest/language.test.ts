@@ -15,7 +15,7 @@ import { writeTestConfig, type TestConfig } from '../support/config';
 import { buildMail } from '../support/imap';
 import { freePort } from '../support/ports';
 import { makeTempDir, removeTempDir } from '../support/tmp';
-import { newMessageId, openDb } from './helpers';
+import { bundledParserThread, newMessageId, openDb } from './helpers';
 
 const MAILS: Record<string, string[]> = {
   ru: [
@@ -143,6 +143,28 @@ describe('language scores from the parser', () => {
     expect(crossed.languageScores).toEqual(parsed.languageScores);
     expect(Object.keys(crossed.languageScores)).toEqual(expect.arrayContaining(['uk', 'ru']));
     expect(caseLanguage(crossed, ['ru', 'uk'])).toBe('uk');
+  });
+
+  it('are the same from the daemon’s bundled parser thread, whose table is eld’s read as JSON, as from eld itself (fails if the two tables score apart)', async () => {
+    const thread = await bundledParserThread();
+    const limits = { maxMessageSize: 25 * 1024 * 1024, maxParts: 500, maxHeaderBytes: 1024 * 1024 };
+    try {
+      let compared = 0;
+      for (const [lang, texts] of Object.entries(MAILS)) {
+        for (const [i, text] of texts.entries()) {
+          const file = path.join(dir, `${lang}-${i}.eml`);
+          const bytes = buildMail({ from: 'customer@customer.test', to: 'desk@example.test', subject: `Question ${i}`, text });
+          fs.writeFileSync(file, bytes);
+          const bundled = await thread.parse({ file, bytes: new Uint8Array(Buffer.from(bytes)), dataDir: dir, limits });
+          expect(Object.keys(bundled.languageScores)).toContain(lang);
+          expect(bundled.languageScores).toEqual(await languageScores(`Question ${i}`, bundled.text));
+          compared++;
+        }
+      }
+      expect(compared).toBe(Object.values(MAILS).flat().length);
+    } finally {
+      await thread.close();
+    }
   });
 });
 
