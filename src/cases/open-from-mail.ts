@@ -3,10 +3,11 @@
 // calendar: src/calendar.ts), priority `normal` raised by the pool's rules, status `received`, flags. These are case rules, so they live in src/cases; ingest's
 // accept transaction (src/ingest/accept.ts) calls openCase when threading finds no case to join,
 // and writes the message row itself.
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import { deadlineAfter } from '../calendar.js';
 import type { CasePriority, Config, MailboxConfig, PoolConfig } from '../config/types.js';
-import type { DB } from '../db/schema.js';
+import { prepared } from '../db/prepared.js';
+import type { CasesTable, DB } from '../db/schema.js';
 import { allocateCaseId } from '../db/case-ids.js';
 import { recordEvent } from '../db/history.js';
 import { caseLanguage } from './case-language.js';
@@ -81,6 +82,56 @@ export interface CaseStart {
   linkedCaseId: string | null;
 }
 
+/** A new case's row: every column a value of the statement, so the same statement serves every case. */
+type NewCaseRow = Required<
+  Pick<
+    Insertable<CasesTable>,
+    | 'id'
+    | 'pool_id'
+    | 'mailbox_id'
+    | 'status'
+    | 'priority'
+    | 'subject'
+    | 'customer_address'
+    | 'customer_name'
+    | 'language'
+    | 'assignee'
+    | 'received_at'
+    | 'deadline_at'
+    | 'first_response_at'
+    | 'closed_at'
+    | 'remind_at'
+    | 'overdue_notified_at'
+    | 'linked_case_id'
+    | 'flags'
+    | 'updated_at'
+  >
+>;
+
+const insertCaseRow = prepared<NewCaseRow, never>((db, p) =>
+  db.insertInto('cases').values({
+    id: p('id'),
+    pool_id: p('pool_id'),
+    mailbox_id: p('mailbox_id'),
+    status: p('status'),
+    priority: p('priority'),
+    subject: p('subject'),
+    customer_address: p('customer_address'),
+    customer_name: p('customer_name'),
+    language: p('language'),
+    assignee: p('assignee'),
+    received_at: p('received_at'),
+    deadline_at: p('deadline_at'),
+    first_response_at: p('first_response_at'),
+    closed_at: p('closed_at'),
+    remind_at: p('remind_at'),
+    overdue_notified_at: p('overdue_notified_at'),
+    linked_case_id: p('linked_case_id'),
+    flags: p('flags'),
+    updated_at: p('updated_at'),
+  }),
+);
+
 /**
  * Inserts a new case, `received` and unassigned, with the pool's response deadline (working time
  * in the pool's calendar) and the priority its rules give; returns its ID and deadline.
@@ -88,30 +139,27 @@ export interface CaseStart {
 export async function insertCase(tx: Kysely<DB>, c: CaseStart): Promise<{ id: string; deadlineAt: string }> {
   const id = await allocateCaseId(tx, c.config.instance.case_prefix);
   const deadlineAt = deadlineAfter(c.config, c.pool.calendar, c.receivedAt, c.pool.response_deadline);
-  await tx
-    .insertInto('cases')
-    .values({
-      id,
-      pool_id: c.pool.id,
-      mailbox_id: c.mailbox.id,
-      status: 'received',
-      priority: priorityFor(c.pool, c.subject, c.customer.address || null),
-      subject: c.subject,
-      customer_address: c.customer.address,
-      customer_name: c.customer.name,
-      language: c.language,
-      assignee: null,
-      received_at: c.receivedAt,
-      deadline_at: deadlineAt,
-      first_response_at: null,
-      closed_at: null,
-      remind_at: null,
-      overdue_notified_at: null,
-      linked_case_id: c.linkedCaseId,
-      flags: JSON.stringify([...new Set(c.flags)]),
-      updated_at: c.at,
-    })
-    .execute();
+  await insertCaseRow.execute(tx, {
+    id,
+    pool_id: c.pool.id,
+    mailbox_id: c.mailbox.id,
+    status: 'received',
+    priority: priorityFor(c.pool, c.subject, c.customer.address || null),
+    subject: c.subject,
+    customer_address: c.customer.address,
+    customer_name: c.customer.name,
+    language: c.language,
+    assignee: null,
+    received_at: c.receivedAt,
+    deadline_at: deadlineAt,
+    first_response_at: null,
+    closed_at: null,
+    remind_at: null,
+    overdue_notified_at: null,
+    linked_case_id: c.linkedCaseId,
+    flags: JSON.stringify([...new Set(c.flags)]),
+    updated_at: c.at,
+  });
   return { id, deadlineAt };
 }
 

@@ -3,6 +3,7 @@
 // subject thread mail onto a case; the mail-borne case rules (open-from-mail.ts,
 // inbound-effects.ts) add to it. Addresses are kept lower case.
 import type { Kysely } from 'kysely';
+import { prepared } from '../db/prepared.js';
 import type { DB, ParticipantRole } from '../db/schema.js';
 
 export async function isParticipant(tx: Kysely<DB>, caseId: string, address: string): Promise<boolean> {
@@ -16,11 +17,14 @@ export async function isParticipant(tx: Kysely<DB>, caseId: string, address: str
 }
 
 /** Adds a participant; returns false when they already were one. */
-export async function addParticipant(tx: Kysely<DB>, caseId: string, address: string, role: ParticipantRole, at: string): Promise<boolean> {
-  const res = await tx
+const insertParticipant = prepared<{ caseId: string; address: string; role: ParticipantRole; at: string }, never>((db, p) =>
+  db
     .insertInto('case_participants')
-    .values({ case_id: caseId, address: address.toLowerCase(), role, added_at: at })
-    .onConflict((oc) => oc.columns(['case_id', 'address']).doNothing())
-    .executeTakeFirst();
-  return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
+    .values({ case_id: p('caseId'), address: p('address'), role: p('role'), added_at: p('at') })
+    .onConflict((oc) => oc.columns(['case_id', 'address']).doNothing()),
+);
+
+export async function addParticipant(tx: Kysely<DB>, caseId: string, address: string, role: ParticipantRole, at: string): Promise<boolean> {
+  const res = await insertParticipant.execute(tx, { caseId, address: address.toLowerCase(), role, at });
+  return Number(res.numAffectedRows ?? 0) > 0;
 }

@@ -2,6 +2,7 @@
 // reused even if a case row is erased.
 import type { Kysely } from 'kysely';
 import type { DB } from './schema.js';
+import { prepared } from './prepared.js';
 
 const CASE_TAG_RE = /\[([A-Z][A-Z0-9]{1,9}-\d{6,})\]/g;
 
@@ -10,14 +11,17 @@ function formatCaseId(prefix: string, n: number): string {
 }
 
 /** Must run inside a write transaction. */
-export async function allocateCaseId(tx: Kysely<DB>, prefix: string): Promise<string> {
-  const row = await tx
+const nextInSequence = prepared<{ prefix: string }, { last_value: number }>((db, p) =>
+  db
     .insertInto('case_sequences')
-    .values({ prefix, last_value: 1 })
+    .values({ prefix: p('prefix'), last_value: 1 })
     .onConflict((oc) => oc.column('prefix').doUpdateSet((eb) => ({ last_value: eb('case_sequences.last_value', '+', 1) })))
-    .returning('last_value')
-    .executeTakeFirstOrThrow();
-  return formatCaseId(prefix, row.last_value);
+    .returning('last_value'),
+);
+
+export async function allocateCaseId(tx: Kysely<DB>, prefix: string): Promise<string> {
+  const { rows } = await nextInSequence.execute(tx, { prefix });
+  return formatCaseId(prefix, rows[0]!.last_value);
 }
 
 export function caseTag(caseId: string): string {

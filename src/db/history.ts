@@ -2,8 +2,9 @@
 // changed through changeCase, which writes the matching history rows in the same transaction.
 import type { Kysely } from 'kysely';
 import { nowIso } from '../clock.js';
-import type { Selectable, Updateable } from 'kysely';
-import type { CaseEventKind, CasesTable, DB } from './schema.js';
+import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { CaseEventKind, CaseEventsTable, CasesTable, DB } from './schema.js';
+import { prepared } from './prepared.js';
 import { MailwardenError } from '../errors.js';
 import { recordFirstResponse, recordTakenUp } from './report-rows.js';
 
@@ -19,20 +20,30 @@ export interface EventInput {
   at?: string;
 }
 
+const insertEvent = prepared<Insertable<CaseEventsTable>, never>((db, p) =>
+  db.insertInto('case_events').values({
+    case_id: p('case_id'),
+    at: p('at'),
+    actor: p('actor'),
+    kind: p('kind'),
+    field: p('field'),
+    from_value: p('from_value'),
+    to_value: p('to_value'),
+    data: p('data'),
+  }),
+);
+
 export async function recordEvent(tx: Kysely<DB>, e: EventInput): Promise<void> {
-  await tx
-    .insertInto('case_events')
-    .values({
-      case_id: e.caseId,
-      at: e.at ?? nowIso(),
-      actor: e.actor,
-      kind: e.kind,
-      field: e.field ?? null,
-      from_value: e.from ?? null,
-      to_value: e.to ?? null,
-      data: e.data === undefined ? null : JSON.stringify(e.data),
-    })
-    .execute();
+  await insertEvent.execute(tx, {
+    case_id: e.caseId,
+    at: e.at ?? nowIso(),
+    actor: e.actor,
+    kind: e.kind,
+    field: e.field ?? null,
+    from_value: e.from ?? null,
+    to_value: e.to ?? null,
+    data: e.data === undefined ? null : JSON.stringify(e.data),
+  });
 }
 
 type ChangeableField =

@@ -3,8 +3,9 @@
 // `reprocess` re-reads the headers. It sits in src/db, below both ingest and cases, which both
 // write it; so it names only the fields it reads (MessageFields), which ingest's ParsedMessage
 // (src/ingest/message.ts) has: no import of ingest from here.
-import type { Kysely } from 'kysely';
-import type { DB, MessageKind } from './schema.js';
+import type { Insertable, Kysely } from 'kysely';
+import type { DB, MessageKind, MessagesTable } from './schema.js';
+import { prepared } from './prepared.js';
 import { recordReceived } from './report-rows.js';
 
 /** The parts of an inbound message its rows are made of (ingest's ParsedMessage fits). */
@@ -48,25 +49,54 @@ export function headerColumns(m: MessageFields) {
   };
 }
 
-export async function insertMessage(tx: Kysely<DB>, r: MessageRecord): Promise<number> {
-  const m = r.parsed;
-  const row = await tx
+/** The columns of an inbound message's row, each a value of the statement below. */
+type InboundColumns = Required<
+  Pick<
+    Insertable<MessagesTable>,
+    'case_id' | 'kind' | 'at' | keyof ReturnType<typeof headerColumns> | 'text' | 'raw_sha256' | 'is_feedback' | 'is_auto_reply' | 'flags'
+  >
+>;
+
+const insertInbound = prepared<InboundColumns, { id: number }>((db, p) =>
+  db
     .insertInto('messages')
     .values({
-      case_id: r.caseId,
-      kind: r.kind,
-      at: r.at,
+      case_id: p('case_id'),
+      kind: p('kind'),
+      at: p('at'),
       author: null,
-      ...headerColumns(m),
-      text: m.text || placeholderText(m),
-      raw_sha256: r.rawSha256,
+      from_address: p('from_address'),
+      from_name: p('from_name'),
+      to_addresses: p('to_addresses'),
+      cc_addresses: p('cc_addresses'),
+      subject: p('subject'),
+      message_id: p('message_id'),
+      in_reply_to: p('in_reply_to'),
+      references: p('references'),
+      text: p('text'),
+      raw_sha256: p('raw_sha256'),
       state: null,
-      is_feedback: r.isFeedback ? 1 : 0,
-      is_auto_reply: r.isAutoReply ? 1 : 0,
-      flags: JSON.stringify([...new Set(r.flags)]),
+      is_feedback: p('is_feedback'),
+      is_auto_reply: p('is_auto_reply'),
+      flags: p('flags'),
     })
-    .returning('id')
-    .executeTakeFirstOrThrow();
+    .returning('id'),
+);
+
+export async function insertMessage(tx: Kysely<DB>, r: MessageRecord): Promise<number> {
+  const m = r.parsed;
+  const { rows } = await insertInbound.execute(tx, {
+    case_id: r.caseId,
+    kind: r.kind,
+    at: r.at,
+    ...headerColumns(m),
+    text: m.text || placeholderText(m),
+    raw_sha256: r.rawSha256,
+    is_feedback: r.isFeedback ? 1 : 0,
+    is_auto_reply: r.isAutoReply ? 1 : 0,
+    flags: JSON.stringify([...new Set(r.flags)]),
+  });
+  const row = rows[0]!;
   await insertAttachments(tx, row.id, m.attachments);
   if (r.kind === 'inbound' && !r.isAutoReply) await recordReceived(tx, r.caseId, r.at);
   return row.id;

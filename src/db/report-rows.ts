@@ -9,6 +9,7 @@
 // closing that the case, reopened, went past.
 import type { Kysely, Selectable } from 'kysely';
 import type { CasesTable, DB } from './schema.js';
+import { prepared } from './prepared.js';
 
 type CaseFacts = Pick<Selectable<CasesTable>, 'id' | 'pool_id' | 'assignee' | 'received_at' | 'deadline_at'>;
 
@@ -24,18 +25,21 @@ function consultantOf(actor: string): string | null {
  * A customer's mail on a case (not an automatic reply, not a bounce): one statement on ingest's
  * hot path, taking the case's pool and whoever holds it from the case row itself.
  */
-export async function recordReceived(tx: Kysely<DB>, caseId: string, at: string): Promise<void> {
-  const inserted = await tx
+const insertReceived = prepared<{ caseId: string; at: string }, never>((db, p) =>
+  db
     .insertInto('report_received')
     .columns(['case_id', 'at', 'pool_id', 'consultant'])
     .expression((eb) =>
       eb
         .selectFrom('cases')
-        .select(['id', eb.val(at).as('at'), 'pool_id', 'assignee'])
-        .where('id', '=', caseId),
-    )
-    .executeTakeFirst();
-  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) !== 1) throw new Error(`internal: case ${caseId} of a received mail does not exist`);
+        .select(['id', eb.val(p('at')).as('at'), 'pool_id', 'assignee'])
+        .where('id', '=', p('caseId')),
+    ),
+);
+
+export async function recordReceived(tx: Kysely<DB>, caseId: string, at: string): Promise<void> {
+  const inserted = await insertReceived.execute(tx, { caseId, at });
+  if (Number(inserted.numAffectedRows ?? 0) !== 1) throw new Error(`internal: case ${caseId} of a received mail does not exist`);
 }
 
 /** Someone took the case up: the mails that came while nobody held it count for them. */

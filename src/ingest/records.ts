@@ -1,8 +1,9 @@
 // The rows one accepted message writes for ingest itself: raw_messages, the inbound row that makes
 // it exactly-once, and the box's high-water mark. (Its messages row with the attachments is
 // src/db/message-rows.ts; what it does to a case, src/cases.)
-import type { Kysely } from 'kysely';
-import type { DB } from '../db/schema.js';
+import type { Insertable, Kysely } from 'kysely';
+import { prepared } from '../db/prepared.js';
+import type { DB, InboundTable } from '../db/schema.js';
 import type { ParsedMessage } from './message.js';
 
 export type InboundSource = { kind: 'imap'; uidvalidity: number; uid: number } | { kind: 'lmtp' | 'smtp' | 'pipe'; queueId: string };
@@ -15,32 +16,41 @@ export interface InboundRow {
 }
 
 /** The inbound row already recorded for this (box, UIDVALIDITY, UID) or (listener, queue id). */
+const INBOUND_ROW = ['id', 'outcome', 'case_id', 'message_row_id'] as const;
+
+const findByUid = prepared<{ mailboxId: string; uidvalidity: number; uid: number }, InboundRow>((db, p) =>
+  db.selectFrom('inbound').select(INBOUND_ROW).where('mailbox_id', '=', p('mailboxId')).where('uidvalidity', '=', p('uidvalidity')).where('uid', '=', p('uid')),
+);
+const findByQueueId = prepared<{ source: string; queueId: string }, InboundRow>((db, p) =>
+  db.selectFrom('inbound').select(INBOUND_ROW).where('source', '=', p('source')).where('queue_id', '=', p('queueId')),
+);
+
 export async function findInbound(tx: Kysely<DB>, mailboxId: string, source: InboundSource): Promise<InboundRow | undefined> {
-  let q = tx.selectFrom('inbound').select(['id', 'outcome', 'case_id', 'message_row_id']);
-  if (source.kind === 'imap') {
-    q = q.where('mailbox_id', '=', mailboxId).where('uidvalidity', '=', source.uidvalidity).where('uid', '=', source.uid);
-  } else {
-    q = q.where('source', '=', source.kind).where('queue_id', '=', source.queueId);
-  }
-  return q.executeTakeFirst();
+  const { rows } =
+    source.kind === 'imap'
+      ? await findByUid.execute(tx, { mailboxId, uidvalidity: source.uidvalidity, uid: source.uid })
+      : await findByQueueId.execute(tx, { source: source.kind, queueId: source.queueId });
+  return rows[0];
 }
+
+const findByContent = prepared<{ fingerprint: string }, InboundRow>((db, p) =>
+  db.selectFrom('inbound').select(INBOUND_ROW).where('content_sha256', '=', p('fingerprint')).orderBy('id').limit(1),
+);
 
 /** An earlier inbound row for the same content (another box, another delivery, a rescan). */
 export async function findSameContent(tx: Kysely<DB>, fingerprint: string): Promise<InboundRow | undefined> {
-  return tx
-    .selectFrom('inbound')
-    .select(['id', 'outcome', 'case_id', 'message_row_id'])
-    .where('content_sha256', '=', fingerprint)
-    .orderBy('id')
-    .executeTakeFirst();
+  return (await findByContent.execute(tx, { fingerprint })).rows[0];
 }
 
-export async function insertRaw(tx: Kysely<DB>, raw: { sha256: string; size: number }, at: string): Promise<void> {
-  await tx
+const insertRawRow = prepared<{ sha256: string; size: number; at: string }, never>((db, p) =>
+  db
     .insertInto('raw_messages')
-    .values({ sha256: raw.sha256, size: raw.size, stored_at: at, erased_at: null })
-    .onConflict((oc) => oc.column('sha256').doNothing())
-    .execute();
+    .values({ sha256: p('sha256'), size: p('size'), stored_at: p('at'), erased_at: null })
+    .onConflict((oc) => oc.column('sha256').doNothing()),
+);
+
+export async function insertRaw(tx: Kysely<DB>, raw: { sha256: string; size: number }, at: string): Promise<void> {
+  await insertRawRow.execute(tx, { sha256: raw.sha256, size: raw.size, at });
 }
 
 export interface InboundRecord {
@@ -54,26 +64,42 @@ export interface InboundRecord {
   at: string;
 }
 
-export async function insertInbound(tx: Kysely<DB>, r: InboundRecord): Promise<number> {
-  const row = await tx
+const insertInboundRow = prepared<Required<Omit<Insertable<InboundTable>, 'id'>>, { id: number }>((db, p) =>
+  db
     .insertInto('inbound')
     .values({
-      source: r.source.kind,
-      mailbox_id: r.mailboxId,
-      uidvalidity: r.source.kind === 'imap' ? r.source.uidvalidity : null,
-      uid: r.source.kind === 'imap' ? r.source.uid : null,
-      queue_id: r.source.kind === 'imap' ? null : r.source.queueId,
-      sha256: r.rawSha256,
-      content_sha256: r.parsed.fingerprint,
-      message_id: r.parsed.messageId,
-      outcome: r.outcome,
-      case_id: r.caseId,
-      message_row_id: r.messageRowId,
-      at: r.at,
+      source: p('source'),
+      mailbox_id: p('mailbox_id'),
+      uidvalidity: p('uidvalidity'),
+      uid: p('uid'),
+      queue_id: p('queue_id'),
+      sha256: p('sha256'),
+      content_sha256: p('content_sha256'),
+      message_id: p('message_id'),
+      outcome: p('outcome'),
+      case_id: p('case_id'),
+      message_row_id: p('message_row_id'),
+      at: p('at'),
     })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return row.id;
+    .returning('id'),
+);
+
+export async function insertInbound(tx: Kysely<DB>, r: InboundRecord): Promise<number> {
+  const { rows } = await insertInboundRow.execute(tx, {
+    source: r.source.kind,
+    mailbox_id: r.mailboxId,
+    uidvalidity: r.source.kind === 'imap' ? r.source.uidvalidity : null,
+    uid: r.source.kind === 'imap' ? r.source.uid : null,
+    queue_id: r.source.kind === 'imap' ? null : r.source.queueId,
+    sha256: r.rawSha256,
+    content_sha256: r.parsed.fingerprint,
+    message_id: r.parsed.messageId,
+    outcome: r.outcome,
+    case_id: r.caseId,
+    message_row_id: r.messageRowId,
+    at: r.at,
+  });
+  return rows[0]!.id;
 }
 
 /**
@@ -82,7 +108,7 @@ export async function insertInbound(tx: Kysely<DB>, r: InboundRecord): Promise<n
  */
 export async function advanceHighWater(tx: Kysely<DB>, mailboxId: string, source: InboundSource, at: string): Promise<void> {
   if (source.kind !== 'imap') return;
-  const state = await tx.selectFrom('mailbox_state').selectAll().where('mailbox_id', '=', mailboxId).executeTakeFirst();
+  const state = (await findHighWater.execute(tx, { mailboxId })).rows[0];
   if (!state) {
     await tx
       .insertInto('mailbox_state')
@@ -91,5 +117,15 @@ export async function advanceHighWater(tx: Kysely<DB>, mailboxId: string, source
     return;
   }
   if (state.uidvalidity !== source.uidvalidity || state.last_uid >= source.uid) return;
-  await tx.updateTable('mailbox_state').set({ last_uid: source.uid, last_sync_at: at }).where('mailbox_id', '=', mailboxId).execute();
+  await moveHighWater.execute(tx, { mailboxId, uid: source.uid, at });
 }
+
+const findHighWater = prepared<{ mailboxId: string }, { uidvalidity: number | null; last_uid: number }>((db, p) =>
+  db.selectFrom('mailbox_state').select(['uidvalidity', 'last_uid']).where('mailbox_id', '=', p('mailboxId')),
+);
+const moveHighWater = prepared<{ mailboxId: string; uid: number; at: string }, never>((db, p) =>
+  db
+    .updateTable('mailbox_state')
+    .set({ last_uid: p('uid'), last_sync_at: p('at') })
+    .where('mailbox_id', '=', p('mailboxId')),
+);

@@ -11,6 +11,7 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { tagsInSubject } from '../db/case-ids.js';
+import { prepared } from '../db/prepared.js';
 import { isParticipant } from '../cases/participants.js';
 import { isErased, type CaseRow } from '../cases/view.js';
 import { bodySha256Of } from './fingerprint.js';
@@ -88,9 +89,13 @@ async function findByHeaders(tx: Kysely<DB>, ids: string[], sender: string | nul
  * header fields, never change a body). A message that only reuses one of our Message-IDs is not
  * ours: it is someone's mail, and lands on a case like any other.
  */
+const findOutboxByMessageId = prepared<{ messageId: string }, { id: number; case_id: string | null; mime: Buffer }>((db, p) =>
+  db.selectFrom('outbox').select(['id', 'case_id', 'mime']).where('message_id', '=', p('messageId')).limit(1),
+);
+
 export async function findOwnCopy(tx: Kysely<DB>, m: ParsedMessage): Promise<{ id: number; case_id: string | null } | null> {
   if (!m.messageId) return null;
-  const row = await tx.selectFrom('outbox').select(['id', 'case_id', 'mime']).where('message_id', '=', m.messageId).executeTakeFirst();
+  const row = (await findOutboxByMessageId.execute(tx, { messageId: m.messageId })).rows[0];
   if (!row || bodySha256Of(row.mime) !== m.bodySha256) return null;
   return { id: row.id, case_id: row.case_id };
 }

@@ -8,6 +8,7 @@ import type { DB } from '../db/schema.js';
 import { addMs, nowIso } from '../clock.js';
 import { serializeOn } from '../db/dialect.js';
 import { recordEvent } from '../db/history.js';
+import { prepared } from '../db/prepared.js';
 import { MailwardenError } from '../errors.js';
 import { isValidAddress } from './headers.js';
 import { boxSender, queueMail } from './queue.js';
@@ -42,15 +43,18 @@ function autoResponseTemplate(config: Config, mailbox: MailboxConfig): string | 
   return pool && pool.auto_response ? pool.auto_response : null;
 }
 
-async function autoResponsesSince(tx: Kysely<DB>, recipient: string, sinceIso: string): Promise<number> {
-  const row = await tx
+const countAutoResponses = prepared<{ to: string; since: string }, { n: number }>((db, p) =>
+  db
     .selectFrom('outbox')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('kind', '=', 'auto_response')
-    .where('to_addresses', '=', JSON.stringify([recipient]))
-    .where('created_at', '>', sinceIso)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
+    .where('to_addresses', '=', p('to'))
+    .where('created_at', '>', p('since')),
+);
+
+async function autoResponsesSince(tx: Kysely<DB>, recipient: string, sinceIso: string): Promise<number> {
+  const { rows } = await countAutoResponses.execute(tx, { to: JSON.stringify([recipient]), since: sinceIso });
+  return Number(rows[0]!.n);
 }
 
 /** Why the rate limits forbid another auto-response to this address now, or null. */

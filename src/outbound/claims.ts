@@ -166,7 +166,7 @@ function takeOver(db: Db, orphan: Orphan, now: string): Promise<OutboxRow | unde
 }
 
 /** Our claim still holds: nobody took the row over after our lease ran out (the token says). */
-export function claimed(tx: Kysely<DB>, row: OutboxRow) {
+export function claimed(tx: Kysely<DB>, row: Pick<OutboxRow, 'id' | 'claim_token'>) {
   return tx.updateTable('outbox').where('id', '=', row.id).where('state', '=', 'sending').where('claim_token', '=', row.claim_token);
 }
 

@@ -15,6 +15,7 @@ import { addMs, nowIso } from '../clock.js';
 import { tagsInSubject } from '../db/case-ids.js';
 import { formatDuration } from '../config/validate.js';
 import { MailwardenError } from '../errors.js';
+import { prepared } from '../db/prepared.js';
 import { boxSender, queueMail } from './queue.js';
 
 /** Who answers a box's alerts (the pool's supervisors); the caller knows the roles. */
@@ -44,15 +45,18 @@ export async function answersOurMail(tx: Kysely<DB>, config: Config, mail: LoopF
 }
 
 /** How many auto-responses this box queued since `sinceIso`. */
-async function boxAutoResponsesSince(tx: Kysely<DB>, address: string, sinceIso: string): Promise<number> {
-  const row = await tx
+const countBoxAutoResponses = prepared<{ address: string; since: string }, { n: number }>((db, p) =>
+  db
     .selectFrom('outbox')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('kind', '=', 'auto_response')
-    .where('from_address', '=', address)
-    .where('created_at', '>', sinceIso)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
+    .where('from_address', '=', p('address'))
+    .where('created_at', '>', p('since')),
+);
+
+async function boxAutoResponsesSince(tx: Kysely<DB>, address: string, sinceIso: string): Promise<number> {
+  const { rows } = await countBoxAutoResponses.execute(tx, { address, since: sinceIso });
+  return Number(rows[0]!.n);
 }
 
 export interface BoxLimitInput {

@@ -2,9 +2,10 @@
 // with its Message-ID, and writes the outbox row (and the case's `messages` row) in the caller's
 // transaction. If that transaction rolls back, no mail exists; if it commits, the drainer sends
 // exactly these bytes (DESIGN: a message's way out).
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import type { Config, MailboxConfig } from '../config/types.js';
-import type { DB, MessageKind, OutboxKind } from '../db/schema.js';
+import type { DB, MessageKind, MessagesTable, OutboxKind, OutboxTable } from '../db/schema.js';
+import { prepared } from '../db/prepared.js';
 import type { TemplateName, TemplateScope } from '../config/templates.js';
 import { now, nowIso } from '../clock.js';
 import { caseTag } from '../db/case-ids.js';
@@ -184,6 +185,88 @@ interface MailRows {
 }
 
 /** The outbox row and, when asked for, the case's `messages` row of one mail. */
+/** The message row of mail we send (every column a value, so one statement serves every mail). */
+type SentMessageRow = Required<
+  Pick<
+    Insertable<MessagesTable>,
+    | 'case_id'
+    | 'kind'
+    | 'at'
+    | 'author'
+    | 'from_address'
+    | 'from_name'
+    | 'to_addresses'
+    | 'cc_addresses'
+    | 'subject'
+    | 'message_id'
+    | 'in_reply_to'
+    | 'references'
+    | 'text'
+    | 'state'
+    | 'is_auto_reply'
+    | 'flags'
+  >
+>;
+
+const insertMessageRow = prepared<SentMessageRow, { id: number }>((db, p) =>
+  db
+    .insertInto('messages')
+    .values({
+      case_id: p('case_id'),
+      kind: p('kind'),
+      at: p('at'),
+      author: p('author'),
+      from_address: p('from_address'),
+      from_name: p('from_name'),
+      to_addresses: p('to_addresses'),
+      cc_addresses: p('cc_addresses'),
+      subject: p('subject'),
+      message_id: p('message_id'),
+      in_reply_to: p('in_reply_to'),
+      references: p('references'),
+      text: p('text'),
+      raw_sha256: null,
+      state: p('state'),
+      is_auto_reply: p('is_auto_reply'),
+      flags: p('flags'),
+    })
+    .returning('id'),
+);
+
+type OutboxInsert = Required<
+  Pick<
+    Insertable<OutboxTable>,
+    'case_id' | 'message_row_id' | 'kind' | 'message_id' | 'from_address' | 'to_addresses' | 'subject' | 'mime' | 'state' | 'notice_key'
+  >
+> & {
+  /** created, and due */
+  at: string;
+};
+
+const insertOutboxRow = prepared<OutboxInsert, { id: number }>((db, p) =>
+  db
+    .insertInto('outbox')
+    .values({
+      case_id: p('case_id'),
+      message_row_id: p('message_row_id'),
+      kind: p('kind'),
+      message_id: p('message_id'),
+      from_address: p('from_address'),
+      to_addresses: p('to_addresses'),
+      subject: p('subject'),
+      mime: p('mime'),
+      state: p('state'),
+      next_attempt_at: p('at'),
+      lease_until: null,
+      last_error: null,
+      smtp_response: null,
+      created_at: p('at'),
+      sent_at: null,
+      notice_key: p('notice_key'),
+    })
+    .returning('id'),
+);
+
 async function insertRows(
   tx: Kysely<DB>,
   input: QueueMailInput,
@@ -194,54 +277,41 @@ async function insertRows(
   const state = input.state ?? 'queued';
   let messageRowId: number | null = null;
   if (input.messageKind && input.caseId) {
-    const row = await tx
-      .insertInto('messages')
-      .values({
-        case_id: input.caseId,
-        kind: input.messageKind,
-        at: r.at,
-        author: input.author ?? null,
-        from_address: r.from.address,
-        from_name: r.from.name ?? null,
-        to_addresses: addressList(r.to),
-        cc_addresses: addressList(r.cc),
-        subject: r.subject,
-        message_id: r.messageId,
-        in_reply_to: r.inReplyTo,
-        references: r.references.length > 0 ? r.references.join(' ') : null,
-        text,
-        raw_sha256: null,
-        state,
-        is_auto_reply: input.autoSubmitted ? 1 : 0,
-        flags: JSON.stringify(input.messageFlags ?? []),
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    messageRowId = row.id;
+    const { rows } = await insertMessageRow.execute(tx, {
+      case_id: input.caseId,
+      kind: input.messageKind,
+      at: r.at,
+      author: input.author ?? null,
+      from_address: r.from.address,
+      from_name: r.from.name ?? null,
+      to_addresses: addressList(r.to),
+      cc_addresses: addressList(r.cc),
+      subject: r.subject,
+      message_id: r.messageId,
+      in_reply_to: r.inReplyTo,
+      references: r.references.length > 0 ? r.references.join(' ') : null,
+      text,
+      state,
+      is_auto_reply: input.autoSubmitted ? 1 : 0,
+      flags: JSON.stringify(input.messageFlags ?? []),
+    });
+    messageRowId = rows[0]!.id;
   }
 
-  const outbox = await tx
-    .insertInto('outbox')
-    .values({
-      case_id: input.caseId,
-      message_row_id: messageRowId,
-      kind: input.kind,
-      message_id: r.messageId,
-      from_address: r.from.address,
-      to_addresses: addressList([...r.to, ...r.cc]),
-      subject: r.subject,
-      mime,
-      state,
-      next_attempt_at: r.at,
-      lease_until: null,
-      last_error: null,
-      smtp_response: null,
-      created_at: r.at,
-      sent_at: null,
-      notice_key: input.noticeKey ?? null,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
+  const { rows } = await insertOutboxRow.execute(tx, {
+    case_id: input.caseId,
+    message_row_id: messageRowId,
+    kind: input.kind,
+    message_id: r.messageId,
+    from_address: r.from.address,
+    to_addresses: addressList([...r.to, ...r.cc]),
+    subject: r.subject,
+    mime,
+    state,
+    at: r.at,
+    notice_key: input.noticeKey ?? null,
+  });
+  const outbox = rows[0]!;
   if (state === 'queued') wakeDrainerAfterCommit(tx, outbox.id);
   return { outboxId: outbox.id, messageRowId };
 }

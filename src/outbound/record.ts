@@ -21,6 +21,7 @@ import { writeTx, type Db } from '../db/connection.js';
 import type { DB } from '../db/schema.js';
 import { nowIso } from '../clock.js';
 import { recordEvent } from '../db/history.js';
+import { prepared } from '../db/prepared.js';
 import { isTransientFailure } from '../db/errors.js';
 import { logEvent, type Logger } from '../log.js';
 import { claimed, extendLease, LEASE_MS, type OutboxRow } from './claims.js';
@@ -192,14 +193,32 @@ function writeOutcome(tx: Kysely<DB>, row: OutboxRow, outcome: Outcome): Promise
   }
 }
 
+const updateMessageState = prepared<{ id: number; state: string }, never>((db, p) =>
+  db
+    .updateTable('messages')
+    .set({ state: p('state') })
+    .where('id', '=', p('id')),
+);
+
 async function setMessageState(tx: Kysely<DB>, row: OutboxRow, state: string): Promise<void> {
   if (row.message_row_id === null) return;
-  await tx.updateTable('messages').set({ state }).where('id', '=', row.message_row_id).execute();
+  await updateMessageState.execute(tx, { id: row.message_row_id, state });
 }
 
+/** The `sent` of a row still under our claim (claims.ts, `claimed`): the one outcome of nearly every send. */
+const writeSent = prepared<Pick<OutboxRow, 'id' | 'claim_token'> & { sent_at: string; smtp_response: string }, never>((db, p) =>
+  claimed(db, { id: p('id'), claim_token: p('claim_token') }).set({
+    state: 'sent',
+    sent_at: p('sent_at'),
+    smtp_response: p('smtp_response'),
+    lease_until: null,
+    last_error: null,
+  }),
+);
+
 async function markSent(tx: Kysely<DB>, row: OutboxRow, response: string): Promise<boolean> {
-  const r = await claimed(tx, row).set({ state: 'sent', sent_at: nowIso(), smtp_response: response, lease_until: null, last_error: null }).executeTakeFirst();
-  if (Number(r.numUpdatedRows) === 0) return false;
+  const r = await writeSent.execute(tx, { id: row.id, claim_token: row.claim_token, sent_at: nowIso(), smtp_response: response });
+  if (Number(r.numAffectedRows ?? 0) === 0) return false;
   await setMessageState(tx, row, 'sent');
   return true;
 }

@@ -4,6 +4,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Config, MailboxConfig } from '../config/types.js';
 import type { CasesTable, DB } from '../db/schema.js';
 import { caseTag } from '../db/case-ids.js';
+import { prepared } from '../db/prepared.js';
 import { usageError } from '../errors.js';
 import { headerText } from './headers.js';
 import { formatInZone } from '../time-format.js';
@@ -66,11 +67,13 @@ export interface StandardVars {
   caseRow: CaseRow | null;
 }
 
+const caseById = prepared<{ caseId: string }, CaseRow>((db, p) => db.selectFrom('cases').selectAll().where('id', '=', p('caseId')));
+
 /** `instance`, and for a case also `case` and `mailbox` (the case's box). */
 export async function standardVars(tx: Kysely<DB>, config: Config, caseId: string | null): Promise<StandardVars> {
   const vars: Record<string, unknown> = { instance: { name: config.instance.name, prefix: config.instance.case_prefix } };
   if (!caseId) return { vars, caseRow: null };
-  const row = await tx.selectFrom('cases').selectAll().where('id', '=', caseId).executeTakeFirst();
+  const row = (await caseById.execute(tx, { caseId })).rows[0];
   if (!row) throw usageError('ENOCASE', `There is no case ${caseId}.`);
   vars.case = caseVars(config, row);
   vars.mailbox = mailboxVars(config.mailboxes.find((m) => m.id === row.mailbox_id));
