@@ -49,22 +49,25 @@ export function headerColumns(m: MessageFields) {
   };
 }
 
-/** The columns of an inbound message's row, each a value of the statement below. */
-type InboundColumns = Required<
+/**
+ * Every column of a `messages` row that mailwarden writes, each a value of the one statement below:
+ * for inbound mail here, for mail we send in src/outbound/queue.ts.
+ */
+export type MessageRowValues = Required<
   Pick<
     Insertable<MessagesTable>,
-    'case_id' | 'kind' | 'at' | keyof ReturnType<typeof headerColumns> | 'text' | 'raw_sha256' | 'is_feedback' | 'is_auto_reply' | 'flags'
+    'case_id' | 'kind' | 'at' | 'author' | keyof ReturnType<typeof headerColumns> | 'text' | 'raw_sha256' | 'state' | 'is_feedback' | 'is_auto_reply' | 'flags'
   >
 >;
 
-const insertInbound = prepared<InboundColumns, { id: number }>((db, p) =>
+const insertRow = prepared<MessageRowValues, { id: number }>((db, p) =>
   db
     .insertInto('messages')
     .values({
       case_id: p('case_id'),
       kind: p('kind'),
       at: p('at'),
-      author: null,
+      author: p('author'),
       from_address: p('from_address'),
       from_name: p('from_name'),
       to_addresses: p('to_addresses'),
@@ -75,7 +78,7 @@ const insertInbound = prepared<InboundColumns, { id: number }>((db, p) =>
       references: p('references'),
       text: p('text'),
       raw_sha256: p('raw_sha256'),
-      state: null,
+      state: p('state'),
       is_feedback: p('is_feedback'),
       is_auto_reply: p('is_auto_reply'),
       flags: p('flags'),
@@ -83,23 +86,29 @@ const insertInbound = prepared<InboundColumns, { id: number }>((db, p) =>
     .returning('id'),
 );
 
+/** Inserts a `messages` row; its id. */
+export async function insertMessageRow(tx: Kysely<DB>, values: MessageRowValues): Promise<number> {
+  return (await insertRow.execute(tx, values)).rows[0]!.id;
+}
+
 export async function insertMessage(tx: Kysely<DB>, r: MessageRecord): Promise<number> {
   const m = r.parsed;
-  const { rows } = await insertInbound.execute(tx, {
+  const id = await insertMessageRow(tx, {
     case_id: r.caseId,
     kind: r.kind,
     at: r.at,
+    author: null,
     ...headerColumns(m),
     text: m.text || placeholderText(m),
     raw_sha256: r.rawSha256,
+    state: null,
     is_feedback: r.isFeedback ? 1 : 0,
     is_auto_reply: r.isAutoReply ? 1 : 0,
     flags: JSON.stringify([...new Set(r.flags)]),
   });
-  const row = rows[0]!;
-  await insertAttachments(tx, row.id, m.attachments);
+  await insertAttachments(tx, id, m.attachments);
   if (r.kind === 'inbound' && !r.isAutoReply) await recordReceived(tx, r.caseId, r.at);
-  return row.id;
+  return id;
 }
 
 /** What `show` says for mail whose text could not be read. */

@@ -4,7 +4,8 @@
 // exactly these bytes (DESIGN: a message's way out).
 import type { Insertable, Kysely } from 'kysely';
 import type { Config, MailboxConfig } from '../config/types.js';
-import type { DB, MessageKind, MessagesTable, OutboxKind, OutboxTable } from '../db/schema.js';
+import type { DB, MessageKind, OutboxKind, OutboxTable } from '../db/schema.js';
+import { insertMessageRow } from '../db/message-rows.js';
 import { prepared } from '../db/prepared.js';
 import type { TemplateName, TemplateScope } from '../config/templates.js';
 import { now, nowIso } from '../clock.js';
@@ -184,55 +185,6 @@ interface MailRows {
   at: string;
 }
 
-/** The outbox row and, when asked for, the case's `messages` row of one mail. */
-/** The message row of mail we send (every column a value, so one statement serves every mail). */
-type SentMessageRow = Required<
-  Pick<
-    Insertable<MessagesTable>,
-    | 'case_id'
-    | 'kind'
-    | 'at'
-    | 'author'
-    | 'from_address'
-    | 'from_name'
-    | 'to_addresses'
-    | 'cc_addresses'
-    | 'subject'
-    | 'message_id'
-    | 'in_reply_to'
-    | 'references'
-    | 'text'
-    | 'state'
-    | 'is_auto_reply'
-    | 'flags'
-  >
->;
-
-const insertMessageRow = prepared<SentMessageRow, { id: number }>((db, p) =>
-  db
-    .insertInto('messages')
-    .values({
-      case_id: p('case_id'),
-      kind: p('kind'),
-      at: p('at'),
-      author: p('author'),
-      from_address: p('from_address'),
-      from_name: p('from_name'),
-      to_addresses: p('to_addresses'),
-      cc_addresses: p('cc_addresses'),
-      subject: p('subject'),
-      message_id: p('message_id'),
-      in_reply_to: p('in_reply_to'),
-      references: p('references'),
-      text: p('text'),
-      raw_sha256: null,
-      state: p('state'),
-      is_auto_reply: p('is_auto_reply'),
-      flags: p('flags'),
-    })
-    .returning('id'),
-);
-
 type OutboxInsert = Required<
   Pick<
     Insertable<OutboxTable>,
@@ -267,6 +219,7 @@ const insertOutboxRow = prepared<OutboxInsert, { id: number }>((db, p) =>
     .returning('id'),
 );
 
+/** The outbox row and, when asked for, the case's `messages` row of one mail. */
 async function insertRows(
   tx: Kysely<DB>,
   input: QueueMailInput,
@@ -277,7 +230,7 @@ async function insertRows(
   const state = input.state ?? 'queued';
   let messageRowId: number | null = null;
   if (input.messageKind && input.caseId) {
-    const { rows } = await insertMessageRow.execute(tx, {
+    messageRowId = await insertMessageRow(tx, {
       case_id: input.caseId,
       kind: input.messageKind,
       at: r.at,
@@ -291,11 +244,12 @@ async function insertRows(
       in_reply_to: r.inReplyTo,
       references: r.references.length > 0 ? r.references.join(' ') : null,
       text,
+      raw_sha256: null,
       state,
+      is_feedback: 0,
       is_auto_reply: input.autoSubmitted ? 1 : 0,
       flags: JSON.stringify(input.messageFlags ?? []),
     });
-    messageRowId = rows[0]!.id;
   }
 
   const { rows } = await insertOutboxRow.execute(tx, {
