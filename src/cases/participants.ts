@@ -16,7 +16,6 @@ export async function isParticipant(tx: Kysely<DB>, caseId: string, address: str
   return row !== undefined;
 }
 
-/** Adds a participant; returns false when they already were one. */
 const insertParticipant = prepared<{ caseId: string; address: string; role: ParticipantRole; at: string }, never>((db, p) =>
   db
     .insertInto('case_participants')
@@ -24,6 +23,7 @@ const insertParticipant = prepared<{ caseId: string; address: string; role: Part
     .onConflict((oc) => oc.columns(['case_id', 'address']).doNothing()),
 );
 
+/** Adds a participant; returns false when they already were one. */
 export async function addParticipant(tx: Kysely<DB>, caseId: string, address: string, role: ParticipantRole, at: string): Promise<boolean> {
   const res = await insertParticipant.execute(tx, { caseId, address: address.toLowerCase(), role, at });
   return Number(res.numAffectedRows ?? 0) > 0;

@@ -10,7 +10,6 @@ function formatCaseId(prefix: string, n: number): string {
   return `${prefix}-${String(n).padStart(6, '0')}`;
 }
 
-/** Must run inside a write transaction. */
 const nextInSequence = prepared<{ prefix: string }, { last_value: number }>((db, p) =>
   db
     .insertInto('case_sequences')
@@ -19,6 +18,7 @@ const nextInSequence = prepared<{ prefix: string }, { last_value: number }>((db,
     .returning('last_value'),
 );
 
+/** Must run inside a write transaction. */
 export async function allocateCaseId(tx: Kysely<DB>, prefix: string): Promise<string> {
   const { rows } = await nextInSequence.execute(tx, { prefix });
   return formatCaseId(prefix, rows[0]!.last_value);

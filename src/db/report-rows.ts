@@ -21,10 +21,6 @@ function consultantOf(actor: string): string | null {
   return actor === 'system' ? null : actor;
 }
 
-/**
- * A customer's mail on a case (not an automatic reply, not a bounce): one statement on ingest's
- * hot path, taking the case's pool and whoever holds it from the case row itself.
- */
 const insertReceived = prepared<{ caseId: string; at: string }, never>((db, p) =>
   db
     .insertInto('report_received')
@@ -37,6 +33,10 @@ const insertReceived = prepared<{ caseId: string; at: string }, never>((db, p) =
     ),
 );
 
+/**
+ * A customer's mail on a case (not an automatic reply, not a bounce): one statement on ingest's
+ * hot path, taking the case's pool and whoever holds it from the case row itself.
+ */
 export async function recordReceived(tx: Kysely<DB>, caseId: string, at: string): Promise<void> {
   const inserted = await insertReceived.execute(tx, { caseId, at });
   if (Number(inserted.numAffectedRows ?? 0) !== 1) throw new Error(`internal: case ${caseId} of a received mail does not exist`);

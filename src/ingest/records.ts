@@ -15,7 +15,6 @@ export interface InboundRow {
   message_row_id: number | null;
 }
 
-/** The inbound row already recorded for this (box, UIDVALIDITY, UID) or (listener, queue id). */
 const INBOUND_ROW = ['id', 'outcome', 'case_id', 'message_row_id'] as const;
 
 const findByUid = prepared<{ mailboxId: string; uidvalidity: number; uid: number }, InboundRow>((db, p) =>
@@ -25,6 +24,7 @@ const findByQueueId = prepared<{ source: string; queueId: string }, InboundRow>(
   db.selectFrom('inbound').select(INBOUND_ROW).where('source', '=', p('source')).where('queue_id', '=', p('queueId')),
 );
 
+/** The inbound row already recorded for this (box, UIDVALIDITY, UID) or (listener, queue id). */
 export async function findInbound(tx: Kysely<DB>, mailboxId: string, source: InboundSource): Promise<InboundRow | undefined> {
   const { rows } =
     source.kind === 'imap'

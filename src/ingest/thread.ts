@@ -84,15 +84,15 @@ async function findByHeaders(tx: Kysely<DB>, ids: string[], sender: string | nul
   return strangerTo ? { via: 'stranger-header', linkTo: strangerTo } : null;
 }
 
+const findOutboxByMessageId = prepared<{ messageId: string }, { id: number; case_id: string | null; mime: Buffer }>((db, p) =>
+  db.selectFrom('outbox').select(['id', 'case_id', 'mime']).where('message_id', '=', p('messageId')).limit(1),
+);
+
 /**
  * Our outbox row that this message is a copy of: the same Message-ID and the same body (relays add
  * header fields, never change a body). A message that only reuses one of our Message-IDs is not
  * ours: it is someone's mail, and lands on a case like any other.
  */
-const findOutboxByMessageId = prepared<{ messageId: string }, { id: number; case_id: string | null; mime: Buffer }>((db, p) =>
-  db.selectFrom('outbox').select(['id', 'case_id', 'mime']).where('message_id', '=', p('messageId')).limit(1),
-);
-
 export async function findOwnCopy(tx: Kysely<DB>, m: ParsedMessage): Promise<{ id: number; case_id: string | null } | null> {
   if (!m.messageId) return null;
   const row = (await findOutboxByMessageId.execute(tx, { messageId: m.messageId })).rows[0];

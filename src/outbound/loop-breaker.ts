@@ -44,7 +44,6 @@ export async function answersOurMail(tx: Kysely<DB>, config: Config, mail: LoopF
   return ours.message_id === mail.messageId ? `reuses the Message-ID of our mail ${ours.message_id}` : `refers to our mail ${ours.message_id}`;
 }
 
-/** How many auto-responses this box queued since `sinceIso`. */
 const countBoxAutoResponses = prepared<{ address: string; since: string }, { n: number }>((db, p) =>
   db
     .selectFrom('outbox')
@@ -54,6 +53,7 @@ const countBoxAutoResponses = prepared<{ address: string; since: string }, { n: 
     .where('created_at', '>', p('since')),
 );
 
+/** How many auto-responses this box queued since `sinceIso`. */
 async function boxAutoResponsesSince(tx: Kysely<DB>, address: string, sinceIso: string): Promise<number> {
   const { rows } = await countBoxAutoResponses.execute(tx, { address, since: sinceIso });
   return Number(rows[0]!.n);
