@@ -28,7 +28,16 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
  * names the addon's file, because the lookup the package would otherwise run (`bindings`) starts
  * from the caller's file. Everything else stays in node_modules.
  */
-const INLINE = new Set(['kysely', 'zod', 'yaml', 'commander', 'better-sqlite3']);
+const INLINE = new Set(['kysely', 'commander', 'better-sqlite3']);
+/**
+ * Packages only reading and validating the configuration file needs (and `init`, `demo`): each
+ * bundled into a file of its own beside main.cjs (dist/bundle/zod.cjs, yaml.cjs), required when
+ * that code runs. The commands a consultant runs all day start from the kept validated config
+ * (src/config/cache.ts) and never run them, yet inside main.cjs they were a third of the bytes
+ * every command reads and decodes, and the first run after a build (which validates, and writes
+ * the kept compiled code) put their compiled code into every command's code cache entry too.
+ */
+const COLD = ['zod', 'yaml'];
 /** The worker threads started from a stub (the parser thread has a bundle of its own). */
 const WORKERS = {
   'read-worker.js': '../db/read-worker.js',
@@ -36,7 +45,7 @@ const WORKERS = {
   'file-worker.js': '../db/file-worker.js',
 };
 
-const EXTERNAL = Object.keys(pkg.dependencies).filter((name) => !INLINE.has(name));
+const EXTERNAL = Object.keys(pkg.dependencies).filter((name) => !INLINE.has(name) && !COLD.includes(name));
 
 /** Whether Node's `require(specifier)` from here loads an ES module (a package without a CommonJS build). */
 function requiresAnEsModule(specifier) {
@@ -101,6 +110,17 @@ const lazyChildProcess = {
   },
 };
 
+/** `zod`, `yaml` (COLD): required from their own bundle beside main.cjs; a deeper path of theirs is refused. */
+const coldPackages = {
+  name: 'cold-packages',
+  setup(b) {
+    b.onResolve({ filter: new RegExp(`^(${COLD.join('|')})(/|$)`) }, (args) => {
+      if (!COLD.includes(args.path)) throw new Error(`bundle: ${args.path} is imported, but only ${COLD.join(', ')} themselves have a bundle of their own`);
+      return { path: `./${args.path}.cjs`, external: true };
+    });
+  },
+};
+
 fs.rmSync(out, { recursive: true, force: true });
 /** Both files: one CommonJS file each, for the Node these machines run. */
 const COMMON = { bundle: true, format: 'cjs', platform: 'node', target: 'node20', logLevel: 'warning' };
@@ -108,12 +128,16 @@ const COMMON = { bundle: true, format: 'cjs', platform: 'node', target: 'node20'
 // as its entry, Node starts its ES module loader (about 4 ms of every command) before the first
 // line runs. Written before the bundle, so a bundle on disk always has its loader beside it.
 await build({ ...COMMON, entryPoints: [path.join(root, 'dist', 'cli', 'code-cache.js')], outfile: path.join(out, 'load.cjs') });
+for (const name of COLD) {
+  const entry = createRequire(path.join(root, 'package.json')).resolve(name);
+  await build({ ...COMMON, entryPoints: [entry], outfile: path.join(out, `${name}.cjs`), minifyWhitespace: true });
+}
 await build({
   ...COMMON,
   entryPoints: [path.join(root, 'dist', 'cli', 'main.js')],
   outfile: path.join(out, 'main.cjs'),
   external: EXTERNAL,
-  plugins: [esModuleDefaults, lazyChildProcess],
+  plugins: [coldPackages, esModuleDefaults, lazyChildProcess],
   // The modules find their files (package.json, templates, workers) from their own URL; in one
   // CommonJS file that is the bundle's, which sits as deep in dist/ as they do.
   define: { 'import.meta.url': '__mwImportMetaUrl' },

@@ -20,7 +20,7 @@ import { addMs } from './clock.js';
 import { parseRange, WEEKDAYS, type MinuteRange } from './config/calendar-schema.js';
 import type { CalendarConfig, Config } from './config/types.js';
 import { MailwardenError } from './errors.js';
-import { zoneNamed } from './time-format.js';
+import { zoneNamed } from './zone.js';
 
 const DAY_MS = 86_400_000;
 /** Consecutive days without working time after which a calendar is taken never to open. */

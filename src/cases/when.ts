@@ -5,7 +5,7 @@
 // exist (February 30) is refused rather than rolled over into March.
 import { DateTime } from 'luxon';
 import { usageError } from '../errors.js';
-import { zoneNamed } from '../time-format.js';
+import { zoneNamed } from '../zone.js';
 
 const LOCAL_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?$/;
 const ISO_WITH_ZONE_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;

@@ -133,4 +133,27 @@ describe('the kept configuration', () => {
     expect(refused.code).toBe(78);
     expect(refused.stderr).toMatch(/pools/);
   });
+
+  it('spares a consultant’s command the YAML parser and zod, which the full validation loads from their own bundles', async () => {
+    const cfg = await config();
+    // Node's module loader, told every request by a preload, lists them in a file at exit.
+    const preload = path.join(cfg.dir, 'list-loads.cjs');
+    const listed = path.join(cfg.dir, 'loads.json');
+    fs.writeFileSync(
+      preload,
+      `const Module = require('node:module'); const load = Module._load; const seen = new Set();
+Module._load = function (request, ...rest) { seen.add(request); return load.call(this, request, ...rest); };
+process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(listed)}, JSON.stringify([...seen])));`,
+    );
+    const loadsOf = async (args: string[]) => {
+      const r = await runCli([...args, '--config', cfg.configPath], { env: { MAILWARDEN_CACHE_DIR: cacheDir, NODE_OPTIONS: `--require ${preload}` } });
+      expect(r.code).toBe(0);
+      return JSON.parse(fs.readFileSync(listed, 'utf8')) as string[];
+    };
+    // The first run validates the file: both come from the files beside the CLI's bundle.
+    expect(await loadsOf(['cases', '--json'])).toEqual(expect.arrayContaining(['./zod.cjs', './yaml.cjs']));
+    const kept = await loadsOf(['cases', '--json']);
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.filter((m) => /zod|yaml/.test(m))).toEqual([]);
+  });
 });
