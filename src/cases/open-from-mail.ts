@@ -83,54 +83,31 @@ export interface CaseStart {
 }
 
 /** A new case's row: every column a value of the statement, so the same statement serves every case. */
-type NewCaseRow = Required<
-  Pick<
-    Insertable<CasesTable>,
-    | 'id'
-    | 'pool_id'
-    | 'mailbox_id'
-    | 'status'
-    | 'priority'
-    | 'subject'
-    | 'customer_address'
-    | 'customer_name'
-    | 'language'
-    | 'assignee'
-    | 'received_at'
-    | 'deadline_at'
-    | 'first_response_at'
-    | 'closed_at'
-    | 'remind_at'
-    | 'overdue_notified_at'
-    | 'linked_case_id'
-    | 'flags'
-    | 'updated_at'
-  >
->;
+const CASE_COLUMNS = [
+  'id',
+  'pool_id',
+  'mailbox_id',
+  'status',
+  'priority',
+  'subject',
+  'customer_address',
+  'customer_name',
+  'language',
+  'assignee',
+  'received_at',
+  'deadline_at',
+  'first_response_at',
+  'closed_at',
+  'remind_at',
+  'overdue_notified_at',
+  'linked_case_id',
+  'flags',
+  'updated_at',
+] as const satisfies ReadonlyArray<keyof CasesTable>;
 
-const insertCaseRow = prepared<NewCaseRow, never>((db, p) =>
-  db.insertInto('cases').values({
-    id: p('id'),
-    pool_id: p('pool_id'),
-    mailbox_id: p('mailbox_id'),
-    status: p('status'),
-    priority: p('priority'),
-    subject: p('subject'),
-    customer_address: p('customer_address'),
-    customer_name: p('customer_name'),
-    language: p('language'),
-    assignee: p('assignee'),
-    received_at: p('received_at'),
-    deadline_at: p('deadline_at'),
-    first_response_at: p('first_response_at'),
-    closed_at: p('closed_at'),
-    remind_at: p('remind_at'),
-    overdue_notified_at: p('overdue_notified_at'),
-    linked_case_id: p('linked_case_id'),
-    flags: p('flags'),
-    updated_at: p('updated_at'),
-  }),
-);
+type NewCaseRow = Required<Pick<Insertable<CasesTable>, (typeof CASE_COLUMNS)[number]>>;
+
+const insertCaseRow = prepared<NewCaseRow, never>((db, p) => db.insertInto('cases').values(p.columns(CASE_COLUMNS)));
 
 /**
  * Inserts a new case, `received` and unassigned, with the pool's response deadline (working time

@@ -20,17 +20,10 @@ export interface EventInput {
   at?: string;
 }
 
-const insertEvent = prepared<Insertable<CaseEventsTable>, never>((db, p) =>
-  db.insertInto('case_events').values({
-    case_id: p('case_id'),
-    at: p('at'),
-    actor: p('actor'),
-    kind: p('kind'),
-    field: p('field'),
-    from_value: p('from_value'),
-    to_value: p('to_value'),
-    data: p('data'),
-  }),
+const EVENT_COLUMNS = ['case_id', 'at', 'actor', 'kind', 'field', 'from_value', 'to_value', 'data'] as const satisfies ReadonlyArray<keyof CaseEventsTable>;
+
+const insertEvent = prepared<Required<Pick<Insertable<CaseEventsTable>, (typeof EVENT_COLUMNS)[number]>>, never>((db, p) =>
+  db.insertInto('case_events').values(p.columns(EVENT_COLUMNS)),
 );
 
 export async function recordEvent(tx: Kysely<DB>, e: EventInput): Promise<void> {

@@ -53,38 +53,30 @@ export function headerColumns(m: MessageFields) {
  * Every column of a `messages` row that mailwarden writes, each a value of the one statement below:
  * for inbound mail here, for mail we send in src/outbound/queue.ts.
  */
-export type MessageRowValues = Required<
-  Pick<
-    Insertable<MessagesTable>,
-    'case_id' | 'kind' | 'at' | 'author' | keyof ReturnType<typeof headerColumns> | 'text' | 'raw_sha256' | 'state' | 'is_feedback' | 'is_auto_reply' | 'flags'
-  >
->;
+const MESSAGE_COLUMNS = [
+  'case_id',
+  'kind',
+  'at',
+  'author',
+  'from_address',
+  'from_name',
+  'to_addresses',
+  'cc_addresses',
+  'subject',
+  'message_id',
+  'in_reply_to',
+  'references',
+  'text',
+  'raw_sha256',
+  'state',
+  'is_feedback',
+  'is_auto_reply',
+  'flags',
+] as const satisfies ReadonlyArray<keyof MessagesTable>;
 
-const insertRow = prepared<MessageRowValues, { id: number }>((db, p) =>
-  db
-    .insertInto('messages')
-    .values({
-      case_id: p('case_id'),
-      kind: p('kind'),
-      at: p('at'),
-      author: p('author'),
-      from_address: p('from_address'),
-      from_name: p('from_name'),
-      to_addresses: p('to_addresses'),
-      cc_addresses: p('cc_addresses'),
-      subject: p('subject'),
-      message_id: p('message_id'),
-      in_reply_to: p('in_reply_to'),
-      references: p('references'),
-      text: p('text'),
-      raw_sha256: p('raw_sha256'),
-      state: p('state'),
-      is_feedback: p('is_feedback'),
-      is_auto_reply: p('is_auto_reply'),
-      flags: p('flags'),
-    })
-    .returning('id'),
-);
+export type MessageRowValues = Required<Pick<Insertable<MessagesTable>, (typeof MESSAGE_COLUMNS)[number]>>;
+
+const insertRow = prepared<MessageRowValues, { id: number }>((db, p) => db.insertInto('messages').values(p.columns(MESSAGE_COLUMNS)).returning('id'));
 
 /** Inserts a `messages` row; its id. */
 export async function insertMessageRow(tx: Kysely<DB>, values: MessageRowValues): Promise<number> {

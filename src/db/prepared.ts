@@ -17,24 +17,35 @@ class Placeholder {
   constructor(readonly name: string | number | symbol) {}
 }
 
+/** The stand-ins for the parameters `P` while a statement is built. */
+export interface Param<P> {
+  /** The value named `name`, given at execution; usable wherever kysely takes a value. */
+  <K extends keyof P>(name: K): P[K];
+  /**
+   * `{ column: param('column') }` for each column named: the values of an insert that takes every
+   * column from the parameter of its own name, so the columns are listed once (the same list, `as
+   * const`, gives the parameters' type: see message-rows.ts).
+   */
+  columns<K extends keyof P>(names: readonly K[]): Pick<P, K>;
+}
+
 export interface Prepared<P, R> {
   /** Runs the statement on `db` (a transaction or the database) with these values. */
   execute(db: Kysely<DB>, params: P): Promise<QueryResult<R>>;
 }
 
-/**
- * A statement built by `build` the first time it runs on each dialect. `param(name)` stands for a
- * value given at execution; it may be used anywhere kysely takes a value.
- */
-export function prepared<P extends object, R>(build: (db: Kysely<DB>, param: <K extends keyof P>(name: K) => P[K]) => Compilable<R>): Prepared<P, R> {
+/** A statement built by `build` the first time it runs on each dialect, its values named by `param`. */
+export function prepared<P extends object, R>(build: (db: Kysely<DB>, param: Param<P>) => Compilable<R>): Prepared<P, R> {
   const compiled = new Map<'postgres' | 'sqlite', { query: CompiledQuery<R>; slots: Array<Slot<P>> }>();
   const compile = (db: Kysely<DB>) => {
     const placeholders = new Set<Placeholder>();
-    const param = <K extends keyof P>(name: K): P[K] => {
+    const one = <K extends keyof P>(name: K): P[K] => {
       const p = new Placeholder(name);
       placeholders.add(p);
       return p as P[K];
     };
+    const columns = <K extends keyof P>(names: readonly K[]) => Object.fromEntries(names.map((n) => [n, one(n)])) as Pick<P, K>;
+    const param: Param<P> = Object.assign(one, { columns });
     const query = build(db, param).compile();
     const slots = query.parameters.map((value): Slot<P> =>
       value instanceof Placeholder && placeholders.has(value) ? { name: value.name as keyof P } : { fixed: value },

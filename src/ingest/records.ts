@@ -64,24 +64,23 @@ export interface InboundRecord {
   at: string;
 }
 
-const insertInboundRow = prepared<Required<Omit<Insertable<InboundTable>, 'id'>>, { id: number }>((db, p) =>
-  db
-    .insertInto('inbound')
-    .values({
-      source: p('source'),
-      mailbox_id: p('mailbox_id'),
-      uidvalidity: p('uidvalidity'),
-      uid: p('uid'),
-      queue_id: p('queue_id'),
-      sha256: p('sha256'),
-      content_sha256: p('content_sha256'),
-      message_id: p('message_id'),
-      outcome: p('outcome'),
-      case_id: p('case_id'),
-      message_row_id: p('message_row_id'),
-      at: p('at'),
-    })
-    .returning('id'),
+const INBOUND_COLUMNS = [
+  'source',
+  'mailbox_id',
+  'uidvalidity',
+  'uid',
+  'queue_id',
+  'sha256',
+  'content_sha256',
+  'message_id',
+  'outcome',
+  'case_id',
+  'message_row_id',
+  'at',
+] as const satisfies ReadonlyArray<keyof InboundTable>;
+
+const insertInboundRow = prepared<Required<Pick<Insertable<InboundTable>, (typeof INBOUND_COLUMNS)[number]>>, { id: number }>((db, p) =>
+  db.insertInto('inbound').values(p.columns(INBOUND_COLUMNS)).returning('id'),
 );
 
 export async function insertInbound(tx: Kysely<DB>, r: InboundRecord): Promise<number> {

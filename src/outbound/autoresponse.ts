@@ -8,11 +8,11 @@ import type { DB } from '../db/schema.js';
 import { addMs, nowIso } from '../clock.js';
 import { serializeOn } from '../db/dialect.js';
 import { recordEvent } from '../db/history.js';
-import { prepared } from '../db/prepared.js';
 import { MailwardenError } from '../errors.js';
 import { isValidAddress } from './headers.js';
 import { boxSender, queueMail } from './queue.js';
 import { autoResponseRefusal, type InboundFacts } from './rfc3834.js';
+import { autoResponsesTo } from './auto-response-counts.js';
 import { answersOurMail, boxLimitRefusal, type AlertRecipient } from './loop-breaker.js';
 
 export type { InboundFacts } from './rfc3834.js';
@@ -43,28 +43,14 @@ function autoResponseTemplate(config: Config, mailbox: MailboxConfig): string | 
   return pool && pool.auto_response ? pool.auto_response : null;
 }
 
-const countAutoResponses = prepared<{ to: string; since: string }, { n: number }>((db, p) =>
-  db
-    .selectFrom('outbox')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('kind', '=', 'auto_response')
-    .where('to_addresses', '=', p('to'))
-    .where('created_at', '>', p('since')),
-);
-
-async function autoResponsesSince(tx: Kysely<DB>, recipient: string, sinceIso: string): Promise<number> {
-  const { rows } = await countAutoResponses.execute(tx, { to: JSON.stringify([recipient]), since: sinceIso });
-  return Number(rows[0]!.n);
-}
-
 /** Why the rate limits forbid another auto-response to this address now, or null. */
 async function rateRefusal(tx: Kysely<DB>, config: Config, recipient: string): Promise<string | null> {
   const now = nowIso();
   const { window, daily_cap: cap } = config.auto_response;
-  if (window > 0 && (await autoResponsesSince(tx, recipient, addMs(now, -window))) > 0) {
+  if (window > 0 && (await autoResponsesTo(tx, recipient, addMs(now, -window))) > 0) {
     return `already answered ${recipient} within the window`;
   }
-  if ((await autoResponsesSince(tx, recipient, addMs(now, -DAY_MS))) >= cap) {
+  if ((await autoResponsesTo(tx, recipient, addMs(now, -DAY_MS))) >= cap) {
     return `daily cap of ${cap} reached for ${recipient}`;
   }
   return null;

@@ -15,7 +15,7 @@ import { addMs, nowIso } from '../clock.js';
 import { tagsInSubject } from '../db/case-ids.js';
 import { formatDuration } from '../config/validate.js';
 import { MailwardenError } from '../errors.js';
-import { prepared } from '../db/prepared.js';
+import { autoResponsesFrom } from './auto-response-counts.js';
 import { boxSender, queueMail } from './queue.js';
 
 /** Who answers a box's alerts (the pool's supervisors); the caller knows the roles. */
@@ -44,21 +44,6 @@ export async function answersOurMail(tx: Kysely<DB>, config: Config, mail: LoopF
   return ours.message_id === mail.messageId ? `reuses the Message-ID of our mail ${ours.message_id}` : `refers to our mail ${ours.message_id}`;
 }
 
-const countBoxAutoResponses = prepared<{ address: string; since: string }, { n: number }>((db, p) =>
-  db
-    .selectFrom('outbox')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('kind', '=', 'auto_response')
-    .where('from_address', '=', p('address'))
-    .where('created_at', '>', p('since')),
-);
-
-/** How many auto-responses this box queued since `sinceIso`. */
-async function boxAutoResponsesSince(tx: Kysely<DB>, address: string, sinceIso: string): Promise<number> {
-  const { rows } = await countBoxAutoResponses.execute(tx, { address, since: sinceIso });
-  return Number(rows[0]!.n);
-}
-
 export interface BoxLimitInput {
   config: Config;
   mailbox: MailboxConfig;
@@ -76,7 +61,7 @@ export async function boxLimitRefusal(tx: Kysely<DB>, input: BoxLimitInput): Pro
   const { box_cap: cap, box_window: window } = config.auto_response;
   const address = boxSender(config, mailbox).address;
   const at = nowIso();
-  const sent = await boxAutoResponsesSince(tx, address, addMs(at, -window));
+  const sent = await autoResponsesFrom(tx, address, addMs(at, -window));
   if (sent < cap) return null;
   await alertSupervisors(tx, input, sent, at);
   return `box ${mailbox.id} reached its limit of ${cap} auto-responses per ${formatDuration(window)}`;
