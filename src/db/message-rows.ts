@@ -35,7 +35,10 @@ export interface MessageRecord {
   isAutoReply: boolean;
 }
 
-/** The `messages` columns taken from a parsed message's headers (ingest and reprocess alike). */
+/**
+ * The `messages` columns taken from a parsed message's headers (ingest and reprocess alike). Typed
+ * by the statement's columns: a header column not among them is refused here, not left unwritten.
+ */
 export function headerColumns(m: MessageFields) {
   return {
     from_address: m.from?.address ?? null,
@@ -46,7 +49,7 @@ export function headerColumns(m: MessageFields) {
     message_id: m.messageId,
     in_reply_to: m.inReplyTo,
     references: m.references.length > 0 ? m.references.join(' ') : null,
-  };
+  } satisfies Partial<MessageRowValues>;
 }
 
 /**
@@ -74,6 +77,7 @@ const MESSAGE_COLUMNS = [
   'flags',
 ] as const satisfies ReadonlyArray<keyof MessagesTable>;
 
+/** One `messages` row: a value for each of MESSAGE_COLUMNS. */
 export type MessageRowValues = Required<Pick<Insertable<MessagesTable>, (typeof MESSAGE_COLUMNS)[number]>>;
 
 const insertRow = prepared<MessageRowValues, { id: number }>((db, p) => db.insertInto('messages').values(p.columns(MESSAGE_COLUMNS)).returning('id'));
