@@ -37,8 +37,13 @@ const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(
 // What each figure is, its unit, whether more is better, its peer, and the issue's target.
 const FIGURES = [
   ['lmtp1', 'LMTP, one sender, reused connection (daemon just started)', 'msg/s', true, 'Dovecot LMTP → Maildir', '≥ 0.7×'],
+  ['lmtp1Cycle', "  one message's whole cycle in that run (1 ÷ rate)", 'ms', false, 'Dovecot LMTP → Maildir', '(not in the issue)'],
+  ['lmtp1Daemon', '  of which in the daemon, bytes taken → accept committed, mean', 'ms', false, '—', '(not in the issue)'],
+  ['lmtp1Cpu', '  daemon CPU per message in that run, all threads', 'ms', false, '—', '(not in the issue)'],
   ['lmtp4', 'LMTP, 4 senders (daemon just started)', 'msg/s', true, 'Dovecot LMTP → Maildir', '≥ 0.7×'],
   ['lmtp1warm', `LMTP, one sender, after ${opts.warm} messages`, 'msg/s', true, 'Dovecot LMTP → Maildir', '≥ 0.7×'],
+  ['lmtp1warmDaemon', '  of which in the daemon, bytes taken → accept committed, mean', 'ms', false, '—', '(not in the issue)'],
+  ['lmtp1warmCpu', '  daemon CPU per message in that run, all threads', 'ms', false, '—', '(not in the issue)'],
   ['lmtp4warm', `LMTP, 4 senders, after ${opts.warm} messages`, 'msg/s', true, 'Dovecot LMTP → Maildir', '≥ 0.7×'],
   ['drain', `IMAP drain, ${opts.drain} pre-loaded, to last auto-response`, 'msg/s', true, 'fetch+fsync+send script', '≥ 250 msg/s'],
   ['drainCpu', '  daemon CPU per message in that drain, all threads', 'ms', false, '—', '(not in the issue)'],

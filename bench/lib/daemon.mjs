@@ -37,7 +37,9 @@ export function startDaemon(configPath, { prof } = {}) {
   const args = [...extra, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), path.join(ROOT, 'bin/mailwarden'), 'run', '--config', configPath];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', stdout, 'pipe'] });
   children.add(proc);
-  const log = { tail: '', warn: 0, error: 0, samples: new Set() };
+  // acceptedMs: each accepted message's own time in the daemon (the `ms` of its ingest.accepted
+  // line: its bytes taken → its accept committed), in the order they were accepted.
+  const log = { tail: '', warn: 0, error: 0, samples: new Set(), acceptedMs: [] };
   const ready = new Promise((resolve, reject) => {
     let line = '';
     proc.stderr.on('data', (d) => {
@@ -45,6 +47,7 @@ export function startDaemon(configPath, { prof } = {}) {
       log.tail = (log.tail + d).slice(-4000);
       if (log.tail.includes('"daemon ready"')) resolve(Date.now());
       for (const l of (line + d).split('\n').slice(0, -1)) {
+        if (l.includes('"event":"ingest.accepted"')) log.acceptedMs.push(Number(/"ms":(\d+)/.exec(l)?.[1] ?? NaN));
         const level = /"level":(\d+)/.exec(l)?.[1];
         if (level >= 40) {
           log[level >= 50 ? 'error' : 'warn']++;
