@@ -5,11 +5,12 @@
 // progress to be committed and answered. The delivery itself (store once, accept per recipient,
 // the 250/550/451 replies) is in src/ingest/direct-delivery.ts.
 import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
+import type { SMTPServer } from 'smtp-server';
 import type { ListenerConfig } from '../config/types.js';
 import { deliver, refuseRecipient, smtpError, type SmtpError } from '../ingest/direct-delivery.js';
 import type { IngestContext } from '../ingest/pipeline.js';
 import { logEvent } from '../log.js';
+import { PromptGreetingServer } from './prompt-greeting.js';
 import type { Service } from './service.js';
 
 export class ListenerService implements Service {
@@ -30,7 +31,8 @@ export class ListenerService implements Service {
 
   async start(): Promise<void> {
     const lmtp = this.settings.protocol === 'lmtp';
-    const server = new SMTPServer({
+    // Greets at once, not after smtp-server's 100 ms early-talker wait (prompt-greeting.ts).
+    const server = new PromptGreetingServer({
       lmtp,
       name: 'mailwarden',
       banner: 'mailwarden direct delivery',
