@@ -1,13 +1,21 @@
 // bench/lib/sink: a local SMTP server (smtp-server) that accepts everything and remembers when
 // each recipient's mail arrived, so a bench can time "sent → auto-response at the SMTP server".
-import { SMTPServer } from 'smtp-server';
+// It greets a new connection at once, as the relay it stands for does (Postfix's smtpd), with the
+// listener's own server class (src/daemon/prompt-greeting.ts): smtp-server's own waits 100 ms
+// first, and the daemon opens a new connection to its relay after 2 s without mail
+// (src/outbound/lingering-sender.ts), so an auto-response after a quiet spell was timed 100 ms late.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export async function startSink() {
   const arrivals = new Map();
   const waiters = new Map();
   let received = 0;
   const counters = new Set();
-  const server = new SMTPServer({
+  const { PromptGreetingServer } = await import(path.join(ROOT, 'dist/daemon/prompt-greeting.js'));
+  const server = new PromptGreetingServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     disableReverseLookup: true,
