@@ -3,12 +3,12 @@
 // (src/ingest/parse.ts: after 30 s without mail), and the message that starts it waits for it.
 // Started from tsc's output it resolved and compiled mailparser's and its kin's hundred-odd files
 // one by one (280 ms) and then evaluated eld's language table, 0.9 MB of JavaScript object
-// literal (480 ms). Bundled, the code loads in about 115 ms; the table is read as JSON, which V8
-// parses in about 150 ms into a smaller heap (25 MB against 38 MB). Measured on the 2-core VM,
-// new Worker() to the thread's "ready", three runs each: 743-885 ms -> 316-419 ms.
-// The table is eld's own, written out by this script from the eld installed beside it, so the
-// two can never disagree; the bundle reads it from the file next to itself. A test compares the
-// bundled thread's scores with eld's (test/ingest/language.test.ts).
+// literal (480 ms). Bundled, the code loads in about 115 ms, and the table is read as JSON:
+// new Worker() to the thread's "ready", 743-885 ms -> 316-419 ms (2-core VM, three runs each).
+// The table is read only for the languages the desk's pools use (src/ingest/language-table.ts
+// says why that scores them the same): written here one file per language into
+// dist/bundle/eld-extrasmall/, from the eld installed beside it, so the two can never disagree.
+// A test compares the bundled thread's scores with eld's (test/ingest/language.test.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,10 +16,12 @@ import { build } from 'esbuild';
 
 /** eld's table module, whose one export is the object literal `ngramsData`. */
 const ELD_TABLE = /[\\/]eld[\\/]src[\\/]ngrams[\\/]extrasmall\.js$/;
-const TABLE_FILE = 'eld-extrasmall.json';
+const TABLE_DIR = 'eld-extrasmall';
 
-/** Bundles dist/ingest/parse-worker.js into `out`, with eld's table beside it as JSON. */
+/** Bundles dist/ingest/parse-worker.js into `out`, with eld's table beside it, a JSON file per language. */
 export async function bundleParserThread(root, out) {
+  const tableModule = path.join(root, 'dist', 'ingest', 'language-table.js');
+  const { splitLanguageTable, writeLanguageTable } = await import(pathToFileURL(tableModule).href);
   let tableWritten = false;
   const tableAsJson = {
     name: 'eld-table-as-json',
@@ -27,10 +29,13 @@ export async function bundleParserThread(root, out) {
       b.onLoad({ filter: ELD_TABLE }, async (args) => {
         const { ngramsData } = await import(pathToFileURL(args.path).href);
         if (!ngramsData?.ngrams || !ngramsData.languages) throw new Error(`bundle: ${args.path} no longer exports eld's table as ngramsData`);
-        fs.writeFileSync(path.join(out, TABLE_FILE), JSON.stringify(ngramsData));
+        writeLanguageTable(path.join(out, TABLE_DIR), splitLanguageTable(ngramsData));
         tableWritten = true;
+        // The thread's languages come from its pool (ParserThreadData); a thread started without them scores all.
         const contents =
-          "import fs from 'node:fs';\n" + `export const ngramsData = JSON.parse(fs.readFileSync(new URL('./${TABLE_FILE}', import.meta.url), 'utf8'));\n`;
+          "import { workerData } from 'node:worker_threads';\n" +
+          `import { readLanguageTable } from ${JSON.stringify(tableModule)};\n` +
+          `export const ngramsData = readLanguageTable(new URL('./${TABLE_DIR}/', import.meta.url), workerData?.languages ?? null);\n`;
         return { contents, loader: 'js' };
       });
     },

@@ -11,7 +11,7 @@ import { nowIso } from '../clock.js';
 import { openDatabase, type Db } from '../db/connection.js';
 import { releaseLease, releaseLeftBy, takeOrRenew, type LeaseHolder } from '../db/leases.js';
 import { createLogger, logEvent, type Logger } from '../log.js';
-import { ParserPool } from '../ingest/parse.js';
+import { parserPoolFor } from '../ingest/parse.js';
 import type { IngestContext } from '../ingest/pipeline.js';
 import { sweepContentTemp } from '../db/content-store.js';
 import { Checkpointer } from '../db/checkpointer.js';
@@ -65,9 +65,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     throw err;
   }
   const checkpointer = opened.sqlite ? new Checkpointer(opened.sqlite, opened.file!, (err) => logCheckpointFailure(log, err)) : null;
-  const parsers = new ParserPool({ size: 2, log });
-  const files = new FileThread();
   let config = first;
+  const parsers = parserPoolFor(() => config, { size: 2, log });
+  const files = new FileThread();
   const ctx: IngestContext = {
     getConfig: () => config,
     db: opened.db,

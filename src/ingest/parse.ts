@@ -2,9 +2,10 @@
 // time so a crash or a timeout is pinned on the message that caused it. A job always resolves:
 // when the thread dies, overruns its time or cannot start, the result is the raw-header reading
 // of the message flagged `unparsed`, so ingest goes on and nothing is lost.
-// Each thread is a V8 heap of its own with mailparser and the language table loaded (tens of MB),
-// so threads start on the first job that needs one, not with the pool, and a thread idle for
-// `idleMs` exits: an idle daemon holds none. The parser itself (parse-core) is loaded into the
+// Each thread is a V8 heap of its own with mailparser and the language table of the pools'
+// languages loaded (tens of MB; language-table.ts), so threads start on the first job that needs
+// one, not with the pool, and a thread idle for `idleMs` exits: an idle daemon holds none. A
+// config reload that changes the languages replaces each thread at its next job. The parser itself (parse-core) is loaded into the
 // main thread only when there are no threads or a message has to fall back, for the same reason.
 // A second thread starts only when a job has waited `spareAfterMs` for the first (once that one
 // has loaded the parser: waiting for a thread to start is not waiting for a busy one): one thread
@@ -18,6 +19,8 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import type { ParseJob } from './parse-core.js';
 import type { ParsedMessage } from './message.js';
+import type { Config } from '../config/types.js';
+import { detectedLanguages, type ParserThreadData } from './language-table.js';
 
 export type { ParseJob, ParseLimits } from './parse-core.js';
 
@@ -46,6 +49,11 @@ export interface ParserPoolOptions {
   idleMs?: number;
   /** Another thread (up to `size`) starts only for a job that waited this long while every running thread was busy. */
   spareAfterMs?: number;
+  /**
+   * The languages to score (language-table.ts), asked for each job: a config reload that changes
+   * them replaces the threads started with others. Default: every language the detector knows.
+   */
+  languages?: () => readonly string[] | null;
 }
 
 interface Slot {
@@ -54,6 +62,8 @@ interface Slot {
   readyAt: number | null;
   busy: boolean;
   idleTimer: NodeJS.Timeout | null;
+  /** the languages its thread was started with (languagesKey) */
+  languages: string;
 }
 
 interface Pending {
@@ -75,7 +85,7 @@ export class ParserPool {
 
   constructor(private readonly opts: ParserPoolOptions = {}) {
     this.useThreads = opts.threads !== false && fs.existsSync(WORKER_FILE);
-    this.slots = Array.from({ length: Math.max(1, opts.size ?? 2) }, () => ({ worker: null, readyAt: null, busy: false, idleTimer: null }));
+    this.slots = Array.from({ length: Math.max(1, opts.size ?? 2) }, () => ({ worker: null, readyAt: null, busy: false, idleTimer: null, languages: '' }));
   }
 
   parse(job: ParseJob): Promise<ParsedMessage> {
@@ -188,7 +198,9 @@ export class ParserPool {
 
   private async run(slot: Slot, job: ParseJob): Promise<ParsedMessage> {
     if (this.closed) return fallback(job, 'parser pool closed');
-    const worker = (slot.worker ??= this.spawn(slot));
+    const languages = this.languages();
+    if (slot.worker && slot.languages !== languagesKey(languages)) void this.retire(slot);
+    const worker = (slot.worker ??= this.spawn(slot, languages));
     const id = this.nextId++;
     const size = job.bytes?.byteLength ?? safeSize(job.file);
     const timeoutMs = 60_000 + Math.ceil(size / (1024 * 1024)) * 2_000;
@@ -232,8 +244,15 @@ export class ParserPool {
     return fallback(job, problem);
   }
 
-  private spawn(slot: Slot): Worker {
+  private languages(): readonly string[] | null {
+    return this.opts.languages?.() ?? null;
+  }
+
+  private spawn(slot: Slot, languages: readonly string[] | null): Worker {
+    slot.languages = languagesKey(languages);
+    const workerData: ParserThreadData = { languages };
     const worker = new Worker(WORKER_FILE, {
+      workerData,
       // A small young generation: the chunks of a large message are short-lived Buffers whose
       // memory V8 frees at the next scavenge, and with the default (tens of MB) a scavenge may not
       // come before V8's external-memory limit (64 MB) forces a full collection. Small, so the
@@ -252,6 +271,15 @@ export class ParserPool {
     worker.on('message', onReady);
     return worker;
   }
+}
+
+/** A pool whose threads score the languages of the config in force (`getConfig`) at each job. */
+export function parserPoolFor(getConfig: () => Pick<Config, 'pools'>, opts: Omit<ParserPoolOptions, 'languages'> = {}): ParserPool {
+  return new ParserPool({ ...opts, languages: () => detectedLanguages(getConfig()) });
+}
+
+function languagesKey(languages: readonly string[] | null): string {
+  return languages ? JSON.stringify(languages) : '*';
 }
 
 async function parseInThread(job: ParseJob): Promise<ParsedMessage> {

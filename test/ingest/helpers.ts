@@ -227,10 +227,11 @@ export function memoryOf(pid: number): { peakMb: number; rssMb: number } {
 
 /**
  * The parser thread the daemon runs: the bundle beside dist/bundle/main.cjs (scripts/bundle-parser.mjs),
- * spoken to as src/ingest/parse.ts speaks to it, one job at a time.
+ * spoken to as src/ingest/parse.ts speaks to it, one job at a time, scoring `languages` (default:
+ * every language eld knows).
  */
-export async function bundledParserThread(): Promise<{ parse(job: object): Promise<any>; close(): Promise<number> }> {
-  const worker = new Worker(path.join(REPO_ROOT, 'dist', 'bundle', 'parse-worker.js'));
+export async function bundledParserThread(languages: string[] | null = null): Promise<{ parse(job: object): Promise<any>; close(): Promise<number> }> {
+  const worker = new Worker(path.join(REPO_ROOT, 'dist', 'bundle', 'parse-worker.js'), { workerData: { languages } });
   await new Promise<void>((resolve, reject) => {
     worker.once('error', reject);
     worker.on('message', function onReady(msg: { ready?: boolean }) {

@@ -5,16 +5,19 @@
 // threads score and whose accept side chooses, so the scores are seen crossing the thread.
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caseLanguage } from '../../src/cases/case-language';
 import { languageScores } from '../../src/ingest/language-scores';
+import { detectedLanguages, readLanguageTable, type EldTable } from '../../src/ingest/language-table';
 import { parseMessageFile } from '../../src/ingest/parse-core';
-import { runCli, startDaemon, type Daemon } from '../support/cli';
-import { writeTestConfig, type TestConfig } from '../support/config';
+import { REPO_ROOT, runCli, startDaemon, type Daemon } from '../support/cli';
+import { rewriteTestConfig, writeTestConfig, type TestConfig } from '../support/config';
 import { buildMail } from '../support/imap';
 import { freePort } from '../support/ports';
 import { makeTempDir, removeTempDir } from '../support/tmp';
+import { bound } from '../support/wait';
 import { bundledParserThread, newMessageId, openDb } from './helpers';
 
 const MAILS: Record<string, string[]> = {
@@ -166,6 +169,73 @@ describe('language scores from the parser', () => {
       await thread.close();
     }
   });
+
+  it('from a thread given its pools’ languages are eld’s own scores of those languages, and no others (fails on a table that drops or mixes up entries)', async () => {
+    const thread = await bundledParserThread(['en', 'pl', 'uk']);
+    const limits = { maxMessageSize: 25 * 1024 * 1024, maxParts: 500, maxHeaderBytes: 1024 * 1024 };
+    try {
+      let scored = 0;
+      for (const [lang, texts] of Object.entries(MAILS)) {
+        for (const [i, text] of texts.entries()) {
+          const file = path.join(dir, `sub-${lang}-${i}.eml`);
+          const bytes = buildMail({ from: 'customer@customer.test', to: 'desk@example.test', subject: `Question ${i}`, text });
+          fs.writeFileSync(file, bytes);
+          const { languageScores: got, text: body } = await thread.parse({ file, bytes: new Uint8Array(Buffer.from(bytes)), dataDir: dir, limits });
+          const all = await languageScores(`Question ${i}`, body);
+          const expected = Object.fromEntries(Object.entries(all).filter(([l]) => ['en', 'pl', 'uk'].includes(l)));
+          expect(got).toEqual(expected);
+          scored += Object.keys(got).length;
+        }
+      }
+      // Mails in en, pl and uk were scored in their own language at least.
+      expect(scored).toBeGreaterThanOrEqual(15);
+    } finally {
+      await thread.close();
+    }
+  });
+});
+
+describe('the language table written for the parser thread', () => {
+  const written = new URL('eld-extrasmall/', pathToFileURL(path.join(REPO_ROOT, 'dist', 'bundle', '/')));
+  let eldTable: EldTable;
+  beforeAll(async () => {
+    eldTable = ((await import(pathToFileURL(path.join(REPO_ROOT, 'node_modules/eld/src/ngrams/extrasmall.js')).href)) as { ngramsData: EldTable }).ngramsData;
+  });
+
+  it('read whole is eld’s table, entry for entry (fails on an entry lost or changed by the split)', () => {
+    const read = readLanguageTable(written, null);
+    expect(read.type).toBe(eldTable.type);
+    expect(read.languages).toEqual(eldTable.languages);
+    expect(Object.keys(read.ngrams).length).toBe(Object.keys(eldTable.ngrams).length);
+    for (const [ngram, scores] of Object.entries(eldTable.ngrams)) expect(read.ngrams[ngram], ngram).toEqual(scores);
+  });
+
+  it('read for some languages holds their entries under eld’s indices and nothing else; an unknown language adds nothing', () => {
+    const read = readLanguageTable(written, ['pl', 'xx', 'en']);
+    const kept = new Set(
+      Object.entries(eldTable.languages)
+        .filter(([, code]) => code === 'en' || code === 'pl')
+        .map(([i]) => i),
+    );
+    expect(kept.size).toBe(2);
+    let entries = 0;
+    for (const [ngram, scores] of Object.entries(eldTable.ngrams)) {
+      const want = Object.fromEntries(Object.entries(scores).filter(([i]) => kept.has(i)));
+      if (Object.keys(want).length === 0) expect(read.ngrams[ngram], ngram).toBeUndefined();
+      else expect(read.ngrams[ngram], ngram).toEqual(want);
+      entries += Object.keys(want).length;
+    }
+    expect(Object.keys(read.ngrams).length).toBeLessThan(Object.keys(eldTable.ngrams).length);
+    expect(entries).toBeGreaterThan(1000);
+    expect(readLanguageTable(written, []).ngrams).toEqual({});
+  });
+
+  it('is asked for the languages of every pool, each once', () => {
+    const pools = [{ languages: ['uk', 'ru'] }, { languages: ['en'] }, { languages: ['ru', 'en', 'pl'] }, {}] as Parameters<
+      typeof detectedLanguages
+    >[0]['pools'];
+    expect(detectedLanguages({ pools })).toEqual(['en', 'pl', 'ru', 'uk']);
+  });
 });
 
 describe('language of cases the daemon opens', () => {
@@ -218,5 +288,15 @@ describe('language of cases the daemon opens', () => {
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toEqual([expect.objectContaining({ case: uk.id, parsed: 1, unparsed: 0 })]);
     expect((await db.db.selectFrom('cases').select('language').where('id', '=', uk.id).executeTakeFirstOrThrow()).language).toBe('uk');
+  });
+
+  it('scores a language a reload adds to a pool, from the next mail on (fails on a parser thread left with the old languages)', async () => {
+    // The parser thread now running was started with [de, nl, ru, uk]: English is no pool's.
+    expect(['ru', 'uk']).toContain((await deliver('alice@example.test', MAILS.en![1]!)).language);
+    rewriteTestConfig(cfg, (doc) => (doc.pools[0].languages = ['ru', 'uk', 'en']));
+    daemon.signal('SIGHUP');
+    await daemon.waitForLog((l) => l.event === 'config.reloaded', 'the reload', bound(15_000));
+    expect((await deliver('alice@example.test', MAILS.en![0]!)).language).toBe('en');
+    expect((await deliver('alice@example.test', MAILS.uk![1]!)).language).toBe('uk');
   });
 });

@@ -24,9 +24,9 @@ export function register(program: Command): void {
           const mailbox = config.mailboxes.find((m) => m.id === wanted || m.address.toLowerCase() === key);
           if (!mailbox) throw usageError('ENOMAILBOX', `There is no mailbox "${wanted}" (known: ${config.mailboxes.map((m) => m.id).join(', ')}).`);
           if (process.stdin.isTTY) throw usageError('EUSAGE', 'Give the message on standard input (mailwarden deliver <mailbox> < message.eml).');
-          const { ParserPool } = await import('../../ingest/parse.js');
+          const { parserPoolFor } = await import('../../ingest/parse.js');
           const { ingestMessage } = await import('../../ingest/pipeline.js');
-          const parsers = new ParserPool({ size: 1 });
+          const parsers = parserPoolFor(() => config, { size: 1 });
           try {
             const r = await ingestMessage(
               { getConfig: () => config, db, log, parsers },

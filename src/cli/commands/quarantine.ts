@@ -107,9 +107,9 @@ export function register(program: Command): void {
         const { resolveActor } = await import('../../cases/actors.js');
         await withApp(program.opts<GlobalOptions>(), async ({ config, db }) => {
           const actor = resolveActor(config, opts.as);
-          const { ParserPool } = await import('../../ingest/parse.js');
+          const { parserPoolFor } = await import('../../ingest/parse.js');
           const { releaseQuarantined } = await import('../../ingest/quarantine-release.js');
-          const parsers = new ParserPool({ size: 1 });
+          const parsers = parserPoolFor(() => config, { size: 1 });
           try {
             const r = await releaseQuarantined(db, config, parsers, actor, quarantineId(id));
             if (wantsJson(opts)) return printJson(r);

@@ -29,8 +29,8 @@ export function register(program: Command): void {
         if (chosen === 0) throw usageError('EUSAGE', 'Name a case, or give --unparsed or --parked.');
         if (chosen > 1) throw usageError('EUSAGE', 'Give one of a case, --unparsed or --parked.');
         await withApp(program.opts<GlobalOptions>(), async (app) => {
-          const { ParserPool } = await import('../../ingest/parse.js');
-          const parsers = new ParserPool({ size: 1 });
+          const { parserPoolFor } = await import('../../ingest/parse.js');
+          const parsers = parserPoolFor(() => app.config, { size: 1 });
           try {
             if (opts.parked) return await reprocessParkedCommand(app, parsers, opts);
             const { reprocessCase, unparsedCases } = await import('../../ingest/reprocess.js');
