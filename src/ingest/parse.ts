@@ -5,8 +5,9 @@
 // Each thread is a V8 heap of its own with mailparser and the language table of the pools'
 // languages loaded (tens of MB; language-table.ts), so threads start on the first job that needs
 // one, not with the pool, and a thread idle for `idleMs` exits: an idle daemon holds none. A
-// config reload that changes the languages replaces each thread at its next job. The parser itself (parse-core) is loaded into the
-// main thread only when there are no threads or a message has to fall back, for the same reason.
+// config reload that changes the languages replaces each thread at its next job. The parser
+// itself (parse-core) is loaded into the main thread only when there are no threads or a message
+// has to fall back, for the same reason.
 // A second thread starts only when a job has waited `spareAfterMs` for the first (once that one
 // has loaded the parser: waiting for a thread to start is not waiting for a busy one): one thread
 // parses a few hundred ordinary messages a second, and every thread loads the parser and warms
