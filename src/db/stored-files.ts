@@ -97,13 +97,16 @@ async function storeContent(root: string, input: Buffer | Readable, opts: StoreO
   return storeStreamed(root, held.head, held.rest, opts);
 }
 
-/** Content in memory: hashed, shown to onWritten, then written in one piece by the writer. */
+/** Content in memory: hashed, handed to the writer in one piece, and shown to onWritten meanwhile. */
 async function storeHeld(root: string, bytes: Buffer, opts: StoreOptions): Promise<StoredFile> {
   const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
   if (opts.expect !== undefined && sha256 !== opts.expect) throw mismatch(opts.expect, sha256);
   const stored = { sha256, size: bytes.length, path: finalPath(root, sha256) };
+  // The write is handed over before onWritten starts the parse: its two fsyncs are the longest
+  // step before the 250, and a parser thread woken first can hold the CPU it is handed over on.
+  const writing = (opts.writer ?? writeHere)(root, sha256, bytes);
   opts.onWritten?.({ ...stored, bytes: bytes.length <= (opts.keepBytes ?? 0) ? bytes : null });
-  await (opts.writer ?? writeHere)(root, sha256, bytes);
+  await writing;
   return stored;
 }
 
@@ -130,8 +133,14 @@ export function writeDurablySync(root: string, sha256: string, bytes: Uint8Array
   placeFile(root, tmp, sha256);
 }
 
-/** writeDurablySync as a DurableWriter: the default where no file thread is given. */
-const writeHere: DurableWriter = async (root, sha256, bytes) => writeDurablySync(root, sha256, bytes);
+/**
+ * writeDurablySync as a DurableWriter: the default where no file thread is given. It yields first,
+ * so that the caller's onWritten (the parse, on its own thread) starts before these fsyncs block.
+ */
+const writeHere: DurableWriter = async (root, sha256, bytes) => {
+  await Promise.resolve();
+  writeDurablySync(root, sha256, bytes);
+};
 
 /** Content too large to hold: the first chunks (already read), then the rest of the stream, to tmp/ as they come. */
 async function storeStreamed(root: string, head: Buffer[], rest: Readable, opts: StoreOptions): Promise<StoredFile> {

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { storeRaw, writeDurablySync, type WrittenContent } from '../../src/db/stored-files';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
@@ -91,6 +91,33 @@ describe('raw store', () => {
     expect(given).toHaveLength(1);
     expect(fs.readFileSync(large.path).toString()).toBe(parts.join(''));
     expect(large.size).toBe(1810);
+  });
+
+  it('hands a held message to a writer before it shows the bytes to onWritten, and resolves only once written (fails if the parse is started first)', async () => {
+    const dataDir = path.join(dir, 'writer-first');
+    const order: string[] = [];
+    let finish: () => void = () => undefined;
+    const writer = async (root: string, sha256: string, bytes: Uint8Array) => {
+      order.push('writer');
+      // A file thread's write: it answers later, as the thread does.
+      await new Promise<void>((resolve) => (finish = resolve));
+      writeDurablySync(root, sha256, bytes);
+      order.push('durable');
+    };
+    const storing = storeRaw(dataDir, delivery(['From: a@example.org\r\n', '\r\nFirst\r\n']), {
+      keepBytes: 1024,
+      writer,
+      onWritten: () => order.push('onWritten'),
+    });
+    await vi.waitFor(() => expect(order).toEqual(['writer', 'onWritten']));
+    let resolved = false;
+    void storing.then(() => (resolved = true));
+    await new Promise((r) => setImmediate(r));
+    expect(resolved).toBe(false);
+    finish();
+    const stored = await storing;
+    expect(order).toEqual(['writer', 'onWritten', 'durable']);
+    expect(fs.readFileSync(stored.path).toString()).toBe('From: a@example.org\r\n\r\nFirst\r\n');
   });
 
   it('refuses held bytes that are not the expected content and keeps nothing (fails if a damaged rebuild is stored)', async () => {
