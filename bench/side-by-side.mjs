@@ -100,9 +100,12 @@ async function setUp(base) {
   const rounds = Array.from({ length: opts.rounds }, (_, i) => `drain${i}@bench.test`);
   const rssUsers = Array.from({ length: 10 }, (_, i) => `box${i + 1}@bench.test`);
   const peerUser = 'floor@bench.test';
-  const dovecot = await startDovecot(path.join(base, 'dovecot'), [peerUser, ...rounds, ...rssUsers]);
+  // The LMTP floor's rates, each into an empty Maildir of its own (see lmtpFigures).
+  const floorUser = (round, which) => `floor${round}${which}@bench.test`;
+  const floorUsers = Array.from({ length: opts.rounds }, (_, i) => [floorUser(i, 'a'), floorUser(i, 'b')]).flat();
+  const dovecot = await startDovecot(path.join(base, 'dovecot'), [peerUser, ...floorUsers, ...rounds, ...rssUsers]);
   const sink = await startSink();
-  const env = { base, dovecot, sink, peerUser, rssUsers, consultants: Array.from({ length: 8 }, (_, i) => `c${i + 1}`) };
+  const env = { base, dovecot, sink, peerUser, floorUser, rssUsers, consultants: Array.from({ length: 8 }, (_, i) => `c${i + 1}`) };
   if (opts.only.has('cli') || opts.only.has('scale')) {
     const t0 = Date.now();
     env.scale = await seedDesk(path.join(base, 'scale-desk'), opts.cases);
