@@ -105,8 +105,12 @@ async function storeHeld(root: string, bytes: Buffer, opts: StoreOptions): Promi
   // The write is handed over before onWritten starts the parse: its two fsyncs are the longest
   // step before the 250, and a parser thread woken first can hold the CPU it is handed over on.
   const writing = (opts.writer ?? writeHere)(root, sha256, bytes);
-  opts.onWritten?.({ ...stored, bytes: bytes.length <= (opts.keepBytes ?? 0) ? bytes : null });
-  await writing;
+  try {
+    opts.onWritten?.({ ...stored, bytes: bytes.length <= (opts.keepBytes ?? 0) ? bytes : null });
+  } finally {
+    // Even when onWritten throws: the write in hand is seen through, and its failure not left unhandled.
+    await writing;
+  }
   return stored;
 }
 

@@ -120,6 +120,25 @@ describe('raw store', () => {
     expect(fs.readFileSync(stored.path).toString()).toBe('From: a@example.org\r\n\r\nFirst\r\n');
   });
 
+  it('sees a write in hand through when onWritten throws, then fails with that error (fails if the write is left running unwatched)', async () => {
+    const dataDir = path.join(dir, 'written-throws');
+    let written = false;
+    const writer = async (root: string, sha256: string, bytes: Uint8Array) => {
+      await new Promise((r) => setImmediate(r));
+      writeDurablySync(root, sha256, bytes);
+      written = true;
+    };
+    const storing = storeRaw(dataDir, delivery(['From: a@example.org\r\n', '\r\nThrown\r\n']), {
+      keepBytes: 1024,
+      writer,
+      onWritten: () => {
+        throw new Error('the parse could not start');
+      },
+    });
+    await expect(storing).rejects.toThrow('the parse could not start');
+    expect(written).toBe(true);
+  });
+
   it('refuses held bytes that are not the expected content and keeps nothing (fails if a damaged rebuild is stored)', async () => {
     const dataDir = path.join(dir, 'expect');
     await expect(storeRaw(dataDir, Buffer.from('damaged'), { expect: 'f'.repeat(64) })).rejects.toThrow(/do not match their SHA-256/);
