@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { writeDurablySync, type DurableWriter } from './stored-files.js';
+import { writeHere, type DurableWriter } from './stored-files.js';
 
 const WORKER_FILE = fileURLToPath(new URL('./file-worker.js', import.meta.url));
 
@@ -42,11 +42,7 @@ export class FileThread {
 
   /** The writer for StoreOptions.writer. Without the compiled worker file (tests on sources), it writes here. */
   readonly write: DurableWriter = async (root, sha256, bytes) => {
-    if (this.closed || !this.threaded) {
-      // After a yield, as stored-files' own writer: the caller's onWritten starts the parse first.
-      await Promise.resolve();
-      return writeDurablySync(root, sha256, bytes);
-    }
+    if (this.closed || !this.threaded) return writeHere(root, sha256, bytes);
     const worker = (this.worker ??= this.spawn());
     const id = this.nextId++;
     // A copy of its own, handed over: the Buffer may be a view into a larger pool.

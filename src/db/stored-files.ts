@@ -138,10 +138,11 @@ export function writeDurablySync(root: string, sha256: string, bytes: Uint8Array
 }
 
 /**
- * writeDurablySync as a DurableWriter: the default where no file thread is given. It yields first,
- * so that the caller's onWritten (the parse, on its own thread) starts before these fsyncs block.
+ * writeDurablySync as a DurableWriter: the default where no file thread is given (and a closed or
+ * uncompiled file thread's). It yields first, so that the caller's onWritten (the parse, on its
+ * own thread) starts before these fsyncs block.
  */
-const writeHere: DurableWriter = async (root, sha256, bytes) => {
+export const writeHere: DurableWriter = async (root, sha256, bytes) => {
   await Promise.resolve();
   writeDurablySync(root, sha256, bytes);
 };
