@@ -73,13 +73,53 @@ export function storeBlob(dataDir: string, input: Buffer | Readable, opts: Store
   return storeContent(blobsDir(dataDir), input, opts);
 }
 
-/** Directories known to exist, so the common case costs no mkdir call. */
-const madeDirs = new Set<string>();
+/** Roots (raw/, blobs/) made ready on this thread: their tmp/ and every prefix directory exist, durably. */
+const readyRoots = new Set<string>();
 
-function ensureDirSync(dir: string): void {
-  if (madeDirs.has(dir)) return;
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  madeDirs.add(dir);
+/** The 256 prefix directories (<aa>: the first two hex digits of a SHA-256). */
+const PREFIXES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/**
+ * At a root's first use on this thread: creates its tmp/ and all 256 prefix directories that are
+ * missing, then fsyncs the root and each directory above it up to the first one that existed.
+ * Why: a file survives a crash only when each directory entry on its path does, and placeFile's
+ * fsync of the file's own directory leaves that directory's entry in its parent to the file
+ * system's good will. Made one by one as hashes need them, the first message in each prefix would
+ * pay a mkdir and a second fsync before its 250; all at once it costs a few ms, once. The fsyncs
+ * run even when nothing was made here: another process may have made a directory this one will
+ * use and not synced its parent yet.
+ */
+function prepareRoot(root: string): void {
+  if (readyRoots.has(root)) return;
+  const firstMade = fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+  const present = new Set(fs.readdirSync(root));
+  for (const name of ['tmp', ...PREFIXES]) {
+    if (!present.has(name)) mkdirIfMissing(path.join(root, name));
+  }
+  const highest = path.dirname(firstMade ?? root);
+  for (let dir = root; ; dir = path.dirname(dir)) {
+    fsyncDir(dir);
+    if (dir === highest || dir === path.dirname(dir)) break;
+  }
+  readyRoots.add(root);
+}
+
+function mkdirIfMissing(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    // Another process (a CLI command storing a message beside the daemon) made it first.
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function finalPath(root: string, sha256: string): string {
@@ -122,7 +162,7 @@ async function storeHeld(root: string, bytes: Buffer, opts: StoreOptions): Promi
  * the main thread). A command storing a message (deliver, reprocess) blocks for it, as it waits anyway.
  */
 export function writeDurablySync(root: string, sha256: string, bytes: Uint8Array): void {
-  ensureDirSync(path.join(root, 'tmp'));
+  prepareRoot(root);
   const tmp = tempFile(root);
   const fd = fs.openSync(tmp, 'wx', 0o600);
   try {
@@ -149,7 +189,7 @@ export const writeHere: DurableWriter = async (root, sha256, bytes) => {
 
 /** Content too large to hold: the first chunks (already read), then the rest of the stream, to tmp/ as they come. */
 async function storeStreamed(root: string, head: Buffer[], rest: Readable, opts: StoreOptions): Promise<StoredFile> {
-  ensureDirSync(path.join(root, 'tmp'));
+  prepareRoot(root);
   const tmp = tempFile(root);
   const hash = crypto.createHash('sha256');
   let size = 0;
@@ -187,23 +227,16 @@ async function storeStreamed(root: string, head: Buffer[], rest: Readable, opts:
   return { sha256, size, path: finalPath(root, sha256) };
 }
 
-/** The fsynced temp file renamed to its name, the directory fsynced; a copy already there is kept instead. */
+/** The fsynced temp file renamed to its name (its directory made by prepareRoot), the directory fsynced; a copy already there is kept instead. */
 function placeFile(root: string, tmp: string, sha256: string): void {
   const final = finalPath(root, sha256);
-  const dir = path.dirname(final);
-  ensureDirSync(dir);
   if (fs.existsSync(final)) {
     // Same content is already durable: keep the first copy.
     fs.rmSync(tmp, { force: true });
     return;
   }
   fs.renameSync(tmp, final);
-  const dirFd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(dirFd);
-  } finally {
-    fs.closeSync(dirFd);
-  }
+  fsyncDir(path.dirname(final));
 }
 
 function mismatch(expected: string, got: string): Error {

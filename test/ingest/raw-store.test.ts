@@ -145,4 +145,29 @@ describe('raw store', () => {
     await expect(storeRaw(dataDir, delivery(['x'.repeat(700), 'y'.repeat(700)]), { expect: 'f'.repeat(64) })).rejects.toThrow(/do not match/);
     expect(rawFiles(dataDir)).toEqual([]);
   });
+
+  it("makes every directory on a stored file's path durable, its root's once per thread (fails if a new directory's entry is left unsynced)", async () => {
+    const top = path.join(dir, 'fresh');
+    const dataDir = path.join(top, 'data');
+    const raw = path.join(dataDir, 'raw');
+    const synced: string[] = [];
+    const real = fs.fsyncSync.bind(fs);
+    const spy = vi.spyOn(fs, 'fsyncSync').mockImplementation((fd) => {
+      synced.push(fs.readlinkSync(`/proc/self/fd/${fd}`));
+      real(fd);
+    });
+    try {
+      const first = await storeRaw(dataDir, Buffer.from('Subject: first\r\n\r\nfirst\r\n'));
+      // Made at the first store: tmp/ and all 256 prefixes; synced: the root and each new directory's parent.
+      expect(fs.readdirSync(raw).sort()).toEqual([...Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0')), 'tmp'].sort());
+      expect(synced).toEqual(expect.arrayContaining([raw, dataDir, top, dir, path.dirname(first.path)]));
+      const before = synced.length;
+      const second = await storeRaw(dataDir, Buffer.from('Subject: second\r\n\r\nsecond\r\n'));
+      // From then on a store syncs its file and its prefix directory, nothing above.
+      expect(synced.slice(before)).toEqual([expect.stringContaining(path.join(raw, 'tmp')), path.dirname(second.path)]);
+      expect(fs.readFileSync(second.path, 'utf8')).toContain('second');
+    } finally {
+      spy.mockRestore();
+    }
+  });
 });
