@@ -29,11 +29,13 @@ export function cpuMs(pid) {
 /** Kernel clock ticks per second, the unit of /proc/<pid>/stat's times (100 on Linux). */
 const CLOCK_TICKS = 100;
 
-export function startDaemon(configPath, { prof } = {}) {
+export function startDaemon(configPath, { prof, nodeArgs = [], stdoutFile } = {}) {
   // BENCH_DAEMON_NODE_ARGS: node/V8 flags for the daemon only (when profiling, say `--trace-gc`);
-  // BENCH_DAEMON_STDOUT: a file for the daemon's standard output, where V8's traces go.
-  const extra = process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const stdout = process.env.BENCH_DAEMON_STDOUT ? fs.openSync(process.env.BENCH_DAEMON_STDOUT, 'w') : 'ignore';
+  // BENCH_DAEMON_STDOUT: a file for the daemon's standard output, where V8's traces go. A bench
+  // that needs either for its own figures passes them as nodeArgs / stdoutFile.
+  const extra = [...(process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...nodeArgs];
+  const traceFile = stdoutFile ?? process.env.BENCH_DAEMON_STDOUT;
+  const stdout = traceFile ? fs.openSync(traceFile, 'w') : 'ignore';
   const args = [...extra, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), path.join(ROOT, 'bin/mailwarden'), 'run', '--config', configPath];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', stdout, 'pipe'] });
   children.add(proc);

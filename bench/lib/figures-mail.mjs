@@ -17,8 +17,8 @@ import { fileURLToPath } from 'node:url';
 const BOX = 'help@bench.test';
 const imapOf = (env, user) => ({ host: '127.0.0.1', port: env.dovecot.port, tls: false, user, password: 'secret' });
 
-/** A one-pool desk; `boxes` = [{ id, address, user? }] (user: the box is read over IMAP). */
-function writeDeskConfig(dir, env, { boxes, lmtpPort }) {
+/** A one-pool desk; `boxes` = [{ id, address, user? }] (user: the box is read over IMAP); `env` needs `sink` (and `dovecot` for IMAP boxes). */
+export function writeDeskConfig(dir, env, { boxes, lmtpPort }) {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'mailwarden.yaml');
   const doc = {

@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+// bench/warm-up: how a just-started daemon's LMTP rate climbs to its steady rate, and how much of
+// that climb is V8 compiling. Why: side-by-side's "daemon just started" rows (its first 1,000
+// messages) sit well below the rows taken after 2,000 messages, and the daemon's CPU time per
+// message with them; this shows the curve, chunk by chunk, beside the optimizing compiles V8
+// finished in each chunk (all isolates: main thread, parser and file threads) and the time they
+// took. The daemon runs with --trace-opt for the count (its lines go to a file; about 1,600 lines
+// in a run of 3,000 messages); `--no-trace` runs it without, for the curve alone.
+// One sender over one reused LMTP connection, a new customer per mail (so a case and an
+// auto-response each, to a local SMTP sink). Needs no Dovecot. Prints figures, asserts nothing.
+//   node bench/warm-up.mjs [--messages 3000] [--chunk 200] [--rounds 3] [--no-trace]
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import nodemailer from 'nodemailer';
+import { freePort } from './pg.mjs';
+import { cpuMs, customerMail, startDaemon, stopAllDaemons } from './lib/daemon.mjs';
+import { writeDeskConfig } from './lib/figures-mail.mjs';
+import { median } from './lib/measure.mjs';
+import { startSink } from './lib/sink.mjs';
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const opts = { messages: arg('messages', 3000), chunk: arg('chunk', 200), rounds: arg('rounds', 3), trace: !process.argv.includes('--no-trace') };
+const BOX = 'help@bench.test';
+
+/** Reads what V8 appended to its trace since the last call: the optimizing compiles finished and their milliseconds. */
+function compileReader(file) {
+  let offset = 0;
+  let rest = '';
+  return () => {
+    if (!file) return { compiles: NaN, ms: NaN };
+    const fd = fs.openSync(file, 'r');
+    const size = fs.fstatSync(fd).size;
+    const buf = Buffer.alloc(size - offset);
+    fs.readSync(fd, buf, 0, buf.length, offset);
+    fs.closeSync(fd);
+    offset = size;
+    const lines = (rest + buf.toString('utf8')).split('\n');
+    rest = lines.pop();
+    let compiles = 0;
+    let ms = 0;
+    for (const line of lines) {
+      // Node 20's V8: "[completed compiling 0x… <JSFunction f (sfi = …)> (target TURBOFAN) - took 0.05, 6.97, 0.05 ms]"
+      const m = /^\[completed compiling .* took ([\d.]+), ([\d.]+), ([\d.]+) ms\]/.exec(line);
+      if (!m) continue;
+      compiles++;
+      ms += Number(m[1]) + Number(m[2]) + Number(m[3]);
+    }
+    return { compiles, ms };
+  };
+}
+
+async function oneRound(round, sink) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-bench-warm-'));
+  try {
+    const port = await freePort();
+    const cfg = writeDeskConfig(dir, { sink }, { boxes: [{ id: 'help', address: BOX }], lmtpPort: port });
+    const traceFile = opts.trace ? path.join(dir, 'v8-trace.txt') : undefined;
+    const d = startDaemon(cfg, opts.trace ? { nodeArgs: ['--trace-opt'], stdoutFile: traceFile } : {});
+    const answered = sink.received;
+    const chunks = [];
+    try {
+      await d.ready;
+      const readCompiles = compileReader(traceFile);
+      readCompiles(); // what start-up compiled is not the messages'
+      const t = nodemailer.createTransport({ host: '127.0.0.1', port, lmtp: true, ignoreTLS: true, pool: true, maxConnections: 1 });
+      let t0 = Date.now();
+      let cpu0 = cpuMs(d.proc.pid);
+      try {
+        for (let i = 0; i < opts.messages; i++) {
+          const m = customerMail(i, `w${round}`, BOX);
+          await t.sendMail({ envelope: { from: m.from, to: [BOX] }, raw: m.raw });
+          if ((i + 1) % opts.chunk !== 0) continue;
+          const now = Date.now();
+          const cpu = cpuMs(d.proc.pid);
+          chunks.push({ upTo: i + 1, rate: (opts.chunk * 1000) / (now - t0), cpuMs: (cpu - cpu0) / opts.chunk, ...readCompiles() });
+          t0 = now;
+          cpu0 = cpu;
+        }
+      } finally {
+        t.close();
+      }
+      await sink.untilReceived(answered + opts.messages);
+    } finally {
+      await d.stop();
+    }
+    return chunks;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function printRound(round, chunks) {
+  console.log(`\nround ${round + 1}: messages | msg/s | daemon CPU ms/msg | optimizing compiles | their ms`);
+  for (const c of chunks) {
+    console.log(
+      `  ${String(c.upTo - opts.chunk + 1).padStart(5)}-${String(c.upTo).padEnd(5)} | ${c.rate.toFixed(0).padStart(4)} | ${c.cpuMs.toFixed(2)} | ${c.compiles} | ${c.ms.toFixed(0)}`,
+    );
+  }
+  const steady = median(chunks.slice(-3).map((c) => c.rate));
+  const reached = chunks.find((c) => c.rate >= 0.9 * steady);
+  const total = chunks.reduce((a, c) => ({ compiles: a.compiles + c.compiles, ms: a.ms + c.ms }), { compiles: 0, ms: 0 });
+  const first = chunks.filter((c) => c.upTo <= 1000).reduce((a, c) => a + c.ms, 0);
+  console.log(`  steady rate (median of the last 3 chunks) ${steady.toFixed(0)} msg/s; 90% of it first in the chunk ending at message ${reached?.upTo ?? '—'}`);
+  if (opts.trace)
+    console.log(
+      `  optimizing compiles after start: ${total.compiles}, ${(total.ms / 1000).toFixed(2)} s of compile time, ${((100 * first) / total.ms).toFixed(0)}% of it in the first 1,000 messages`,
+    );
+}
+
+async function main() {
+  console.log(
+    `bench/warm-up: ${opts.messages} messages, one LMTP sender, chunks of ${opts.chunk}, ${os.cpus().length} CPUs, node ${process.version}; load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+  const sink = await startSink();
+  process.once('exit', stopAllDaemons);
+  const rounds = [];
+  try {
+    for (let round = 0; round < opts.rounds; round++) {
+      const chunks = await oneRound(round, sink);
+      printRound(round, chunks);
+      rounds.push(chunks);
+    }
+  } finally {
+    await sink.stop();
+  }
+  if (rounds.length > 1) {
+    console.log(`\nmedian over ${rounds.length} rounds: messages | msg/s | daemon CPU ms/msg`);
+    rounds[0].forEach((c, i) => {
+      const at = rounds.map((r) => r[i]);
+      console.log(
+        `  up to ${String(c.upTo).padEnd(5)} | ${median(at.map((x) => x.rate))
+          .toFixed(0)
+          .padStart(4)} | ${median(at.map((x) => x.cpuMs)).toFixed(2)}`,
+      );
+    });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
