@@ -228,7 +228,7 @@ describe('mailwarden migrate-store', () => {
   it('refuses an installation whose stored file no longer matches its SHA-256', async () => {
     const blobs = path.join(cfg.dataDir, 'blobs');
     const shard = fs.readdirSync(blobs).find((s) => s !== 'tmp' && fs.readdirSync(path.join(blobs, s)).length > 0)!;
-    const file = path.join(cfg.dataDir, 'blobs', shard, fs.readdirSync(path.join(cfg.dataDir, 'blobs', shard))[0]!);
+    const file = path.join(blobs, shard, fs.readdirSync(path.join(blobs, shard))[0]!);
     fs.appendFileSync(file, 'damage');
     const url = await freshPostgresUrl();
     await expect(migrateStore({ dataDir: cfg.dataDir, targetUrl: url })).rejects.toMatchObject({
