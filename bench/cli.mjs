@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeConfig } from './scale-next.mjs';
+import { numberOption } from './lib/args.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.join(here, '..', 'dist');
@@ -21,11 +22,6 @@ const bin = path.join(here, '..', 'bin', 'mailwarden');
 const CONSULTANTS = Array.from({ length: 8 }, (_, i) => `c${i + 1}`);
 const POOLS = ['cards', 'api', 'loans'];
 const PRIORITIES = ['low', 'normal', 'normal', 'normal', 'normal', 'normal', 'normal', 'high', 'urgent', 'normal'];
-
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
 
 function seed(sqlite, open, closed) {
   const insertCase =
@@ -127,8 +123,8 @@ function line(name, ms, base) {
 async function main() {
   const { openDatabase } = await import(path.join(dist, 'db/connection.js'));
   const { requireConfig } = await import(path.join(dist, 'config/load.js'));
-  const openCount = arg('cases', 100_000);
-  const rounds = arg('rounds', 3);
+  const openCount = numberOption('cases', 100_000);
+  const rounds = numberOption('rounds', 3);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-bench-cli-'));
   try {
     const emptyConfig = writeConfig(path.join(dir, 'empty'));

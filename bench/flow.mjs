@@ -26,18 +26,15 @@ import { startDovecot } from './lib/dovecot.mjs';
 import { startSink } from './lib/sink.mjs';
 import { freePort } from './pg.mjs';
 import { seedCases } from './flow-seed.mjs';
+import { numberOption, option } from './lib/args.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
-const ROOT = path.resolve(arg('root', path.join(path.dirname(fileURLToPath(import.meta.url)), '..')));
-const ROUNDS = Number(arg('rounds', 3));
-const DRAIN = Number(arg('drain', 2000));
-const SAMPLES = Number(arg('samples', 40));
-const LMTP = Number(arg('lmtp', 400));
-const CASES = Number(arg('cases', 100_000));
-const ONLY = arg('only', 'lmtp,idle,drain,scale').split(',');
+const ROOT = path.resolve(option('root', path.join(path.dirname(fileURLToPath(import.meta.url)), '..')));
+const ROUNDS = numberOption('rounds', 3);
+const DRAIN = numberOption('drain', 2000);
+const SAMPLES = numberOption('samples', 40);
+const LMTP = numberOption('lmtp', 400);
+const CASES = numberOption('cases', 100_000);
+const ONLY = option('only', 'lmtp,idle,drain,scale').split(',');
 const USER = 'desk@bench.test';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];

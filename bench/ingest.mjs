@@ -16,13 +16,10 @@ import YAML from 'yaml';
 import { customerMail, startDaemon } from './lib/daemon.mjs';
 import { startDovecot } from './lib/dovecot.mjs';
 import { freePort } from './pg.mjs';
+import { numberOption } from './lib/args.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const MESSAGES = arg('messages', 2000);
-const SAMPLES = arg('samples', 60);
+const MESSAGES = numberOption('messages', 2000);
+const SAMPLES = numberOption('samples', 60);
 const USER = 'bench@example.test';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

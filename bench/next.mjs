@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { numberOption } from './lib/args.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.join(here, '..', 'dist');
@@ -19,10 +20,6 @@ const { openDatabase } = await import(path.join(dist, 'db/connection.js'));
 const { requireConfig } = await import(path.join(dist, 'config/load.js'));
 const { takeNext } = await import(path.join(dist, 'cases/next.js'));
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
 const CONSULTANTS = Array.from({ length: 8 }, (_, i) => `c${i + 1}`);
 
 if (process.argv[2] === '--worker') await worker();
@@ -146,9 +143,9 @@ function runCli(args, env) {
 }
 
 async function main() {
-  const total = arg('cases', 100_000);
-  const takes = arg('takes', 200);
-  const cliRounds = arg('cli-rounds', 5);
+  const total = numberOption('cases', 100_000);
+  const takes = numberOption('takes', 200);
+  const cliRounds = numberOption('cli-rounds', 5);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-bench-next-'));
   try {
     const configPath = writeConfig(dir);

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CONSULTANTS, generate, writeBenchConfig } from './report-data.mjs';
+import { numberOption, option } from './lib/args.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.join(here, '..', 'dist');
@@ -22,13 +23,9 @@ const { openDatabase } = await import(path.join(dist, 'db/connection.js'));
 const { requireConfig } = await import(path.join(dist, 'config/load.js'));
 const { buildReport } = await import(path.join(dist, 'reports/build.js'));
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
-const CASES = Number(arg('cases', 1_000_000));
-const RUNS = Number(arg('runs', 3));
-const DIR = path.resolve(arg('dir', path.join(os.tmpdir(), `mw-bench-report-${CASES}`)));
+const CASES = numberOption('cases', 1_000_000);
+const RUNS = numberOption('runs', 3);
+const DIR = path.resolve(option('dir', path.join(os.tmpdir(), `mw-bench-report-${CASES}`)));
 /** Bumped whenever the generator's rows change, so an old cache is not reused. */
 const DATA_VERSION = 2;
 const OPTS = { from: '2026-01-01', to: '2026-12-31', by: 'consultant' };

@@ -18,15 +18,12 @@ import YAML from 'yaml';
 import { freePort, query, startBenchPostgres } from './pg.mjs';
 import { nextLatency } from './scale-next.mjs';
 import { customerMail, startDaemon, stopAllDaemons } from './lib/daemon.mjs';
+import { numberOption, option } from './lib/args.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
-const MESSAGES = Number(arg('messages', 2000));
-const CASES = Number(arg('cases', 100_000));
-const TAKES = Number(arg('takes', 200));
-const ONLY = arg('only', 'all');
+const MESSAGES = numberOption('messages', 2000);
+const CASES = numberOption('cases', 100_000);
+const TAKES = numberOption('takes', 200);
+const ONLY = option('only', 'all');
 const SENDERS = 4;
 const BOX = 'help@bench.test';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -15,22 +15,19 @@ import { cliFigures, peerDescription, seedDesk } from './lib/figures-cli.mjs';
 import { imapFigures, ingestAtScale, lmtpFigures, rssFigures } from './lib/figures-mail.mjs';
 import { median } from './lib/measure.mjs';
 import { startSink } from './lib/sink.mjs';
+import { numberOption, option } from './lib/args.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
 const opts = {
-  rounds: Number(arg('rounds', 3)),
-  only: new Set(arg('only', 'lmtp,imap,cli,rss,scale').split(',')),
-  messages: Number(arg('messages', 1000)),
-  warm: Number(arg('warm', 2000)),
-  drain: Number(arg('drain', 2000)),
-  samples: Number(arg('samples', 15)),
-  cases: Number(arg('cases', 100_000)),
-  settle: Number(arg('settle', 20)),
+  rounds: numberOption('rounds', 3),
+  only: new Set(option('only', 'lmtp,imap,cli,rss,scale').split(',')),
+  messages: numberOption('messages', 1000),
+  warm: numberOption('warm', 2000),
+  drain: numberOption('drain', 2000),
+  samples: numberOption('samples', 15),
+  cases: numberOption('cases', 100_000),
+  settle: numberOption('settle', 20),
   // Seconds without mail before the LMTP "after a quiet spell" rows (the parser thread retires after 30 s).
-  quiet: Number(arg('quiet', 35)),
+  quiet: numberOption('quiet', 35),
 };
 const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 

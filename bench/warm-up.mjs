@@ -5,25 +5,35 @@
 // message with them; this shows the curve, chunk by chunk, beside the optimizing compiles V8
 // finished in each chunk (all isolates: main thread, parser and file threads) and the time they
 // took. The daemon runs with --trace-opt for the count (its lines go to a file; about 1,600 lines
-// in a run of 3,000 messages); `--no-trace` runs it without, for the curve alone.
+// in a run of 3,000 messages); `--no-trace` runs it without, for the curve alone. The CPU time is
+// also split by thread (the names of src/thread-name.ts): main, mw-file, mw-parser, mw-checkpoint,
+// and Node's helpers, where V8's optimizing compiler and its concurrent GC run.
+// `--without-auto-responses` sets the box's cap to 0, so nothing is queued or sent: the same
+// mail with the auto-response's share of the cost taken out (each message still counts the box's
+// auto-responses, finds the cap reached and says so in its log line).
 // One sender over one reused LMTP connection, a new customer per mail (so a case and an
 // auto-response each, to a local SMTP sink). Needs no Dovecot. Prints figures, asserts nothing.
-//   node bench/warm-up.mjs [--messages 3000] [--chunk 200] [--rounds 3] [--no-trace]
+//   node bench/warm-up.mjs [--messages 3000] [--chunk 200] [--rounds 3] [--no-trace] [--without-auto-responses]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import { freePort } from './pg.mjs';
-import { cpuMs, customerMail, startDaemon, stopAllDaemons } from './lib/daemon.mjs';
+import { customerMail, NAMED_THREADS, startDaemon, stopAllDaemons, threadCpuMs } from './lib/daemon.mjs';
 import { writeDeskConfig } from './lib/figures-mail.mjs';
 import { median } from './lib/measure.mjs';
 import { startSink } from './lib/sink.mjs';
+import { numberOption } from './lib/args.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+const opts = {
+  messages: numberOption('messages', 3000),
+  chunk: numberOption('chunk', 200),
+  rounds: numberOption('rounds', 3),
+  trace: !process.argv.includes('--no-trace'),
+  autoResponses: !process.argv.includes('--without-auto-responses'),
 };
-const opts = { messages: arg('messages', 3000), chunk: arg('chunk', 200), rounds: arg('rounds', 3), trace: !process.argv.includes('--no-trace') };
+/** The columns of the CPU split, in the order printed. */
+const THREADS = ['main', ...NAMED_THREADS, 'helpers'];
 const BOX = 'help@bench.test';
 
 /** Reads what V8 appended to its trace since the last call: the optimizing compiles finished and their milliseconds. */
@@ -57,7 +67,7 @@ async function oneRound(round, sink) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-bench-warm-'));
   try {
     const port = await freePort();
-    const cfg = writeDeskConfig(dir, { sink }, { boxes: [{ id: 'help', address: BOX }], lmtpPort: port });
+    const cfg = writeDeskConfig(dir, { sink }, { boxes: [{ id: 'help', address: BOX }], lmtpPort: port, ...(opts.autoResponses ? {} : { boxCap: 0 }) });
     const traceFile = opts.trace ? path.join(dir, 'v8-trace.txt') : undefined;
     const d = startDaemon(cfg, opts.trace ? { nodeArgs: ['--trace-opt'], stdoutFile: traceFile } : {});
     const answered = sink.received;
@@ -68,22 +78,24 @@ async function oneRound(round, sink) {
       readCompiles(); // what start-up compiled is not the messages'
       const t = nodemailer.createTransport({ host: '127.0.0.1', port, lmtp: true, ignoreTLS: true, pool: true, maxConnections: 1 });
       let t0 = Date.now();
-      let cpu0 = cpuMs(d.proc.pid);
+      let cpu0 = threadCpuMs(d.proc.pid);
       try {
         for (let i = 0; i < opts.messages; i++) {
           const m = customerMail(i, `w${round}`, BOX);
           await t.sendMail({ envelope: { from: m.from, to: [BOX] }, raw: m.raw });
           if ((i + 1) % opts.chunk !== 0) continue;
           const now = Date.now();
-          const cpu = cpuMs(d.proc.pid);
-          chunks.push({ upTo: i + 1, rate: (opts.chunk * 1000) / (now - t0), cpuMs: (cpu - cpu0) / opts.chunk, ...readCompiles() });
+          const cpu = threadCpuMs(d.proc.pid);
+          const split = Object.fromEntries(THREADS.map((k) => [k, (cpu[k] - cpu0[k]) / opts.chunk]));
+          const cpuPerMsg = THREADS.reduce((a, k) => a + split[k], 0);
+          chunks.push({ upTo: i + 1, rate: (opts.chunk * 1000) / (now - t0), cpuMs: cpuPerMsg, split, ...readCompiles() });
           t0 = now;
           cpu0 = cpu;
         }
       } finally {
         t.close();
       }
-      await sink.untilReceived(answered + opts.messages);
+      if (opts.autoResponses) await sink.untilReceived(answered + opts.messages);
     } finally {
       await d.stop();
     }
@@ -94,10 +106,10 @@ async function oneRound(round, sink) {
 }
 
 function printRound(round, chunks) {
-  console.log(`\nround ${round + 1}: messages | msg/s | daemon CPU ms/msg | optimizing compiles | their ms`);
+  console.log(`\nround ${round + 1}: messages | msg/s | daemon CPU ms/msg (${THREADS.join(' + ')}) | optimizing compiles | their ms`);
   for (const c of chunks) {
     console.log(
-      `  ${String(c.upTo - opts.chunk + 1).padStart(5)}-${String(c.upTo).padEnd(5)} | ${c.rate.toFixed(0).padStart(4)} | ${c.cpuMs.toFixed(2)} | ${c.compiles} | ${c.ms.toFixed(0)}`,
+      `  ${String(c.upTo - opts.chunk + 1).padStart(5)}-${String(c.upTo).padEnd(5)} | ${c.rate.toFixed(0).padStart(4)} | ${cpuColumns(c.cpuMs, c.split)} | ${c.compiles} | ${c.ms.toFixed(0)}`,
     );
   }
   const steady = median(chunks.slice(-3).map((c) => c.rate));
@@ -111,9 +123,14 @@ function printRound(round, chunks) {
     );
 }
 
+/** "6.21 (3.10 + 0.60 + …)": the daemon's CPU ms per message, then the same by thread. */
+function cpuColumns(total, split) {
+  return `${total.toFixed(2)} (${THREADS.map((k) => split[k].toFixed(2)).join(' + ')})`;
+}
+
 async function main() {
   console.log(
-    `bench/warm-up: ${opts.messages} messages, one LMTP sender, chunks of ${opts.chunk}, ${os.cpus().length} CPUs, node ${process.version}; load ${os
+    `bench/warm-up: ${opts.messages} messages, one LMTP sender, ${opts.autoResponses ? 'an auto-response each' : 'no auto-responses'}, chunks of ${opts.chunk}, ${os.cpus().length} CPUs, node ${process.version}; load ${os
       .loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,
@@ -131,13 +148,14 @@ async function main() {
     await sink.stop();
   }
   if (rounds.length > 1) {
-    console.log(`\nmedian over ${rounds.length} rounds: messages | msg/s | daemon CPU ms/msg`);
+    console.log(`\nmedian over ${rounds.length} rounds: messages | msg/s | daemon CPU ms/msg (${THREADS.join(' + ')}, each its own median)`);
     rounds[0].forEach((c, i) => {
       const at = rounds.map((r) => r[i]);
+      const split = Object.fromEntries(THREADS.map((k) => [k, median(at.map((x) => x.split[k]))]));
       console.log(
         `  up to ${String(c.upTo).padEnd(5)} | ${median(at.map((x) => x.rate))
           .toFixed(0)
-          .padStart(4)} | ${median(at.map((x) => x.cpuMs)).toFixed(2)}`,
+          .padStart(4)} | ${cpuColumns(median(at.map((x) => x.cpuMs)), split)}`,
       );
     });
   }

@@ -22,7 +22,40 @@ export function rssMb(pid) {
 
 /** CPU time (ms, user + system, every thread) the process has used so far. */
 export function cpuMs(pid) {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return statCpuMs(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** The daemon's threads bench/warm-up tells apart: named by src/thread-name.ts. */
+export const NAMED_THREADS = ['mw-file', 'mw-parser', 'mw-checkpoint'];
+
+/**
+ * cpuMs split by thread (ms): `main`, each of NAMED_THREADS, and `helpers`, the rest: Node's own
+ * threads (V8's compiler and garbage collector, libuv's pool) and any thread that has ended.
+ */
+export function threadCpuMs(pid) {
+  const split = { main: 0, ...Object.fromEntries(NAMED_THREADS.map((n) => [n, 0])), helpers: 0 };
+  let named = 0;
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    let stat;
+    let comm;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      comm = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+    } catch {
+      continue; // ended meanwhile: its time is the process's, counted with the helpers
+    }
+    const key = tid === String(pid) ? 'main' : NAMED_THREADS.includes(comm) ? comm : null;
+    if (!key) continue;
+    split[key] += statCpuMs(stat);
+    named += statCpuMs(stat);
+  }
+  split.helpers = cpuMs(pid) - named;
+  return split;
+}
+
+/** utime + stime of a /proc stat line, in ms (the command name in brackets may hold spaces). */
+function statCpuMs(stat) {
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
 }
 

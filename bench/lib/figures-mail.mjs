@@ -17,8 +17,11 @@ import { fileURLToPath } from 'node:url';
 const BOX = 'help@bench.test';
 const imapOf = (env, user) => ({ host: '127.0.0.1', port: env.dovecot.port, tls: false, user, password: 'secret' });
 
-/** A one-pool desk; `boxes` = [{ id, address, user? }] (user: the box is read over IMAP); `env` needs `sink` (and `dovecot` for IMAP boxes). */
-export function writeDeskConfig(dir, env, { boxes, lmtpPort }) {
+/**
+ * A one-pool desk; `boxes` = [{ id, address, user? }] (user: the box is read over IMAP); `env` needs
+ * `sink` (and `dovecot` for IMAP boxes). `boxCap`: the box's auto-response cap (0: none sent).
+ */
+export function writeDeskConfig(dir, env, { boxes, lmtpPort, boxCap = 1_000_000 }) {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'mailwarden.yaml');
   const doc = {
@@ -32,7 +35,7 @@ export function writeDeskConfig(dir, env, { boxes, lmtpPort }) {
     },
     smtp: { transport: 'smtp', host: '127.0.0.1', port: env.sink.port },
     // Thousands of new customers in minutes is the benchmark's load, not a loop: lift the box's cap.
-    auto_response: { box_cap: 1_000_000 },
+    auto_response: { box_cap: boxCap },
     ingest: {
       poll_interval: '60s',
       idle: true,

@@ -3,6 +3,9 @@
 // writer nor making it wait), every `intervalMs`. It posts how many frames each pass copied.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { nameThisThread } from '../thread-name.js';
+
+nameThisThread('mw-checkpoint');
 
 interface Settings {
   file: string;

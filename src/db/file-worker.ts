@@ -3,6 +3,9 @@
 import { parentPort } from 'node:worker_threads';
 import type { FileAnswer, FileJob } from './file-thread.js';
 import { writeDurablySync } from './stored-files.js';
+import { nameThisThread } from '../thread-name.js';
+
+nameThisThread('mw-file');
 
 parentPort?.on('message', (job: FileJob) => {
   let answer: FileAnswer = { id: job.id };

@@ -2,6 +2,9 @@
 // same SQLite file, which runs the compiled queries it is given and posts their rows back.
 import { parentPort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { nameThisThread } from '../thread-name.js';
+
+nameThisThread('mw-read');
 
 interface ReadJob {
   file: string;

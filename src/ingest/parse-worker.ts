@@ -6,6 +6,9 @@
 import { parentPort } from 'node:worker_threads';
 import { loadLanguageDetector } from './language-scores.js';
 import { parseMessageFile, type ParseJob } from './parse-core.js';
+import { nameThisThread } from '../thread-name.js';
+
+nameThisThread('mw-parser');
 
 interface Request {
   id: number;
