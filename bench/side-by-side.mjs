@@ -37,6 +37,8 @@ const FIGURES = [
   ['lmtp1Cycle', "  one message's whole cycle in that run (1 ÷ rate)", 'ms', false, 'Dovecot LMTP → Maildir', '(not in the issue)'],
   ['lmtp1Daemon', '  of which in the daemon, bytes taken → accept committed, mean', 'ms', false, '—', '(not in the issue)'],
   ['lmtp1Cpu', '  daemon CPU per message in that run, all threads', 'ms', false, '—', '(not in the issue)'],
+  ['lmtp1Bare', '  the same run on a desk that sends no auto-response (box cap 0)', 'msg/s', true, 'Dovecot LMTP → Maildir', '(not in the issue)'],
+  ['lmtp1BareCpu', '  daemon CPU per message in that run, all threads', 'ms', false, '—', '(not in the issue)'],
   ['lmtp4', 'LMTP, 4 senders (daemon just started)', 'msg/s', true, 'Dovecot LMTP → Maildir', '≥ 0.7×'],
   ['lmtp1warm', `LMTP, one sender, after ${opts.warm} messages`, 'msg/s', true, 'Dovecot LMTP → Maildir', '≥ 0.7×'],
   ['lmtp1warmDaemon', '  of which in the daemon, bytes taken → accept committed, mean', 'ms', false, '—', '(not in the issue)'],

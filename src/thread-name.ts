@@ -7,7 +7,7 @@
 // elsewhere, or without /proc, the thread keeps its name and nothing else changes.
 import fs from 'node:fs';
 
-/** The names the daemon's threads take (README, Operations). */
+/** The daemon's threads (README, Operations), and the second reader some commands start (src/db/parallel-read.ts). */
 export type ThreadName = 'mw-file' | 'mw-parser' | 'mw-checkpoint' | 'mw-read';
 
 export function nameThisThread(name: ThreadName): void {
