@@ -37,17 +37,18 @@ export function threadCpuMs(pid) {
   let named = 0;
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     let stat;
-    let comm;
     try {
       stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      comm = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
     } catch {
       continue; // ended meanwhile: its time is the process's, counted with the helpers
     }
-    const key = tid === String(pid) ? 'main' : NAMED_THREADS.includes(comm) ? comm : null;
+    // The thread's name is the stat line's second field, in brackets.
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const key = tid === String(pid) ? 'main' : NAMED_THREADS.includes(name) ? name : null;
     if (!key) continue;
-    split[key] += statCpuMs(stat);
-    named += statCpuMs(stat);
+    const ms = statCpuMs(stat);
+    split[key] += ms;
+    named += ms;
   }
   split.helpers = cpuMs(pid) - named;
   return split;
