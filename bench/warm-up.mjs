@@ -11,9 +11,13 @@
 // `--without-auto-responses` sets the box's cap to 0, so nothing is queued or sent: the same
 // mail with the auto-response's share of the cost taken out (each message still counts the box's
 // auto-responses, finds the cap reached and says so in its log line).
-// One sender over one reused LMTP connection, a new customer per mail (so a case and an
-// auto-response each, to a local SMTP sink). Needs no Dovecot. Prints figures, asserts nothing.
-//   node bench/warm-up.mjs [--messages 3000] [--chunk 200] [--rounds 3] [--no-trace] [--without-auto-responses]
+// Each chunk also says where a message's time in the daemon went, as the mean of its messages'
+// `timing` (their ingest.accepted lines), from the bytes taken: parsed, durable, and the accept
+// transaction's own length; the 250 goes out at its commit, after both of the first two.
+// One sender over one reused LMTP connection (`--senders 4`: four, each over its own), a new
+// customer per mail (so a case and an auto-response each, to a local SMTP sink). Needs no
+// Dovecot. Prints figures, asserts nothing.
+//   node bench/warm-up.mjs [--messages 3000] [--chunk 200] [--rounds 3] [--senders 1] [--no-trace] [--without-auto-responses]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +33,7 @@ const opts = {
   messages: numberOption('messages', 3000),
   chunk: numberOption('chunk', 200),
   rounds: numberOption('rounds', 3),
+  senders: numberOption('senders', 1),
   trace: !process.argv.includes('--no-trace'),
   autoResponses: !process.argv.includes('--without-auto-responses'),
 };
@@ -76,24 +81,36 @@ async function oneRound(round, sink) {
       await d.ready;
       const readCompiles = compileReader(traceFile);
       readCompiles(); // what start-up compiled is not the messages'
-      const t = nodemailer.createTransport({ host: '127.0.0.1', port, lmtp: true, ignoreTLS: true, pool: true, maxConnections: 1 });
+      const transports = Array.from({ length: opts.senders }, () =>
+        nodemailer.createTransport({ host: '127.0.0.1', port, lmtp: true, ignoreTLS: true, pool: true, maxConnections: 1 }),
+      );
       let t0 = Date.now();
       let cpu0 = threadCpuMs(d.proc.pid);
+      let next = 0;
+      let sent = 0;
+      // Each sender takes the next message number and sends it; a chunk ends at every opts.chunk-th answer.
+      const endChunk = () => {
+        const now = Date.now();
+        const cpu = threadCpuMs(d.proc.pid);
+        const split = Object.fromEntries(THREADS.map((k) => [k, (cpu[k] - cpu0[k]) / opts.chunk]));
+        const cpuPerMsg = THREADS.reduce((a, k) => a + split[k], 0);
+        const steps = meanSteps(d.log.acceptedTiming.slice(sent - opts.chunk, sent));
+        chunks.push({ upTo: sent, rate: (opts.chunk * 1000) / (now - t0), cpuMs: cpuPerMsg, split, steps, ...readCompiles() });
+        t0 = now;
+        cpu0 = cpu;
+      };
       try {
-        for (let i = 0; i < opts.messages; i++) {
-          const m = customerMail(i, `w${round}`, BOX);
-          await t.sendMail({ envelope: { from: m.from, to: [BOX] }, raw: m.raw });
-          if ((i + 1) % opts.chunk !== 0) continue;
-          const now = Date.now();
-          const cpu = threadCpuMs(d.proc.pid);
-          const split = Object.fromEntries(THREADS.map((k) => [k, (cpu[k] - cpu0[k]) / opts.chunk]));
-          const cpuPerMsg = THREADS.reduce((a, k) => a + split[k], 0);
-          chunks.push({ upTo: i + 1, rate: (opts.chunk * 1000) / (now - t0), cpuMs: cpuPerMsg, split, ...readCompiles() });
-          t0 = now;
-          cpu0 = cpu;
-        }
+        await Promise.all(
+          transports.map(async (t) => {
+            for (let i = next++; i < opts.messages; i = next++) {
+              const m = customerMail(i, `w${round}`, BOX);
+              await t.sendMail({ envelope: { from: m.from, to: [BOX] }, raw: m.raw });
+              if (++sent % opts.chunk === 0) endChunk();
+            }
+          }),
+        );
       } finally {
-        t.close();
+        for (const t of transports) t.close();
       }
       if (opts.autoResponses) await sink.untilReceived(answered + opts.messages);
     } finally {
@@ -106,10 +123,12 @@ async function oneRound(round, sink) {
 }
 
 function printRound(round, chunks) {
-  console.log(`\nround ${round + 1}: messages | msg/s | daemon CPU ms/msg (${THREADS.join(' + ')}) | optimizing compiles | their ms`);
+  console.log(
+    `\nround ${round + 1}: messages | msg/s | daemon CPU ms/msg (${THREADS.join(' + ')}) | in the daemon, ms: parsed / durable / accept | optimizing compiles | their ms`,
+  );
   for (const c of chunks) {
     console.log(
-      `  ${String(c.upTo - opts.chunk + 1).padStart(5)}-${String(c.upTo).padEnd(5)} | ${c.rate.toFixed(0).padStart(4)} | ${cpuColumns(c.cpuMs, c.split)} | ${c.compiles} | ${c.ms.toFixed(0)}`,
+      `  ${String(c.upTo - opts.chunk + 1).padStart(5)}-${String(c.upTo).padEnd(5)} | ${c.rate.toFixed(0).padStart(4)} | ${cpuColumns(c.cpuMs, c.split)} | ${stepColumns(c.steps)} | ${c.compiles} | ${c.ms.toFixed(0)}`,
     );
   }
   const steady = median(chunks.slice(-3).map((c) => c.rate));
@@ -123,6 +142,17 @@ function printRound(round, chunks) {
     );
 }
 
+/** The mean of each step over a chunk's messages (ms from the bytes taken; accept: its own length). */
+function meanSteps(timings) {
+  const mean = (k) => timings.reduce((a, t) => a + t[k], 0) / timings.length;
+  return { parsed: mean('parsed'), durable: mean('durable'), accept: mean('accept') };
+}
+
+/** "2.1 / 3.4 / 1.9": parsed / durable / accept, ms. */
+function stepColumns(steps) {
+  return ['parsed', 'durable', 'accept'].map((k) => steps[k].toFixed(1)).join(' / ');
+}
+
 /** "6.21 (3.10 + 0.60 + …)": the daemon's CPU ms per message, then the same by thread. */
 function cpuColumns(total, split) {
   return `${total.toFixed(2)} (${THREADS.map((k) => split[k].toFixed(2)).join(' + ')})`;
@@ -130,7 +160,7 @@ function cpuColumns(total, split) {
 
 async function main() {
   console.log(
-    `bench/warm-up: ${opts.messages} messages, one LMTP sender, ${opts.autoResponses ? 'an auto-response each' : 'no auto-responses'}, chunks of ${opts.chunk}, ${os.cpus().length} CPUs, node ${process.version}; load ${os
+    `bench/warm-up: ${opts.messages} messages, ${opts.senders === 1 ? 'one LMTP sender' : `${opts.senders} LMTP senders`}, ${opts.autoResponses ? 'an auto-response each' : 'no auto-responses'}, chunks of ${opts.chunk}, ${os.cpus().length} CPUs, node ${process.version}; load ${os
       .loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,
@@ -148,14 +178,17 @@ async function main() {
     await sink.stop();
   }
   if (rounds.length > 1) {
-    console.log(`\nmedian over ${rounds.length} rounds: messages | msg/s | daemon CPU ms/msg (${THREADS.join(' + ')}, each its own median)`);
+    console.log(
+      `\nmedian over ${rounds.length} rounds: messages | msg/s | daemon CPU ms/msg (${THREADS.join(' + ')}) | in the daemon, ms: parsed / durable / accept (each its own median)`,
+    );
     rounds[0].forEach((c, i) => {
       const at = rounds.map((r) => r[i]);
       const split = Object.fromEntries(THREADS.map((k) => [k, median(at.map((x) => x.split[k]))]));
+      const steps = Object.fromEntries(['parsed', 'durable', 'accept'].map((k) => [k, median(at.map((x) => x.steps[k]))]));
       console.log(
         `  up to ${String(c.upTo).padEnd(5)} | ${median(at.map((x) => x.rate))
           .toFixed(0)
-          .padStart(4)} | ${cpuColumns(median(at.map((x) => x.cpuMs)), split)}`,
+          .padStart(4)} | ${cpuColumns(median(at.map((x) => x.cpuMs)), split)} | ${stepColumns(steps)}`,
       );
     });
   }

@@ -63,6 +63,12 @@ function statCpuMs(stat) {
 /** Kernel clock ticks per second, the unit of /proc/<pid>/stat's times (100 on Linux). */
 const CLOCK_TICKS = 100;
 
+/** `"timing":{"store":3,"parse":2,"accept":2}` of an ingest.accepted line, as numbers (NaN when missing). */
+function acceptTiming(line) {
+  const m = /"timing":\{"store":(\d+),"parse":(\d+),"accept":(\d+)\}/.exec(line);
+  return { durable: Number(m?.[1] ?? NaN), parsed: Number(m?.[2] ?? NaN), accept: Number(m?.[3] ?? NaN) };
+}
+
 export function startDaemon(configPath, { prof, nodeArgs = [], stdoutFile } = {}) {
   // BENCH_DAEMON_NODE_ARGS: node/V8 flags for the daemon only (when profiling, say `--trace-gc`);
   // BENCH_DAEMON_STDOUT: a file for the daemon's standard output, where V8's traces go. A bench
@@ -75,7 +81,9 @@ export function startDaemon(configPath, { prof, nodeArgs = [], stdoutFile } = {}
   children.add(proc);
   // acceptedMs: each accepted message's own time in the daemon (the `ms` of its ingest.accepted
   // line: its bytes taken → its accept committed), in the order they were accepted.
-  const log = { tail: '', warn: 0, error: 0, samples: new Set(), acceptedMs: [] };
+  // acceptedTiming: the same lines' steps, from the bytes taken (ms): parsed, durable, and the
+  // accept transaction's own length (`timing` of the line), in the same order.
+  const log = { tail: '', warn: 0, error: 0, samples: new Set(), acceptedMs: [], acceptedTiming: [] };
   const ready = new Promise((resolve, reject) => {
     let line = '';
     proc.stderr.on('data', (d) => {
@@ -83,7 +91,10 @@ export function startDaemon(configPath, { prof, nodeArgs = [], stdoutFile } = {}
       log.tail = (log.tail + d).slice(-4000);
       if (log.tail.includes('"daemon ready"')) resolve(Date.now());
       for (const l of (line + d).split('\n').slice(0, -1)) {
-        if (l.includes('"event":"ingest.accepted"')) log.acceptedMs.push(Number(/"ms":(\d+)/.exec(l)?.[1] ?? NaN));
+        if (l.includes('"event":"ingest.accepted"')) {
+          log.acceptedMs.push(Number(/"ms":(\d+)/.exec(l)?.[1] ?? NaN));
+          log.acceptedTiming.push(acceptTiming(l));
+        }
         const level = /"level":(\d+)/.exec(l)?.[1];
         if (level >= 40) {
           log[level >= 50 ? 'error' : 'warn']++;
