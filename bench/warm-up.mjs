@@ -11,8 +11,9 @@
 // `--without-auto-responses` sets the box's cap to 0, so nothing is queued or sent: the same
 // mail with the auto-response's share of the cost taken out (each message still counts the box's
 // auto-responses, finds the cap reached and says so in its log line).
-// Each chunk also says where a message's time in the daemon went, as the mean of its messages'
-// `timing` (their ingest.accepted lines), from the bytes taken: parsed, durable, and the accept
+// Each chunk also says where a message's time in the daemon went, as the mean of about its
+// messages' `timing` (the ingest.accepted lines read so far: a line and its 250 may arrive in
+// either order), from the bytes taken: parsed, durable, and the accept
 // transaction's own length; the 250 goes out at its commit, after both of the first two.
 // One sender over one reused LMTP connection (`--senders 4`: four, each over its own), a new
 // customer per mail (so a case and an auto-response each, to a local SMTP sink). Needs no
@@ -27,13 +28,13 @@ import { customerMail, NAMED_THREADS, startDaemon, stopAllDaemons, threadCpuMs }
 import { writeDeskConfig } from './lib/figures-mail.mjs';
 import { median } from './lib/measure.mjs';
 import { startSink } from './lib/sink.mjs';
-import { numberOption } from './lib/args.mjs';
+import { countOption } from './lib/args.mjs';
 
 const opts = {
-  messages: numberOption('messages', 3000),
-  chunk: numberOption('chunk', 200),
-  rounds: numberOption('rounds', 3),
-  senders: numberOption('senders', 1),
+  messages: countOption('messages', 3000),
+  chunk: countOption('chunk', 200),
+  rounds: countOption('rounds', 3),
+  senders: countOption('senders', 1),
   trace: !process.argv.includes('--no-trace'),
   autoResponses: !process.argv.includes('--without-auto-responses'),
 };

@@ -20,6 +20,13 @@ export function numberOption(name, fallback) {
   return n;
 }
 
+/** The value after `--name` as a whole number of at least 1 (messages, rounds, senders…), or `fallback`. */
+export function countOption(name, fallback) {
+  const n = numberOption(name, fallback);
+  if (!Number.isInteger(n) || n < 1) refuse(`--${name} takes a whole number of at least 1, not ${n}`);
+  return n;
+}
+
 function refuse(why) {
   process.stderr.write(`${process.argv[1]}: ${why}.\n`);
   process.exit(64);
