@@ -336,10 +336,10 @@ export async function rssFigures(env, round, opts) {
 
 /**
  * Ingest (4 LMTP senders) into a daemon over a database of `cases` cases vs an empty one, each
- * twice in a round, in the order empty, full, full, empty, and each side's mean: whichever runs
- * second ran 6–7% faster on the 2-core VM (the bench's own sender warming up, for one), and taken
- * once each in a fixed order that showed as a gap between the databases. Each run is a daemon just
- * started.
+ * twice in a round, in the order empty, full, full, empty, and each side's mean. Why: in a run of
+ * two rounds on the 2-core VM, one in each order, whichever went second was 6 and 7% faster (the
+ * bench's own sender warming up, for one); taken once each in a fixed order, that showed as a gap
+ * between the databases. Each run is a daemon just started.
  */
 export async function ingestAtScale(env, round, opts) {
   const rate = async (label, seeded, turn) => {
