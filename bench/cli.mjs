@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeConfig } from './scale-next.mjs';
-import { numberOption } from './lib/args.mjs';
+import { countOption, numberOption } from './lib/args.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.join(here, '..', 'dist');
@@ -124,7 +124,7 @@ async function main() {
   const { openDatabase } = await import(path.join(dist, 'db/connection.js'));
   const { requireConfig } = await import(path.join(dist, 'config/load.js'));
   const openCount = numberOption('cases', 100_000);
-  const rounds = numberOption('rounds', 3);
+  const rounds = countOption('rounds', 3);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-bench-cli-'));
   try {
     const emptyConfig = writeConfig(path.join(dir, 'empty'));

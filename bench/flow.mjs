@@ -26,13 +26,13 @@ import { startDovecot } from './lib/dovecot.mjs';
 import { startSink } from './lib/sink.mjs';
 import { freePort } from './pg.mjs';
 import { seedCases } from './flow-seed.mjs';
-import { numberOption, option } from './lib/args.mjs';
+import { countOption, numberOption, option } from './lib/args.mjs';
 
 const ROOT = path.resolve(option('root', path.join(path.dirname(fileURLToPath(import.meta.url)), '..')));
-const ROUNDS = numberOption('rounds', 3);
-const DRAIN = numberOption('drain', 2000);
-const SAMPLES = numberOption('samples', 40);
-const LMTP = numberOption('lmtp', 400);
+const ROUNDS = countOption('rounds', 3);
+const DRAIN = countOption('drain', 2000);
+const SAMPLES = countOption('samples', 40);
+const LMTP = countOption('lmtp', 400);
 const CASES = numberOption('cases', 100_000);
 const ONLY = option('only', 'lmtp,idle,drain,scale').split(',');
 const USER = 'desk@bench.test';

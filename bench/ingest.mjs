@@ -16,10 +16,10 @@ import YAML from 'yaml';
 import { customerMail, startDaemon } from './lib/daemon.mjs';
 import { startDovecot } from './lib/dovecot.mjs';
 import { freePort } from './pg.mjs';
-import { numberOption } from './lib/args.mjs';
+import { countOption } from './lib/args.mjs';
 
-const MESSAGES = numberOption('messages', 2000);
-const SAMPLES = numberOption('samples', 60);
+const MESSAGES = countOption('messages', 2000);
+const SAMPLES = countOption('samples', 60);
 const USER = 'bench@example.test';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import { numberOption } from './lib/args.mjs';
+import { countOption, numberOption } from './lib/args.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.join(here, '..', 'dist');
@@ -144,8 +144,8 @@ function runCli(args, env) {
 
 async function main() {
   const total = numberOption('cases', 100_000);
-  const takes = numberOption('takes', 200);
-  const cliRounds = numberOption('cli-rounds', 5);
+  const takes = countOption('takes', 200);
+  const cliRounds = countOption('cli-rounds', 5);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-bench-next-'));
   try {
     const configPath = writeConfig(dir);

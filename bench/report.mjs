@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CONSULTANTS, generate, writeBenchConfig } from './report-data.mjs';
-import { numberOption, option } from './lib/args.mjs';
+import { countOption, numberOption, option } from './lib/args.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.join(here, '..', 'dist');
@@ -24,7 +24,7 @@ const { requireConfig } = await import(path.join(dist, 'config/load.js'));
 const { buildReport } = await import(path.join(dist, 'reports/build.js'));
 
 const CASES = numberOption('cases', 1_000_000);
-const RUNS = numberOption('runs', 3);
+const RUNS = countOption('runs', 3);
 const DIR = path.resolve(option('dir', path.join(os.tmpdir(), `mw-bench-report-${CASES}`)));
 /** Bumped whenever the generator's rows change, so an old cache is not reused. */
 const DATA_VERSION = 2;

@@ -18,11 +18,11 @@ import YAML from 'yaml';
 import { freePort, query, startBenchPostgres } from './pg.mjs';
 import { nextLatency } from './scale-next.mjs';
 import { customerMail, startDaemon, stopAllDaemons } from './lib/daemon.mjs';
-import { numberOption, option } from './lib/args.mjs';
+import { countOption, numberOption, option } from './lib/args.mjs';
 
-const MESSAGES = numberOption('messages', 2000);
+const MESSAGES = countOption('messages', 2000);
 const CASES = numberOption('cases', 100_000);
-const TAKES = numberOption('takes', 200);
+const TAKES = countOption('takes', 200);
 const ONLY = option('only', 'all');
 const SENDERS = 4;
 const BOX = 'help@bench.test';

@@ -15,15 +15,15 @@ import { cliFigures, peerDescription, seedDesk } from './lib/figures-cli.mjs';
 import { imapFigures, ingestAtScale, lmtpFigures, rssFigures } from './lib/figures-mail.mjs';
 import { median } from './lib/measure.mjs';
 import { startSink } from './lib/sink.mjs';
-import { numberOption, option } from './lib/args.mjs';
+import { countOption, numberOption, option } from './lib/args.mjs';
 
 const opts = {
-  rounds: numberOption('rounds', 3),
+  rounds: countOption('rounds', 3),
   only: new Set(option('only', 'lmtp,imap,cli,rss,scale').split(',')),
-  messages: numberOption('messages', 1000),
-  warm: numberOption('warm', 2000),
-  drain: numberOption('drain', 2000),
-  samples: numberOption('samples', 15),
+  messages: countOption('messages', 1000),
+  warm: countOption('warm', 2000),
+  drain: countOption('drain', 2000),
+  samples: countOption('samples', 15),
   cases: numberOption('cases', 100_000),
   settle: numberOption('settle', 20),
   // Seconds without mail before the LMTP "after a quiet spell" rows (the parser thread retires after 30 s).

@@ -1,6 +1,6 @@
 // bench/lib/args: the benches' `--name value` options, read from the command line. One place, so
-// every bench reads them alike, and an option without its value or a number mistyped stops the
-// bench with one line instead of running it on a default or on NaN.
+// every bench reads them alike, and an option without its value, a number mistyped or a count
+// below 1 stops the bench with one line instead of running it on a default, on NaN or on nothing.
 
 /** The value after `--name` as given, or `fallback` when the option is absent. */
 export function option(name, fallback) {
