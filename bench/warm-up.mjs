@@ -40,6 +40,8 @@ const opts = {
 };
 /** The columns of the CPU split, in the order printed. */
 const THREADS = ['main', ...NAMED_THREADS, 'helpers'];
+/** A message's steps in the daemon, as bench/lib/daemon's acceptedTiming names them, in the order printed. */
+const STEPS = ['parsed', 'durable', 'accept'];
 const BOX = 'help@bench.test';
 
 /** Reads what V8 appended to its trace since the last call: the optimizing compiles finished and their milliseconds. */
@@ -125,7 +127,7 @@ async function oneRound(round, sink) {
 
 function printRound(round, chunks) {
   console.log(
-    `\nround ${round + 1}: messages | msg/s | daemon CPU ms/msg (${THREADS.join(' + ')}) | in the daemon, ms: parsed / durable / accept | optimizing compiles | their ms`,
+    `\nround ${round + 1}: messages | msg/s | daemon CPU ms/msg (${THREADS.join(' + ')}) | in the daemon, ms: ${STEPS.join(' / ')} | optimizing compiles | their ms`,
   );
   for (const c of chunks) {
     console.log(
@@ -145,13 +147,12 @@ function printRound(round, chunks) {
 
 /** The mean of each step over a chunk's messages (ms from the bytes taken; accept: its own length). */
 function meanSteps(timings) {
-  const mean = (k) => timings.reduce((a, t) => a + t[k], 0) / timings.length;
-  return { parsed: mean('parsed'), durable: mean('durable'), accept: mean('accept') };
+  return Object.fromEntries(STEPS.map((k) => [k, timings.reduce((a, t) => a + t[k], 0) / timings.length]));
 }
 
 /** "2.1 / 3.4 / 1.9": parsed / durable / accept, ms. */
 function stepColumns(steps) {
-  return ['parsed', 'durable', 'accept'].map((k) => steps[k].toFixed(1)).join(' / ');
+  return STEPS.map((k) => steps[k].toFixed(1)).join(' / ');
 }
 
 /** "6.21 (3.10 + 0.60 + …)": the daemon's CPU ms per message, then the same by thread. */
@@ -180,12 +181,12 @@ async function main() {
   }
   if (rounds.length > 1) {
     console.log(
-      `\nmedian over ${rounds.length} rounds: messages | msg/s | daemon CPU ms/msg (${THREADS.join(' + ')}) | in the daemon, ms: parsed / durable / accept (each its own median)`,
+      `\nmedian over ${rounds.length} rounds: messages | msg/s | daemon CPU ms/msg (${THREADS.join(' + ')}) | in the daemon, ms: ${STEPS.join(' / ')} (each its own median)`,
     );
     rounds[0].forEach((c, i) => {
       const at = rounds.map((r) => r[i]);
       const split = Object.fromEntries(THREADS.map((k) => [k, median(at.map((x) => x.split[k]))]));
-      const steps = Object.fromEntries(['parsed', 'durable', 'accept'].map((k) => [k, median(at.map((x) => x.steps[k]))]));
+      const steps = Object.fromEntries(STEPS.map((k) => [k, median(at.map((x) => x.steps[k]))]));
       console.log(
         `  up to ${String(c.upTo).padEnd(5)} | ${median(at.map((x) => x.rate))
           .toFixed(0)
