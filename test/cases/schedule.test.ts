@@ -29,8 +29,10 @@ describe('scheduler: reminders and overdue notices', () => {
   const tick = (job: string) => (l: Record<string, any>) => l.event === 'scheduler.tick' && l.job === job;
 
   const drain = () => drainOnce({ config, db: opened.db, log: createLogger({ level: 'silent', pretty: false }) });
+  // In the order queued: without ORDER BY, PostgreSQL returns rows in no set order (a row the
+  // drainer has updated since can come back last).
   const outboxOf = (caseId: string, kind: string) =>
-    opened.db.selectFrom('outbox').select(['id', 'message_id', 'to_addresses']).where('case_id', '=', caseId).where('kind', '=', kind).execute();
+    opened.db.selectFrom('outbox').select(['id', 'message_id', 'to_addresses']).where('case_id', '=', caseId).where('kind', '=', kind).orderBy('id').execute();
 
   beforeAll(async () => {
     sink = await startSmtpSink();
