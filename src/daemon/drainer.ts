@@ -53,7 +53,14 @@ export const createDrainerService: ServiceFactory = (ctx: ServiceContext): Servi
         // The config is asked before each row, so a reload's smtp settings apply from the next row.
         const rows = await drainOnce(
           { config, db: ctx.db, log: ctx.log },
-          { sender, shouldStop: () => stopping, currentConfig: () => config, takeWoken: (max) => woken.splice(0, max), searchForDue },
+          {
+            sender,
+            shouldStop: () => stopping,
+            currentConfig: () => config,
+            takeWoken: (max) => woken.splice(0, max),
+            searchForDue,
+            syncCommits: ctx.syncCommits,
+          },
         );
         busyRounds = 0;
         if (rows > 0) ctx.log.debug(logEvent('outbox.round_done', { rows }), 'outbox round done; waiting for queued mail or the next poll');

@@ -16,6 +16,7 @@ import type { IngestContext } from '../ingest/pipeline.js';
 import { sweepContentTemp } from '../db/content-store.js';
 import { Checkpointer } from '../db/checkpointer.js';
 import { FileThread } from '../db/file-thread.js';
+import { syncCommits } from '../db/commit-sync.js';
 import { drainOnce } from '../outbound/drainer.js';
 import { createDrainerService } from './drainer.js';
 import { BoxLeasesService } from './box-leases-service.js';
@@ -56,6 +57,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     reuseStatements: true,
     busyTimeoutMs: DAEMON_BUSY_TIMEOUT_MS,
     lockWaitMs: DAEMON_LOCK_WAIT_MS,
+    deferCommitSync: true,
   });
   let lock: DaemonLock;
   try {
@@ -74,6 +76,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     log,
     parsers,
     fileWriter: files.write,
+    fileSync: files.sync,
     onAccepted: () => checkpointer?.wanted(),
   };
   const holder = newHolder(first.instance.node_name);
@@ -125,7 +128,7 @@ async function runOnce(ctx: IngestContext, holder: LeaseHolder): Promise<number>
       ctx.log.error(logEvent('mailbox.sync_failed', { mailbox: box.id, err: (err as Error).message }), 'mailbox sync failed');
     }
   }
-  await drainOnce({ config, db: ctx.db, log: ctx.log });
+  await drainOnce({ config, db: ctx.db, log: ctx.log }, { syncCommits: () => syncCommits(ctx.db, ctx.fileSync) });
   ctx.log.info(logEvent('daemon.once_finished', { mailboxes: config.mailboxes.length, failed }), 'run --once finished');
   return failed > 0 ? 69 : 0;
 }
@@ -145,7 +148,7 @@ async function runUntilSignalled(ctx: IngestContext, holder: LeaseHolder, setCon
     listener = new ListenerService(ctx, config.ingest.listener);
     return supervisor.add(listener);
   };
-  const services = { config: ctx.getConfig(), db: ctx.db, log };
+  const services = { config: ctx.getConfig(), db: ctx.db, log, syncCommits: () => syncCommits(ctx.db, ctx.fileSync) };
 
   const boxes = new BoxLeasesService(ctx, holder);
   await supervisor.add(boxes);

@@ -8,6 +8,8 @@ export interface ServiceContext {
   config: Config;
   db: Db;
   log: Logger;
+  /** The daemon's commits made durable (src/db/commit-sync.ts), before a service acts on them outside. */
+  syncCommits?: () => Promise<void>;
 }
 
 export interface Service {

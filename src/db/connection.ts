@@ -1,6 +1,8 @@
 // Opens the SQLite database under the data dir: WAL so readers never block the daemon,
 // foreign keys on, a busy timeout so short-lived CLI processes wait for the lock instead of
-// failing, and every migration applied before anything else touches it.
+// failing, every migration applied before anything else touches it, and each commit fsynced
+// before it returns, except the daemon's, which it syncs itself before it answers for them
+// (./commit-sync.ts).
 // better-sqlite3 is synchronous: SQLite's busy timeout sleeps inside the call, and in the daemon
 // that sleep stops every box, the listener and the drainer at once. So a long-lived process asks
 // for a short busy timeout and a lock wait instead: writeTx tries BEGIN IMMEDIATE again after
@@ -37,6 +39,7 @@ import * as m020 from './migrations/020-outbox-box-rate.js';
 import * as m021 from './migrations/021-case-listing.js';
 import * as m022 from './migrations/022-case-links-index.js';
 import { cacheStatements } from './statement-cache.js';
+import { deferCommitSync } from './commit-sync.js';
 import { openHooks, takeHooks } from './after-commit.js';
 import { isPostgres } from './dialect.js';
 
@@ -92,6 +95,12 @@ export interface OpenOptions {
   lockWaitMs?: number;
   /** A long-lived process (the daemon) that runs the same statements again and again: keep them prepared. */
   reuseStatements?: boolean;
+  /**
+   * The daemon: commits are not fsynced one by one (SQLite's synchronous = NORMAL); it makes them
+   * durable with syncCommits (./commit-sync.ts) before it answers for them. Otherwise (a command)
+   * each commit is fsynced before it returns (synchronous = FULL). SQLite only.
+   */
+  deferCommitSync?: boolean;
 }
 
 export interface Opened {
@@ -138,9 +147,13 @@ export async function openDatabase(opts: OpenOptions): Promise<Opened> {
   }
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('foreign_keys = ON');
+  // A new database's migrations are a hundred statements, each its own commit: not fsynced one by
+  // one. The first commit after them (FULL) or syncCommits (deferred) fsyncs the WAL they are in.
   sqlite.pragma('synchronous = NORMAL');
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
   await migrate(db);
+  if (opts.deferCommitSync) deferCommitSync(db, `${file}-wal`);
+  else sqlite.pragma('synchronous = FULL');
   // Only now: a daemon starting while a command writes must wait for it rather than fail to migrate.
   if (opts.busyTimeoutMs !== undefined) sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
   if (opts.lockWaitMs) lockWaits.set(db, opts.lockWaitMs);

@@ -1,5 +1,7 @@
 // The daemon's file thread: makes a message held in memory a durable file (tmp/, fsync, rename,
-// directory fsync: writeDurablySync in ./stored-files.ts) on a thread of its own, synchronously.
+// directory fsync: writeDurablySync in ./stored-files.ts) on a thread of its own, synchronously,
+// and fsyncs the database's WAL there when the daemon is about to answer for its commits
+// (./commit-sync.ts).
 // Why: done asynchronously those are six trips through libuv's thread pool, each a thread woken
 // and an answer that waits for the daemon's busy event loop; done synchronously on the main thread
 // they would stop every other message meanwhile. Here the daemon hands over the bytes and gets one
@@ -11,16 +13,12 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { writeHere, type DurableWriter } from './stored-files.js';
+import { syncHere, type FileSyncer } from './commit-sync.js';
 
 const WORKER_FILE = fileURLToPath(new URL('./file-worker.js', import.meta.url));
 
-/** A job for the thread, and its answer. */
-export interface FileJob {
-  id: number;
-  root: string;
-  sha256: string;
-  bytes: Uint8Array;
-}
+/** A job for the thread: bytes to make a durable file of, or a file to fsync (the WAL: ./commit-sync.ts). */
+export type FileJob = { id: number; root: string; sha256: string; bytes: Uint8Array } | { id: number; sync: string };
 export interface FileAnswer {
   id: number;
   /** the failure, with its system code (ENOSPC, EACCES…: the caller tells storage trouble by it) */
@@ -43,17 +41,27 @@ export class FileThread {
   /** The writer for StoreOptions.writer. Without the compiled worker file (tests on sources), it writes here. */
   readonly write: DurableWriter = async (root, sha256, bytes) => {
     if (this.closed || !this.threaded) return writeHere(root, sha256, bytes);
-    const worker = (this.worker ??= this.spawn());
-    const id = this.nextId++;
     // A copy of its own, handed over: the Buffer may be a view into a larger pool.
     const own = new Uint8Array(bytes);
+    return this.post((id) => ({ id, root, sha256, bytes: own }), [own.buffer]);
+  };
+
+  /** The syncer for syncCommits: fsyncs a file on the thread, after the writes handed over before. */
+  readonly sync: FileSyncer = async (file) => {
+    if (this.closed || !this.threaded) return syncHere(file);
+    return this.post((id) => ({ id, sync: file }));
+  };
+
+  private post(job: (id: number) => FileJob, transfer: ArrayBuffer[] = []): Promise<void> {
+    const worker = (this.worker ??= this.spawn());
+    const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
-      // Referenced while it has work, so a process waiting for a write stays up for the answer.
+      // Referenced while it has work, so a process waiting for an answer stays up for it.
       if (this.pending.size === 0) worker.ref();
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, root, sha256, bytes: own } satisfies FileJob, [own.buffer]);
+      worker.postMessage(job(id), transfer);
     });
-  };
+  }
 
   /** Whether its thread is up (started by the first write, gone after a failure until the next). */
   get running(): boolean {

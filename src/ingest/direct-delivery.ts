@@ -1,9 +1,9 @@
 // Direct delivery (SPEC §3), the work of one delivery: an MTA such as Postfix hands mail straight
 // to mailwarden over LMTP (or SMTP), and the recipient address picks the mailbox (unknown: 550).
 // The message is stored and parsed once, then accepted for each recipient's box; a reply is 250
-// only once the raw bytes are on disk and the accept transaction has committed, otherwise 451 and
-// the MTA keeps the message and tries again. LMTP answers per recipient, so one box failing does
-// not make the MTA deliver again to the others. The server that listens and stops is
+// only once the raw bytes are on disk and the accept transaction has committed durably (fsynced:
+// src/db/commit-sync.ts), otherwise 451 and the MTA keeps the message and tries again. LMTP
+// answers per recipient, so one box failing does not make the MTA deliver again to the others. The server that listens and stops is
 // src/daemon/listener-service.ts.
 // The sender waits for the answer, so a database locked by another process is waited for only
 // `ingest.listener.lock_wait` (asynchronously: the boxes and the drainer go on meanwhile), then
@@ -13,7 +13,7 @@
 import crypto from 'node:crypto';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { ListenerConfig, MailboxConfig } from '../config/types.js';
-import { acceptPrepared, prepareMessage, type IngestContext, type Prepared } from './pipeline.js';
+import { acceptPrepared, acceptsDurable, prepareMessage, type IngestContext, type Prepared } from './pipeline.js';
 import { logEvent } from '../log.js';
 import { isTransientFailure } from '../db/errors.js';
 import { ingestFailureKind } from './failures.js';
@@ -79,7 +79,28 @@ export async function deliver(
       replies.push(smtpError(451, `4.3.0 <${rcpt}> temporary failure, try again later`));
     }
   }
-  return replies;
+  return answerDurably(ctx, session, recipients, replies);
+}
+
+/**
+ * The replies, once the accepts behind the 250s are durable. A sync that fails turns them into
+ * 451s: the MTA keeps the message and delivers it again, and the dedupe takes the second delivery
+ * as the first (the rows are there, or a power loss took them and the message is new again).
+ */
+async function answerDurably(
+  ctx: IngestContext,
+  session: SMTPServerSession,
+  recipients: string[],
+  replies: Array<string | SmtpError>,
+): Promise<Array<string | SmtpError>> {
+  if (!replies.some((r) => typeof r === 'string')) return replies;
+  try {
+    await acceptsDurable(ctx);
+    return replies;
+  } catch (err) {
+    logRefusal(ctx, session, { recipients }, err);
+    return recipients.map((rcpt, i) => (typeof replies[i] === 'string' ? smtpError(451, `4.3.0 <${rcpt}> temporary failure, try again later`) : replies[i]!));
+  }
 }
 
 /** One line per 451, with why: the disk, the database (locked or full), a failing accept, or a bug. */

@@ -19,6 +19,7 @@ import type { ParsedMessage } from './message.js';
 import type { ParserPool, ParseLimits } from './parse.js';
 import { contentStore, shareBlobs, storeRawContent, type ContentStore } from '../db/content-store.js';
 import type { DurableWriter, WrittenContent } from '../db/stored-files.js';
+import { syncCommits, type FileSyncer } from '../db/commit-sync.js';
 
 export interface IngestContext {
   /** The config in force now (SIGHUP may replace it between messages). */
@@ -28,6 +29,8 @@ export interface IngestContext {
   parsers: ParserPool;
   /** Makes a message held in memory durable: the daemon's file thread (src/db/file-thread.ts); default, on this thread. */
   fileWriter?: DurableWriter;
+  /** fsyncs the WAL for syncCommits before an answer or a mark (src/db/commit-sync.ts): the file thread; default, on this thread. */
+  fileSync?: FileSyncer;
   /** Told of every message accepted: the daemon keeps its checkpoint thread running while mail flows (src/db/checkpointer.ts). */
   onAccepted?: () => void;
 }
@@ -122,6 +125,14 @@ export async function prepareMessage(ctx: IngestContext, bytes: Buffer | Readabl
   const parsed = await (parsing ?? parseStored(store, ctx.parsers, content.path, config));
   timing.parse = Date.now() - started;
   return { sha256: content.sha256, size: content.size, parsed, durable, started, timing };
+}
+
+/**
+ * Every accept committed so far made durable, before the daemon answers for them (the 250, the
+ * mark on the IMAP server): a power loss cannot undo them after that (src/db/commit-sync.ts).
+ */
+export function acceptsDurable(ctx: IngestContext): Promise<void> {
+  return syncCommits(ctx.db, ctx.fileSync);
 }
 
 /** Stores and accepts one message. Resolves once the accept transaction has committed. */

@@ -65,6 +65,11 @@ export interface DrainOptions {
   takeWoken?: (max: number) => number[];
   /** False: claim only what takeWoken hands out; the caller searches for the rest at its poll. */
   searchForDue?: boolean;
+  /**
+   * Makes every commit so far durable (src/db/commit-sync.ts), asked before each batch is claimed:
+   * a mail goes out only once the rows that queued it cannot be undone by a power loss.
+   */
+  syncCommits?: () => Promise<void>;
 }
 
 /** Sends one claimed row and records what happened. */
@@ -126,6 +131,8 @@ export async function drainOnce(ctx: DrainContext, opts: DrainOptions = {}): Pro
   const recorder = new OutcomeRecorder(ctx.db, ctx.log, { shouldStop: opts.shouldStop, stopGraceMs: opts.recordGraceMs });
   try {
     while (!(opts.shouldStop?.() ?? false) && (opts.limit === undefined || count < opts.limit)) {
+      // Before the claim: a sync that fails leaves no row claimed and waiting for its lease.
+      await opts.syncCommits?.();
       const rows = await nextBatch(ctx, opts, Math.min(SEND_CONCURRENCY, (opts.limit ?? Infinity) - count));
       if (rows.length === 0) break;
       const config = opts.currentConfig?.() ?? ctx.config;
