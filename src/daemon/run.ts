@@ -12,11 +12,10 @@ import { openDatabase, type Db } from '../db/connection.js';
 import { releaseLease, releaseLeftBy, takeOrRenew, type LeaseHolder } from '../db/leases.js';
 import { createLogger, logEvent, type Logger } from '../log.js';
 import { parserPoolFor } from '../ingest/parse.js';
-import type { IngestContext } from '../ingest/pipeline.js';
+import { commitsDurable, type IngestContext } from '../ingest/pipeline.js';
 import { sweepContentTemp } from '../db/content-store.js';
 import { Checkpointer } from '../db/checkpointer.js';
 import { FileThread } from '../db/file-thread.js';
-import { syncCommits } from '../db/commit-sync.js';
 import { drainOnce } from '../outbound/drainer.js';
 import { createDrainerService } from './drainer.js';
 import { BoxLeasesService } from './box-leases-service.js';
@@ -128,7 +127,7 @@ async function runOnce(ctx: IngestContext, holder: LeaseHolder): Promise<number>
       ctx.log.error(logEvent('mailbox.sync_failed', { mailbox: box.id, err: (err as Error).message }), 'mailbox sync failed');
     }
   }
-  await drainOnce({ config, db: ctx.db, log: ctx.log }, { syncCommits: () => syncCommits(ctx.db, ctx.fileSync) });
+  await drainOnce({ config, db: ctx.db, log: ctx.log }, { syncCommits: () => commitsDurable(ctx) });
   ctx.log.info(logEvent('daemon.once_finished', { mailboxes: config.mailboxes.length, failed }), 'run --once finished');
   return failed > 0 ? 69 : 0;
 }
@@ -148,7 +147,7 @@ async function runUntilSignalled(ctx: IngestContext, holder: LeaseHolder, setCon
     listener = new ListenerService(ctx, config.ingest.listener);
     return supervisor.add(listener);
   };
-  const services = { config: ctx.getConfig(), db: ctx.db, log, syncCommits: () => syncCommits(ctx.db, ctx.fileSync) };
+  const services = { config: ctx.getConfig(), db: ctx.db, log, syncCommits: () => commitsDurable(ctx) };
 
   const boxes = new BoxLeasesService(ctx, holder);
   await supervisor.add(boxes);

@@ -13,7 +13,7 @@
 import crypto from 'node:crypto';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { ListenerConfig, MailboxConfig } from '../config/types.js';
-import { acceptPrepared, acceptsDurable, prepareMessage, type IngestContext, type Prepared } from './pipeline.js';
+import { acceptPrepared, commitsDurable, prepareMessage, type IngestContext, type Prepared } from './pipeline.js';
 import { logEvent } from '../log.js';
 import { isTransientFailure } from '../db/errors.js';
 import { ingestFailureKind } from './failures.js';
@@ -76,7 +76,7 @@ export async function deliver(
       replies.push(`2.0.0 <${rcpt}> accepted${as}`);
     } catch (err) {
       logRefusal(ctx, session, { mailbox: box.id, recipients: [rcpt] }, err);
-      replies.push(smtpError(451, `4.3.0 <${rcpt}> temporary failure, try again later`));
+      replies.push(tryAgainLater(rcpt));
     }
   }
   return answerDurably(ctx, session, recipients, replies);
@@ -95,12 +95,17 @@ async function answerDurably(
 ): Promise<Array<string | SmtpError>> {
   if (!replies.some((r) => typeof r === 'string')) return replies;
   try {
-    await acceptsDurable(ctx);
+    await commitsDurable(ctx);
     return replies;
   } catch (err) {
     logRefusal(ctx, session, { recipients }, err);
-    return recipients.map((rcpt, i) => (typeof replies[i] === 'string' ? smtpError(451, `4.3.0 <${rcpt}> temporary failure, try again later`) : replies[i]!));
+    return recipients.map((rcpt, i) => (typeof replies[i] === 'string' ? tryAgainLater(rcpt) : replies[i]!));
   }
+}
+
+/** One recipient's 451: the MTA keeps the message and tries again. */
+function tryAgainLater(rcpt: string): SmtpError {
+  return smtpError(451, `4.3.0 <${rcpt}> temporary failure, try again later`);
 }
 
 /** One line per 451, with why: the disk, the database (locked or full), a failing accept, or a bug. */

@@ -6,7 +6,7 @@
 import type { ImapFlow, FetchMessageObject } from 'imapflow';
 import { writeTx } from '../db/connection.js';
 import type { MailboxConfig } from '../config/types.js';
-import { acceptPrepared, acceptsDurable, prepareMessage, type IngestContext, type Prepared } from './pipeline.js';
+import { acceptPrepared, commitsDurable, prepareMessage, type IngestContext, type Prepared } from './pipeline.js';
 import { logEvent, type Logger } from '../log.js';
 
 /** Messages up to this size are fetched in batches into memory; larger ones are streamed to disk. */
@@ -134,7 +134,7 @@ async function markProcessed(client: ImapFlow, ctx: IngestContext, log: Logger, 
   try {
     // Not before the accepts are durable: a power loss could take their rows back, and a moved
     // message would not be fetched again (src/db/commit-sync.ts). Once for the whole batch.
-    await acceptsDurable(ctx);
+    await commitsDurable(ctx);
     if (mark.mode === 'keyword') await client.messageFlagsAdd(uids.join(','), [mark.keyword], { uid: true });
     else await client.messageMove(uids.join(','), mark.folder, { uid: true });
   } catch (err) {

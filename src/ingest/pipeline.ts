@@ -128,10 +128,10 @@ export async function prepareMessage(ctx: IngestContext, bytes: Buffer | Readabl
 }
 
 /**
- * Every accept committed so far made durable, before the daemon answers for them (the 250, the
- * mark on the IMAP server): a power loss cannot undo them after that (src/db/commit-sync.ts).
+ * Every commit so far made durable, before the daemon acts on it outside (the 250, the mark on
+ * the IMAP server, a mail sent): a power loss cannot undo it after that (src/db/commit-sync.ts).
  */
-export function acceptsDurable(ctx: IngestContext): Promise<void> {
+export function commitsDurable(ctx: IngestContext): Promise<void> {
   return syncCommits(ctx.db, ctx.fileSync);
 }
 

@@ -24,8 +24,9 @@ import { deliverLmtp, newMessageId } from './helpers';
 const ALICE = 'alice@example.test';
 const dist = (p: string) => import(path.join(REPO_ROOT, 'dist', p));
 
-/** A syncer that fsyncs (really) only when the test lets it, or fails as a disk that gives EIO does. */
-function heldSyncer() {
+/** A syncer that fsyncs (really, as the daemon's file thread does) only when the test lets it, or fails as a disk that gives EIO does. */
+async function heldSyncer() {
+  const { fsyncFileSync } = await dist('db/commit-sync.js');
   const calls: string[] = [];
   let gates: Array<{ release: () => void; fail: (err: Error) => void }> = [];
   return {
@@ -33,9 +34,7 @@ function heldSyncer() {
     syncer: async (file: string) => {
       calls.push(file);
       await new Promise<void>((resolve, reject) => gates.push({ release: resolve, fail: reject }));
-      const fd = fs.openSync(file, 'r');
-      fs.fsyncSync(fd);
-      fs.closeSync(fd);
+      fsyncFileSync(file);
     },
     releaseAll: () => {
       for (const g of gates) g.release();
@@ -56,12 +55,14 @@ function roundTrip(port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     let seen = '';
+    let greeted = false;
     socket.on('data', (d) => {
       seen += d.toString();
-      if (/^220 /m.test(seen) && !seen.includes('LHLO sent')) {
-        seen += 'LHLO sent\n';
+      if (!greeted && /^220 /m.test(seen)) {
+        greeted = true;
+        seen = '';
         socket.write('LHLO probe.test\r\n');
-      } else if (/^250 /m.test(seen.split('LHLO sent')[1] ?? '')) {
+      } else if (greeted && /^250 /m.test(seen)) {
         socket.end('QUIT\r\n');
         resolve();
       }
@@ -97,7 +98,7 @@ describe.skipIf(testBackend() === 'postgres')('commits the daemon answers for', 
     const { openDatabase } = await dist('db/connection.js');
     const { syncCommits } = await dist('db/commit-sync.js');
     const opened = await openDatabase({ dataDir: path.join(dir, 'group'), deferCommitSync: true });
-    const held = heldSyncer();
+    const held = await heldSyncer();
     try {
       await opened.db.insertInto('mailbox_state').values({ mailbox_id: 'x', uidvalidity: 1, last_uid: 1, last_sync_at: null, last_error: null }).execute();
       const settled: string[] = [];
@@ -134,7 +135,7 @@ describe.skipIf(testBackend() === 'postgres')('commits the daemon answers for', 
     const { openDatabase } = await dist('db/connection.js');
     const { syncCommits } = await dist('db/commit-sync.js');
     const opened = await openDatabase({ dataDir: path.join(dir, 'full') });
-    const held = heldSyncer();
+    const held = await heldSyncer();
     try {
       await syncCommits(opened.db, held.syncer);
       expect(held.calls).toEqual([]);
@@ -170,7 +171,7 @@ describe.skipIf(testBackend() === 'postgres')('commits the daemon answers for', 
       const config = requireConfig(cfg.configPath);
       const opened = await openDatabase({ dataDir: config.instance.data_dir, deferCommitSync: true });
       const parsers = new ParserPool({ size: 1 });
-      const held = heldSyncer();
+      const held = await heldSyncer();
       const ctx = { getConfig: () => config, db: opened.db, log: silentLogger(), parsers, fileSync: held.syncer };
       const listener = new ListenerService(ctx, { ...config.ingest.listener, host: '127.0.0.1', port: 0, protocol: 'lmtp' });
       await listener.start();
@@ -248,7 +249,7 @@ describe.skipIf(testBackend() === 'postgres')('commits the daemon answers for', 
     const config = requireConfig(cfg.configPath);
     const opened = await openDatabase({ dataDir: config.instance.data_dir, deferCommitSync: true });
     const parsers = new ParserPool({ size: 1 });
-    const held = heldSyncer();
+    const held = await heldSyncer();
     const ctx = { getConfig: () => config, db: opened.db, log: silentLogger(), parsers, fileSync: held.syncer };
     const box = config.mailboxes[0];
     const fetchOnce = () =>
