@@ -26,6 +26,9 @@ export const createDrainerService: ServiceFactory = (ctx: ServiceContext): Servi
   let wake: (() => void) | null = null;
   // Rows this process's commits made due and no round has claimed yet.
   const woken: number[] = [];
+  // A commitMark taken at the latest wake, after the commits that made them due: the sync before
+  // they are sent shares the one the delivery that queued them asked for.
+  let wokenUpTo = 0;
   // When the next round searches for due rows (ms): the first at once, then one poll after each.
   let nextSearchAt = 0;
   let unsubscribe: (() => void) | null = null;
@@ -57,7 +60,7 @@ export const createDrainerService: ServiceFactory = (ctx: ServiceContext): Servi
             sender,
             shouldStop: () => stopping,
             currentConfig: () => config,
-            takeWoken: (max) => woken.splice(0, max),
+            takeWoken: (max) => ({ ids: woken.splice(0, max), upTo: wokenUpTo }),
             searchForDue,
             syncCommits: ctx.syncCommits,
           },
@@ -88,6 +91,7 @@ export const createDrainerService: ServiceFactory = (ctx: ServiceContext): Servi
       stopping = false;
       unsubscribe = onMailQueued((ids) => {
         woken.push(...ids);
+        wokenUpTo = ctx.commitMark?.() ?? wokenUpTo;
         wake?.();
       });
       loop = run();

@@ -16,6 +16,7 @@ import { commitsDurable, type IngestContext } from '../ingest/pipeline.js';
 import { sweepContentTemp } from '../db/content-store.js';
 import { Checkpointer } from '../db/checkpointer.js';
 import { FileThread } from '../db/file-thread.js';
+import { commitMark } from '../db/commit-sync.js';
 import { drainOnce } from '../outbound/drainer.js';
 import { createDrainerService } from './drainer.js';
 import { BoxLeasesService } from './box-leases-service.js';
@@ -147,7 +148,13 @@ async function runUntilSignalled(ctx: IngestContext, holder: LeaseHolder, setCon
     listener = new ListenerService(ctx, config.ingest.listener);
     return supervisor.add(listener);
   };
-  const services = { config: ctx.getConfig(), db: ctx.db, log, syncCommits: () => commitsDurable(ctx) };
+  const services = {
+    config: ctx.getConfig(),
+    db: ctx.db,
+    log,
+    syncCommits: (upTo?: number) => commitsDurable(ctx, upTo),
+    commitMark: () => commitMark(ctx.db),
+  };
 
   const boxes = new BoxLeasesService(ctx, holder);
   await supervisor.add(boxes);

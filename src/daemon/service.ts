@@ -8,8 +8,13 @@ export interface ServiceContext {
   config: Config;
   db: Db;
   log: Logger;
-  /** The daemon's commits made durable (src/db/commit-sync.ts), before a service acts on them outside. */
-  syncCommits?: () => Promise<void>;
+  /**
+   * The daemon's commits made durable (src/db/commit-sync.ts), before a service acts on them
+   * outside: all so far, or those up to a commitMark.
+   */
+  syncCommits?: (upTo?: number) => Promise<void>;
+  /** A mark for the commits made so far, for syncCommits (taken when a commit wakes a service). */
+  commitMark?: () => number;
 }
 
 export interface Service {

@@ -39,7 +39,7 @@ import * as m020 from './migrations/020-outbox-box-rate.js';
 import * as m021 from './migrations/021-case-listing.js';
 import * as m022 from './migrations/022-case-links-index.js';
 import { cacheStatements } from './statement-cache.js';
-import { deferCommitSync } from './commit-sync.js';
+import { deferCommitSync, type ChangeCount } from './commit-sync.js';
 import { openHooks, takeHooks } from './after-commit.js';
 import { isPostgres } from './dialect.js';
 
@@ -152,7 +152,7 @@ export async function openDatabase(opts: OpenOptions): Promise<Opened> {
   sqlite.pragma('synchronous = NORMAL');
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
   await migrate(db);
-  if (opts.deferCommitSync) deferCommitSync(db, `${file}-wal`);
+  if (opts.deferCommitSync) deferCommitSync(db, `${file}-wal`, changeCounter(sqlite));
   else sqlite.pragma('synchronous = FULL');
   // Only now: a daemon starting while a command writes must wait for it rather than fail to migrate.
   if (opts.busyTimeoutMs !== undefined) sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
@@ -163,6 +163,12 @@ export async function openDatabase(opts: OpenOptions): Promise<Opened> {
     if (fs.existsSync(file + suffix)) fs.chmodSync(file + suffix, 0o600);
   }
   return { db, sqlite, file, close: () => db.destroy() };
+}
+
+/** The connection's change count for syncCommits: SQLite's total_changes(), one prepared read. */
+function changeCounter(sqlite: Database.Database): () => ChangeCount {
+  const total = sqlite.prepare('select total_changes()').pluck();
+  return () => ({ total: total.get() as number, inTransaction: sqlite.inTransaction });
 }
 
 async function openPostgresDatabase(url: string): Promise<Opened> {

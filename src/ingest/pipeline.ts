@@ -128,11 +128,12 @@ export async function prepareMessage(ctx: IngestContext, bytes: Buffer | Readabl
 }
 
 /**
- * Every commit so far made durable, before the daemon acts on it outside (the 250, the mark on
- * the IMAP server, a mail sent): a power loss cannot undo it after that (src/db/commit-sync.ts).
+ * Every commit so far (or up to `upTo`, a commitMark) made durable, before the daemon acts on it
+ * outside (the 250, the mark on the IMAP server, a mail sent): a power loss cannot undo it after
+ * that (src/db/commit-sync.ts).
  */
-export function commitsDurable(ctx: IngestContext): Promise<void> {
-  return syncCommits(ctx.db, ctx.fileSync);
+export function commitsDurable(ctx: IngestContext, upTo?: number): Promise<void> {
+  return syncCommits(ctx.db, ctx.fileSync, upTo);
 }
 
 /** Stores and accepts one message. Resolves once the accept transaction has committed. */

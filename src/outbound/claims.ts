@@ -170,6 +170,19 @@ export function claimed(tx: Kysely<DB>, row: Pick<OutboxRow, 'id' | 'claim_token
   return tx.updateTable('outbox').where('id', '=', row.id).where('state', '=', 'sending').where('claim_token', '=', row.claim_token);
 }
 
+/**
+ * Gives claimed rows back unsent: queued, due as before, the attempt not counted. For a drainer
+ * that could not make the commits behind them durable (a failed fsync), so it sent nothing.
+ * Each only while the claim is still ours.
+ */
+export async function releaseClaims(db: Db, rows: readonly OutboxRow[]): Promise<void> {
+  for (const row of rows) {
+    await claimed(db, row)
+      .set((eb) => ({ state: 'queued' as const, lease_until: null, attempts: eb('attempts', '-', 1) }))
+      .execute();
+  }
+}
+
 /** A new lease on a row we still hold; its end (ISO), or null when the claim is gone. */
 export async function extendLease(db: Db, row: OutboxRow): Promise<string | null> {
   const until = addMs(nowIso(), LEASE_MS);

@@ -5,7 +5,8 @@
 // row's send is a dozen waits (its claim, four SMTP round trips, its record), each on an event
 // loop that ingest keeps busy, and one row at a time the outbox fell behind the mail coming in
 // (an IMAP drain of 2,000: the last auto-response 4 s after the last commit). Mail from one
-// batch may arrive in any order, as from any MTA that sends over several connections.
+// batch may arrive in any order, as from any MTA that sends over several connections. A claimed
+// batch is sent only once the commits that queued it are durable (src/db/commit-sync.ts).
 //
 // The one duplicate window: after the server's 250 and before the `sent` commit. A crash there
 // leaves the rows in hand (at most SEND_CONCURRENCY) `sending`; another drainer sends them
@@ -22,7 +23,7 @@ import type { Config } from '../config/types.js';
 import type { Db } from '../db/connection.js';
 import { addMs, nowIso } from '../clock.js';
 import { logEvent, type Logger } from '../log.js';
-import { claimBatch, claimWoken, type OutboxRow } from './claims.js';
+import { claimBatch, claimWoken, releaseClaims, type OutboxRow } from './claims.js';
 import { OutcomeRecorder, type Outcome } from './record.js';
 import { createSender, SEND_CONCURRENCY, SendFailure, type Sender } from './sender.js';
 
@@ -59,17 +60,19 @@ export interface DrainOptions {
    */
   recordGraceMs?: number;
   /**
-   * Takes up to `max` ids of rows this process's own commits made due (the outbox wake); they are
-   * claimed by id, before any search for due rows.
+   * Takes up to `max` ids of rows this process's own commits made due (the outbox wake), and a
+   * commitMark (src/db/commit-sync.ts) taken after the commits that made them due; they are claimed
+   * by id, before any search for due rows.
    */
-  takeWoken?: (max: number) => number[];
+  takeWoken?: (max: number) => { ids: number[]; upTo?: number };
   /** False: claim only what takeWoken hands out; the caller searches for the rest at its poll. */
   searchForDue?: boolean;
   /**
-   * Makes every commit so far durable (src/db/commit-sync.ts), asked before each batch is claimed:
-   * a mail goes out only once the rows that queued it cannot be undone by a power loss.
+   * Makes commits durable (src/db/commit-sync.ts): those up to `upTo` (a commitMark), or all so far.
+   * Asked after each claim and before the batch is sent: a mail goes out only once the rows that
+   * queued it cannot be undone by a power loss.
    */
-  syncCommits?: () => Promise<void>;
+  syncCommits?: (upTo?: number) => Promise<void>;
 }
 
 /** Sends one claimed row and records what happened. */
@@ -115,13 +118,35 @@ function logOutcome(log: Logger, outcome: Outcome, fields: object): void {
   }
 }
 
+/** Claimed rows, and the commits that must be durable before they are sent (all so far when no mark). */
+interface Batch {
+  rows: OutboxRow[];
+  upTo?: number;
+}
+
 /** Up to `max` rows under a claim: the woken ones first, by id, then (unless told not to) found by a search. */
-async function nextBatch(ctx: DrainContext, opts: DrainOptions, max: number): Promise<OutboxRow[]> {
-  for (let ids = opts.takeWoken?.(max) ?? []; ids.length > 0; ids = opts.takeWoken?.(max) ?? []) {
-    const rows = await claimWoken(ctx.db, ids);
-    if (rows.length > 0) return rows;
+async function nextBatch(ctx: DrainContext, opts: DrainOptions, max: number): Promise<Batch> {
+  for (let woken = opts.takeWoken?.(max); woken && woken.ids.length > 0; woken = opts.takeWoken?.(max)) {
+    const rows = await claimWoken(ctx.db, woken.ids);
+    if (rows.length > 0) return { rows, upTo: woken.upTo };
   }
-  return opts.searchForDue === false ? [] : claimBatch(ctx.db, max, ctx.log);
+  return { rows: opts.searchForDue === false ? [] : await claimBatch(ctx.db, max, ctx.log) };
+}
+
+/**
+ * Waits until the commits behind a batch are durable. The wait comes after the claim, so a search
+ * finds no row whose commit the sync did not see; a woken batch's mark lets it share the sync its
+ * delivery asked for. A sync that fails gives the rows back and sends nothing.
+ */
+async function durableBeforeSending(ctx: DrainContext, opts: DrainOptions, batch: Batch): Promise<void> {
+  if (!opts.syncCommits) return;
+  try {
+    await opts.syncCommits(batch.upTo);
+  } catch (err) {
+    // The sync's error is the one to tell; rows a release could not give back wait out their lease.
+    await releaseClaims(ctx.db, batch.rows).catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Sends every row that is due now; returns how many rows it worked on. */
@@ -131,10 +156,10 @@ export async function drainOnce(ctx: DrainContext, opts: DrainOptions = {}): Pro
   const recorder = new OutcomeRecorder(ctx.db, ctx.log, { shouldStop: opts.shouldStop, stopGraceMs: opts.recordGraceMs });
   try {
     while (!(opts.shouldStop?.() ?? false) && (opts.limit === undefined || count < opts.limit)) {
-      // Before the claim: a sync that fails leaves no row claimed and waiting for its lease.
-      await opts.syncCommits?.();
-      const rows = await nextBatch(ctx, opts, Math.min(SEND_CONCURRENCY, (opts.limit ?? Infinity) - count));
+      const claimed = await nextBatch(ctx, opts, Math.min(SEND_CONCURRENCY, (opts.limit ?? Infinity) - count));
+      const { rows } = claimed;
       if (rows.length === 0) break;
+      await durableBeforeSending(ctx, opts, claimed);
       const config = opts.currentConfig?.() ?? ctx.config;
       if (own && own.config !== config) {
         own.sender.close();

@@ -94,37 +94,77 @@ describe.skipIf(testBackend() === 'postgres')('commits the daemon answers for', 
     }
   });
 
-  it('share one fsync when asked for while one runs, and a failed fsync fails only its own waiters (fails if a waiter is answered by a sync that began before it asked)', async () => {
+  it('share one fsync among the commits it covers, take none when nothing is new, and a failed fsync fails only its own waiters (fails if a waiter is answered by a sync that began before its commit)', async () => {
     const { openDatabase } = await dist('db/connection.js');
     const { syncCommits } = await dist('db/commit-sync.js');
     const opened = await openDatabase({ dataDir: path.join(dir, 'group'), deferCommitSync: true });
     const held = await heldSyncer();
+    const commit = (id: string) =>
+      opened.db.insertInto('mailbox_state').values({ mailbox_id: id, uidvalidity: 1, last_uid: 1, last_sync_at: null, last_error: null }).execute();
     try {
-      await opened.db.insertInto('mailbox_state').values({ mailbox_id: 'x', uidvalidity: 1, last_uid: 1, last_sync_at: null, last_error: null }).execute();
+      await commit('a');
       const settled: string[] = [];
       const first = syncCommits(opened.db, held.syncer).then(() => settled.push('first'));
       await waitFor(() => held.waiting === 1, { what: 'the first fsync to start' });
-      // Asked for while the first runs: both wait for one more, which starts once the first ends.
+      // Nothing committed since it started: the running fsync covers this one too.
+      const sharing = syncCommits(opened.db, held.syncer).then(() => settled.push('sharing'));
+      // A commit while it runs: both waits after it need one more, which starts once the first ends.
+      await commit('b');
       const second = syncCommits(opened.db, held.syncer).then(() => settled.push('second'));
       const third = syncCommits(opened.db, held.syncer).then(() => settled.push('third'));
       expect(held.calls).toHaveLength(1);
       held.releaseAll();
-      await first;
+      await Promise.all([first, sharing]);
       await waitFor(() => held.waiting === 1, { what: 'the shared second fsync to start' });
-      expect(settled).toEqual(['first']);
+      expect(settled).toEqual(['first', 'sharing']);
       held.releaseAll();
       await Promise.all([second, third]);
       expect(held.calls).toEqual([`${opened.file}-wal`, `${opened.file}-wal`]);
+      // Nothing committed since the last fsync: no fsync at all.
+      await syncCommits(opened.db, held.syncer);
+      expect(held.calls).toHaveLength(2);
 
+      await commit('c');
       const failing = syncCommits(opened.db, held.syncer);
       await waitFor(() => held.waiting === 1, { what: 'the fsync that fails to start' });
       held.failAll(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
       await expect(failing).rejects.toMatchObject({ code: 'EIO' });
+      // The failed one made nothing durable: the next wait fsyncs again.
       const after = syncCommits(opened.db, held.syncer);
       await waitFor(() => held.waiting === 1, { what: 'a new fsync after the failed one' });
       held.releaseAll();
       await after;
       expect(held.calls).toHaveLength(4);
+    } finally {
+      held.releaseAll();
+      await opened.close();
+    }
+  });
+
+  it('take a transaction open when an fsync starts as not covered by it (fails if its commit is answered by an fsync that began before it)', async () => {
+    const { openDatabase, writeTx } = await dist('db/connection.js');
+    const { syncCommits } = await dist('db/commit-sync.js');
+    const opened = await openDatabase({ dataDir: path.join(dir, 'open-tx'), deferCommitSync: true });
+    const held = await heldSyncer();
+    try {
+      let letCommit = () => {};
+      const gate = new Promise<void>((resolve) => (letCommit = resolve));
+      const tx = writeTx(opened.db, async (t: typeof opened.db) => {
+        await t.insertInto('mailbox_state').values({ mailbox_id: 'open', uidvalidity: 1, last_uid: 1, last_sync_at: null, last_error: null }).execute();
+        await gate;
+      });
+      await waitFor(() => opened.sqlite.inTransaction, { what: 'the transaction to hold its change' });
+      const during = syncCommits(opened.db, held.syncer);
+      await waitFor(() => held.waiting === 1, { what: 'an fsync to start inside the transaction' });
+      held.releaseAll();
+      await during;
+      letCommit();
+      await tx;
+      const after = syncCommits(opened.db, held.syncer);
+      await waitFor(() => held.waiting === 1, { what: 'an fsync for the commit made after the last one began' });
+      held.releaseAll();
+      await after;
+      expect(held.calls).toHaveLength(2);
     } finally {
       held.releaseAll();
       await opened.close();

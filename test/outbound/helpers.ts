@@ -6,7 +6,7 @@ import path from 'node:path';
 import { simpleParser } from 'mailparser';
 import { requireConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/types';
-import { writeTx, type Opened } from '../../src/db/connection';
+import { writeTx, type Opened, type OpenOptions } from '../../src/db/connection';
 import { openTestDatabase } from '../support/backend';
 import { allocateCaseId } from '../../src/db/case-ids';
 import { addMs, nowIso } from '../../src/clock';
@@ -24,7 +24,9 @@ export interface OutboundEnv {
 }
 
 /** A test config whose templates are a private copy of templates/ (tests add overrides to it). */
-export async function outboundEnv(opts: TestConfigOptions & { templates?: Record<string, string> } = {}): Promise<OutboundEnv> {
+export async function outboundEnv(
+  opts: TestConfigOptions & { templates?: Record<string, string>; database?: Omit<OpenOptions, 'dataDir' | 'url'> } = {},
+): Promise<OutboundEnv> {
   const dir = opts.dir ?? (await makeTempDir('mw-outbound-'));
   const templates = path.join(dir, 'templates');
   fs.cpSync(path.join(REPO_ROOT, 'templates'), templates, { recursive: true });
@@ -35,7 +37,7 @@ export async function outboundEnv(opts: TestConfigOptions & { templates?: Record
   const overrides = { ...opts.overrides, instance: { ...(opts.overrides?.instance as object | undefined), templates_dir: templates } };
   const cfg = await writeTestConfig({ ...opts, dir, overrides });
   const config = requireConfig(cfg.configPath);
-  const opened = await openTestDatabase(config.instance.data_dir);
+  const opened = await openTestDatabase(config.instance.data_dir, opts.database);
   return {
     cfg,
     config,
