@@ -38,6 +38,7 @@ import * as m019 from './migrations/019-raw-chunks.js';
 import * as m020 from './migrations/020-outbox-box-rate.js';
 import * as m021 from './migrations/021-case-listing.js';
 import * as m022 from './migrations/022-case-links-index.js';
+import * as m023 from './migrations/023-lighter-case-rows.js';
 import { cacheStatements } from './statement-cache.js';
 import { deferCommitSync, type ChangeCount } from './commit-sync.js';
 import { openHooks, takeHooks } from './after-commit.js';
@@ -68,6 +69,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '020-outbox-box-rate': m020,
   '021-case-listing': m021,
   '022-case-links-index': m022,
+  '023-lighter-case-rows': m023,
 };
 
 class StaticMigrations implements MigrationProvider {
