@@ -19,35 +19,16 @@ import { startDovecot } from '../support/dovecot';
 import { appendMail, buildMail, listUids, withImap } from '../support/imap';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 import { waitFor } from '../support/wait';
+import { diskError, heldSyncer } from '../support/held';
 import { deliverLmtp, newMessageId } from './helpers';
 
 const ALICE = 'alice@example.test';
 const dist = (p: string) => import(path.join(REPO_ROOT, 'dist', p));
 
-/** A syncer that fsyncs (really, as the daemon's file thread does) only when the test lets it, or fails as a disk that gives EIO does. */
-async function heldSyncer() {
+/** The test's held syncer, fsyncing as the daemon's file thread does (the compiled module). */
+async function heldFileSyncer() {
   const { fsyncFileSync } = await dist('db/commit-sync.js');
-  const calls: string[] = [];
-  let gates: Array<{ release: () => void; fail: (err: Error) => void }> = [];
-  return {
-    calls,
-    syncer: async (file: string) => {
-      calls.push(file);
-      await new Promise<void>((resolve, reject) => gates.push({ release: resolve, fail: reject }));
-      fsyncFileSync(file);
-    },
-    releaseAll: () => {
-      for (const g of gates) g.release();
-      gates = [];
-    },
-    failAll: (err: Error) => {
-      for (const g of gates) g.fail(err);
-      gates = [];
-    },
-    get waiting() {
-      return gates.length;
-    },
-  };
+  return heldSyncer(fsyncFileSync);
 }
 
 /** A whole LMTP exchange (greeting, LHLO, QUIT) on a connection of its own: the listener's event loop has turned meanwhile. */
@@ -98,7 +79,7 @@ describe.skipIf(testBackend() === 'postgres')('commits the daemon answers for', 
     const { openDatabase } = await dist('db/connection.js');
     const { syncCommits } = await dist('db/commit-sync.js');
     const opened = await openDatabase({ dataDir: path.join(dir, 'group'), deferCommitSync: true });
-    const held = await heldSyncer();
+    const held = await heldFileSyncer();
     const commit = (id: string) =>
       opened.db.insertInto('mailbox_state').values({ mailbox_id: id, uidvalidity: 1, last_uid: 1, last_sync_at: null, last_error: null }).execute();
     try {
@@ -113,11 +94,11 @@ describe.skipIf(testBackend() === 'postgres')('commits the daemon answers for', 
       const second = syncCommits(opened.db, held.syncer).then(() => settled.push('second'));
       const third = syncCommits(opened.db, held.syncer).then(() => settled.push('third'));
       expect(held.calls).toHaveLength(1);
-      held.releaseAll();
+      held.release();
       await Promise.all([first, sharing]);
       await waitFor(() => held.waiting === 1, { what: 'the shared second fsync to start' });
       expect(settled).toEqual(['first', 'sharing']);
-      held.releaseAll();
+      held.release();
       await Promise.all([second, third]);
       expect(held.calls).toEqual([`${opened.file}-wal`, `${opened.file}-wal`]);
       // Nothing committed since the last fsync: no fsync at all.
@@ -127,16 +108,14 @@ describe.skipIf(testBackend() === 'postgres')('commits the daemon answers for', 
       await commit('c');
       const failing = syncCommits(opened.db, held.syncer);
       await waitFor(() => held.waiting === 1, { what: 'the fsync that fails to start' });
-      held.failAll(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+      held.fail(diskError());
       await expect(failing).rejects.toMatchObject({ code: 'EIO' });
       // The failed one made nothing durable: the next wait fsyncs again.
       const after = syncCommits(opened.db, held.syncer);
-      await waitFor(() => held.waiting === 1, { what: 'a new fsync after the failed one' });
-      held.releaseAll();
-      await after;
+      await held.letThrough(after, 'a new fsync after the failed one');
       expect(held.calls).toHaveLength(4);
     } finally {
-      held.releaseAll();
+      held.release();
       await opened.close();
     }
   });
@@ -145,7 +124,7 @@ describe.skipIf(testBackend() === 'postgres')('commits the daemon answers for', 
     const { openDatabase, writeTx } = await dist('db/connection.js');
     const { syncCommits } = await dist('db/commit-sync.js');
     const opened = await openDatabase({ dataDir: path.join(dir, 'open-tx'), deferCommitSync: true });
-    const held = await heldSyncer();
+    const held = await heldFileSyncer();
     try {
       let letCommit = () => {};
       const gate = new Promise<void>((resolve) => (letCommit = resolve));
@@ -155,18 +134,14 @@ describe.skipIf(testBackend() === 'postgres')('commits the daemon answers for', 
       });
       await waitFor(() => opened.sqlite.inTransaction, { what: 'the transaction to hold its change' });
       const during = syncCommits(opened.db, held.syncer);
-      await waitFor(() => held.waiting === 1, { what: 'an fsync to start inside the transaction' });
-      held.releaseAll();
-      await during;
+      await held.letThrough(during, 'an fsync to start inside the transaction');
       letCommit();
       await tx;
       const after = syncCommits(opened.db, held.syncer);
-      await waitFor(() => held.waiting === 1, { what: 'an fsync for the commit made after the last one began' });
-      held.releaseAll();
-      await after;
+      await held.letThrough(after, 'an fsync for the commit made after the last one began');
       expect(held.calls).toHaveLength(2);
     } finally {
-      held.releaseAll();
+      held.release();
       await opened.close();
     }
   });
@@ -175,7 +150,7 @@ describe.skipIf(testBackend() === 'postgres')('commits the daemon answers for', 
     const { openDatabase } = await dist('db/connection.js');
     const { syncCommits } = await dist('db/commit-sync.js');
     const opened = await openDatabase({ dataDir: path.join(dir, 'full') });
-    const held = await heldSyncer();
+    const held = await heldFileSyncer();
     try {
       await syncCommits(opened.db, held.syncer);
       expect(held.calls).toEqual([]);
@@ -211,7 +186,7 @@ describe.skipIf(testBackend() === 'postgres')('commits the daemon answers for', 
       const config = requireConfig(cfg.configPath);
       const opened = await openDatabase({ dataDir: config.instance.data_dir, deferCommitSync: true });
       const parsers = new ParserPool({ size: 1 });
-      const held = await heldSyncer();
+      const held = await heldFileSyncer();
       const ctx = { getConfig: () => config, db: opened.db, log: silentLogger(), parsers, fileSync: held.syncer };
       const listener = new ListenerService(ctx, { ...config.ingest.listener, host: '127.0.0.1', port: 0, protocol: 'lmtp' });
       await listener.start();
@@ -224,7 +199,7 @@ describe.skipIf(testBackend() === 'postgres')('commits the daemon answers for', 
         }
       };
       const close = async () => {
-        held.releaseAll();
+        held.release();
         await listener.stop();
         await parsers.close();
         await opened.close();
@@ -243,7 +218,7 @@ describe.skipIf(testBackend() === 'postgres')('commits the daemon answers for', 
         expect(t.count('inbound')).toBe(1);
         await roundTrip(t.port);
         expect(answered).toBe(false);
-        t.held.releaseAll();
+        t.held.release();
         const reply = await delivery;
         expect(reply.code).toBe(250);
         expect(reply.text).toMatch(/accepted as TEST-\d{6}/);
@@ -258,12 +233,12 @@ describe.skipIf(testBackend() === 'postgres')('commits the daemon answers for', 
         const raw = buildMail({ from: 'ewa@customer.test', to: ALICE, subject: 'Disk trouble', text: 'Hello.', messageId: newMessageId() });
         const first = deliverLmtp(t.port, 'ewa@customer.test', ALICE, raw);
         await waitFor(() => t.held.waiting === 1, { what: 'the delivery to ask for the fsync' });
-        t.held.failAll(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+        t.held.fail(diskError());
         expect((await first).code).toBe(451);
 
         const again = deliverLmtp(t.port, 'ewa@customer.test', ALICE, raw);
         await waitFor(() => t.held.waiting === 1, { what: 'the retry to ask for the fsync' });
-        t.held.releaseAll();
+        t.held.release();
         expect((await again).code).toBe(250);
         expect(t.count('cases')).toBe(1);
       } finally {
@@ -289,7 +264,7 @@ describe.skipIf(testBackend() === 'postgres')('commits the daemon answers for', 
     const config = requireConfig(cfg.configPath);
     const opened = await openDatabase({ dataDir: config.instance.data_dir, deferCommitSync: true });
     const parsers = new ParserPool({ size: 1 });
-    const held = await heldSyncer();
+    const held = await heldFileSyncer();
     const ctx = { getConfig: () => config, db: opened.db, log: silentLogger(), parsers, fileSync: held.syncer };
     const box = config.mailboxes[0];
     const fetchOnce = () =>
@@ -307,7 +282,7 @@ describe.skipIf(testBackend() === 'postgres')('commits the daemon answers for', 
       expect((await opened.db.selectFrom('inbound').select('id').execute()).length).toBe(1);
       expect(await listUids(dovecot, user, 'INBOX')).toEqual([1]);
       expect(await listUids(dovecot, user, 'Done')).toEqual([]);
-      held.releaseAll();
+      held.release();
       await first;
       expect(await listUids(dovecot, user, 'INBOX')).toEqual([]);
       expect(await listUids(dovecot, user, 'Done')).toEqual([1]);
@@ -315,13 +290,13 @@ describe.skipIf(testBackend() === 'postgres')('commits the daemon answers for', 
       await appendMail(dovecot, user, 'INBOX', mail('Disk trouble'));
       const second = fetchOnce();
       await waitFor(() => held.waiting === 1, { what: 'the box to ask for the fsync again' });
-      held.failAll(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+      held.fail(diskError());
       await second;
       // Accepted (the high-water mark is past it), not moved: a mark that could not wait is not made.
       expect((await opened.db.selectFrom('inbound').select('id').execute()).length).toBe(2);
       expect(await listUids(dovecot, user, 'INBOX')).toEqual([2]);
     } finally {
-      held.releaseAll();
+      held.release();
       await parsers.close();
       await opened.close();
       await dovecot.stop();

@@ -13,30 +13,8 @@ import { queueMail } from '../../src/outbound/queue';
 import { silentLogger } from '../../src/log';
 import { testBackend } from '../support/backend';
 import { waitFor } from '../support/wait';
+import { diskError, heldGates, heldSyncer } from '../support/held';
 import { insertCase, outboundEnv, replyInput, type OutboundEnv } from './helpers';
-
-/** A sync the test lets finish (really fsyncing the file it is given, if any) or fail. */
-function heldSync() {
-  const calls: string[] = [];
-  const gates: Array<{ release: () => void; fail: (err: Error) => void }> = [];
-  const wait = () => new Promise<void>((release, fail) => gates.push({ release, fail }));
-  return {
-    calls,
-    sync: () => wait(),
-    syncer: async (file: string) => {
-      calls.push(file);
-      await wait();
-      fsyncFileSync(file);
-    },
-    release: () => (gates.splice(0).forEach((g) => g.release()), undefined),
-    fail: (err: Error) => (gates.splice(0).forEach((g) => g.fail(err)), undefined),
-    get waiting() {
-      return gates.length;
-    },
-  };
-}
-
-const eio = () => Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
 
 describe('the drainer and the sync of commits', () => {
   let env: OutboundEnv | null = null;
@@ -55,8 +33,8 @@ describe('the drainer and the sync of commits', () => {
 
   it('sends a claimed mail only after the sync it asked for, and asks none for a round that finds nothing (fails if a mail goes out before its rows are durable)', async () => {
     const { row } = await queued();
-    const held = heldSync();
-    const draining = drainOnce({ config: env!.config, db: env!.opened.db, log: silentLogger() }, { syncCommits: held.sync });
+    const held = heldGates();
+    const draining = drainOnce({ config: env!.config, db: env!.opened.db, log: silentLogger() }, { syncCommits: held.wait });
     await waitFor(() => held.waiting === 1, { what: 'the drainer to ask for the sync' });
     expect((await row()).state).toBe('sending');
     held.release();
@@ -67,10 +45,10 @@ describe('the drainer and the sync of commits', () => {
 
   it('gives the row back when the sync fails, and the next round sends the mail (fails if a row is left claimed)', async () => {
     const { row } = await queued();
-    const held = heldSync();
-    const first = drainOnce({ config: env!.config, db: env!.opened.db, log: silentLogger() }, { syncCommits: held.sync });
+    const held = heldGates();
+    const first = drainOnce({ config: env!.config, db: env!.opened.db, log: silentLogger() }, { syncCommits: held.wait });
     await waitFor(() => held.waiting === 1, { what: 'the drainer to ask for the sync' });
-    held.fail(eio());
+    held.fail(diskError());
     await expect(first).rejects.toMatchObject({ code: 'EIO' });
     expect(await row()).toEqual({ state: 'queued', attempts: 0 });
     expect(await drainOnce({ config: env!.config, db: env!.opened.db, log: silentLogger() }, { syncCommits: async () => undefined })).toBe(1);
@@ -82,7 +60,7 @@ describe('the drainer and the sync of commits', () => {
     async () => {
       const { outboxId, row } = await queued({ deferCommitSync: true });
       const db = env!.opened.db;
-      const held = heldSync();
+      const held = heldSyncer(fsyncFileSync);
       // As the daemon: the wake's mark right after the commit, then the delivery's wait for it.
       const upTo = commitMark(db);
       const woken = [outboxId];
@@ -103,9 +81,7 @@ describe('the drainer and the sync of commits', () => {
 
       // The claim and the `sent` mark were committed after that fsync began: the next wait fsyncs them.
       const later = syncCommits(db, held.syncer);
-      await waitFor(() => held.waiting === 1, { what: "an fsync for the drainer's own commits" });
-      held.release();
-      await later;
+      await held.letThrough(later, "an fsync for the drainer's own commits");
       expect(held.calls).toHaveLength(2);
     },
   );
