@@ -186,11 +186,22 @@ function merge(base: ParsedMessage, d: Decoded): ParsedMessage {
   };
 }
 
+/**
+ * The Date line of a forwarded message's header block in the text. mailparser puts the time of
+ * the parse in place of a Date it cannot read (`JST`, say), which would make the text differ from
+ * one parse of the same bytes to the next (reprocess, quarantine release): a date from inside
+ * this parse's own window is that stand-in, and is shown as unreadable instead.
+ */
+function embeddedDate(parseStarted: number): (date: Date) => string {
+  return (date) => (date.getTime() >= parseStarted && date.getTime() <= Date.now() ? 'unreadable' : date.toUTCString());
+}
+
 function decode(input: Readable, job: ParseJob, head: HeadInfo): Promise<Decoded> {
   const { limits, dataDir } = job;
   const out: Decoded = { headers: null, text: '', html: '', attachments: [], problem: null, truncated: false };
   // maxHeadSize / maxChildNodes go to mailparser's splitter (mailsplit), which enforces them.
   const parser = new MailParser({
+    formatDateString: embeddedDate(Date.now()),
     skipImageLinks: true,
     // The HTML-only case text is rendered by html-text.ts, with our options.
     skipHtmlToText: true,

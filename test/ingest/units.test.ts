@@ -99,6 +99,36 @@ describe('ingest units', () => {
     expect(parsed.text.startsWith('<b><b><b>')).toBe(true);
   });
 
+  it("shows a forwarded message's Date it cannot read as unreadable, not as the time of the parse (fails if two parses of the same bytes can differ)", async () => {
+    const forwarded = (date: string) =>
+      [
+        'From: a@customer.test',
+        'Subject: Fwd',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/mixed; boundary="b"',
+        '',
+        '--b',
+        'Content-Type: text/plain',
+        '',
+        'See below.',
+        '--b',
+        'Content-Type: message/rfc822',
+        'Content-Disposition: inline',
+        '',
+        'From: b@example.jp',
+        'Subject: Inner',
+        `Date: ${date}`,
+        '',
+        'Hello.',
+        '--b--',
+        '',
+      ].join('\r\n');
+    const unreadable = await parseMessageFile({ file: file('fwd-jst.eml', forwarded('Sat, 06 Jul 2013 23:34:45 JST')), dataDir: dir, limits: LIMITS });
+    expect(unreadable.text).toContain('Subject: Inner\nDate: unreadable\n');
+    const readable = await parseMessageFile({ file: file('fwd-utc.eml', forwarded('Sat, 06 Jul 2013 23:34:45 +0900')), dataDir: dir, limits: LIMITS });
+    expect(readable.text).toContain('Date: Sat, 06 Jul 2013 14:34:45 GMT\n');
+  });
+
   it('classifies DSNs, delay reports, out-of-office replies and a postmaster writing real mail (fails on suppressing customer mail)', async () => {
     const parse = async (name: string, text: string) => parseMessageFile({ file: file(name, text), dataDir: dir, limits: LIMITS });
     const dsn = await parse(
