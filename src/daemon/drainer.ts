@@ -11,6 +11,7 @@
 // round. It is said once at warn when it starts, then at debug, so a long lock does not fill the
 // log with a line every half second.
 import type { Config } from '../config/types.js';
+import { commitMark } from '../db/commit-sync.js';
 import { isBusy } from '../db/errors.js';
 import { drainOnce } from '../outbound/drainer.js';
 import { logEvent } from '../log.js';
@@ -91,7 +92,7 @@ export const createDrainerService: ServiceFactory = (ctx: ServiceContext): Servi
       stopping = false;
       unsubscribe = onMailQueued((ids) => {
         woken.push(...ids);
-        wokenUpTo = ctx.commitMark?.() ?? wokenUpTo;
+        wokenUpTo = commitMark(ctx.db);
         wake?.();
       });
       loop = run();

@@ -16,7 +16,6 @@ import { commitsDurable, type IngestContext } from '../ingest/pipeline.js';
 import { sweepContentTemp } from '../db/content-store.js';
 import { Checkpointer } from '../db/checkpointer.js';
 import { FileThread } from '../db/file-thread.js';
-import { commitMark } from '../db/commit-sync.js';
 import { drainOnce } from '../outbound/drainer.js';
 import { createDrainerService } from './drainer.js';
 import { BoxLeasesService } from './box-leases-service.js';
@@ -148,13 +147,7 @@ async function runUntilSignalled(ctx: IngestContext, holder: LeaseHolder, setCon
     listener = new ListenerService(ctx, config.ingest.listener);
     return supervisor.add(listener);
   };
-  const services = {
-    config: ctx.getConfig(),
-    db: ctx.db,
-    log,
-    syncCommits: (upTo?: number) => commitsDurable(ctx, upTo),
-    commitMark: () => commitMark(ctx.db),
-  };
+  const services = { config: ctx.getConfig(), db: ctx.db, log, syncCommits: (upTo?: number) => commitsDurable(ctx, upTo) };
 
   const boxes = new BoxLeasesService(ctx, holder);
   await supervisor.add(boxes);

@@ -13,8 +13,6 @@ export interface ServiceContext {
    * outside: all so far, or those up to a commitMark.
    */
   syncCommits?: (upTo?: number) => Promise<void>;
-  /** A mark for the commits made so far, for syncCommits (taken when a commit wakes a service). */
-  commitMark?: () => number;
 }
 
 export interface Service {
