@@ -107,6 +107,7 @@ export const ERROR_CODES = {
   ENOATTACHMENT: 'the case has no attachment with that number',
   EBLOB: "an attachment's stored content is missing or does not match its SHA-256",
   ESTORED: 'raw mail or an attachment kept in the database (storage.files: database) came back incomplete',
+  ESTOREDIR: 'the directories raw mail and attachments are kept in cannot be made (instance.data_dir or storage.directory)',
   EWRITEFILE: 'a file cannot be written',
   ECOLLISION: 'the case changed since this consultant last viewed it (SPEC §5 collision warning); --force goes ahead',
   EMERGE: 'a merge that cannot be done: a case into itself, or into or from a case already merged',

@@ -13,7 +13,7 @@ import { releaseLease, releaseLeftBy, takeOrRenew, type LeaseHolder } from '../d
 import { createLogger, logEvent, type Logger } from '../log.js';
 import { parserPoolFor } from '../ingest/parse.js';
 import { commitsDurable, type IngestContext } from '../ingest/pipeline.js';
-import { sweepContentTemp } from '../db/content-store.js';
+import { prepareContentDirs, sweepContentTemp } from '../db/content-store.js';
 import { Checkpointer } from '../db/checkpointer.js';
 import { FileThread } from '../db/file-thread.js';
 import { drainOnce } from '../outbound/drainer.js';
@@ -80,6 +80,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   };
   const holder = newHolder(first.instance.node_name);
   try {
+    prepareContentDirs(config);
     await sweepContentTemp(config);
     if (lock.stalePid !== undefined) await releaseDeadPredecessor(opened.db, log, holder, lock.stalePid);
     if (opts.once) return await runOnce(ctx, holder);

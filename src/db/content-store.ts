@@ -13,11 +13,11 @@ import fsp from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/types.js';
-import { dataError } from '../errors.js';
+import { dataError, unavailableError } from '../errors.js';
 import type { Db } from './connection.js';
 import type { DB } from './schema.js';
 import { deleteChunks, hasChunks, pushChunks, readChunks, type ContentKind } from './stored-chunks.js';
-import { blobPath, rawPath, storeBlob, storeRaw, sweepTemp, type StoredFile, type StoreOptions } from './stored-files.js';
+import { blobPath, prepareStoreDirs, rawPath, storeBlob, storeRaw, sweepTemp, type StoredFile, type StoreOptions } from './stored-files.js';
 
 export type { ContentKind } from './stored-chunks.js';
 export type FilesMode = 'data_dir' | 'database' | 'directory';
@@ -116,4 +116,20 @@ export async function sweepContentTemp(config: Config): Promise<number> {
   let removed = 0;
   for (const root of roots) removed += await sweepTemp(root);
   return removed;
+}
+
+/**
+ * Makes the directories content is stored in, at a daemon's start (before it says it is ready):
+ * on a new data dir, tmp/ and the 256 prefix directories under raw/ and under blobs/, and the
+ * fsyncs of their parents, which the first message would otherwise wait for before its 250. A
+ * directory that cannot be made stops the start with that one sentence, rather than every
+ * message failing on it.
+ */
+export function prepareContentDirs(config: Config): void {
+  const root = filesRoot(config);
+  try {
+    prepareStoreDirs(root);
+  } catch (err) {
+    throw unavailableError('ESTOREDIR', `Cannot make the directories raw mail is kept in, under ${root}: ${(err as Error).message}.`);
+  }
 }

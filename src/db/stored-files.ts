@@ -104,6 +104,15 @@ function prepareRoot(root: string): void {
   readyRoots.add(root);
 }
 
+/**
+ * Makes the raw and attachment roots under `dataDir` ready on this thread (prepareRoot), for a
+ * daemon's start: the first message then pays no mkdir. The daemon's file thread, which stores
+ * the raw bytes, still checks once on its own first use, and finds them made.
+ */
+export function prepareStoreDirs(dataDir: string): void {
+  for (const root of [rawDir(dataDir), blobsDir(dataDir)]) prepareRoot(root);
+}
+
 function mkdirIfMissing(dir: string): void {
   try {
     fs.mkdirSync(dir, { mode: 0o700 });

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { storeRaw, writeDurablySync, type WrittenContent } from '../../src/db/stored-files';
+import { prepareStoreDirs, storeRaw, writeDurablySync, type WrittenContent } from '../../src/db/stored-files';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
 /** A stream of `parts`, then either its end or, with `cut`, a destroy (a connection gone mid-DATA). */
@@ -166,6 +166,25 @@ describe('raw store', () => {
       // From then on a store syncs its file and its prefix directory, nothing above.
       expect(synced.slice(before)).toEqual([expect.stringContaining(path.join(raw, 'tmp')), path.dirname(second.path)]);
       expect(fs.readFileSync(second.path, 'utf8')).toContain('second');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it("makes raw/ and blobs/ ready before any message, as a daemon's start does, so the first store syncs only its own file and directory (fails if the first message still pays for the directories)", async () => {
+    const dataDir = path.join(dir, 'started', 'data');
+    const prefixes = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+    prepareStoreDirs(dataDir);
+    for (const root of ['raw', 'blobs']) expect(fs.readdirSync(path.join(dataDir, root)).sort()).toEqual([...prefixes, 'tmp'].sort());
+    const synced: string[] = [];
+    const real = fs.fsyncSync.bind(fs);
+    const spy = vi.spyOn(fs, 'fsyncSync').mockImplementation((fd) => {
+      synced.push(fs.readlinkSync(`/proc/self/fd/${fd}`));
+      real(fd);
+    });
+    try {
+      const first = await storeRaw(dataDir, Buffer.from('Subject: first\r\n\r\nfirst\r\n'));
+      expect(synced).toEqual([expect.stringContaining(path.join(dataDir, 'raw', 'tmp')), path.dirname(first.path)]);
     } finally {
       spy.mockRestore();
     }
