@@ -27,6 +27,20 @@ function rawFiles(dataDir: string): string[] {
   return fs.existsSync(root) ? (fs.readdirSync(root, { recursive: true }) as string[]).filter((p) => fs.statSync(path.join(root, p)).isFile()) : [];
 }
 
+/** The 256 prefix directories and tmp/ that a ready root holds, sorted. */
+const READY_ROOT = [...Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0')), 'tmp'].sort();
+
+/** Lets fsyncs through and notes the path of each, in order, until `spy.mockRestore()`. */
+function watchFsyncs() {
+  const synced: string[] = [];
+  const real = fs.fsyncSync.bind(fs);
+  const spy = vi.spyOn(fs, 'fsyncSync').mockImplementation((fd) => {
+    synced.push(fs.readlinkSync(`/proc/self/fd/${fd}`));
+    real(fd);
+  });
+  return { synced, spy };
+}
+
 describe('raw store', () => {
   let dir: string;
   beforeAll(async () => {
@@ -150,16 +164,11 @@ describe('raw store', () => {
     const top = path.join(dir, 'fresh');
     const dataDir = path.join(top, 'data');
     const raw = path.join(dataDir, 'raw');
-    const synced: string[] = [];
-    const real = fs.fsyncSync.bind(fs);
-    const spy = vi.spyOn(fs, 'fsyncSync').mockImplementation((fd) => {
-      synced.push(fs.readlinkSync(`/proc/self/fd/${fd}`));
-      real(fd);
-    });
+    const { synced, spy } = watchFsyncs();
     try {
       const first = await storeRaw(dataDir, Buffer.from('Subject: first\r\n\r\nfirst\r\n'));
       // Made at the first store: tmp/ and all 256 prefixes; synced: the root and each new directory's parent.
-      expect(fs.readdirSync(raw).sort()).toEqual([...Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0')), 'tmp'].sort());
+      expect(fs.readdirSync(raw).sort()).toEqual(READY_ROOT);
       expect(synced).toEqual(expect.arrayContaining([raw, dataDir, top, dir, path.dirname(first.path)]));
       const before = synced.length;
       const second = await storeRaw(dataDir, Buffer.from('Subject: second\r\n\r\nsecond\r\n'));
@@ -173,15 +182,9 @@ describe('raw store', () => {
 
   it("makes raw/ and blobs/ ready before any message, as a daemon's start does, so the first store syncs only its own file and directory (fails if the first message still pays for the directories)", async () => {
     const dataDir = path.join(dir, 'started', 'data');
-    const prefixes = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
     prepareStoreDirs(dataDir);
-    for (const root of ['raw', 'blobs']) expect(fs.readdirSync(path.join(dataDir, root)).sort()).toEqual([...prefixes, 'tmp'].sort());
-    const synced: string[] = [];
-    const real = fs.fsyncSync.bind(fs);
-    const spy = vi.spyOn(fs, 'fsyncSync').mockImplementation((fd) => {
-      synced.push(fs.readlinkSync(`/proc/self/fd/${fd}`));
-      real(fd);
-    });
+    for (const root of ['raw', 'blobs']) expect(fs.readdirSync(path.join(dataDir, root)).sort()).toEqual(READY_ROOT);
+    const { synced, spy } = watchFsyncs();
     try {
       const first = await storeRaw(dataDir, Buffer.from('Subject: first\r\n\r\nfirst\r\n'));
       expect(synced).toEqual([expect.stringContaining(path.join(dataDir, 'raw', 'tmp')), path.dirname(first.path)]);
