@@ -142,8 +142,15 @@ describe('three daemons, kill -9 at random moments', () => {
     const autos = () => opened.db.selectFrom('outbox').select(['message_id', 'state', 'case_id']).where('kind', '=', 'auto_response').execute();
     await waitFor(async () => (await autos()).filter((a) => a.state === 'sent').length >= 1000, { timeoutMs: 120_000, what: '1,000 auto-responses sent' });
 
-    const inbound = await opened.db.selectFrom('inbound').select(['message_id', 'outcome']).execute();
-    expect(inbound).toHaveLength(1000);
+    const inbound = await opened.db
+      .selectFrom('inbound')
+      .select(['id', 'source', 'mailbox_id', 'uid', 'queue_id', 'message_id', 'outcome', 'case_id'])
+      .execute();
+    // Should this fail, the rows of a message recorded twice, or not as a case, say how it came twice.
+    const seen = new Map<string | null, number>();
+    for (const r of inbound) seen.set(r.message_id, (seen.get(r.message_id) ?? 0) + 1);
+    const odd = inbound.filter((r) => r.outcome !== 'case' || seen.get(r.message_id)! > 1);
+    expect(inbound, `inbound rows of a message recorded twice or not as a case: ${JSON.stringify(odd)}`).toHaveLength(1000);
     expect(new Set(inbound.map((r) => r.message_id)).size).toBe(1000);
     expect(inbound.every((r) => r.outcome === 'case')).toBe(true);
     expect(await count('cases')).toBe(1000);
