@@ -5,7 +5,10 @@
 // kill, a probe in every box must be taken by the daemons still alive: the dead one's boxes are
 // taken over when their leases run out. At the end: exactly 1,000 cases and 1,000 auto-responses,
 // each at the SMTP server (a few twice at most: a daemon killed between the server's acceptance
-// and its own record sends that one again, the documented window). Always on PostgreSQL.
+// and its own record sends that one again, the documented window). A daemon killed after its LMTP
+// commit and before its 250 reached the MTA gets that message again elsewhere, under a new queue
+// id: SPEC §3 makes that an inbound row marked `duplicate` on the same case, never a second case,
+// so the test allows one such row per kill and no other. Always on PostgreSQL.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPostgresUrl } from '../support/backend';
@@ -75,15 +78,17 @@ describe('three daemons, kill -9 at random moments', () => {
     if (dir) await removeTempDir(dir);
   });
 
-  const count = async (table: 'inbound' | 'cases') =>
+  const countCases = async () =>
     Number(
       (
         await opened.db
-          .selectFrom(table)
+          .selectFrom('cases')
           .select((eb) => eb.fn.countAll<number>().as('n'))
           .executeTakeFirstOrThrow()
       ).n,
     );
+  /** Inbound rows that opened a case: one per message, whatever was delivered again. */
+  const casesRecorded = async () => (await opened.db.selectFrom('inbound').select('id').where('outcome', '=', 'case').execute()).length;
   const accepted = async (messageIds: string[]) =>
     messageIds.length === 0 ? 0 : (await opened.db.selectFrom('inbound').select('id').where('message_id', 'in', messageIds).execute()).length;
 
@@ -138,7 +143,7 @@ describe('three daemons, kill -9 at random moments', () => {
     }
     await sending;
 
-    await waitFor(async () => (await count('inbound')) >= IMAP_MESSAGES + LMTP_MESSAGES, { timeoutMs: 120_000, what: 'all 1,000 messages accepted' });
+    await waitFor(async () => (await casesRecorded()) >= IMAP_MESSAGES + LMTP_MESSAGES, { timeoutMs: 120_000, what: 'all 1,000 messages accepted' });
     const autos = () => opened.db.selectFrom('outbox').select(['message_id', 'state', 'case_id']).where('kind', '=', 'auto_response').execute();
     await waitFor(async () => (await autos()).filter((a) => a.state === 'sent').length >= 1000, { timeoutMs: 120_000, what: '1,000 auto-responses sent' });
 
@@ -146,14 +151,16 @@ describe('three daemons, kill -9 at random moments', () => {
       .selectFrom('inbound')
       .select(['id', 'source', 'mailbox_id', 'uid', 'queue_id', 'message_id', 'outcome', 'case_id'])
       .execute();
-    // Should this fail, the rows of a message recorded twice, or not as a case, say how it came twice.
-    const seen = new Map<string | null, number>();
-    for (const r of inbound) seen.set(r.message_id, (seen.get(r.message_id) ?? 0) + 1);
-    const odd = inbound.filter((r) => r.outcome !== 'case' || seen.get(r.message_id)! > 1);
-    expect(inbound, `inbound rows of a message recorded twice or not as a case: ${JSON.stringify(odd)}`).toHaveLength(1000);
-    expect(new Set(inbound.map((r) => r.message_id)).size).toBe(1000);
-    expect(inbound.every((r) => r.outcome === 'case')).toBe(true);
-    expect(await count('cases')).toBe(1000);
+    const asCase = inbound.filter((r) => r.outcome === 'case');
+    expect(asCase).toHaveLength(1000);
+    expect(new Set(asCase.map((r) => r.message_id)).size).toBe(1000);
+    // Every other row is an LMTP redelivery after a kill, recorded as a duplicate of its own case.
+    const caseOf = new Map(asCase.map((r) => [r.message_id, r.case_id]));
+    const others = inbound.filter((r) => r.outcome !== 'case');
+    const redelivered = others.filter((r) => r.source === 'lmtp' && r.outcome === 'duplicate' && r.case_id === caseOf.get(r.message_id));
+    expect(others, `inbound rows that are not one LMTP redelivery on its own case: ${JSON.stringify(others)}`).toEqual(redelivered);
+    expect(redelivered.length).toBeLessThanOrEqual(KILLS);
+    expect(await countCases()).toBe(1000);
     const rows = await autos();
     expect(rows).toHaveLength(1000);
     expect(new Set(rows.map((r) => r.case_id)).size).toBe(1000);
@@ -161,7 +168,7 @@ describe('three daemons, kill -9 at random moments', () => {
     const atServer = sink.messages.filter((m) => rows.some((r) => r.message_id === m.messageId));
     // The documented window: one repeat at most per kill (the row in hand when the drainer died).
     expect(atServer.length - 1000).toBeLessThanOrEqual(KILLS);
-    console.log(`three daemons: ${KILLS} kills, ${atServer.length - 1000} auto-responses sent twice`);
+    console.log(`three daemons: ${KILLS} kills, ${atServer.length - 1000} auto-responses sent twice, ${redelivered.length} LMTP messages delivered again`);
   }, 900_000);
 
   async function appendAll(messages: Array<{ box: string; raw: string }>): Promise<void> {
