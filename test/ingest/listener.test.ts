@@ -82,5 +82,24 @@ for (const protocol of ['lmtp', 'smtp'] as const) {
       expect(rows.map((r) => r.outcome)).toEqual(['case', 'duplicate']);
       expect(rows[1]!.case_id).toBe(rows[0]!.case_id);
     });
+
+    it('takes a message delivered again (an MTA whose 250 was lost) as a duplicate of its case, with no second auto-response (fails on a second case or reply)', async () => {
+      // The daemon cannot tell a 250 lost on the way (the daemon killed after its commit, the
+      // connection cut) from the same mail sent twice: the MTA's second try is a new transaction.
+      const messageId = newMessageId();
+      const send = () =>
+        transport().sendMail({
+          envelope: { from: 'again@customer.test', to: ['bob@example.test'] },
+          raw: buildMail({ from: 'again@customer.test', to: 'bob@example.test', subject: 'Sent twice', text: 'did you get this?', messageId }),
+        });
+      expect((await send()).accepted).toEqual(['bob@example.test']);
+      expect((await send()).accepted).toEqual(['bob@example.test']);
+      const rows = await db.db.selectFrom('inbound').selectAll().where('message_id', '=', messageId).orderBy('id').execute();
+      expect(rows.map((r) => r.outcome)).toEqual(['case', 'duplicate']);
+      expect(rows[1]!.case_id).toBe(rows[0]!.case_id);
+      expect(rows[1]!.queue_id).not.toBe(rows[0]!.queue_id);
+      const autos = await db.db.selectFrom('outbox').select('id').where('case_id', '=', rows[0]!.case_id!).where('kind', '=', 'auto_response').execute();
+      expect(autos).toHaveLength(1);
+    });
   });
 }
