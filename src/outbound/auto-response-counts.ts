@@ -1,5 +1,5 @@
 // How many auto-responses were queued since a moment, to one customer (the window and daily cap
-// of SPEC §4, ./autoresponse.ts) or from one box (the box's own rate, ./loop-breaker.ts): the same
+// of SPEC §4, ./autoresponse.ts) or from one box (the box's own rate, ./box-rate-bound.ts): the same
 // count over the outbox, on the column each limit is about. Each runs inside the transaction that
 // may queue the next one; how the per-recipient counts are settled across daemons is said there.
 import type { Kysely } from 'kysely';

@@ -15,7 +15,7 @@ import { addMs, nowIso } from '../clock.js';
 import { tagsInSubject } from '../db/case-ids.js';
 import { formatDuration } from '../config/validate.js';
 import { MailwardenError } from '../errors.js';
-import { autoResponsesFrom } from './auto-response-counts.js';
+import { boxAutoResponses } from './box-rate-bound.js';
 import { boxSender, queueMail } from './queue.js';
 
 /** Who answers a box's alerts (the pool's supervisors); the caller knows the roles. */
@@ -61,7 +61,7 @@ export async function boxLimitRefusal(tx: Kysely<DB>, input: BoxLimitInput): Pro
   const { box_cap: cap, box_window: window } = config.auto_response;
   const address = boxSender(config, mailbox).address;
   const at = nowIso();
-  const sent = await autoResponsesFrom(tx, address, addMs(at, -window));
+  const sent = await boxAutoResponses(tx, address, addMs(at, -window), cap);
   if (sent < cap) return null;
   await alertSupervisors(tx, input, sent, at);
   return `box ${mailbox.id} reached its limit of ${cap} auto-responses per ${formatDuration(window)}`;
