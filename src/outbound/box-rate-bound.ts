@@ -44,8 +44,8 @@ const MAX_ADDED = 500;
 
 type SeenRow = { id: number; message_id: string; kind: string; from_address: string };
 
-/** The bound's last row and those after it, by id (exported for the plan test). */
-export const rowsFrom = prepared<{ id: number }, SeenRow>((db, p) =>
+/** The bound's last row and those after it, by id (test/outbound/box-rate-index.test.ts holds its plan). */
+const rowsFrom = prepared<{ id: number }, SeenRow>((db, p) =>
   db
     .selectFrom('outbox')
     .select(['id', 'message_id', 'kind', 'from_address'])
