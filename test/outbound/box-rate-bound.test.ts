@@ -51,7 +51,7 @@ describe('the box cap, counted from the last count on', () => {
   });
   afterAll(() => setClockOffset(0));
 
-  it('answers up to the cap and no more, and again once the window has passed', async () => {
+  it('answers up to the cap and no more, and again once the window has passed (fails if a carried count lets one past the cap)', async () => {
     const env = await desk(3);
     const outcomes = [];
     for (let i = 0; i < 5; i++) outcomes.push(await answer(env));
