@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, SqliteDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import { MailwardenError, unavailableError } from '../errors.js';
 import { isLocked } from './errors.js';
 import type { DB } from './schema.js';
@@ -281,6 +281,11 @@ export async function withSavepoint<T>(tx: Kysely<DB>, fn: () => Promise<T>): Pr
 
 type Attempt<T> = { ran: true; value: T } | { ran: false; busy: unknown };
 
+/** The statements around every SQLite write transaction, compiled once: they are run for every message. */
+const BEGIN_IMMEDIATE = CompiledQuery.raw('begin immediate');
+const COMMIT = CompiledQuery.raw('commit');
+const ROLLBACK = CompiledQuery.raw('rollback');
+
 /**
  * One try: BEGIN IMMEDIATE, fn, COMMIT. A lock held elsewhere ends the try before fn runs, and the
  * connection is given back, so the daemon's reads go on while this one waits.
@@ -288,7 +293,7 @@ type Attempt<T> = { ran: true; value: T } | { ran: false; busy: unknown };
 async function tryTx<T>(db: Db, fn: (tx: Kysely<DB>) => Promise<T>): Promise<Attempt<T>> {
   return db.connection().execute(async (conn): Promise<Attempt<T>> => {
     try {
-      await sql`begin immediate`.execute(conn);
+      await conn.executeQuery(BEGIN_IMMEDIATE);
     } catch (err) {
       if (isLocked(err)) return { ran: false, busy: err };
       throw err;
@@ -296,12 +301,12 @@ async function tryTx<T>(db: Db, fn: (tx: Kysely<DB>) => Promise<T>): Promise<Att
     openHooks(conn);
     try {
       const value = await fn(conn);
-      await sql`commit`.execute(conn);
+      await conn.executeQuery(COMMIT);
       runHooks(takeHooks(conn));
       return { ran: true, value };
     } catch (err) {
       takeHooks(conn);
-      await sql`rollback`.execute(conn).catch(() => undefined);
+      await conn.executeQuery(ROLLBACK).catch(() => undefined);
       throw err;
     }
   });

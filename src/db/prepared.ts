@@ -50,7 +50,9 @@ export function prepared<P extends object, R>(build: (db: Kysely<DB>, param: Par
     const slots = query.parameters.map((value): Slot<P> =>
       value instanceof Placeholder && placeholders.has(value) ? { name: value.name as keyof P } : { fixed: value },
     );
-    if (slots.filter((s) => 'name' in s).length !== placeholders.size) {
+    // Every stand-in made must come back as a parameter (one used in two places comes back twice).
+    const passed = new Set(query.parameters.filter((value) => value instanceof Placeholder && placeholders.has(value)));
+    if (passed.size !== placeholders.size) {
       throw new Error(`prepared statement: kysely did not pass every parameter through as a value (${query.sql})`);
     }
     return { query, slots };
@@ -62,6 +64,41 @@ export function prepared<P extends object, R>(build: (db: Kysely<DB>, param: Par
       if (!c) compiled.set(dialect, (c = compile(db)));
       const parameters = c.slots.map((s) => ('name' in s ? params[s.name] : s.fixed));
       return db.executeQuery<R>(CompiledQuery.raw(c.query.sql, parameters));
+    },
+  };
+}
+
+/** The values of a list, named by their place. */
+type ListParams = Record<`item${number}`, unknown>;
+
+export interface PreparedList<P, R> {
+  /** Runs the statement prepared for `list`'s length on `db`, with these values and the list's. */
+  execute(db: Kysely<DB>, params: P, list: readonly unknown[]): Promise<QueryResult<R>>;
+}
+
+/**
+ * prepared() for a statement that also takes a list of values (`where id in (…)`), whose SQL
+ * differs with the list's length: built once per length the caller uses. `build` gets the list's
+ * stand-ins, one per value, to pass where kysely takes an array of values. Callers bound their
+ * lists (a batch of claims, the Message-IDs a mail names), so the lengths are few.
+ */
+export function preparedList<P extends object, R>(build: (db: Kysely<DB>, param: Param<P>, list: unknown[]) => Compilable<R>): PreparedList<P, R> {
+  const byLength = new Map<number, Prepared<P & ListParams, R>>();
+  const forLength = (n: number) =>
+    prepared<P & ListParams, R>((db, param) =>
+      build(
+        db,
+        param as unknown as Param<P>,
+        Array.from({ length: n }, (_, i) => param(`item${i}`)),
+      ),
+    );
+  return {
+    execute(db, params, list) {
+      let statement = byLength.get(list.length);
+      if (!statement) byLength.set(list.length, (statement = forLength(list.length)));
+      const values: ListParams = {};
+      list.forEach((value, i) => (values[`item${i}`] = value));
+      return statement.execute(db, { ...params, ...values });
     },
   };
 }

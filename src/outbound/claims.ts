@@ -7,6 +7,7 @@ import type { Db } from '../db/connection.js';
 import type { DB, OutboxTable } from '../db/schema.js';
 import { addMs, nowIso } from '../clock.js';
 import { logEvent, type Logger } from '../log.js';
+import { preparedList } from '../db/prepared.js';
 import { claimerIsDead, currentClaimer } from './claimer.js';
 
 export type OutboxRow = Selectable<OutboxTable>;
@@ -33,13 +34,24 @@ function isDue(now: string) {
 /** How often a drainer looks again when another one claimed the row it found. */
 const CLAIM_ATTEMPTS = 5;
 
-/** What every claim writes: the row is ours (token, claimer) until the lease ends, one more attempt. */
-function claimValues(now: string) {
+/** A new claim: the row is ours (token, claimer) until the lease ends. */
+interface Claim {
+  leaseUntil: string;
+  token: string;
+  claimer: string;
+}
+
+function newClaim(now: string): Claim {
+  return { leaseUntil: addMs(now, LEASE_MS), token: randomUUID(), claimer: currentClaimer() };
+}
+
+/** What every claim writes: the claim, and one more attempt. */
+function claimValues(claim: Claim) {
   return (eb: ExpressionBuilder<DB, 'outbox'>) => ({
     state: 'sending' as const,
-    lease_until: addMs(now, LEASE_MS),
-    claim_token: randomUUID(),
-    claimed_by: currentClaimer(),
+    lease_until: claim.leaseUntil,
+    claim_token: claim.token,
+    claimed_by: claim.claimer,
     attempts: eb('attempts', '+', 1),
   });
 }
@@ -87,15 +99,23 @@ export async function claimWoken(db: Db, ids: readonly number[]): Promise<Outbox
   return ids.length === 0 ? [] : claimStillDue(db, ids, nowIso());
 }
 
-/** The one claim: those of `ids` still due at `now`, under a new token, in due order. */
-async function claimStillDue(db: Db, ids: readonly number[], now: string): Promise<OutboxRow[]> {
-  const rows = await db
+/**
+ * The one claim: those of `ids` still due at `now`, under a new claim. Prepared once per number
+ * of ids (a batch holds at most SEND_CONCURRENCY), since kysely building it afresh for every batch
+ * cost more main-thread time than the UPDATE itself.
+ */
+const claimIds = preparedList<Claim & { now: string }, OutboxRow>((db, p, ids) =>
+  db
     .updateTable('outbox')
-    .set(claimValues(now))
-    .where('id', 'in', [...ids])
-    .where(isDue(now))
-    .returningAll()
-    .execute();
+    .set(claimValues({ leaseUntil: p('leaseUntil'), token: p('token'), claimer: p('claimer') }))
+    .where('id', 'in', ids as number[])
+    .where(isDue(p('now')))
+    .returningAll(),
+);
+
+/** Those of `ids` still due at `now`, under a new token, in due order. */
+async function claimStillDue(db: Db, ids: readonly number[], now: string): Promise<OutboxRow[]> {
+  const { rows } = await claimIds.execute(db, { ...newClaim(now), now }, ids);
   return rows.sort(inDueOrder);
 }
 
@@ -157,7 +177,7 @@ async function findOrphans(db: Db): Promise<Orphan[]> {
 function takeOver(db: Db, orphan: Orphan, now: string): Promise<OutboxRow | undefined> {
   return db
     .updateTable('outbox')
-    .set(claimValues(now))
+    .set(claimValues(newClaim(now)))
     .where('id', '=', orphan.id)
     .where('state', '=', 'sending')
     .where('claim_token', '=', orphan.claim_token)

@@ -8,13 +8,14 @@
 //  - a box sends at most `auto_response.box_cap` auto-responses per `box_window`, whoever they go
 //    to; when that trips, the supervisors get one mail a day per box saying so.
 // Everything is read from the outbox and the mail itself, inside the accept transaction.
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Config, MailboxConfig } from '../config/types.js';
 import type { DB } from '../db/schema.js';
 import { addMs, nowIso } from '../clock.js';
 import { tagsInSubject } from '../db/case-ids.js';
 import { formatDuration } from '../config/validate.js';
 import { MailwardenError } from '../errors.js';
+import { preparedList } from '../db/prepared.js';
 import { boxAutoResponses } from './box-rate-bound.js';
 import { boxSender, queueMail } from './queue.js';
 
@@ -33,13 +34,22 @@ export interface LoopFacts {
 }
 
 /** Why this mail answers us rather than opening a conversation, or null. */
+/** One of our outbox rows among these Message-IDs: asked of every mail, so prepared (per number of IDs). */
+const ourMailAmong = preparedList<Record<string, never>, { message_id: string }>((db, _p, ids) =>
+  db
+    .selectFrom('outbox')
+    .select('message_id')
+    .where('message_id', 'in', ids as string[])
+    .limit(sql.lit(1)),
+);
+
 export async function answersOurMail(tx: Kysely<DB>, config: Config, mail: LoopFacts): Promise<string | null> {
   const tag = tagsInSubject(mail.subject, config.instance.case_prefix)[0];
   if (tag) return `carries our case tag [${tag}]`;
   const named = [mail.inReplyTo, ...mail.references].filter((id): id is string => !!id);
   const ids = [...new Set([...named, ...(mail.messageId ? [mail.messageId] : [])])].slice(0, 100);
   if (ids.length === 0) return null;
-  const ours = await tx.selectFrom('outbox').select('message_id').where('message_id', 'in', ids).executeTakeFirst();
+  const ours = (await ourMailAmong.execute(tx, {}, ids)).rows[0];
   if (!ours) return null;
   return ours.message_id === mail.messageId ? `reuses the Message-ID of our mail ${ours.message_id}` : `refers to our mail ${ours.message_id}`;
 }

@@ -4,7 +4,7 @@
 // kysely would not pass as a parameter refused at once with the SQL named, never run with a stale one.
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepared } from '../../src/db/prepared';
+import { prepared, preparedList } from '../../src/db/prepared';
 import { openTestDatabase } from '../support/backend';
 import { makeTempDir, removeTempDir } from '../support/tmp';
 
@@ -85,6 +85,29 @@ describe('a prepared statement', () => {
       }),
     ).rejects.toThrow('roll back');
     expect((await between.execute(opened.db, { low: 7, prefix: 'T-C' })).rows).toEqual([]);
+  });
+
+  it('takes a list of any length, each length its own statement, with the values of each run (fails on a stale list or length)', async () => {
+    const db = opened.db;
+    await insertSequence.execute(db, { prefix: 'L-A', value: 1 });
+    await insertSequence.execute(db, { prefix: 'L-B', value: 2 });
+    await insertSequence.execute(db, { prefix: 'L-C', value: 3 });
+    // One stand-in used in two places (low, twice) and the list.
+    const among = preparedList<{ low: number }, { prefix: string }>((d, p, prefixes) => {
+      const low = p('low');
+      return d
+        .selectFrom('case_sequences')
+        .select('prefix')
+        .where('prefix', 'in', prefixes as string[])
+        .where((eb) => eb.or([eb('last_value', '>', low), eb('last_value', '=', low)]))
+        .orderBy('prefix');
+    });
+    const prefixesOf = async (low: number, list: string[]) => (await among.execute(db, { low }, list)).rows.map((r) => r.prefix);
+    expect(await prefixesOf(0, ['L-A'])).toEqual(['L-A']);
+    expect(await prefixesOf(2, ['L-A', 'L-B', 'L-C'])).toEqual(['L-B', 'L-C']);
+    expect(await prefixesOf(0, ['L-C'])).toEqual(['L-C']);
+    expect(await prefixesOf(1, ['L-B', 'nobody'])).toEqual(['L-B']);
+    expect(await prefixesOf(3, ['L-A', 'L-B', 'L-C'])).toEqual(['L-C']);
   });
 
   it('refuses a value that kysely writes into the SQL instead of passing it, naming the statement (fails if it would run without it)', async () => {
