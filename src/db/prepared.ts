@@ -88,7 +88,7 @@ export function preparedList<P extends object, R>(build: (db: Kysely<DB>, param:
     prepared<P & ListParams, R>((db, param) =>
       build(
         db,
-        param as unknown as Param<P>,
+        param,
         Array.from({ length: n }, (_, i) => param(`item${i}`)),
       ),
     );
