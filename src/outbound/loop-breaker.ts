@@ -33,7 +33,6 @@ export interface LoopFacts {
   references: string[];
 }
 
-/** Why this mail answers us rather than opening a conversation, or null. */
 /** One of our outbox rows among these Message-IDs: asked of every mail, so prepared (per number of IDs). */
 const ourMailAmong = preparedList<Record<string, never>, { message_id: string }>((db, _p, ids) =>
   db
@@ -43,6 +42,7 @@ const ourMailAmong = preparedList<Record<string, never>, { message_id: string }>
     .limit(sql.lit(1)),
 );
 
+/** Why this mail answers us rather than opening a conversation, or null. */
 export async function answersOurMail(tx: Kysely<DB>, config: Config, mail: LoopFacts): Promise<string | null> {
   const tag = tagsInSubject(mail.subject, config.instance.case_prefix)[0];
   if (tag) return `carries our case tag [${tag}]`;
