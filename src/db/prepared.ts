@@ -47,11 +47,10 @@ export function prepared<P extends object, R>(build: (db: Kysely<DB>, param: Par
     const columns = <K extends keyof P>(names: readonly K[]) => Object.fromEntries(names.map((n) => [n, one(n)])) as Pick<P, K>;
     const param: Param<P> = Object.assign(one, { columns });
     const query = build(db, param).compile();
-    const slots = query.parameters.map((value): Slot<P> =>
-      value instanceof Placeholder && placeholders.has(value) ? { name: value.name as keyof P } : { fixed: value },
-    );
+    const standIn = (value: unknown): value is Placeholder => value instanceof Placeholder && placeholders.has(value);
+    const slots = query.parameters.map((value): Slot<P> => (standIn(value) ? { name: value.name as keyof P } : { fixed: value }));
     // Every stand-in made must come back as a parameter (one used in two places comes back twice).
-    const passed = new Set(query.parameters.filter((value) => value instanceof Placeholder && placeholders.has(value)));
+    const passed = new Set(query.parameters.filter(standIn));
     if (passed.size !== placeholders.size) {
       throw new Error(`prepared statement: kysely did not pass every parameter through as a value (${query.sql})`);
     }
